@@ -1,0 +1,126 @@
+"""The one exception tree of mfpipe.
+
+Every error carries structured attributes and builds its message from a template kept in
+``MESSAGES`` under a stable code (``MFP-nnnn``), so operators can search for a code and tests
+can assert on attributes instead of on wording. Every error pickles (its constructor
+arguments are kept in ``args``), because errors cross process boundaries in the pipeline.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+# Exit codes of ARCHITECTURE.md, named once.
+EXIT_OK = 0
+EXIT_USAGE = 64
+EXIT_DATA = 65
+EXIT_NO_INPUT = 66
+EXIT_INTERNAL = 70
+EXIT_TEMPORARY = 75
+EXIT_CONFIG = 78
+
+MESSAGES: dict[str, str] = {
+    "MFP-1001": "{path}:{line}:{column}: {message}",
+    "MFP-1002": "layout {layout}: {message}",
+    "MFP-1003": "field {field} ({usage}, PIC {picture}) has no decoder",
+    "MFP-2001": "{path}: {message} at byte offset {offset}; header={header_hex}; {hint}",
+    "MFP-2002": "{path}: {message}",
+    "MFP-3001": "field {field}, record {record_no} at byte offset {offset}: {reason} (raw={raw_hex})",
+    "MFP-4001": "{message}",
+    "MFP-9001": "{message}",
+}
+
+
+class MfpipeError(Exception):
+    """Root of every mfpipe error; ``code`` is stable, ``exit_code`` is what the CLI returns."""
+
+    code: ClassVar[str] = "MFP-9001"
+    exit_code: ClassVar[int] = EXIT_INTERNAL
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(attrs)
+        self.attrs = attrs
+        for key, value in attrs.items():
+            setattr(self, key, value)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.attrs))
+
+    def __str__(self) -> str:
+        return f"{self.code} " + MESSAGES[self.code].format(**self.attrs)
+
+
+def _rebuild(cls: type[MfpipeError], attrs: dict[str, Any]) -> MfpipeError:
+    return cls(**attrs)
+
+
+class CopybookSyntaxError(MfpipeError):
+    """A copybook that cannot be parsed: names the file, line, column and what was expected."""
+
+    code = "MFP-1001"
+    exit_code = 78
+
+    def __init__(self, path: str, line: int, column: int, message: str, field: str = "") -> None:
+        super().__init__(path=path, line=line, column=column, message=message, field=field)
+
+
+class LayoutError(MfpipeError):
+    """A copybook that parses but describes an impossible or unsupported layout."""
+
+    code = "MFP-1002"
+    exit_code = 78
+
+    def __init__(self, layout: str, message: str) -> None:
+        super().__init__(layout=layout, message=message)
+
+
+class UnsupportedFieldError(MfpipeError):
+    """No decoder is registered for a field's category and usage."""
+
+    code = "MFP-1003"
+    exit_code = 78
+
+    def __init__(self, field: str, usage: str, picture: str) -> None:
+        super().__init__(field=field, usage=usage, picture=picture)
+
+
+class FramingError(MfpipeError):
+    """The file's bytes do not frame into records: bad RDW/BDW, truncated record, wrong size."""
+
+    code = "MFP-2001"
+    exit_code = EXIT_DATA
+
+    def __init__(self, path: str, offset: int, message: str, header_hex: str = "", hint: str = "") -> None:
+        super().__init__(path=path, offset=offset, message=message, header_hex=header_hex or "-",
+                         hint=hint or "check the record format options")
+
+
+class InputError(MfpipeError):
+    """The input file is missing or unreadable."""
+
+    code = "MFP-2002"
+    exit_code = EXIT_NO_INPUT
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(path=path, message=message)
+
+
+class DecodeError(MfpipeError):
+    """One value that cannot be decoded, raised only where a reject row is not possible."""
+
+    code = "MFP-3001"
+    exit_code = EXIT_DATA
+
+    def __init__(self, field: str, record_no: int, offset: int, reason: str, raw_hex: str) -> None:
+        super().__init__(field=field, record_no=record_no, offset=offset, reason=reason,
+                         raw_hex=raw_hex[:32])
+
+
+class ConfigError(MfpipeError):
+    """A bad option value or option combination."""
+
+    code = "MFP-4001"
+    exit_code = EXIT_CONFIG
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message=message)

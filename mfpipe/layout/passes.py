@@ -1,0 +1,207 @@
+"""The passes that turn a parsed item tree into a :class:`RecordLayout`, each a small function.
+
+Order matters and is written once, in :func:`build_record`:
+
+1. ``inherit_usage``: a group's USAGE and SIGN apply to the items under it.
+2. ``place``: byte sizes and offsets; REDEFINES overlays, SYNC slack, OCCURS extents.
+3. ``flatten``: one leaf per OCCURS index, with its overlay branches and variable table.
+4. ``name_columns``: lower-case names, repeated leaves prefixed by a group, index suffixes.
+5. ``drop_fillers``: FILLER takes bytes but is not loaded.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from mfpipe.errors import LayoutError
+from mfpipe.layout.parser import Item
+from mfpipe.layout.picture import parse_picture
+from mfpipe.layout.types import (Category, Field, OccursDependingOn, RecordLayout, SignPosition,
+                                 Usage)
+
+_BINARY_SIZES = ((4, 2), (9, 4), (18, 8))
+_ALIGN = {Usage.COMP_1: 4, Usage.COMP_2: 8}
+
+
+def inherit_usage(item: Item, usage: Usage | None = None, sign: SignPosition | None = None) -> Item:
+    """Pass a group's USAGE and SIGN clauses down to every item that does not set its own."""
+    usage = item.usage or usage
+    sign = item.sign or sign
+    if item.is_group:
+        children = tuple(inherit_usage(child, usage, sign) for child in item.children)
+        return replace(item, usage=usage, sign=sign, children=children)
+    if usage is None and item.picture is not None and item.picture.category is Category.NATIONAL:
+        usage = Usage.NATIONAL
+    return replace(item, usage=usage or Usage.DISPLAY, sign=sign)
+
+
+def elementary_size(item: Item, layout: str) -> int:
+    """Bytes of one occurrence of an elementary item, from its picture and usage."""
+    usage, picture = item.usage, item.picture
+    if usage is Usage.COMP_1:
+        return 4
+    if usage is Usage.COMP_2:
+        return 8
+    if item.is_pointer:
+        return 4
+    if picture is None:
+        raise LayoutError(layout, f"{item.name} at line {item.line} has no PIC")
+    if usage is Usage.COMP_3:
+        return picture.digits // 2 + 1
+    if usage in (Usage.COMP, Usage.COMP_5):
+        for limit, size in _BINARY_SIZES:
+            if picture.digits <= limit:
+                return size
+        raise LayoutError(layout, f"{item.name} at line {item.line}: binary fields hold at most "
+                                  f"18 digits, PIC {picture.text} has {picture.digits}")
+    separate = item.sign in (SignPosition.LEADING_SEPARATE, SignPosition.TRAILING_SEPARATE)
+    return picture.size + (1 if separate and picture.category is Category.NUMERIC else 0)
+
+
+def _alignment(item: Item) -> int:
+    if not item.sync or item.is_group:
+        return 1
+    if item.usage in _ALIGN:
+        return _ALIGN[item.usage]
+    return elementary_size(item, "") if item.usage in (Usage.COMP, Usage.COMP_5) else 1
+
+
+def place(item: Item, offset: int, layout: str) -> Item:
+    """Give every item its offset (from the record start) and the size of one occurrence."""
+    if not item.is_group:
+        align = _alignment(item)
+        offset += -offset % align
+        return replace(item, offset=offset, size=elementary_size(item, layout))
+    placed: list[Item] = []
+    cursor = offset
+    for child in item.children:
+        if child.redefines:
+            target = next((p for p in reversed(placed) if p.name == child.redefines), None)
+            if target is None:
+                raise LayoutError(layout, f"{child.name} at line {child.line} REDEFINES "
+                                          f"{child.redefines}, which is not an earlier sibling")
+            done = place(child, target.offset, layout)
+        else:
+            done = place(child, cursor, layout)
+        placed.append(done)
+        cursor = max(cursor, done.offset + done.size * done.occurs)
+    return replace(item, offset=offset, size=cursor - offset, children=tuple(placed))
+
+
+@dataclass(frozen=True, slots=True)
+class Leaf:
+    """An elementary item at one OCCURS index, before it is named."""
+
+    item: Item
+    path: tuple[Item, ...]  # enclosing groups, outermost first
+    offset: int
+    occurs: tuple[int, ...]
+    branches: tuple[str, ...]
+    odo: OccursDependingOn | None
+
+
+def flatten(root: Item) -> list[Leaf]:
+    """Every elementary item at every OCCURS index, with its overlay branches and variable table."""
+    leaves: list[Leaf] = []
+    _walk(root, (), 0, (), (), None, leaves)
+    return leaves
+
+
+def _walk(item: Item, path: tuple[Item, ...], shift: int, occurs: tuple[int, ...],
+          branches: tuple[str, ...], odo: OccursDependingOn | None, out: list[Leaf]) -> None:
+    if item.depending_on:
+        odo = OccursDependingOn(item.depending_on, item.offset + shift, item.size,
+                                item.occurs, item.occurs_min)
+    for index in range(1, item.occurs + 1):
+        here = occurs + ((index,) if item.occurs > 1 or item.depending_on else ())
+        moved = shift + (index - 1) * item.size
+        if not item.is_group:
+            out.append(Leaf(item, path, item.offset + moved, here, branches, odo))
+            continue
+        overlaid = {c.redefines for c in item.children if c.redefines}
+        for child in item.children:
+            in_overlay = child.redefines or child.name in overlaid
+            _walk(child, path + (item,), moved, here,
+                  branches + ((child.name,) if in_overlay else ()), odo, out)
+
+
+def _base_name(name: str) -> str:
+    return re.sub(r"[^0-9a-z_]", "_", name.lower().replace("-", "_"))
+
+
+def name_columns(leaves: list[Leaf], layout: str) -> dict[int, str]:
+    """Column names keyed by ``id(leaf.item)``; repeated leaf names get their group's name."""
+    items = {id(leaf.item): leaf for leaf in leaves if not leaf.item.is_filler}
+    by_name: dict[str, list[Leaf]] = {}
+    for leaf in items.values():
+        by_name.setdefault(_base_name(leaf.item.name), []).append(leaf)
+    names = {key: _base_name(leaf.item.name) for key, leaf in items.items()}
+    for base, group in by_name.items():
+        if len(group) < 2:
+            continue
+        for leaf in group:
+            names[id(leaf.item)] = _unique_prefix(leaf, base, group)
+    taken: dict[str, str] = {}
+    for key, name in names.items():
+        if name in taken:
+            raise LayoutError(layout, f"column name {name} is given to both {taken[name]} and "
+                                      f"{items[key].item.name} (line {items[key].item.line})")
+        taken[name] = items[key].item.name
+    return names
+
+
+def _unique_prefix(leaf: Leaf, base: str, group: list[Leaf]) -> str:
+    """The nearest enclosing group whose name, as a prefix, tells this leaf from its namesakes."""
+    others = [other for other in group if other is not leaf]
+    for ancestor in reversed(leaf.path):
+        if ancestor.is_filler:
+            continue
+        if all(ancestor not in other.path for other in others):
+            return f"{_base_name(ancestor.name)}_{base}"
+    return "_".join([_base_name(a.name) for a in leaf.path if not a.is_filler] + [base])
+
+
+def build_record(root: Item, renames: dict[str, tuple[str, str]], path: str) -> RecordLayout:
+    """Run the passes in order and return the record's loaded fields."""
+    placed = place(inherit_usage(root), 0, path)
+    leaves = flatten(placed)
+    names = name_columns(leaves, path)
+    columns_by_cobol = {leaf.item.name: names[id(leaf.item)] for leaf in leaves
+                        if not leaf.item.is_filler}
+    fields = [_to_field(leaf, names[id(leaf.item)], columns_by_cobol, path)
+              for leaf in leaves if not leaf.item.is_filler]
+    branches = tuple(dict.fromkeys(b for f in fields for b in f.redefines))
+    return RecordLayout(name=root.name, table=_base_name(root.name),
+                        size=placed.size * placed.occurs,
+                        fields=tuple(sorted(fields, key=lambda f: f.offset)),
+                        redefine_branches=branches, renames=dict(renames), source=path)
+
+
+def _to_field(leaf: Leaf, base: str, columns: dict[str, str], path: str) -> Field:
+    item = leaf.item
+    picture = item.picture
+    column = base + "".join(f"_{i}" for i in leaf.occurs)
+    odo = leaf.odo
+    if odo is not None:
+        if odo.count_column not in columns:
+            raise LayoutError(path, f"{item.name}: DEPENDING ON {odo.count_column} names no field")
+        odo = replace(odo, count_column=columns[odo.count_column])
+    if item.usage in (Usage.COMP_1, Usage.COMP_2):
+        category, digits, scale, signed = Category.FLOAT, 0, 0, True
+    elif item.is_pointer:
+        category, digits, scale, signed = Category.NUMERIC, 9, 0, True
+        picture = parse_picture("S9(9)")
+    else:
+        assert picture is not None  # elementary_size has checked it
+        category, digits, scale, signed = (picture.category, picture.digits, picture.scale,
+                                           picture.signed)
+    sign = SignPosition.NONE
+    if category is Category.NUMERIC and item.usage is Usage.DISPLAY and signed:
+        sign = item.sign or SignPosition.TRAILING
+    return Field(name=item.name, column=column, level=item.level, offset=leaf.offset,
+                 size=item.size, usage=item.usage or Usage.DISPLAY, category=category,
+                 picture=picture.text if picture else "", digits=digits, scale=scale,
+                 signed=signed, sign_position=sign, occurs=leaf.occurs, redefines=leaf.branches,
+                 odo=odo, conditions=item.conditions, justified=item.justified,
+                 blank_when_zero=item.blank_when_zero, line_no=item.line)

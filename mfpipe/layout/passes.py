@@ -49,6 +49,8 @@ def elementary_size(item: Item, layout: str) -> int:
         raise LayoutError(layout, f"{item.name} at line {item.line} has no PIC")
     if usage is Usage.COMP_3:
         return picture.digits // 2 + 1
+    if usage is Usage.COMP_3U:
+        return (picture.digits + 1) // 2
     if usage in (Usage.COMP, Usage.COMP_5):
         for limit, size in _BINARY_SIZES:
             if picture.digits <= limit:

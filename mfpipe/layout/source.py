@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from mfpipe.errors import CopybookSyntaxError
 
 _INDICATORS = frozenset(" *-/Dd")
-_TOKEN = re.compile(r"""'(?:[^']|'')*'?|"(?:[^"]|"")*"?|[^\s,;]+""")
+# A comma or semicolon separates only when a space follows it: PIC ZZZ,ZZ9.99 keeps its comma.
+_TOKEN = re.compile(r"""'(?:[^']|'')*'?|"(?:[^"]|"")*"?|(?:[^\s,;'"]|[,;](?=\S))+""")
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ class Usage(enum.Enum):
     COMP_1 = "COMP_1"  # 4-byte floating point (IBM hex or IEEE)
     COMP_2 = "COMP_2"  # 8-byte floating point
     COMP_3 = "COMP_3"  # packed decimal
+    COMP_3U = "COMP_3U"  # packed digits without a sign nibble (Cobrix's COMP-3U)
     NATIONAL = "NATIONAL"  # PIC N, UTF-16 big-endian
 
 

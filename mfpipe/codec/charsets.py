@@ -1,0 +1,62 @@
+"""Code pages as 256-entry tables, built once per process and shared by every decoder.
+
+Python's codecs cover cp037, cp273, cp500 and cp1140; the ``ebcdic`` package adds cp1047 and
+cp1141-cp1148. A table maps each byte to its Unicode code point, so a whole chunk translates
+in one NumPy ``take``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+from mfpipe.errors import ConfigError
+
+_ASCII_FAMILY = {"ascii", "latin-1", "latin1", "iso-8859-1", "iso8859-1", "utf-8", "utf8"}
+NOT_ASCII = 0xFF  # marks a byte whose character is not 7-bit ASCII in an ASCII table
+
+
+@dataclass(frozen=True)
+class Charset:
+    """One code page: code points, an ASCII shortcut table and the bytes that matter to numbers."""
+
+    name: str
+    ebcdic: bool
+    codepoints: np.ndarray  # uint32[256]
+    ascii: np.ndarray  # uint8[256]: the ASCII byte, or NOT_ASCII
+    space: int
+    plus: int
+    minus: int
+
+    def encode_text(self, text: str) -> bytes:
+        """Encode with this code page (used by the encoder and tests)."""
+        return text.encode(self.codec_name)
+
+    @property
+    def codec_name(self) -> str:
+        return "latin-1" if not self.ebcdic else self.name
+
+
+@functools.cache
+def charset(name: str) -> Charset:
+    """The table for a code page name such as ``cp037``, ``cp1047`` or ``ascii``."""
+    key = name.lower().replace("_", "-")
+    ebcdic = key not in _ASCII_FAMILY
+    if ebcdic:
+        import ebcdic as _registers_more_codecs  # noqa: F401  (cp1047, cp1141-cp1148)
+        try:
+            codecs.lookup(key)
+        except LookupError:
+            raise ConfigError(f"unknown encoding {name!r}; use cp037, cp500, cp1047, cp273, "
+                              "cp1140-cp1148 or ascii") from None
+        chars = bytes(range(256)).decode(key)
+    else:
+        key = "ascii" if key == "ascii" else "latin-1"
+        chars = bytes(range(256)).decode("latin-1")
+    points = np.array([ord(c) for c in chars], dtype=np.uint32)
+    ascii_table = np.where(points < 128, points, NOT_ASCII).astype(np.uint8)
+    encoded = " +-".encode(key if ebcdic else "latin-1")
+    return Charset(key, ebcdic, points, ascii_table, encoded[0], encoded[1], encoded[2])

@@ -1,0 +1,47 @@
+"""Per-file decode options: code page, trimming, null and low-value policies, float format."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from mfpipe.errors import ConfigError
+
+Trim = Literal["right", "left", "both", "none"]
+_DATE_FORMATS = ("YYYYMMDD", "YYMMDD", "CYYMMDD", "YYYYDDD", "YYDDD", "MMDDYYYY", "DDMMYYYY",
+                 "YYYY-MM-DD", "DD.MM.YYYY", "MM/DD/YYYY", "DD/MM/YYYY")
+
+
+@dataclass(frozen=True, slots=True)
+class Branch:
+    """Binds a REDEFINES branch to a discriminator: the branch applies where column in values."""
+
+    branch: str
+    column: str
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeOptions:
+    """How to read the bytes of one file; every field has a safe, documented default."""
+
+    encoding: str = "cp037"
+    trim: Trim = "right"
+    spaces_numeric: Literal["null", "reject"] = "null"  # an all-spaces numeric field
+    low_values: Literal["space", "reject", "keep"] = "space"  # 0x00 in text fields
+    float_format: Literal["ibm", "ieee"] = "ibm"
+    strict_signs: bool = False  # reject the A, B, E sign nibbles/zones (accept C, D, F only)
+    binary_range: Literal["full", "pic"] = "full"  # "pic" rejects values beyond the PIC digits
+    odo: Literal["variable", "fixed"] = "variable"  # do fields after an ODO table shift?
+    dates: tuple[tuple[str, str], ...] = ()  # (column, format) pairs, e.g. ("open_date", "YYYYMMDD")
+    branches: tuple[Branch, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        for column, fmt in self.dates:
+            if fmt.upper() not in _DATE_FORMATS:
+                raise ConfigError(f"date format {fmt!r} of {column} is not one of "
+                                  + ", ".join(_DATE_FORMATS))
+
+    @property
+    def date_formats(self) -> dict[str, str]:
+        return {column: fmt.upper() for column, fmt in self.dates}

@@ -1,0 +1,177 @@
+"""A decode plan: a record layout compiled once into decoders, then applied chunk after chunk.
+
+The plan is picklable (frozen fields and module-level decoder functions), so processor
+processes receive it once. ``decode`` takes a chunk as a [records, bytes] matrix and returns
+the valid rows as an Arrow record batch plus one reject row per bad record, naming the first
+bad field, its offset and the reason; the rest of the chunk decodes.
+
+Three things make a value NULL instead of a reject: the field lies beyond a short record's
+end; it is an OCCURS DEPENDING ON element past the record's count; or it lies in a REDEFINES
+branch that does not apply to the record (by its discriminator, or, where no discriminator is
+bound, because overlaid storage is expected to be invalid under the other reading).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from mfpipe.codec.column import DecodedColumn
+from mfpipe.codec.dates import to_dates
+from mfpipe.codec.odo import OdoShift
+from mfpipe.codec.options import DecodeOptions
+from mfpipe.codec.reasons import Reason
+from mfpipe.codec.registry import Decoder, select_decoder
+from mfpipe.codec.rejects import empty_rejects, reject_batch
+from mfpipe.errors import ConfigError
+from mfpipe.layout import Field, RecordLayout
+
+
+class DecodedBatch(NamedTuple):
+    """One decoded chunk: valid rows, their record numbers, and the rejects."""
+
+    batch: pa.RecordBatch
+    record_no: np.ndarray  # int64, 1-based record numbers of the rows in ``batch``
+    rejects: pa.RecordBatch  # see ``mfpipe.codec.rejects.REJECT_SCHEMA``
+
+
+@dataclass(frozen=True)
+class _Column:
+    field: Field
+    decoder: Decoder
+    date_format: str | None
+
+
+@dataclass(frozen=True)
+class DecodePlan:
+    """Compiled decoders for one record layout and one set of decode options."""
+
+    record: RecordLayout
+    options: DecodeOptions
+    columns: tuple[_Column, ...]
+
+    @classmethod
+    def compile(cls, record: RecordLayout, options: DecodeOptions | None = None) -> DecodePlan:
+        """Choose every field's decoder and check the options against the layout."""
+        options = options or DecodeOptions()
+        dates = options.date_formats
+        known = {f.column for f in record.fields}
+        for column in [*dates, *(b.column for b in options.branches)]:
+            if column not in known:
+                raise ConfigError(f"option names column {column!r}, which record {record.name} "
+                                  "does not have")
+        for binding in options.branches:
+            if binding.branch not in record.redefine_branches:
+                raise ConfigError(f"{binding.branch!r} is not a REDEFINES branch of "
+                                  f"{record.name} (branches: {', '.join(record.redefine_branches)})")
+        columns = tuple(_Column(f, select_decoder(f), dates.get(f.column)) for f in record.fields)
+        return cls(record, options, columns)
+
+    @property
+    def schema(self) -> pa.Schema:
+        """The Arrow schema of decoded batches (date columns become date32)."""
+        return pa.schema([pa.field(c.field.column, pa.date32() if c.date_format
+                                   else c.field.arrow_type) for c in self.columns])
+
+    def decode(self, matrix: np.ndarray, first_record_no: int, byte_offsets: np.ndarray,
+               lengths: np.ndarray | None = None) -> DecodedBatch:
+        """Decode a chunk; ``lengths`` is given for variable-length records."""
+        n = matrix.shape[0]
+        if matrix.shape[1] < self.record.size:
+            matrix = _pad(matrix, self.record.size)
+        odo = OdoShift.measure(self, matrix) if self.record.odo else None
+        if odo is not None and self.options.odo == "variable":
+            matrix = odo.normalize(matrix)
+        decoded: dict[str, pa.Array] = {}
+        first_bad = np.full(n, -1, dtype=np.int64)
+        first_reason = np.zeros(n, dtype=np.uint8)
+        if odo is not None:
+            _note(first_bad, first_reason, odo.bad_count, self.record.fields.index(
+                self.record.field(self.record.odo[0].count_column)), Reason.ODO_COUNT)
+        for index, column in enumerate(self.columns):
+            f = column.field
+            raw = matrix[:, f.offset:f.offset + f.size]
+            result = column.decoder(raw, f, self.options)
+            if column.date_format:
+                result = to_dates(raw, result, f, column.date_format, self.options)
+            absent = self._absent(f, n, lengths, odo, decoded)
+            decoded[f.column] = _null_where(result.values, absent)
+            if result.reasons is not None:
+                reasons = result.reasons
+                if absent is not None:
+                    reasons = np.where(absent, 0, reasons)
+                if f.redefines and not self._bound(f):
+                    reasons = None  # unbound overlay: invalid bytes read as NULL, not a reject
+                    decoded[f.column] = _null_where(decoded[f.column], result.reasons != 0)
+                if reasons is not None:
+                    _note(first_bad, first_reason, reasons != 0, index, reasons)
+        return self._split(decoded, first_bad, first_reason, matrix, first_record_no,
+                           byte_offsets, lengths)
+
+    def _bound(self, f: Field) -> bool:
+        bound = {b.branch for b in self.options.branches}
+        return all(branch in bound for branch in f.redefines)
+
+    def _absent(self, f: Field, n: int, lengths: np.ndarray | None, odo: OdoShift | None,
+                decoded: dict[str, pa.Array]) -> np.ndarray | None:
+        """Records where the field is not there: short record, past the ODO count, other branch."""
+        absent = None
+        if lengths is not None:
+            shifted = odo is not None and self.options.odo == "variable"
+            end = f.offset + f.size - (odo.shift_at(f.offset) if shifted else 0)
+            short = lengths < end
+            absent = short if short.any() else None
+        if odo is not None and f.odo is not None:
+            unused = odo.unused(f)
+            absent = unused if absent is None else absent | unused
+        for binding in self.options.branches:
+            if binding.branch in f.redefines:
+                other = ~_applies(decoded[binding.column], binding.values)
+                absent = other if absent is None else absent | other
+        return absent
+
+    def _split(self, decoded: dict[str, pa.Array], first_bad: np.ndarray,
+               first_reason: np.ndarray, matrix: np.ndarray, first_record_no: int,
+               byte_offsets: np.ndarray, lengths: np.ndarray | None) -> DecodedBatch:
+        n = matrix.shape[0]
+        record_no = np.arange(first_record_no, first_record_no + n, dtype=np.int64)
+        arrays = [decoded[c.field.column] for c in self.columns]
+        batch = pa.RecordBatch.from_arrays(arrays, schema=self.schema)
+        bad = first_bad >= 0
+        if not bad.any():
+            return DecodedBatch(batch, record_no, empty_rejects())
+        good = ~bad
+        fields = [self.columns[i].field for i in first_bad[bad]]
+        rejects = reject_batch(record_no[bad], byte_offsets[bad], fields, first_reason[bad],
+                               matrix[bad], None if lengths is None else lengths[bad])
+        return DecodedBatch(batch.filter(pa.array(good)), record_no[good], rejects)
+
+
+def _note(first_bad: np.ndarray, first_reason: np.ndarray, failed: np.ndarray, index: int,
+          reason: np.ndarray | int) -> None:
+    """Remember the first failing field of each record (fields are visited in order)."""
+    new = failed & (first_bad < 0)
+    first_bad[new] = index
+    first_reason[new] = reason[new] if isinstance(reason, np.ndarray) else reason
+
+
+def _null_where(values: pa.Array, mask: np.ndarray | None) -> pa.Array:
+    if mask is None or not mask.any():
+        return values
+    return pc.if_else(pa.array(mask), pa.nulls(len(values), values.type), values)
+
+
+def _applies(discriminator: pa.Array, values: tuple[str, ...]) -> np.ndarray:
+    choices = pa.array(values).cast(discriminator.type) if not pa.types.is_string(
+        discriminator.type) else pa.array(values)
+    return np.asarray(pc.is_in(discriminator, value_set=choices).fill_null(False))
+
+
+def _pad(matrix: np.ndarray, width: int) -> np.ndarray:
+    padded = np.zeros((matrix.shape[0], width), dtype=np.uint8)
+    padded[:, :matrix.shape[1]] = matrix
+    return padded

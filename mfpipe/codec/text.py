@@ -1,0 +1,108 @@
+"""Text fields (PIC X/A, and PIC N as UTF-16BE) into Arrow strings, a column at a time.
+
+A code page table maps the column's bytes to code points in one ``take``. When every
+character is 7-bit ASCII (nearly always) the translated bytes are already UTF-8 and the
+string array is built straight from them; otherwise each code point is expanded to its 1-3
+UTF-8 bytes with arithmetic. Trimming finds each row's first and last non-space position with
+``argmax``, and a boolean mask compacts the kept bytes; no per-record Python.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from mfpipe.codec.charsets import NOT_ASCII, charset
+from mfpipe.codec.column import DecodedColumn, merge_reasons
+from mfpipe.codec.options import DecodeOptions, Trim
+from mfpipe.codec.reasons import Reason
+from mfpipe.layout import Field
+
+_SPACE = 0x20
+
+
+def decode_text(matrix: np.ndarray, field: Field, options: DecodeOptions) -> DecodedColumn:
+    """Decode a single-byte text column in the file's code page."""
+    cs = charset(options.encoding)
+    low = matrix == 0
+    reasons = None
+    if options.low_values == "reject":
+        reasons = merge_reasons((low.any(axis=1), Reason.LOW_VALUES))
+    chars = cs.ascii[matrix]
+    if options.low_values == "space":
+        chars[low] = _SPACE
+    if not (chars == NOT_ASCII).any():
+        return DecodedColumn(strings_from_ascii(chars, options.trim), reasons)
+    points = cs.codepoints[matrix]
+    if options.low_values == "space":
+        points[low] = _SPACE
+    return DecodedColumn(strings_from_codepoints(points, options.trim), reasons)
+
+
+def decode_national(matrix: np.ndarray, field: Field, options: DecodeOptions) -> DecodedColumn:
+    """Decode PIC N (UTF-16 big-endian); an unpaired surrogate is a reject, not a guess."""
+    points = np.ascontiguousarray(matrix).view(">u2").astype(np.uint32)
+    surrogate = (points >= 0xD800) & (points <= 0xDFFF)
+    reasons = merge_reasons((surrogate.any(axis=1), Reason.BAD_CHARACTER))
+    points[surrogate] = 0xFFFD
+    points[points == 0x3000] = _SPACE  # the ideographic space pads DBCS fields
+    return DecodedColumn(strings_from_codepoints(points, options.trim), reasons)
+
+
+def _bounds(blank: np.ndarray, trim: Trim) -> tuple[np.ndarray, np.ndarray]:
+    """First kept and one-past-last kept column of every row."""
+    n, width = blank.shape
+    start = np.zeros(n, dtype=np.int64)
+    stop = np.full(n, width, dtype=np.int64)
+    if trim == "none" or width == 0:
+        return start, stop
+    filled = ~blank
+    anything = filled.any(axis=1)
+    if trim in ("right", "both"):
+        stop = np.where(anything, width - np.argmax(filled[:, ::-1], axis=1), 0)
+    if trim in ("left", "both"):
+        start = np.where(anything, np.argmax(filled, axis=1), 0)
+    return start, stop
+
+
+def _kept(shape: tuple[int, int], start: np.ndarray, stop: np.ndarray) -> np.ndarray | None:
+    """Mask of the kept columns, or None when every row keeps every column."""
+    if not start.any() and (stop == shape[1]).all():
+        return None
+    columns = np.arange(shape[1])
+    return (columns >= start[:, None]) & (columns < stop[:, None])
+
+
+def _string_array(data: np.ndarray, lengths: np.ndarray) -> pa.Array:
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int32 if data.size < 2**31 else np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    arrow_type = pa.string() if offsets.dtype == np.int32 else pa.large_string()
+    array = pa.Array.from_buffers(arrow_type, len(lengths),
+                                  [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+    return array if arrow_type == pa.string() else array.cast(pa.string())
+
+
+def strings_from_ascii(chars: np.ndarray, trim: Trim) -> pa.Array:
+    """Strings from a [rows, width] matrix of ASCII bytes, trimmed of spaces."""
+    start, stop = _bounds(chars == _SPACE, trim)
+    kept = _kept(chars.shape, start, stop)
+    data = np.ascontiguousarray(chars).ravel() if kept is None else chars[kept]
+    return _string_array(data, stop - start)
+
+
+def strings_from_codepoints(points: np.ndarray, trim: Trim) -> pa.Array:
+    """Strings from a [rows, width] matrix of BMP code points, encoded as UTF-8."""
+    start, stop = _bounds(points == _SPACE, trim)
+    kept = _kept(points.shape, start, stop)
+    if kept is None:
+        kept = np.ones(points.shape, dtype=bool)
+    size = 1 + (points >= 0x80) + (points >= 0x800)
+    size = np.where(kept, size, 0)
+    utf8 = np.zeros(points.shape + (3,), dtype=np.uint8)
+    one, two, three = size == 1, size == 2, size == 3
+    utf8[..., 0] = np.select([one, two, three],
+                             [points, 0xC0 | (points >> 6), 0xE0 | (points >> 12)])
+    utf8[..., 1] = np.where(two, 0x80 | (points & 0x3F), 0x80 | ((points >> 6) & 0x3F))
+    utf8[..., 2] = 0x80 | (points & 0x3F)
+    used = np.arange(3) < size[..., None]
+    return _string_array(utf8[used], size.sum(axis=1))

@@ -1,0 +1,274 @@
+"""Bytes into records and records into chunks: F/FB, V/VB (RDW, BDW), TEXT lines.
+
+Framing knows record lengths and descriptor words, never a layout. A chunk is a contiguous
+span of the file holding whole records; it travels between processes as one buffer plus, for
+variable records, two small arrays (payload starts and lengths), never record by record.
+
+Fixed records and text lines are framed with NumPy. RDW chains are inherently sequential
+(each length says where the next record starts), so that walk is a tight loop over
+``struct.unpack_from``, one iteration per record, done by the single reader only.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from mfpipe.errors import ConfigError, FramingError
+
+RecordFormat = Literal["F", "FB", "V", "VB", "TEXT"]
+_RDW = struct.Struct(">HH")
+_RDW_LE = struct.Struct("<HH")
+_BDW = struct.Struct(">I")
+
+
+@dataclass(frozen=True, slots=True)
+class FramingOptions:
+    """How records are delimited in one file."""
+
+    recfm: RecordFormat = "FB"
+    lrecl: int | None = None  # required for F/FB
+    rdw_little_endian: bool = False  # length in bytes 2-3, little-endian (Cobrix's switch)
+    rdw_excludes_header: bool = False  # the RDW length does not count its own 4 bytes
+    bdw: bool = False  # V/VB blocks carry a block descriptor word
+    skip_header_bytes: int = 0
+    skip_trailer_bytes: int = 0
+
+    def __post_init__(self) -> None:
+        if self.recfm not in ("F", "FB", "V", "VB", "TEXT"):
+            raise ConfigError(f"recfm {self.recfm!r} is not one of F, FB, V, VB, TEXT")
+        if self.recfm in ("F", "FB") and not (self.lrecl and self.lrecl > 0):
+            raise ConfigError(f"recfm {self.recfm} needs a positive lrecl")
+        if self.skip_header_bytes < 0 or self.skip_trailer_bytes < 0:
+            raise ConfigError("skip_header_bytes and skip_trailer_bytes must not be negative")
+
+    @property
+    def variable(self) -> bool:
+        return self.recfm in ("V", "VB")
+
+
+@dataclass(frozen=True)
+class RawChunk:
+    """Whole records from one contiguous span of the file, as one buffer."""
+
+    chunk_id: int
+    first_record_no: int  # 1-based
+    byte_offset: int  # of ``data[0]`` in the file
+    data: np.ndarray  # uint8, the span's bytes
+    starts: np.ndarray  # int64, payload start of each record within ``data``
+    lengths: np.ndarray  # int64, payload length of each record
+
+    @property
+    def n_records(self) -> int:
+        return len(self.starts)
+
+    @property
+    def end_offset(self) -> int:
+        return self.byte_offset + len(self.data)
+
+    @property
+    def record_offsets(self) -> np.ndarray:
+        """File offsets of each record's payload."""
+        return self.starts + self.byte_offset
+
+    def matrix(self, width: int) -> np.ndarray:
+        """The records as a [records, width] byte matrix; short records padded with zeros."""
+        n = self.n_records
+        if n and (self.lengths == width).all() and (
+                np.diff(self.starts) == width).all() and self.starts[0] == 0:
+            return self.data[: n * width].reshape(n, width)
+        columns = np.arange(width)
+        index = self.starts[:, None] + columns[None, :]
+        inside = columns[None, :] < self.lengths[:, None]
+        padded = np.zeros((n, width), dtype=np.uint8)
+        padded[inside] = self.data[index[inside]]
+        return padded
+
+
+def _bounds(size: int, options: FramingOptions, path: str) -> tuple[int, int]:
+    begin, end = options.skip_header_bytes, size - options.skip_trailer_bytes
+    if end < begin:
+        raise FramingError(path, 0, f"the file has {size} bytes, fewer than the "
+                                    f"{begin + options.skip_trailer_bytes} header and trailer bytes")
+    return begin, end
+
+
+def frame(buffer: bytes | memoryview, options: FramingOptions, path: str = "<input>"
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """Payload starts and lengths of every record in ``buffer`` (file offsets)."""
+    spans = list(_spans(buffer, options, path, 1 << 62))
+    if not spans:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return np.concatenate([a for a, _ in spans]), np.concatenate([b for _, b in spans])
+
+
+def _spans(buffer: bytes | memoryview, options: FramingOptions, path: str, limit: int
+           ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(starts, lengths) of at most ``limit`` records at a time, in file order."""
+    data = np.frombuffer(buffer, dtype=np.uint8)
+    begin, end = _bounds(len(data), options, path)
+    if options.recfm in ("F", "FB"):
+        lrecl = options.lrecl or 0
+        count = _count_fixed(begin, end, lrecl, path)
+        for first in range(0, count, limit):
+            starts = begin + lrecl * np.arange(first, min(first + limit, count), dtype=np.int64)
+            yield starts, np.full(len(starts), lrecl, dtype=np.int64)
+    elif options.recfm == "TEXT":  # newline positions of the whole file: 8 bytes a line
+        starts, lengths = _frame_text(data, begin, end)
+        for first in range(0, len(starts), limit):
+            yield starts[first:first + limit], lengths[first:first + limit]
+    else:
+        yield from _walk_variable(buffer, begin, end, options, path, limit)
+
+
+def _count_fixed(begin: int, end: int, lrecl: int, path: str) -> int:
+    count, remainder = divmod(end - begin, lrecl)
+    if remainder:
+        raise FramingError(path, begin + count * lrecl,
+                           f"{end - begin} bytes of records are not a multiple of LRECL {lrecl} "
+                           f"(remainder {remainder}): the last record is truncated",
+                           hint="check --lrecl, or --skip-header-bytes/--skip-trailer-bytes")
+    return count
+
+
+def _frame_text(data: np.ndarray, begin: int, end: int) -> tuple[np.ndarray, np.ndarray]:
+    newlines = np.flatnonzero(data[begin:end] == 0x0A) + begin
+    stops = newlines if end == begin or data[end - 1] == 0x0A else np.append(newlines, end)
+    starts = np.concatenate(([begin], newlines + 1))[: len(stops)].astype(np.int64)
+    stops = stops.astype(np.int64)
+    carriage = (stops > starts) & (data[np.maximum(stops - 1, 0)] == 0x0D)
+    return starts, stops - starts - carriage
+
+
+def _walk_variable(buffer: bytes | memoryview, begin: int, end: int, options: FramingOptions,
+                   path: str, limit: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    offset = begin
+    while offset < end:
+        starts: list[int] = []
+        lengths: list[int] = []
+        if options.bdw:  # a chunk holds whole blocks
+            while offset < end and len(starts) < limit:
+                offset = _walk_block(buffer, offset, end, options, path, starts, lengths)
+        else:
+            offset = _walk_rdw(buffer, offset, end, options, path, starts, lengths, limit)
+        yield np.array(starts, dtype=np.int64), np.array(lengths, dtype=np.int64)
+
+
+def _walk_rdw(buffer: bytes | memoryview, offset: int, end: int, options: FramingOptions,
+              path: str, starts: list[int], lengths: list[int], limit: int) -> int:
+    """Follow the RDW chain up to ``end`` or ``limit`` records; return where it stopped.
+
+    This is the one loop per record in mfpipe: an RDW chain cannot be read out of order.
+    """
+    unpack = (_RDW_LE if options.rdw_little_endian else _RDW).unpack_from
+    extra = 4 if options.rdw_excludes_header else 0
+    little = options.rdw_little_endian
+    count = 0
+    while offset < end and count < limit:
+        if offset + 4 > end:
+            raise _bad_rdw(buffer, path, offset, f"{end - offset} bytes left, too few for an RDW")
+        first, second = unpack(buffer, offset)
+        length, reserved = (second + extra, first) if little else (first + extra, second)
+        if length <= 4 or reserved:
+            raise _bad_rdw(buffer, path, offset, f"RDW length {length - extra}" + (
+                f" with non-zero reserved bytes {reserved:04X}" if reserved else " is too small"))
+        if offset + length > end:
+            raise _bad_rdw(buffer, path, offset, f"record of {length} bytes runs past the end "
+                                                 f"of the data at {end}: truncated last record")
+        starts.append(offset + 4)
+        lengths.append(length - 4)
+        offset += length
+        count += 1
+    return offset
+
+
+def _walk_block(buffer: bytes | memoryview, offset: int, end: int, options: FramingOptions,
+                path: str, starts: list[int], lengths: list[int]) -> int:
+    """Read one BDW block (standard or extended) and the RDW records it holds."""
+    if offset + 4 > end:
+        raise _bad_rdw(buffer, path, offset, "too few bytes left for a BDW", "BDW")
+    (word,) = _BDW.unpack_from(buffer, offset)
+    extended = word >> 31
+    size = word & 0x7FFFFFFF if extended else word >> 16
+    if size <= 4 or (not extended and word & 0xFFFF):
+        raise _bad_rdw(buffer, path, offset, f"BDW block length {size} is invalid", "BDW")
+    if offset + size > end:
+        raise _bad_rdw(buffer, path, offset, f"block of {size} bytes runs past the end", "BDW")
+    _walk_rdw(buffer, offset + 4, offset + size, options, path, starts, lengths, 1 << 62)
+    return offset + size
+
+
+def _bad_rdw(buffer: bytes | memoryview, path: str, offset: int, message: str,
+             kind: str = "RDW") -> FramingError:
+    header = bytes(buffer[offset:offset + 4])
+    hint = ("check --rdw-little-endian / --rdw-excludes-header, whether the file has BDW blocks "
+            "(--bdw), and --recfm" if kind == "RDW" else "check --bdw and --recfm")
+    return FramingError(path, offset, message, header_hex=",".join(f"{b:02X}" for b in header),
+                        hint=hint)
+
+
+def iter_chunks(buffer: bytes | memoryview, options: FramingOptions, records_per_chunk: int,
+                path: str = "<input>") -> Iterator[RawChunk]:
+    """Cut the buffer into chunks of whole records as the framing walks it (memory stays flat)."""
+    if records_per_chunk < 1:
+        raise ConfigError("records per chunk must be at least 1")
+    data = np.frombuffer(buffer, dtype=np.uint8)
+    header = 4 if options.variable else 0
+    first_record_no = 1
+    for chunk_id, (starts, lengths) in enumerate(_spans(buffer, options, path, records_per_chunk)):
+        if not len(starts):
+            continue
+        span_start = int(starts[0]) - header
+        span_end = int(starts[-1] + lengths[-1])
+        yield RawChunk(chunk_id, first_record_no, span_start, data[span_start:span_end],
+                       starts - span_start, lengths)
+        first_record_no += len(starts)
+
+
+def write_records(rows: np.ndarray, lengths: np.ndarray | None, options: FramingOptions,
+                  block_size: int = 32760) -> bytes:
+    """Frame records the way ``frame`` reads them back (used by ``gen`` and the tests)."""
+    n, width = rows.shape
+    if options.recfm in ("F", "FB"):
+        if lengths is not None and (lengths != width).any():
+            raise ConfigError("fixed-length records must all have the same length")
+        return rows.tobytes()
+    lengths = np.full(n, width, dtype=np.int64) if lengths is None else lengths.astype(np.int64)
+    kept = np.arange(width)[None, :] < lengths[:, None]
+    if options.recfm == "TEXT":
+        framed = np.full(int(lengths.sum()) + n, 0x0A, dtype=np.uint8)
+        starts = np.concatenate(([0], np.cumsum(lengths + 1)[:-1]))
+    else:
+        framed = np.zeros(int(lengths.sum()) + 4 * n, dtype=np.uint8)
+        starts = np.concatenate(([0], np.cumsum(lengths + 4)[:-1])) + 4
+        rdw_value = lengths + (0 if options.rdw_excludes_header else 4)
+        if (rdw_value > 0xFFFF).any():
+            raise ConfigError("a variable record is longer than an RDW can describe")
+        high, low = (rdw_value >> 8).astype(np.uint8), (rdw_value & 0xFF).astype(np.uint8)
+        at = 2 if options.rdw_little_endian else 0
+        framed[starts - 4 + at] = low if options.rdw_little_endian else high
+        framed[starts - 3 + at] = high if options.rdw_little_endian else low
+    positions = starts[:, None] + np.arange(width)[None, :]
+    framed[positions[kept]] = rows[kept]
+    if options.bdw and options.variable:
+        return _block(framed.tobytes(), lengths + 4, block_size)
+    return framed.tobytes()
+
+
+def _block(framed: bytes, sizes: np.ndarray, block_size: int) -> bytes:
+    """Group RDW records into BDW blocks of at most ``block_size`` bytes (greedy, per record)."""
+    out = bytearray()
+    offset = 0
+    block_start, used = 0, 4
+    for size in sizes.tolist():
+        if used + size > block_size and used > 4:
+            out += _BDW.pack(used << 16) + framed[block_start:offset]
+            block_start, used = offset, 4
+        offset += size
+        used += size
+    out += _BDW.pack(used << 16) + framed[block_start:offset]
+    return bytes(out)

@@ -58,7 +58,9 @@ def decode_edited(matrix: np.ndarray, field: Field, options: DecodeOptions) -> D
     negative = minus.any(axis=1)
     value = from_digits(np.where(numeric & is_digit, digits, 0)[:, is_digit], negative)
     blank = (chars == ord(" ")).all(axis=1)
-    null = blank if not field.blank_when_zero and options.spaces_numeric == "null" else None
+    # BLANK WHEN ZERO, or a picture without a 9 (ZZZZ), prints zero as spaces
+    blank_is_zero = field.blank_when_zero or "9" not in expand_picture(field.picture)
+    null = blank if not blank_is_zero and options.spaces_numeric == "null" else None
     reasons = merge_reasons((bad.any(axis=1), Reason.BAD_EDITED),
-                            (blank & (null is None) & (not field.blank_when_zero), Reason.SPACES))
+                            (blank & (null is None) & (not blank_is_zero), Reason.SPACES))
     return DecodedColumn(to_arrow(value, field.arrow_type, field.scale, null), reasons)

@@ -82,3 +82,21 @@ class OdoShift:
         element = (f.offset - table.offset) // table.element_size + 1
         count = self.counts[self.tables.index(table)]
         return count < element
+
+
+def compact(matrix: np.ndarray, tables: tuple[OccursDependingOn, ...],
+            counts: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """The inverse of ``normalize``: close the gaps after short tables (used by the encoder).
+
+    Returns the rows (same width, tails undefined) and each record's real length.
+    """
+    width = matrix.shape[1]
+    positions = np.arange(width)[None, :]
+    lengths = np.full(matrix.shape[0], width, dtype=np.int64)
+    for table, count in reversed(list(zip(tables, counts))):
+        delta = (table.max_count - count) * table.element_size
+        compact_end = table.offset + table.max_count * table.element_size - delta
+        source = positions + delta[:, None] * (positions >= compact_end[:, None])
+        matrix = np.take_along_axis(matrix, np.clip(source, 0, width - 1), axis=1)
+        lengths -= delta
+    return matrix, lengths

@@ -101,17 +101,20 @@ class Leaf:
     occurs: tuple[int, ...]
     branches: tuple[str, ...]
     odo: OccursDependingOn | None
+    redefining: bool
 
 
 def flatten(root: Item) -> list[Leaf]:
     """Every elementary item at every OCCURS index, with its overlay branches and variable table."""
     leaves: list[Leaf] = []
-    _walk(root, (), 0, (), (), None, leaves)
+    _walk(root, (), 0, (), (), None, False, leaves)
     return leaves
 
 
 def _walk(item: Item, path: tuple[Item, ...], shift: int, occurs: tuple[int, ...],
-          branches: tuple[str, ...], odo: OccursDependingOn | None, out: list[Leaf]) -> None:
+          branches: tuple[str, ...], odo: OccursDependingOn | None, redefining: bool,
+          out: list[Leaf]) -> None:
+    redefining = redefining or bool(item.redefines)
     if item.depending_on:
         odo = OccursDependingOn(item.depending_on, item.offset + shift, item.size,
                                 item.occurs, item.occurs_min)
@@ -119,13 +122,13 @@ def _walk(item: Item, path: tuple[Item, ...], shift: int, occurs: tuple[int, ...
         here = occurs + ((index,) if item.occurs > 1 or item.depending_on else ())
         moved = shift + (index - 1) * item.size
         if not item.is_group:
-            out.append(Leaf(item, path, item.offset + moved, here, branches, odo))
+            out.append(Leaf(item, path, item.offset + moved, here, branches, odo, redefining))
             continue
         overlaid = {c.redefines for c in item.children if c.redefines}
         for child in item.children:
             in_overlay = child.redefines or child.name in overlaid
             _walk(child, path + (item,), moved, here,
-                  branches + ((child.name,) if in_overlay else ()), odo, out)
+                  branches + ((child.name,) if in_overlay else ()), odo, redefining, out)
 
 
 def _base_name(name: str) -> str:
@@ -205,5 +208,5 @@ def _to_field(leaf: Leaf, base: str, columns: dict[str, str], path: str) -> Fiel
                  size=item.size, usage=item.usage or Usage.DISPLAY, category=category,
                  picture=picture.text if picture else "", digits=digits, scale=scale,
                  signed=signed, sign_position=sign, occurs=leaf.occurs, redefines=leaf.branches,
-                 odo=odo, conditions=item.conditions, justified=item.justified,
+                 redefining=leaf.redefining, odo=odo, conditions=item.conditions, justified=item.justified,
                  blank_when_zero=item.blank_when_zero, line_no=item.line)

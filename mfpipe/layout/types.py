@@ -86,6 +86,7 @@ class Field:
     sign_position: SignPosition = SignPosition.NONE
     occurs: tuple[int, ...] = ()  # 1-based indices within enclosing OCCURS tables
     redefines: tuple[str, ...] = ()  # the overlay branches (item names) this field lies in
+    redefining: bool = False  # lies under an item with a REDEFINES clause (not the base branch)
     odo: OccursDependingOn | None = None  # set when the field is an element of a variable table
     conditions: tuple[Condition, ...] = ()
     justified: bool = False

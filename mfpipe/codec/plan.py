@@ -74,8 +74,8 @@ class DecodePlan:
     @property
     def schema(self) -> pa.Schema:
         """The Arrow schema of decoded batches (date columns become date32)."""
-        return pa.schema([pa.field(c.field.column, pa.date32() if c.date_format
-                                   else c.field.arrow_type) for c in self.columns])
+        return pa.schema([pa.field(c.field.column, pa.date32()) if c.date_format
+                          else c.field.arrow_field for c in self.columns])
 
     def decode(self, matrix: np.ndarray, first_record_no: int, byte_offsets: np.ndarray,
                lengths: np.ndarray | None = None) -> DecodedBatch:

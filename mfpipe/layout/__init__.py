@@ -11,10 +11,10 @@ from pathlib import Path
 from mfpipe.errors import InputError
 from mfpipe.layout.parser import parse_copybook
 from mfpipe.layout.passes import build_record
-from mfpipe.layout.types import (Category, Condition, Field, Layout, OccursDependingOn,
-                                 RecordLayout, SignPosition, Usage)
+from mfpipe.layout.types import (LENGTH_KEY, Category, Condition, Field, Layout,
+                                 OccursDependingOn, RecordLayout, SignPosition, Usage)
 
-__all__ = ["Category", "Condition", "Field", "Layout", "OccursDependingOn", "RecordLayout",
+__all__ = ["LENGTH_KEY", "Category", "Condition", "Field", "Layout", "OccursDependingOn", "RecordLayout",
            "SignPosition", "Usage", "load_layout", "parse_layout"]
 
 

@@ -14,6 +14,8 @@ import pyarrow as pa
 
 from mfpipe.errors import LayoutError
 
+LENGTH_KEY = b"mfpipe.max_length"  # Arrow field metadata: the most characters a string holds
+
 
 class Usage(enum.Enum):
     """How a field's value is stored (the COBOL USAGE clause, synonyms folded)."""
@@ -101,6 +103,13 @@ class Field:
         return self.digits + max(-self.scale, 0) if self.scale <= 0 else max(self.digits, self.scale)
 
     @property
+    def arrow_field(self) -> pa.Field:
+        """The Arrow field of the column; strings carry their maximum length as metadata."""
+        length = self.size // 2 if self.category is Category.NATIONAL else self.size
+        metadata = {LENGTH_KEY: str(length)} if pa.types.is_string(self.arrow_type) else None
+        return pa.field(self.column, self.arrow_type, nullable=True, metadata=metadata)
+
+    @property
     def arrow_type(self) -> pa.DataType:
         """The exact Arrow type of the decoded values (never float for decimal data)."""
         if self.category in (Category.ALPHANUMERIC, Category.NATIONAL):
@@ -151,7 +160,7 @@ class RecordLayout:
     @property
     def arrow_schema(self) -> pa.Schema:
         """The Arrow schema of the decoded record batch."""
-        return pa.schema([pa.field(f.column, f.arrow_type, nullable=True) for f in self.fields])
+        return pa.schema([f.arrow_field for f in self.fields])
 
     def field(self, column: str) -> Field:
         """The field with this column name (or COBOL name)."""

@@ -1,0 +1,100 @@
+"""Click options shared by the commands that read a mainframe file, and what they build."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from mfpipe.codec import Branch, DecodeOptions
+from mfpipe.errors import ConfigError
+from mfpipe.framing import FramingOptions
+from mfpipe.layout import RecordLayout
+
+F = Callable[..., Any]
+
+_SOURCE_OPTIONS = [
+    click.option("--record", "record_name", help="01-level record to use (default: the first)."),
+    click.option("--encoding", default="cp037", show_default=True,
+                 help="Code page: cp037, cp500, cp1047, cp273, cp1140-cp1148, ascii, latin-1."),
+    click.option("--recfm", type=click.Choice(["F", "FB", "V", "VB", "TEXT"],
+                                              case_sensitive=False), default="FB",
+                 show_default=True, help="Record format."),
+    click.option("--lrecl", type=click.IntRange(min=1), help="Record length for F/FB "
+                 "(default: the layout's size)."),
+    click.option("--bdw", is_flag=True, help="V/VB records are in blocks with a BDW."),
+    click.option("--rdw-little-endian", is_flag=True, help="RDW length is little-endian."),
+    click.option("--rdw-excludes-header", is_flag=True,
+                 help="RDW length does not count the 4 RDW bytes."),
+    click.option("--skip-header-bytes", type=click.IntRange(min=0), default=0),
+    click.option("--skip-trailer-bytes", type=click.IntRange(min=0), default=0),
+    click.option("--trim", type=click.Choice(["right", "left", "both", "none"]), default="right",
+                 show_default=True, help="Trimming of text fields."),
+    click.option("--spaces-numeric", type=click.Choice(["null", "reject"]), default="null",
+                 show_default=True, help="What an all-spaces numeric field becomes."),
+    click.option("--low-values", type=click.Choice(["space", "reject", "keep"]), default="space",
+                 show_default=True, help="What 0x00 bytes in text fields become."),
+    click.option("--float-format", type=click.Choice(["ibm", "ieee"]), default="ibm",
+                 show_default=True, help="COMP-1/COMP-2 format."),
+    click.option("--strict-signs", is_flag=True, help="Reject A, B and E sign nibbles/zones."),
+    click.option("--binary-range", type=click.Choice(["full", "pic"]), default="full",
+                 show_default=True, help="'pic' rejects binary values beyond the PIC digits."),
+    click.option("--odo", type=click.Choice(["variable", "fixed"]), default="variable",
+                 show_default=True, help="Do fields after an OCCURS DEPENDING ON table shift?"),
+    click.option("--date", "dates", multiple=True, metavar="COLUMN=FORMAT",
+                 help="Decode a column as a date, e.g. open_date=YYYYMMDD (repeatable)."),
+    click.option("--branch", "branches", multiple=True, metavar="BRANCH=COLUMN:V1,V2",
+                 help="Bind a REDEFINES branch to a discriminator value (repeatable)."),
+]
+
+
+def source_options(command: F) -> F:
+    """Add every source and decode option to a command."""
+    for option in reversed(_SOURCE_OPTIONS):
+        command = option(command)
+    return command
+
+
+_DEFAULTS = click.command()(source_options(lambda **_: None))
+
+
+def source_defaults(**given: Any) -> dict[str, Any]:
+    """Every source option at its default, updated with ``given`` (for commands with fewer)."""
+    return {**_DEFAULTS.make_context("defaults", []).params, **given}
+
+
+def _pairs(values: tuple[str, ...], flag: str) -> list[tuple[str, str]]:
+    pairs = []
+    for value in values:
+        name, sep, rest = value.partition("=")
+        if not sep or not name or not rest:
+            raise ConfigError(f"{flag} {value!r} must look like NAME=VALUE")
+        pairs.append((name.strip(), rest.strip()))
+    return pairs
+
+
+def decode_options(opts: dict[str, Any]) -> DecodeOptions:
+    """DecodeOptions from the parsed command-line options."""
+    branches = []
+    for branch, target in _pairs(opts["branches"], "--branch"):
+        column, sep, values = target.partition(":")
+        if not sep or not values:
+            raise ConfigError(f"--branch {branch}={target!r} must look like BRANCH=COLUMN:V1,V2")
+        branches.append(Branch(branch.upper(), column, tuple(values.split(","))))
+    return DecodeOptions(
+        encoding=opts["encoding"], trim=opts["trim"], spaces_numeric=opts["spaces_numeric"],
+        low_values=opts["low_values"], float_format=opts["float_format"],
+        strict_signs=opts["strict_signs"], binary_range=opts["binary_range"], odo=opts["odo"],
+        dates=tuple(_pairs(opts["dates"], "--date")), branches=tuple(branches))
+
+
+def framing_options(opts: dict[str, Any], record: RecordLayout) -> FramingOptions:
+    """FramingOptions from the parsed options; F/FB default to the layout's record size."""
+    recfm = opts["recfm"].upper()
+    return FramingOptions(
+        recfm=recfm, lrecl=opts["lrecl"] or (record.size if recfm in ("F", "FB") else None),
+        rdw_little_endian=opts["rdw_little_endian"],
+        rdw_excludes_header=opts["rdw_excludes_header"], bdw=opts["bdw"],
+        skip_header_bytes=opts["skip_header_bytes"],
+        skip_trailer_bytes=opts["skip_trailer_bytes"])

@@ -1,0 +1,61 @@
+"""SQLAlchemy Core tables for staging and final data, built from a decoded Arrow schema.
+
+Staging rows carry where they came from (``run_id``, ``worker_id``, ``chunk_id``,
+``record_no``) so any row can be traced to its chunk and its record in the file; final rows
+carry ``last_run_id``, the run that last wrote them.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import sqlalchemy as sa
+from sqlalchemy.schema import CreateTable
+
+from mfpipe.db.identifiers import check_identifier
+from mfpipe.db.types import sql_type
+
+RUN_ID = sa.String(32)
+LINEAGE = ("run_id", "worker_id", "chunk_id", "record_no")
+DIALECTS = ("sqlite", "postgresql", "oracle")
+MAX_NAME = 30  # constraint names stay within Oracle's oldest limit
+
+
+def _columns(schema: pa.Schema, dialect: str) -> list[sa.Column]:
+    return [sa.Column(check_identifier(f.name), sql_type(f, dialect)) for f in schema]
+
+
+def staging_table(metadata: sa.MetaData, name: str, schema: pa.Schema, dialect: str) -> sa.Table:
+    """``stg_<record>``: lineage columns, then one column per field."""
+    table = check_identifier(f"stg_{name}", "table")
+    return sa.Table(
+        table, metadata,
+        sa.Column("run_id", RUN_ID, nullable=False),
+        sa.Column("worker_id", sa.Integer, nullable=False),
+        sa.Column("chunk_id", sa.Integer, nullable=False),
+        sa.Column("record_no", sa.BigInteger, nullable=False),
+        *_columns(schema, dialect),
+        sa.PrimaryKeyConstraint("run_id", "record_no", name=f"pk_{table}"[:MAX_NAME]),
+    )
+
+
+def final_table(metadata: sa.MetaData, name: str, schema: pa.Schema, dialect: str) -> sa.Table:
+    """``<record>``: one column per field, then ``last_run_id``."""
+    return sa.Table(check_identifier(name, "table"), metadata, *_columns(schema, dialect),
+                    sa.Column("last_run_id", RUN_ID, nullable=False))
+
+
+def dialect_for(name: str) -> sa.engine.Dialect:
+    """A SQLAlchemy dialect object by name, with no driver needed (for compiling DDL)."""
+    from sqlalchemy.dialects import oracle, postgresql, sqlite
+
+    modules = {"sqlite": sqlite, "postgresql": postgresql, "oracle": oracle}
+    return modules[name].dialect()
+
+
+def ddl(name: str, schema: pa.Schema, dialect: str) -> str:
+    """CREATE TABLE statements for the staging and final tables of one record."""
+    metadata = sa.MetaData()
+    compiled = dialect_for(dialect)
+    tables = (staging_table(metadata, name, schema, dialect),
+              final_table(metadata, name, schema, dialect))
+    return "\n".join(f"{str(CreateTable(t).compile(dialect=compiled)).strip()};\n" for t in tables)

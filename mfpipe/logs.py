@@ -1,0 +1,23 @@
+"""structlog set-up: logs go to stderr, human-readable on a terminal and JSON lines otherwise."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import structlog
+
+
+def configure_logging(level: str = "info") -> None:
+    """Configure structlog once per process; stdout stays free for results and ``--json``."""
+    terminal = sys.stderr.isatty()
+    renderers = ([structlog.dev.ConsoleRenderer(colors=False)] if terminal
+                 else [structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer()])
+    structlog.configure(
+        processors=[structlog.processors.add_log_level,
+                    structlog.processors.TimeStamper(fmt="iso", utc=True),
+                    *renderers],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )

@@ -1,0 +1,96 @@
+"""Sample files for any layout: realistic records, optionally with known corrupted ones.
+
+``mfpipe gen``, ``mfpipe demo``, the end-to-end tests and the benchmarks write their input
+here, through the project's own encoder, so a decoded file can be checked value by value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mfpipe.codec import DecodeOptions, charset
+from mfpipe.codec.encode import encode_records
+from mfpipe.codec.odo import compact
+from mfpipe.codec.synth import synthesize
+from mfpipe.errors import ConfigError
+from mfpipe.framing import FramingOptions, write_records
+from mfpipe.layout import Category, Field, RecordLayout, Usage
+
+_BLOCK = 100_000  # records generated at a time, so memory stays flat for any N
+
+
+@dataclass(frozen=True)
+class SampleFile:
+    """What was written: record count, bytes, and which records were corrupted (1-based)."""
+
+    path: str
+    records: int
+    size: int
+    bad_records: tuple[int, ...]
+    bad_columns: tuple[str, ...]
+
+
+def corruptible(record: RecordLayout) -> list[Field]:
+    """Fields whose bytes can be made invalid and are always present: packed and zoned numbers."""
+    counters = {f.odo.count_column for f in record.fields if f.odo is not None}
+    return [f for f in record.fields
+            if f.category is Category.NUMERIC and f.usage in (Usage.COMP_3, Usage.DISPLAY)
+            and not f.redefines and f.odo is None and f.column not in counters]
+
+
+def generate_file(record: RecordLayout, path: str | Path, n: int, framing: FramingOptions,
+                  options: DecodeOptions | None = None, bad: int = 0, seed: int = 0
+                  ) -> SampleFile:
+    """Write ``n`` records (``bad`` of them corrupted) to ``path`` in the given record format."""
+    options = options or DecodeOptions()
+    if not 0 <= bad <= n:
+        raise ConfigError(f"--bad {bad} must be between 0 and the record count {n}")
+    targets = corruptible(record)
+    if bad and not targets:
+        raise ConfigError(f"record {record.name} has no packed or zoned field to corrupt")
+    rng = np.random.default_rng(seed)
+    bad_at = np.sort(rng.choice(n, size=bad, replace=False)) if bad else np.zeros(0, np.int64)
+    bad_fields = rng.integers(0, max(len(targets), 1), bad)
+    size = 0
+    with open(path, "wb") as out:
+        for start in range(0, n, _BLOCK):
+            count = min(_BLOCK, n - start)
+            rows, lengths = _block(record, count, seed + start, options, framing)
+            in_block = (bad_at >= start) & (bad_at < start + count)
+            for row, field_index in zip(bad_at[in_block] - start, bad_fields[in_block]):
+                _corrupt(rows[row], targets[field_index], options)
+            data = write_records(rows, lengths, framing)
+            out.write(data)
+            size += len(data)
+    return SampleFile(str(path), n, size, tuple(int(i) + 1 for i in bad_at),
+                      tuple(targets[i].column for i in bad_fields))
+
+
+def _block(record: RecordLayout, n: int, seed: int, options: DecodeOptions,
+           framing: FramingOptions) -> tuple[np.ndarray, np.ndarray | None]:
+    values = synthesize(record, n, seed, options)
+    rows = encode_records(record, values, n, options)
+    if framing.recfm in ("F", "FB"):
+        width = framing.lrecl or record.size
+        if width < record.size:
+            raise ConfigError(f"lrecl {width} is shorter than record {record.name} "
+                              f"({record.size} bytes)")
+        if width > record.size:
+            pad = np.full((n, width - record.size), charset(options.encoding).space, np.uint8)
+            rows = np.concatenate([rows, pad], axis=1)
+        return rows, None
+    if record.odo and options.odo == "variable":
+        counts = tuple(np.asarray(values[t.count_column], dtype=np.int64) for t in record.odo)
+        return compact(rows, record.odo, counts)
+    return rows, None
+
+
+def _corrupt(row: np.ndarray, f: Field, options: DecodeOptions) -> None:
+    """Make one field invalid: a packed sign nibble of 0-9, or a zoned byte that is no digit."""
+    if f.usage is Usage.COMP_3:
+        row[f.offset + f.size - 1] = (row[f.offset + f.size - 1] & 0xF0) | 0x07
+    else:  # a period is neither a digit nor an overpunched sign in any code page
+        row[f.offset + f.size // 2] = charset(options.encoding).encode_text(".")[0]

@@ -37,6 +37,9 @@ class DecodeOptions:
     branches: tuple[Branch, ...] = field(default=())
 
     def __post_init__(self) -> None:
+        from mfpipe.codec.charsets import charset
+
+        charset(self.encoding)  # an unknown code page is a configuration error, raised now
         for column, fmt in self.dates:
             if fmt.upper() not in _DATE_FORMATS:
                 raise ConfigError(f"date format {fmt!r} of {column} is not one of "

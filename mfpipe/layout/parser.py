@@ -239,6 +239,7 @@ def _set_usage(attrs: dict[str, object], word: str) -> None:
 
 
 def _parse_occurs(cursor: _Clauses, attrs: dict[str, object]) -> None:
+    keyword = cursor.tokens[cursor.i - 1]
     low = high = cursor.integer("the OCCURS count")
     if cursor.peek() == "TO":
         cursor.take()
@@ -249,9 +250,9 @@ def _parse_occurs(cursor: _Clauses, attrs: dict[str, object]) -> None:
         cursor.skip_noise()
         attrs["depending_on"] = cursor.take("the DEPENDING ON field").text.upper()
     elif high != low:
-        raise cursor.error("OCCURS m TO n needs DEPENDING ON")
+        raise cursor.error("OCCURS m TO n needs DEPENDING ON", keyword)
     if high < low or high < 1:
-        raise cursor.error(f"OCCURS {low} TO {high} is empty or reversed")
+        raise cursor.error(f"OCCURS {low} TO {high} is empty or reversed", keyword)
     attrs["occurs"], attrs["occurs_min"] = high, low
 
 

@@ -1,0 +1,129 @@
+"""The commands as an operator runs them: output, files written and exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from mfpipe.cli import main
+from mfpipe.cli.commands import DEMO_LAYOUT
+from tests.support import ROOT, copybook
+
+BANK = str(ROOT / "schemas/bank_master.cpy")
+CUSTOMER = str(DEMO_LAYOUT)
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+class TestLayoutCommand:
+    def test_table(self, capsys):
+        """`layout` prints one line per column with offsets and SQL types."""
+        code, out, _ = run(capsys, "layout", CUSTOMER)
+        assert code == 0
+        assert "balance          53      7       COMP_3" in out
+        assert "NUMERIC(13, 2)" in out and "NUMBER(13, 2)" in out
+
+    def test_json(self, capsys):
+        """`layout --json` gives every field with offset, length, types and SQL types."""
+        code, out, _ = run(capsys, "layout", BANK, "--json")
+        payload = json.loads(out)
+        assert code == 0 and len(payload["fields"]) >= 100
+        first = payload["fields"][0]
+        assert {"column", "offset", "length", "usage", "arrow", "sqlite", "postgresql",
+                "oracle"} <= set(first)
+
+    def test_bad_copybook_exits_78(self, capsys, tmp_path):
+        """A syntax error exits 78 and names file, line and column on stderr."""
+        path = tmp_path / "bad.cpy"
+        path.write_text(copybook("01  REC.\n    05  A  PIC X(3) COMPX."))
+        code, _, err = run(capsys, "layout", str(path))
+        assert code == 78
+        assert f"{path}:2:28" in err and "Traceback" not in err
+
+
+class TestDdlCommand:
+    @pytest.mark.parametrize("dialect", ["sqlite", "postgresql", "oracle"])
+    @pytest.mark.parametrize("layout", [CUSTOMER, BANK])
+    def test_sql_folder_is_current(self, capsys, dialect, layout):
+        """The DDL files under sql/ are exactly what `mfpipe ddl` prints today."""
+        code, out, _ = run(capsys, "ddl", layout, "--dialect", dialect)
+        stored = ROOT / "sql" / dialect / (Path(layout).stem + ".sql")
+        assert code == 0
+        assert out == stored.read_text()
+
+
+class TestGenAndConvert:
+    def test_round_trip_with_rejects(self, capsys, tmp_path):
+        """gen writes K bad records; convert writes the rest and rejects exactly those K."""
+        data = tmp_path / "cust.dat"
+        code, out, _ = run(capsys, "gen", CUSTOMER, "-o", str(data), "--records", "3000",
+                           "--recfm", "VB", "--bad", "4", "--seed", "7",
+                           "--date", "open_date=YYYYMMDD", "--json")
+        assert code == 0
+        bad = json.loads(out)["bad_records"]
+        target = tmp_path / "cust.parquet"
+        code, out, _ = run(capsys, "convert", CUSTOMER, str(data), "-o", str(target),
+                           "--recfm", "VB", "--date", "open_date=YYYYMMDD", "--json")
+        summary = json.loads(out)
+        assert code == 0
+        assert (summary["read"], summary["written"], summary["rejected"]) == (3000, 2996, 4)
+        table = pq.read_table(target)
+        assert table.num_rows == 2996 and str(table.schema.field("open_date").type) == "date32[day]"
+        rejects = [json.loads(line) for line in open(summary["rejects_path"])]
+        assert [r["record_no"] for r in rejects] == bad
+
+    def test_jsonl_keeps_decimals_exact(self, capsys, tmp_path):
+        """JSON Lines output writes decimals as exact strings."""
+        data = tmp_path / "c.dat"
+        run(capsys, "gen", CUSTOMER, "-o", str(data), "--records", "10")
+        code, _, _ = run(capsys, "convert", CUSTOMER, str(data), "-o", str(tmp_path / "c.jsonl"))
+        row = json.loads((tmp_path / "c.jsonl").read_text().splitlines()[0])
+        assert code == 0 and isinstance(row["balance"], str) and "." in row["balance"]
+
+    def test_missing_input_exits_66(self, capsys, tmp_path):
+        """A missing input file exits 66 and leaves no output behind."""
+        target = tmp_path / "x.parquet"
+        code, _, err = run(capsys, "convert", CUSTOMER, str(tmp_path / "nope.dat"),
+                           "-o", str(target))
+        assert code == 66 and "no such file" in err
+        assert list(tmp_path.iterdir()) == []
+
+    def test_wrong_lrecl_exits_65_without_partial_output(self, capsys, tmp_path):
+        """A file that is not a multiple of LRECL exits 65, naming sizes, with no output file."""
+        data = tmp_path / "c.dat"
+        run(capsys, "gen", CUSTOMER, "-o", str(data), "--records", "10")
+        code, _, err = run(capsys, "convert", CUSTOMER, str(data), "-o",
+                           str(tmp_path / "c.parquet"), "--lrecl", "99")
+        assert code == 65 and "LRECL 99" in err and "remainder 10" in err
+        assert not (tmp_path / "c.parquet").exists()
+
+    def test_usage_error_exits_64(self, capsys):
+        """A missing argument is a usage error: exit 64."""
+        code, _, _ = run(capsys, "convert", CUSTOMER)
+        assert code == 64
+
+    def test_bad_option_value_exits_78(self, capsys, tmp_path):
+        """An unknown code page is a configuration error: exit 78."""
+        code, _, err = run(capsys, "convert", CUSTOMER, str(tmp_path / "x"), "-o",
+                           str(tmp_path / "y.parquet"), "--encoding", "cp9999")
+        assert code == 78 and "cp9999" in err
+
+
+class TestDemo:
+    def test_console_script(self, tmp_path):
+        """The installed `mfpipe demo` runs on a fresh directory and balances its counts."""
+        mfpipe = Path(sys.executable).parent / "mfpipe"
+        result = subprocess.run([str(mfpipe), "demo", "--records", "2000"], cwd=tmp_path,
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        assert "read 2000 = written 1995 + rejected 5" in result.stdout
+        assert (tmp_path / "mfpipe-demo" / "customer.parquet").exists()

@@ -27,6 +27,9 @@ MESSAGES: dict[str, str] = {
     "MFP-2002": "{path}: {message}",
     "MFP-3001": "field {field}, record {record_no} at byte offset {offset}: {reason} (raw={raw_hex})",
     "MFP-4001": "{message}",
+    "MFP-5001": "loading {table} (chunk {batch_id}) failed: {message}{preview}",
+    "MFP-5002": "database unavailable: {message}",
+    "MFP-6001": "run {run_id}: {message}",
     "MFP-9001": "{message}",
 }
 
@@ -124,3 +127,45 @@ class ConfigError(MfpipeError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message=message)
+
+
+class LoadError(MfpipeError):
+    """A bulk load that the database refused; values are shown only when asked for."""
+
+    code = "MFP-5001"
+    exit_code = EXIT_INTERNAL
+
+    def __init__(self, table: str, batch_id: int, message: str, statement: str = "",
+                 params_preview: str = "") -> None:
+        preview = f"; first rows: {params_preview}" if params_preview else ""
+        super().__init__(table=table, batch_id=batch_id, message=message, statement=statement,
+                         params_preview=params_preview, preview=preview)
+
+
+class TransientLoadError(LoadError):
+    """A load that may succeed if tried again: lost connection, deadlock, lock timeout."""
+
+    exit_code = EXIT_TEMPORARY
+
+
+class TerminalLoadError(LoadError):
+    """A load that will fail again the same way: bad data for the column, missing table."""
+
+
+class DatabaseUnavailableError(MfpipeError):
+    """The database cannot be reached (after retries)."""
+
+    code = "MFP-5002"
+    exit_code = EXIT_TEMPORARY
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message=message)
+
+
+class RunError(MfpipeError):
+    """A run that ended FAILED or STOPPED; ``exit_code`` says which."""
+
+    code = "MFP-6001"
+
+    def __init__(self, run_id: str, message: str, exit_code: int = EXIT_INTERNAL) -> None:
+        super().__init__(run_id=run_id, message=message, exit_code=exit_code)

@@ -1,0 +1,81 @@
+"""The control tables: runs, the chunk ledger (restart log and audit), and rejects.
+
+``mfp_chunk`` is written in the same transaction as the chunk's staging rows, so the ledger
+says exactly which chunks are loaded: a restart redoes the chunks that are not in it.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import sqlalchemy as sa
+
+RUN_ID = sa.String(32)
+metadata = sa.MetaData()
+
+mfp_run = sa.Table(
+    "mfp_run", metadata,
+    sa.Column("run_id", RUN_ID, primary_key=True),
+    sa.Column("job", sa.String(200), nullable=False),
+    sa.Column("file", sa.String(1000), nullable=False),
+    sa.Column("layout", sa.String(1000)),
+    sa.Column("record_name", sa.String(100)),
+    sa.Column("staging_table", sa.String(100)),
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("ended_at", sa.DateTime),
+    sa.Column("heartbeat_at", sa.DateTime),
+    sa.Column("records_read", sa.BigInteger),
+    sa.Column("records_loaded", sa.BigInteger),
+    sa.Column("records_rejected", sa.BigInteger),
+    sa.Column("chunks", sa.Integer),
+    sa.Column("exit_code", sa.Integer),
+    sa.Column("message", sa.String(2000)),
+    sa.Column("options", sa.Text),  # JSON: source, decode and pipeline options of the run
+    sa.Column("version", sa.String(20)),
+)
+
+mfp_chunk = sa.Table(
+    "mfp_chunk", metadata,
+    sa.Column("run_id", RUN_ID, primary_key=True),
+    sa.Column("chunk_id", sa.Integer, primary_key=True),
+    sa.Column("worker_id", sa.Integer, nullable=False),
+    sa.Column("byte_offset", sa.BigInteger, nullable=False),
+    sa.Column("byte_length", sa.BigInteger, nullable=False),
+    sa.Column("first_record_no", sa.BigInteger, nullable=False),
+    sa.Column("last_record_no", sa.BigInteger, nullable=False),
+    sa.Column("rows_loaded", sa.BigInteger, nullable=False),
+    sa.Column("rows_rejected", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("committed_at", sa.DateTime, nullable=False),
+)
+
+mfp_reject = sa.Table(
+    "mfp_reject", metadata,
+    sa.Column("run_id", RUN_ID, primary_key=True),
+    sa.Column("record_no", sa.BigInteger, primary_key=True),
+    sa.Column("chunk_id", sa.Integer, nullable=False),
+    sa.Column("byte_offset", sa.BigInteger, nullable=False),
+    sa.Column("field", sa.String(100)),
+    sa.Column("column_name", sa.String(100)),
+    sa.Column("field_offset", sa.Integer),
+    sa.Column("reason", sa.String(200), nullable=False),
+    sa.Column("raw_hex", sa.Text, nullable=False),
+)
+
+# The Arrow shapes of ledger and reject rows, as the bulk loaders receive them.
+CHUNK_SCHEMA = pa.schema([
+    ("run_id", pa.string()), ("chunk_id", pa.int32()), ("worker_id", pa.int32()),
+    ("byte_offset", pa.int64()), ("byte_length", pa.int64()), ("first_record_no", pa.int64()),
+    ("last_record_no", pa.int64()), ("rows_loaded", pa.int64()), ("rows_rejected", pa.int64()),
+    ("status", pa.string()), ("committed_at", pa.timestamp("us")),
+])
+REJECT_SCHEMA = pa.schema([
+    ("run_id", pa.string()), ("record_no", pa.int64()), ("chunk_id", pa.int32()),
+    ("byte_offset", pa.int64()), ("field", pa.string()), ("column_name", pa.string()),
+    ("field_offset", pa.int32()), ("reason", pa.string()), ("raw_hex", pa.string()),
+])
+
+
+def create_control_tables(engine: sa.Engine) -> None:
+    """Create the control tables that do not exist yet (idempotent, safe to call every run)."""
+    metadata.create_all(engine, checkfirst=True)

@@ -1,0 +1,82 @@
+"""Oracle: python-oracledb array DML from Arrow, or (opt-in) Direct Path Load.
+
+``executemany`` takes the Arrow batch itself (PyCapsule interface) with ``batcherrors``, so a
+row the database refuses is reported, not the whole chunk. ``direct_path_load`` is faster but
+commits on its own: with it, the ledger row follows the data in a second transaction, and a
+restart first removes staging rows of chunks missing from the ledger.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from mfpipe.db.loaders.base import BulkLoader, Capabilities, LoadResult, preview
+from mfpipe.db.urls import parse, redact
+from mfpipe.errors import DatabaseUnavailableError, TerminalLoadError, TransientLoadError
+
+# ORA codes worth a retry: connection lost or reset, resource busy, deadlock, timeouts.
+_TRANSIENT = {28, 1012, 3113, 3114, 3135, 12170, 12514, 12537, 12541, 12543, 12571, 54, 60,
+              4021, 30006}
+
+
+class OracleLoader(BulkLoader):
+    """Loads into Oracle with python-oracledb (thin mode)."""
+
+    capabilities = Capabilities(max_identifier_length=128, max_decimal_precision=38,
+                                native_bulk_path=True, concurrent_writers=True)
+
+    def __init__(self, url: str, direct_path: bool = False, show_values: bool = False) -> None:
+        import oracledb
+
+        self._oracledb = oracledb
+        self._direct_path = direct_path
+        self._show_values = show_values
+        parsed = parse(url)
+        dsn = f"{parsed.host}:{parsed.port or 1521}/{parsed.database or ''}"
+        try:
+            self._connection = oracledb.connect(user=parsed.username, password=parsed.password,
+                                                dsn=dsn)
+        except oracledb.Error as exc:
+            raise DatabaseUnavailableError(f"{redact(url)}: {exc}") from None
+        self._schema = (parsed.username or "").upper()
+
+    def load(self, table: str, batch: pa.RecordBatch | pa.Table) -> LoadResult:
+        if batch.num_rows == 0:
+            return LoadResult(table, 0)
+        names = list(batch.schema.names)
+        try:
+            if self._direct_path:
+                self._connection.direct_path_load(self._schema, table.upper(),
+                                                  [n.upper() for n in names], batch)
+                return LoadResult(table, batch.num_rows)
+            cursor = self._connection.cursor()
+            binds = ", ".join(f":{i + 1}" for i in range(len(names)))
+            cursor.executemany(f'INSERT INTO {table} ({", ".join(names)}) VALUES ({binds})',
+                               batch, batcherrors=True)
+            errors = cursor.getbatcherrors()
+        except self._oracledb.Error as exc:
+            (detail,) = exc.args
+            code = getattr(detail, "code", 0)
+            error = TransientLoadError if code in _TRANSIENT else TerminalLoadError
+            raise error(table, -1, str(detail),
+                        params_preview=preview(batch) if self._show_values else "") from None
+        if errors:
+            first = errors[0]
+            raise TerminalLoadError(table, -1, f"{len(errors)} rows refused; row {first.offset}: "
+                                               f"{first.message}")
+        return LoadResult(table, batch.num_rows)
+
+    def commit(self) -> None:
+        self._connection.commit()
+
+    def rollback(self) -> None:
+        try:
+            self._connection.rollback()
+        except self._oracledb.Error:
+            pass
+
+    def close(self) -> None:
+        try:
+            self._connection.close()
+        except self._oracledb.Error:
+            pass

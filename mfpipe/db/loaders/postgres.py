@@ -1,0 +1,71 @@
+"""PostgreSQL: ADBC's ``adbc_ingest``, i.e. binary COPY straight from Arrow buffers.
+
+ADBC connections are not in autocommit mode, so the COPYs of a chunk's staging rows, rejects
+and ledger row form one transaction. SQLSTATE classes 08 (connection), 40 (rollback), 53
+(resources), 57 (operator intervention, e.g. ``pg_terminate_backend``) are worth a retry.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from mfpipe.db.loaders.base import BulkLoader, Capabilities, LoadResult, preview
+from mfpipe.db.urls import libpq_uri, redact
+from mfpipe.errors import DatabaseUnavailableError, TerminalLoadError, TransientLoadError
+
+_TRANSIENT_CLASSES = ("08", "40", "53", "57", "58")
+
+
+class PostgresLoader(BulkLoader):
+    """Loads into PostgreSQL through ADBC (libpq, binary COPY)."""
+
+    capabilities = Capabilities(max_identifier_length=63, max_decimal_precision=1000,
+                                native_bulk_path=True, concurrent_writers=True)
+
+    def __init__(self, url: str, show_values: bool = False) -> None:
+        import adbc_driver_manager
+        import adbc_driver_postgresql.dbapi as dbapi
+
+        self._errors = adbc_driver_manager
+        self._show_values = show_values
+        try:
+            self._connection = dbapi.connect(libpq_uri(url))
+        except adbc_driver_manager.Error as exc:
+            raise DatabaseUnavailableError(f"{redact(url)}: {_first_line(exc)}") from None
+        self._cursor = self._connection.cursor()
+
+    def load(self, table: str, batch: pa.RecordBatch | pa.Table) -> LoadResult:
+        if batch.num_rows == 0:
+            return LoadResult(table, 0)
+        try:
+            rows = self._cursor.adbc_ingest(table, batch, mode="append")
+        except self._errors.Error as exc:
+            state = getattr(exc, "sqlstate", None) or ""
+            error = TransientLoadError if (state[:2] in _TRANSIENT_CLASSES or isinstance(
+                exc, self._errors.OperationalError)) else TerminalLoadError
+            raise error(table, -1, _first_line(exc),
+                        params_preview=preview(batch) if self._show_values else "") from None
+        return LoadResult(table, rows if rows and rows > 0 else batch.num_rows)
+
+    def commit(self) -> None:
+        try:
+            self._connection.commit()
+        except self._errors.Error as exc:
+            raise TransientLoadError("<commit>", -1, _first_line(exc)) from None
+
+    def rollback(self) -> None:
+        try:
+            self._connection.rollback()
+        except self._errors.Error:
+            pass  # a broken connection has rolled back already
+
+    def close(self) -> None:
+        try:
+            self._cursor.close()
+            self._connection.close()
+        except self._errors.Error:
+            pass
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

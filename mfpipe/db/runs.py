@@ -1,0 +1,97 @@
+"""Runs in the control tables: status, heartbeat, the chunk ledger and staging counts.
+
+Status changes and heartbeats are small transactions of their own on a SQLAlchemy engine,
+separate from the writers' bulk-load connections; the ledger rows themselves are written
+by the writers, inside each chunk's transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import pyarrow as pa
+import sqlalchemy as sa
+
+from mfpipe.db.control import create_control_tables, mfp_chunk, mfp_reject, mfp_run
+from mfpipe.db.schema import staging_table
+from mfpipe.db.urls import create_engine
+
+# Run statuses of ARCHITECTURE.md; restart is allowed from the RESTARTABLE ones.
+STARTING, STARTED, STOPPING, STOPPED = "STARTING", "STARTED", "STOPPING", "STOPPED"
+FAILED, COMPLETED, ABANDONED = "FAILED", "COMPLETED", "ABANDONED"
+RESTARTABLE = (FAILED, STOPPED)
+
+
+def utcnow() -> dt.datetime:
+    """Naive UTC, the same on every dialect."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class RunStore:
+    """Reads and writes one database's control tables."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = create_engine(url)
+        self.dialect = self.engine.dialect.name
+
+    def prepare(self, table: str, schema: pa.Schema) -> sa.Table:
+        """Create the control tables and the staging table ``stg_<table>`` if missing."""
+        create_control_tables(self.engine)
+        staging = staging_table(sa.MetaData(), table, schema, self.dialect)
+        staging.create(self.engine, checkfirst=True)
+        return staging
+
+    def create_run(self, run_id: str, **values: Any) -> None:
+        with self.engine.begin() as c:
+            c.execute(mfp_run.insert().values(run_id=run_id, status=STARTING,
+                                              started_at=utcnow(), heartbeat_at=utcnow(),
+                                              **values))
+
+    def update(self, run_id: str, **values: Any) -> None:
+        with self.engine.begin() as c:
+            c.execute(mfp_run.update().where(mfp_run.c.run_id == run_id).values(**values))
+
+    def heartbeat(self, run_id: str) -> None:
+        self.update(run_id, heartbeat_at=utcnow())
+
+    def finish(self, run_id: str, status: str, exit_code: int, counts: dict[str, int],
+               message: str = "") -> None:
+        self.update(run_id, status=status, exit_code=exit_code, ended_at=utcnow(),
+                    heartbeat_at=utcnow(), message=message[:2000],
+                    records_read=counts.get("read"), records_loaded=counts.get("loaded"),
+                    records_rejected=counts.get("rejected"), chunks=counts.get("chunks"))
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as c:
+            row = c.execute(sa.select(mfp_run).where(mfp_run.c.run_id == run_id)).mappings().first()
+        if row is None:
+            return None
+        found = dict(row)
+        found["options"] = json.loads(found["options"] or "{}")
+        return found
+
+    def ledger(self, run_id: str) -> list[dict[str, Any]]:
+        """Committed chunks of a run, in chunk order."""
+        query = sa.select(mfp_chunk).where(mfp_chunk.c.run_id == run_id).order_by(
+            mfp_chunk.c.chunk_id)
+        with self.engine.connect() as c:
+            return [dict(r) for r in c.execute(query).mappings()]
+
+    def staging_counts(self, table: sa.Table, run_id: str) -> dict[int, int]:
+        """Rows per worker in staging for a run (``GROUP BY worker_id``)."""
+        query = (sa.select(table.c.worker_id, sa.func.count()).where(table.c.run_id == run_id)
+                 .group_by(table.c.worker_id))
+        with self.engine.connect() as c:
+            return {int(w): int(n) for w, n in c.execute(query)}
+
+    def reject_count(self, run_id: str) -> int:
+        query = sa.select(sa.func.count()).select_from(mfp_reject).where(
+            mfp_reject.c.run_id == run_id)
+        with self.engine.connect() as c:
+            return int(c.execute(query).scalar_one())
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,72 @@
+"""Database URLs: one string from the operator, the right form for each driver, no secrets shown.
+
+``sqlite:///mfpipe.db``, ``postgresql://user@host/db`` and ``oracle://user:pw@host/service``
+are accepted as operators write them; SQLAlchemy gets its driver-qualified form, ADBC the
+libpq URI, and logs and reports only ever see :func:`redact`'s output.
+"""
+
+from __future__ import annotations
+
+import os
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, make_url
+
+from mfpipe.errors import ConfigError
+
+DEFAULT_URL = "sqlite:///mfpipe.db"
+_DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg", "oracle": "oracle+oracledb"}
+
+
+def resolve(url: str | None) -> str:
+    """``--db``, else ``$MFPIPE_DB``, else the embedded SQLite file."""
+    return url or os.environ.get("MFPIPE_DB") or DEFAULT_URL
+
+
+def parse(url: str) -> URL:
+    """The SQLAlchemy URL with the driver mfpipe uses for that database."""
+    try:
+        parsed = make_url(url)
+    except sa.exc.ArgumentError:
+        raise ConfigError(f"{redact(url)} is not a database URL such as {DEFAULT_URL} or "
+                          "postgresql://user@host:5432/db") from None
+    backend = parsed.get_backend_name()
+    if backend not in _DRIVERS:
+        raise ConfigError(f"database {backend!r} is not supported: use sqlite, postgresql "
+                          "or oracle")
+    return parsed.set(drivername=_DRIVERS[backend])
+
+
+def dialect_name(url: str) -> str:
+    return parse(url).get_backend_name()
+
+
+def redact(url: str) -> str:
+    """The URL with its password replaced by ***, safe for logs, errors and reports."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return "<unparseable database URL>"
+
+
+def libpq_uri(url: str) -> str:
+    """The ``postgresql://`` URI that ADBC's libpq driver expects."""
+    parsed = parse(url)
+    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def create_engine(url: str) -> sa.Engine:
+    """A SQLAlchemy engine for control tables and DDL (not for bulk data)."""
+    parsed = parse(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = sa.create_engine(parsed, connect_args={"timeout": 60})
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return sa.create_engine(parsed, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(connection, _record) -> None:  # noqa: ANN001  (DBAPI hook)
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()

@@ -1,0 +1,52 @@
+"""What one run needs to know, frozen and picklable: it is sent once to every process."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+
+from mfpipe.codec import DecodeOptions
+from mfpipe.errors import ConfigError
+from mfpipe.framing import FramingOptions
+
+
+def new_run_id() -> str:
+    """Sorts by start time: UTC timestamp plus a short random suffix."""
+    from mfpipe.db.runs import utcnow
+
+    return f"{utcnow():%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One load of one file into one database."""
+
+    layout_path: str
+    input_path: str
+    db_url: str
+    framing: FramingOptions
+    decode: DecodeOptions = field(default_factory=DecodeOptions)
+    record_name: str | None = None
+    job: str = ""
+    processors: int = 2
+    writers: int = 2
+    chunk_records: int = 50_000
+    max_errors: int = 50  # 0: no limit (SQL*Loader's ERRORS=)
+    bad_file: str | None = None  # original bytes of rejected records
+    run_id: str = field(default_factory=new_run_id)
+    heartbeat_s: float = 5.0
+    retry_s: float = 60.0  # how long transient database errors are retried
+
+    def __post_init__(self) -> None:
+        if self.processors < 1 or self.writers < 1:
+            raise ConfigError("--processors and --writers must be at least 1")
+        if self.chunk_records < 1:
+            raise ConfigError("--chunk-records must be at least 1")
+        if self.max_errors < 0:
+            raise ConfigError("--max-errors must be 0 (no limit) or more")
+
+    @property
+    def bad_path(self) -> str:
+        stem = os.path.basename(self.input_path)
+        return self.bad_file or f"{stem}.{self.run_id}.bad"

@@ -1,0 +1,246 @@
+"""The launcher side of a run: start the processes, supervise them, record the outcome.
+
+reader (thread) -> tasks (bounded) -> N processor processes -> results (bounded) ->
+writer process (M threads) -> database; commits come back as events. The supervisor loop
+ends the run FAILED within a poll or two when any process dies (even by SIGKILL), when a
+writer reports an error, or when rejects exceed ``max_errors``; SIGTERM/SIGINT stop it at a
+chunk boundary (STOPPED). Nothing is half-written: each chunk commits with its ledger row.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import queue
+import signal
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import structlog
+
+from mfpipe.codec import DecodePlan
+from mfpipe.db.runs import COMPLETED, FAILED, STARTED, STOPPED, STOPPING, RunStore
+from mfpipe.db.urls import redact
+from mfpipe.errors import EXIT_DATA, EXIT_INTERNAL, EXIT_OK, MfpipeError
+from mfpipe.layout import load_layout
+from mfpipe.pipeline.config import RunConfig
+from mfpipe.pipeline.metrics import MetricsAggregator
+from mfpipe.pipeline.processor import run_processor
+from mfpipe.pipeline.progress import Progress
+from mfpipe.pipeline.reader import Reader
+from mfpipe.pipeline.writer import run_writers
+
+EXIT_STOPPED = 143
+POLL_S = 0.2
+GRACE_S = 3.0
+log = structlog.get_logger()
+
+
+@dataclass
+class RunSummary:
+    """The outcome of a run, as printed with ``--json``."""
+
+    run_id: str
+    status: str
+    exit_code: int
+    message: str
+    counts: dict[str, Any]
+    tables: dict[str, str]
+    elapsed_s: float
+    bad_file: str | None = None
+    reconciliation: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"schema_version": 1, **asdict(self)}
+
+
+class Engine:
+    """Runs one :class:`RunConfig` to COMPLETED, STOPPED or FAILED."""
+
+    def __init__(self, config: RunConfig, progress: Progress | None = None) -> None:
+        self.config = config
+        self.progress = progress or Progress(enabled=False)
+        self._stop = False
+        self._committed: dict[int, tuple[int, int, int, int]] = {}
+
+    def request_stop(self, *_: object) -> None:
+        """Stop at the next chunk boundary (signal handler and ``runs cancel``)."""
+        self._stop = True
+
+    def run(self, store: RunStore, done_chunks: dict[int, tuple[int, int, int, int]] | None = None
+            ) -> RunSummary:
+        """Load the file; ``done_chunks`` (restart) are counted but not loaded again."""
+        config = self.config
+        started = time.perf_counter()
+        record = load_layout(config.layout_path).record(config.record_name)
+        plan = DecodePlan.compile(record, config.decode)
+        staging = store.prepare(record.table, plan.schema)
+        self._committed = dict(done_chunks or {})
+        if done_chunks is None:
+            store.create_run(config.run_id, job=config.job or record.table,
+                             file=config.input_path, layout=config.layout_path,
+                             record_name=record.name, staging_table=staging.name,
+                             options=json.dumps(_options(config)), version=_version())
+        log.info("run starting", run_id=config.run_id, input=config.input_path,
+                 db=redact(config.db_url), processors=config.processors, writers=config.writers)
+        status, exit_code, message, reader, metrics = self._supervise(store, staging.name)
+        counts = self._counts(reader, metrics)
+        summary = RunSummary(config.run_id, status, exit_code, message, counts,
+                             {"staging": staging.name, "ledger": "mfp_chunk",
+                              "rejects": "mfp_reject"},
+                             round(time.perf_counter() - started, 3),
+                             config.bad_path if counts["rejected"] else None)
+        store.finish(config.run_id, status, exit_code, counts, message)
+        log.info("run ended", run_id=config.run_id, status=status, exit_code=exit_code,
+                 message=message, **{k: v for k, v in counts.items() if k != "per_worker"})
+        return summary
+
+    def _supervise(self, store: RunStore, staging: str
+                   ) -> tuple[str, int, str, Reader, dict[int, dict[str, int]]]:
+        config = self.config
+        ctx = mp.get_context("spawn")
+        with ctx.Manager() as manager:
+            metrics = MetricsAggregator(manager)
+            abort = ctx.Event()
+            tasks = ctx.Queue(maxsize=2 * config.processors)
+            results = ctx.Queue(maxsize=2 * config.writers)
+            events = ctx.Queue()
+            processors = [ctx.Process(target=run_processor, name=f"processor-{i}",
+                                      args=(i, config, tasks, results, metrics, abort))
+                          for i in range(1, config.processors + 1)]
+            writer = ctx.Process(target=run_writers, name="writer",
+                                 args=(config, staging, results, events, metrics, abort))
+            reader = Reader(config.input_path, config.framing, config.chunk_records, tasks,
+                            config.processors, lambda: self._stop, abort, self._committed)
+            previous = _install_signals(self.request_stop)
+            try:
+                for process in (*processors, writer):
+                    process.start()
+                store.update(config.run_id, status=STARTED)
+                reader.start()
+                outcome = self._loop(store, reader, processors, writer, events, results)
+            finally:
+                _restore_signals(previous)
+                abort.set()
+                _reap([*processors, writer], (tasks, results, events))
+                self.progress.close()
+            return (*outcome, reader, metrics.per_worker())
+
+    def _loop(self, store: RunStore, reader: Reader, processors: list[Any], writer: Any,
+              events: Any, results: Any) -> tuple[str, int, str]:
+        config = self.config
+        sentinels_sent = False
+        beat = time.monotonic()
+        stopping = False
+        while True:
+            failure = self._drain(events)
+            if failure:
+                return FAILED, failure[1], failure[0]
+            rejected = sum(c[3] for c in self._committed.values())
+            if config.max_errors and rejected > config.max_errors:
+                return FAILED, EXIT_DATA, (f"{rejected} rejected records exceed --max-errors "
+                                           f"{config.max_errors}; see mfp_reject and "
+                                           f"{config.bad_path}")
+            dead = _dead(processors) or (writer.exitcode not in (None, 0) and writer)
+            if dead:
+                self._drain(events)
+                return FAILED, EXIT_INTERNAL, f"{dead.name} (pid {dead.pid}) died: " + \
+                    _describe(dead.exitcode) + "; the run is restartable"
+            if reader.error is not None:
+                error = reader.error
+                code = error.exit_code if isinstance(error, MfpipeError) else EXIT_INTERNAL
+                return FAILED, code, f"reader: {error}"
+            if self._stop and not stopping:
+                stopping = True
+                store.update(config.run_id, status=STOPPING)
+            if not sentinels_sent and not reader.is_alive() and all(
+                    p.exitcode == 0 for p in processors):
+                for _ in range(config.writers):
+                    results.put(None)
+                sentinels_sent = True
+            if sentinels_sent and writer.exitcode == 0:
+                failure = self._drain(events, final=True)
+                if failure:
+                    return FAILED, failure[1], failure[0]
+                if stopping or not reader.finished:
+                    return STOPPED, EXIT_STOPPED, "stopped at a chunk boundary; restartable"
+                return COMPLETED, EXIT_OK, ""
+            if time.monotonic() - beat > config.heartbeat_s:
+                store.heartbeat(config.run_id)
+                beat = time.monotonic()
+
+    def _drain(self, events: Any, final: bool = False) -> tuple[str, int] | None:
+        """Take writer events; return (message, exit code) of the first error."""
+        timeout = POLL_S
+        while True:
+            try:
+                event = events.get(timeout=timeout)
+            except queue.Empty:
+                return None
+            timeout = 0.05 if final else 0
+            if event[0] == "error":
+                return f"{event[1]}: {event[2]}", event[3]
+            _, chunk_id, worker_id, records, rows, rejects, length = event
+            self._committed[chunk_id] = (worker_id, records, rows, rejects)
+            self.progress.advance(records, length)
+
+    def _counts(self, reader: Reader, per_worker: dict[int, dict[str, int]]) -> dict[str, Any]:
+        committed = self._committed.values()
+        return {"read": reader.records, "loaded": sum(c[2] for c in committed),
+                "rejected": sum(c[3] for c in committed), "chunks": reader.chunks,
+                "chunks_committed": len(self._committed),
+                "per_worker": {str(k): v for k, v in per_worker.items()}}
+
+
+def _dead(processes: list[Any]) -> Any:
+    return next((p for p in processes if p.exitcode not in (None, 0)), None)
+
+
+def _describe(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        return f"killed by {signal.Signals(-exitcode).name}"
+    return f"exit code {exitcode}"
+
+
+def _reap(processes: list[Any], queues: tuple[Any, ...]) -> None:
+    """Let processes leave within the grace period, then kill what is left."""
+    deadline = time.monotonic() + GRACE_S
+    for process in processes:
+        if process.pid is not None:
+            process.join(max(0.0, deadline - time.monotonic()))
+    for process in processes:
+        if process.pid is not None and process.is_alive():
+            process.kill()
+            process.join(1.0)
+    for q in queues:
+        q.cancel_join_thread()
+        q.close()
+
+
+def _install_signals(handler: Any) -> dict[int, Any]:
+    previous = {}
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            previous[sig] = signal.signal(sig, handler)
+        except ValueError:  # not the main thread (e.g. embedded use): no signal handling
+            pass
+    return previous
+
+
+def _restore_signals(previous: dict[int, Any]) -> None:
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
+
+
+def _options(config: RunConfig) -> dict[str, Any]:
+    """The run's options as JSON (the database URL without its password)."""
+    options = asdict(config)
+    options["db_url"] = redact(config.db_url)
+    return options
+
+
+def _version() -> str:
+    from importlib.metadata import version
+
+    return version("mfpipe")

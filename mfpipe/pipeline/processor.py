@@ -1,0 +1,99 @@
+"""A processor process: chunk tasks in, decoded Arrow batches with lineage columns out.
+
+The process maps the input file itself, so a task is only offsets; it decodes with the plan
+compiled once at start-up, adds ``run_id``, ``worker_id``, ``chunk_id`` and ``record_no``,
+turns rejects into ``mfp_reject`` rows and keeps their original bytes for the bad file.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import queue
+import signal
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from mfpipe.codec import DecodePlan
+from mfpipe.db.control import REJECT_SCHEMA
+from mfpipe.framing import RawChunk
+from mfpipe.layout import load_layout
+from mfpipe.pipeline.config import RunConfig
+from mfpipe.pipeline.metrics import MetricsAggregator
+from mfpipe.pipeline.process import decode_chunk
+from mfpipe.pipeline.source import open_input
+from mfpipe.pipeline.tasks import ChunkResult, ChunkTask
+
+POLL_S = 0.2
+
+
+def run_processor(worker_id: int, config: RunConfig, tasks: Any, results: Any,
+                  metrics: MetricsAggregator, abort: Any) -> None:
+    """Process main: decode tasks until the reader's sentinel (None) or an abort."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the launcher decides how to stop
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    record = load_layout(config.layout_path).record(config.record_name)
+    plan = DecodePlan.compile(record, config.decode)
+    with open_input(config.input_path) as buffer:
+        data = np.frombuffer(buffer, dtype=np.uint8)
+        while not abort.is_set() and launcher_alive():
+            try:
+                task = tasks.get(timeout=POLL_S)
+            except queue.Empty:
+                continue
+            if task is None:
+                return
+            result = process_task(task, worker_id, config, plan, data)
+            metrics.add(worker_id, read=result.records, processed=result.rows.num_rows,
+                        rejected=result.rejects.num_rows)
+            while not abort.is_set():
+                try:
+                    results.put(result, timeout=POLL_S)
+                    break
+                except queue.Full:
+                    continue
+
+
+def launcher_alive() -> bool:
+    """False once the launcher is gone (killed): children then leave instead of waiting."""
+    parent = mp.parent_process()
+    return parent is None or parent.is_alive()
+
+
+def process_task(task: ChunkTask, worker_id: int, config: RunConfig, plan: DecodePlan,
+                 data: np.ndarray) -> ChunkResult:
+    """Decode one chunk into staging rows and reject rows."""
+    framing = config.framing
+    span = data[task.byte_offset:task.byte_offset + task.byte_length]
+    if task.starts is None:
+        lrecl = framing.lrecl or plan.record.size
+        count = task.byte_length // lrecl
+        starts = lrecl * np.arange(count, dtype=np.int64)
+        lengths = np.full(count, lrecl, dtype=np.int64)
+    else:
+        starts, lengths = task.starts, task.lengths
+    chunk = RawChunk(task.chunk_id, task.first_record_no, task.byte_offset, span, starts, lengths)
+    decoded = decode_chunk(plan, chunk, framing)
+    n = decoded.batch.num_rows
+    lineage = [_repeat(config.run_id, n, pa.string()), _repeat(worker_id, n, pa.int32()),
+               _repeat(task.chunk_id, n, pa.int32()), pa.array(decoded.record_no, pa.int64())]
+    rows = pa.RecordBatch.from_arrays(
+        lineage + list(decoded.batch.columns),
+        names=["run_id", "worker_id", "chunk_id", "record_no", *decoded.batch.schema.names])
+    rejects = decoded.rejects
+    m = rejects.num_rows
+    reject_rows = pa.RecordBatch.from_arrays([
+        _repeat(config.run_id, m, pa.string()), rejects.column("record_no"),
+        _repeat(task.chunk_id, m, pa.int32()), rejects.column("byte_offset"),
+        rejects.column("field"), rejects.column("column"), rejects.column("field_offset"),
+        rejects.column("reason"), rejects.column("raw_hex")], schema=REJECT_SCHEMA)
+    header = 4 if framing.variable else 0
+    index = (rejects.column("record_no").to_numpy() - task.first_record_no) if m else []
+    bad = b"".join(bytes(span[starts[i] - header:starts[i] + lengths[i]]) for i in index)
+    return ChunkResult(task.chunk_id, worker_id, task.byte_offset, task.byte_length,
+                       task.first_record_no, chunk.n_records, rows, reject_rows, bad)
+
+
+def _repeat(value: object, n: int, arrow_type: pa.DataType) -> pa.Array:
+    return pa.array([value], arrow_type).take(pa.array(np.zeros(n, dtype=np.int64)))

@@ -1,0 +1,72 @@
+"""The single reader: frames the file, counts its records and queues chunk tasks.
+
+It runs as a thread of the launcher. The task queue is bounded, so the reader waits while
+the processors are busy (backpressure) and memory stays flat whatever the file size.
+Chunks already in the ledger (a restart) are counted but not queued again.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Collection
+from typing import Any
+
+from mfpipe.framing import FramingOptions, iter_chunks
+from mfpipe.pipeline.source import open_input
+from mfpipe.pipeline.tasks import ChunkTask
+
+POLL_S = 0.2
+
+
+class Reader(threading.Thread):
+    """Queues one task per chunk, then one sentinel per processor."""
+
+    def __init__(self, path: str, framing: FramingOptions, chunk_records: int, tasks: Any,
+                 processors: int, should_stop: Callable[[], bool], abort: Any,
+                 done_chunks: Collection[int] = ()) -> None:
+        super().__init__(name="reader", daemon=True)
+        self.path, self.framing, self.chunk_records = path, framing, chunk_records
+        self.tasks, self.processors, self.should_stop = tasks, processors, should_stop
+        self.abort = abort
+        self.done_chunks = set(done_chunks)
+        self.records = 0  # source records framed so far
+        self.chunks = 0
+        self.queued = 0
+        self.error: BaseException | None = None
+        self.finished = False  # every chunk was framed (not stopped early)
+
+    def run(self) -> None:
+        try:
+            with open_input(self.path) as buffer:
+                for chunk in iter_chunks(buffer, self.framing, self.chunk_records, self.path):
+                    if self.should_stop() or self.abort.is_set():
+                        return
+                    self.records += chunk.n_records
+                    self.chunks += 1
+                    if chunk.chunk_id in self.done_chunks:
+                        continue
+                    fixed = self.framing.recfm in ("F", "FB")
+                    task = ChunkTask(chunk.chunk_id, chunk.first_record_no, chunk.byte_offset,
+                                     len(chunk.data), None if fixed else chunk.starts,
+                                     None if fixed else chunk.lengths)
+                    if not self._put(task):
+                        return
+                    self.queued += 1
+                self.finished = True
+        except BaseException as exc:  # reported by the launcher, which ends the run FAILED
+            self.error = exc
+        finally:
+            for _ in range(self.processors):
+                self._put(None)
+
+    def _put(self, item: ChunkTask | None) -> bool:
+        """Queue an item, waiting for room; give up on abort (or, for a task, on stop)."""
+        while not self.abort.is_set():
+            try:
+                self.tasks.put(item, timeout=POLL_S)
+                return True
+            except queue.Full:
+                if self.should_stop() and item is not None:
+                    return False
+        return False

@@ -1,0 +1,38 @@
+"""What travels between the reader, the processors and the writers.
+
+A task is a chunk's place in the file (the processor maps the file itself, so no record
+bytes are pickled); a result is the decoded chunk as Arrow record batches, which pickle as
+whole Arrow IPC buffers.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import pyarrow as pa
+
+
+class ChunkTask(NamedTuple):
+    """A chunk to decode: where it lies and, for variable records, where each record starts."""
+
+    chunk_id: int
+    first_record_no: int
+    byte_offset: int
+    byte_length: int
+    starts: np.ndarray | None  # None for fixed-length records
+    lengths: np.ndarray | None
+
+
+class ChunkResult(NamedTuple):
+    """A decoded chunk, ready for one staging transaction."""
+
+    chunk_id: int
+    worker_id: int
+    byte_offset: int
+    byte_length: int
+    first_record_no: int
+    records: int
+    rows: pa.RecordBatch  # staging rows, lineage columns first
+    rejects: pa.RecordBatch  # mfp_reject rows
+    bad_bytes: bytes  # the rejected records as they were in the file

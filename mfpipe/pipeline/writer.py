@@ -1,0 +1,127 @@
+"""The writer process: M threads, each with its own connection, one transaction per chunk.
+
+A chunk's staging rows, its reject rows and its ``mfp_chunk`` ledger row commit together or
+not at all; transient database errors (lost connection, deadlock) are retried on a fresh
+connection with exponential backoff. Every commit is reported to the launcher as an event.
+"""
+
+from __future__ import annotations
+
+import queue
+import signal
+import threading
+from typing import Any
+
+import pyarrow as pa
+import structlog
+import tenacity
+
+from mfpipe.db.control import CHUNK_SCHEMA
+from mfpipe.db.loaders import BulkLoader, open_loader
+from mfpipe.db.runs import utcnow
+from mfpipe.errors import DatabaseUnavailableError, MfpipeError, TransientLoadError
+from mfpipe.pipeline.config import RunConfig
+from mfpipe.pipeline.metrics import MetricsAggregator
+from mfpipe.pipeline.processor import launcher_alive
+from mfpipe.pipeline.tasks import ChunkResult
+
+POLL_S = 0.2
+log = structlog.get_logger()
+
+
+def run_writers(config: RunConfig, staging: str, results: Any, events: Any,
+                metrics: MetricsAggregator, abort: Any) -> None:
+    """Process main: start the writer threads and wait for them; exit 1 if one failed."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    bad_lock = threading.Lock()
+    failed = threading.Event()
+    threads = [threading.Thread(target=_write_loop, name=f"writer-{i + 1}", daemon=True,
+                                args=(config, staging, results, events, metrics, abort, bad_lock,
+                                      failed))
+               for i in range(config.writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failed.is_set():
+        raise SystemExit(1)
+
+
+def _write_loop(config: RunConfig, staging: str, results: Any, events: Any,
+                metrics: MetricsAggregator, abort: Any, bad_lock: threading.Lock,
+                failed: threading.Event) -> None:
+    loader: BulkLoader | None = None
+    try:
+        while not abort.is_set() and not failed.is_set() and launcher_alive():
+            try:
+                result = results.get(timeout=POLL_S)
+            except queue.Empty:
+                continue
+            if result is None:
+                return
+            loader = _commit_with_retry(config, staging, result, loader)
+            metrics.add(result.worker_id, written=result.rows.num_rows, batches=1)
+            if result.bad_bytes:
+                with bad_lock, open(config.bad_path, "ab") as bad:
+                    bad.write(result.bad_bytes)
+            events.put(("committed", result.chunk_id, result.worker_id, result.records,
+                        result.rows.num_rows, result.rejects.num_rows, result.byte_length))
+    except MfpipeError as exc:
+        failed.set()
+        events.put(("error", threading.current_thread().name, str(exc), exc.exit_code))
+    except Exception as exc:  # report, never hang: the launcher ends the run FAILED
+        failed.set()
+        events.put(("error", threading.current_thread().name,
+                    f"{type(exc).__name__}: {exc}", 70))
+    finally:
+        if loader is not None:
+            loader.close()
+
+
+def _commit_with_retry(config: RunConfig, staging: str, result: ChunkResult,
+                       loader: BulkLoader | None) -> BulkLoader:
+    """Write one chunk; on a transient error reconnect and redo the whole transaction."""
+    current = [loader]
+
+    def attempt() -> None:
+        if current[0] is None:
+            current[0] = open_loader(config.db_url)
+        try:
+            _write_chunk(current[0], staging, result, config.run_id)
+        except (TransientLoadError, DatabaseUnavailableError):
+            if current[0] is not None:
+                current[0].rollback()
+                current[0].close()
+            current[0] = None
+            raise
+
+    retrying = tenacity.Retrying(
+        retry=tenacity.retry_if_exception_type((TransientLoadError, DatabaseUnavailableError)),
+        wait=tenacity.wait_exponential(multiplier=0.5, max=10),
+        stop=tenacity.stop_after_delay(config.retry_s), reraise=True,
+        before_sleep=lambda state: log.warning("database error, retrying", chunk=result.chunk_id,
+                                               attempt=state.attempt_number,
+                                               error=str(state.outcome.exception())))
+    retrying(attempt)
+    assert current[0] is not None
+    return current[0]
+
+
+def _write_chunk(loader: BulkLoader, staging: str, result: ChunkResult, run_id: str) -> None:
+    """Staging rows, reject rows and the ledger row, in one transaction."""
+    ledger = pa.RecordBatch.from_pylist([{
+        "run_id": run_id, "chunk_id": result.chunk_id, "worker_id": result.worker_id,
+        "byte_offset": result.byte_offset, "byte_length": result.byte_length,
+        "first_record_no": result.first_record_no,
+        "last_record_no": result.first_record_no + result.records - 1,
+        "rows_loaded": result.rows.num_rows, "rows_rejected": result.rejects.num_rows,
+        "status": "COMMITTED", "committed_at": utcnow()}], schema=CHUNK_SCHEMA)
+    try:
+        loader.load(staging, result.rows)
+        loader.load("mfp_reject", result.rejects)
+        loader.load("mfp_chunk", ledger)
+        loader.commit()
+    except BaseException:
+        loader.rollback()
+        raise

@@ -18,7 +18,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; every error becomes one clear line on stderr and a documented exit code."""
     configure_logging()
     try:
-        cli.main(args=argv, prog_name="mfpipe", standalone_mode=False)
+        # without standalone mode, click returns an Exit's code instead of raising it
+        code = cli.main(args=argv, prog_name="mfpipe", standalone_mode=False)
     except MfpipeError as exc:
         click.echo(f"mfpipe: error: {exc}", err=True)
         return exc.exit_code
@@ -34,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         structlog.get_logger().exception("internal error")
         click.echo(f"mfpipe: internal error: {type(exc).__name__}: {exc}", err=True)
         return EXIT_INTERNAL
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

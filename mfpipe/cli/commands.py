@@ -13,7 +13,12 @@ from mfpipe.cli.options import (decode_options, framing_options, source_defaults
 from mfpipe.codec import DecodePlan
 from mfpipe.db import DIALECTS, ddl, sql_type
 from mfpipe.layout import load_layout
+from mfpipe.db.urls import DEFAULT_URL, redact, resolve
+from mfpipe.jobs import run_load
 from mfpipe.pipeline import convert_file, generate_file
+from mfpipe.pipeline.config import RunConfig
+from mfpipe.pipeline.progress import Progress
+from mfpipe.pipeline.source import open_input
 
 DEMO_LAYOUT = Path(__file__).resolve().parent.parent / "data" / "customer.cpy"
 
@@ -134,22 +139,85 @@ def gen(copybook: str, output: str, records: int, recfm: str, bdw: bool, encodin
 
 @cli.command()
 @click.option("--dir", "directory", default="mfpipe-demo", show_default=True,
-              type=click.Path(file_okay=False), help="Where the sample and its outputs go.")
+              type=click.Path(file_okay=False), help="Where the sample file goes.")
+@click.option("--db", "db_url", default=DEFAULT_URL, show_default=True)
 @click.option("--records", type=click.IntRange(min=1), default=100_000, show_default=True)
-def demo(directory: str, records: int) -> None:
-    """Generate a sample EBCDIC file (with 5 bad records) and convert it to Parquet."""
+def demo(directory: str, db_url: str, records: int) -> None:
+    """Generate a sample EBCDIC file (with 5 bad records) and load it into the database."""
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     record = load_layout(DEMO_LAYOUT).record()
     opts = source_defaults(dates=("open_date=YYYYMMDD",))
     framing, options = framing_options(opts, record), decode_options(opts)
     sample = generate_file(record, out / "customer.dat", records, framing, options, bad=5, seed=1)
-    result = convert_file(record, sample.path, out / "customer.parquet", framing, options)
     click.echo(f"layout   {DEMO_LAYOUT} ({record.size}-byte records, {len(record.fields)} "
                "columns)")
     click.echo(f"input    {sample.path}: {sample.records} records, EBCDIC cp037, "
                f"corrupted on purpose: {list(sample.bad_records)}")
-    click.echo(f"output   {result.output}: {result.written} rows")
-    click.echo(f"rejects  {result.rejects_path}: {result.rejected} records")
-    click.echo(f"counts   read {result.read} = written {result.written} + rejected "
-               f"{result.rejected}; {result.elapsed_s:.2f} s")
+    config = RunConfig(str(DEMO_LAYOUT), sample.path, db_url, framing, options,
+                       job="demo", bad_file=str(out / "customer.bad"))
+    summary = run_load(config, Progress())
+    _print_summary(summary, redact(db_url))
+    if summary.exit_code:
+        raise click.exceptions.Exit(summary.exit_code)
+
+
+@cli.command("run")
+@click.option("--layout", "layout_path", required=True, type=click.Path(dir_okay=False),
+              help="The copybook.")
+@click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False),
+              help="The mainframe file.")
+@click.option("--db", "db_url", help="Database URL (default: $MFPIPE_DB, then "
+              f"{DEFAULT_URL}).")
+@click.option("--processors", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--writers", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--chunk-records", type=click.IntRange(min=1), default=50_000, show_default=True)
+@click.option("--max-errors", type=click.IntRange(min=0), default=50, show_default=True,
+              help="Fail the run when more records are rejected (0: no limit).")
+@click.option("--bad-file", type=click.Path(dir_okay=False),
+              help="Where the rejected records' original bytes go.")
+@click.option("--job", help="Job name (default: the record's table name).")
+@click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
+@source_options
+def run_command(layout_path: str, input_path: str, db_url: str | None, processors: int,
+                writers: int, chunk_records: int, max_errors: int, bad_file: str | None,
+                job: str | None, as_json: bool, **opts: Any) -> None:
+    """Load one mainframe file into its staging table with a new RUN_ID."""
+    record = load_layout(layout_path).record(opts["record_name"])
+    config = RunConfig(layout_path, input_path, resolve(db_url), framing_options(opts, record),
+                       decode_options(opts), record_name=opts["record_name"], job=job or "",
+                       processors=processors, writers=writers, chunk_records=chunk_records,
+                       max_errors=max_errors, bad_file=bad_file)
+    open_input_or_fail(input_path)
+    summary = run_load(config, Progress(enabled=None if not as_json else False))
+    if as_json:
+        click.echo(json.dumps(summary.to_json(), default=str))
+    else:
+        _print_summary(summary, redact(config.db_url))
+    if summary.exit_code:
+        raise click.exceptions.Exit(summary.exit_code)
+
+
+def open_input_or_fail(path: str) -> None:
+    """Check the input before any process starts: a missing file exits 66 at once."""
+    with open_input(path):
+        pass
+
+
+def _print_summary(summary: Any, db: str) -> None:
+    """SQL*Loader-style counters, per worker, and the outcome."""
+    counts = summary.counts
+    click.echo(f"run      {summary.run_id} -> {db}, table {summary.tables['staging']}")
+    click.echo(f"status   {summary.status} (exit {summary.exit_code}) in {summary.elapsed_s:.2f} s"
+               + (f": {summary.message}" if summary.message else ""))
+    click.echo(f"records  read {counts['read']}, loaded {counts['loaded']}, rejected "
+               f"{counts['rejected']}; chunks {counts['chunks_committed']}/{counts['chunks']}")
+    for worker, c in counts["per_worker"].items():
+        click.echo(f"  worker {worker}: read {c['read']}, loaded {c['written']}, rejected "
+                   f"{c['rejected']}, batches {c['batches']}")
+    recon = summary.reconciliation
+    if recon:
+        click.echo("checks   " + ("all passed" if recon["passed"] else
+                                  "FAILED: " + ", ".join(recon["failed"])))
+    if summary.bad_file:
+        click.echo(f"rejects  in mfp_reject; original bytes in {summary.bad_file}")

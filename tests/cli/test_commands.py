@@ -120,10 +120,11 @@ class TestGenAndConvert:
 
 class TestDemo:
     def test_console_script(self, tmp_path):
-        """The installed `mfpipe demo` runs on a fresh directory and balances its counts."""
+        """The installed `mfpipe demo` loads ./mfpipe.db in a fresh directory, counts balanced."""
         mfpipe = Path(sys.executable).parent / "mfpipe"
         result = subprocess.run([str(mfpipe), "demo", "--records", "2000"], cwd=tmp_path,
                                 capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stderr
-        assert "read 2000 = written 1995 + rejected 5" in result.stdout
-        assert (tmp_path / "mfpipe-demo" / "customer.parquet").exists()
+        assert "read 2000, loaded 1995, rejected 5" in result.stdout
+        assert "checks   all passed" in result.stdout
+        assert (tmp_path / "mfpipe.db").exists()

@@ -20,6 +20,7 @@ def run_load(config: RunConfig, progress: Progress | None = None) -> RunSummary:
     """Load ``config.input_path`` into staging and reconcile the counts."""
     store = RunStore(config.db_url)
     try:
+        store.check_available(config.retry_s)
         summary = Engine(config, progress).run(store)
         if summary.status == COMPLETED:
             staging = sa.Table(summary.tables["staging"], sa.MetaData(), autoload_with=store.engine)

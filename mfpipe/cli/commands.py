@@ -13,6 +13,7 @@ from mfpipe.cli.options import (decode_options, framing_options, source_defaults
 from mfpipe.codec import DecodePlan
 from mfpipe.db import DIALECTS, ddl, sql_type
 from mfpipe.layout import load_layout
+from mfpipe.db.loaders import LOADERS
 from mfpipe.db.urls import DEFAULT_URL, redact, resolve
 from mfpipe.jobs import run_load
 from mfpipe.pipeline import convert_file, generate_file
@@ -177,17 +178,24 @@ def demo(directory: str, db_url: str, records: int) -> None:
 @click.option("--bad-file", type=click.Path(dir_okay=False),
               help="Where the rejected records' original bytes go.")
 @click.option("--job", help="Job name (default: the record's table name).")
+@click.option("--loader", type=click.Choice(sorted(LOADERS)),
+              help="Bulk loader (default: the database's fastest, e.g. ADBC for PostgreSQL).")
+@click.option("--direct-path", is_flag=True, help="Oracle: Direct Path Load (opt-in).")
+@click.option("--retry-seconds", type=click.FloatRange(min=0), default=60.0, show_default=True,
+              help="How long transient database errors are retried.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
 @source_options
 def run_command(layout_path: str, input_path: str, db_url: str | None, processors: int,
                 writers: int, chunk_records: int, max_errors: int, bad_file: str | None,
-                job: str | None, as_json: bool, **opts: Any) -> None:
+                job: str | None, loader: str | None, direct_path: bool, retry_seconds: float,
+                as_json: bool, **opts: Any) -> None:
     """Load one mainframe file into its staging table with a new RUN_ID."""
     record = load_layout(layout_path).record(opts["record_name"])
     config = RunConfig(layout_path, input_path, resolve(db_url), framing_options(opts, record),
                        decode_options(opts), record_name=opts["record_name"], job=job or "",
                        processors=processors, writers=writers, chunk_records=chunk_records,
-                       max_errors=max_errors, bad_file=bad_file)
+                       max_errors=max_errors, bad_file=bad_file, loader=loader,
+                       direct_path=direct_path, retry_s=retry_seconds)
     open_input_or_fail(input_path)
     summary = run_load(config, Progress(enabled=None if not as_json else False))
     if as_json:

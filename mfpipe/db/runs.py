@@ -13,15 +13,22 @@ from typing import Any
 
 import pyarrow as pa
 import sqlalchemy as sa
+import tenacity
 
 from mfpipe.db.control import create_control_tables, mfp_chunk, mfp_reject, mfp_run
 from mfpipe.db.schema import staging_table
-from mfpipe.db.urls import create_engine
+from mfpipe.db.urls import create_engine, redact
+from mfpipe.errors import ConfigError, DatabaseUnavailableError
 
 # Run statuses of ARCHITECTURE.md; restart is allowed from the RESTARTABLE ones.
 STARTING, STARTED, STOPPING, STOPPED = "STARTING", "STARTED", "STOPPING", "STOPPED"
 FAILED, COMPLETED, ABANDONED = "FAILED", "COMPLETED", "ABANDONED"
 RESTARTABLE = (FAILED, STOPPED)
+
+
+def _type_text(sql_type: sa.types.TypeEngine, dialect: sa.engine.Dialect) -> str:
+    text = sql_type.compile(dialect=dialect).lower().replace(" ", "")
+    return {"double": "doubleprecision", "float": "doubleprecision"}.get(text, text)
 
 
 def utcnow() -> dt.datetime:
@@ -37,12 +44,49 @@ class RunStore:
         self.engine = create_engine(url)
         self.dialect = self.engine.dialect.name
 
+    def check_available(self, retry_s: float) -> None:
+        """Connect once, retrying with backoff for ``retry_s``; then say it is unavailable."""
+        def attempt() -> None:
+            with self.engine.connect():
+                pass
+
+        try:
+            tenacity.Retrying(retry=tenacity.retry_if_exception_type(sa.exc.OperationalError),
+                              wait=tenacity.wait_exponential(multiplier=0.2, max=5),
+                              stop=tenacity.stop_after_delay(retry_s), reraise=True)(attempt)
+        except sa.exc.OperationalError as exc:
+            detail = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+            raise DatabaseUnavailableError(f"{redact(self.url)}: {detail}") from None
+
     def prepare(self, table: str, schema: pa.Schema) -> sa.Table:
-        """Create the control tables and the staging table ``stg_<table>`` if missing."""
+        """Create the control tables and ``stg_<table>``; an existing one must match exactly."""
         create_control_tables(self.engine)
         staging = staging_table(sa.MetaData(), table, schema, self.dialect)
-        staging.create(self.engine, checkfirst=True)
+        if sa.inspect(self.engine).has_table(staging.name):
+            self._check_matches(staging)
+        else:
+            staging.create(self.engine)
         return staging
+
+    def _check_matches(self, expected: sa.Table) -> None:
+        """Refuse to load into a staging table whose columns or types differ from the layout's."""
+        found = {c["name"].lower(): c["type"] for c in
+                 sa.inspect(self.engine).get_columns(expected.name)}
+        dialect = self.engine.dialect
+        problems = []
+        for column in expected.columns:
+            if column.name not in found:
+                problems.append(f"{column.name} is missing")
+                continue
+            want = _type_text(column.type, dialect)
+            have = _type_text(found.pop(column.name), dialect)
+            if want != have:
+                problems.append(f"{column.name} is {have}, the layout needs {want}")
+        problems += [f"{name} is not in the layout" for name in found]
+        if problems:
+            raise ConfigError(f"staging table {expected.name} exists with other columns: "
+                              + "; ".join(problems[:5]) + ". Drop it or load into another "
+                              "database; staging tables are never altered by mfpipe")
 
     def create_run(self, run_id: str, **values: Any) -> None:
         with self.engine.begin() as c:

@@ -35,6 +35,8 @@ class RunConfig:
     max_errors: int = 50  # 0: no limit (SQL*Loader's ERRORS=)
     bad_file: str | None = None  # original bytes of rejected records
     run_id: str = field(default_factory=new_run_id)
+    loader: str | None = None  # a non-default bulk loader, e.g. "postgresql-copy"
+    direct_path: bool = False  # Oracle Direct Path Load (opt-in)
     heartbeat_s: float = 5.0
     retry_s: float = 60.0  # how long transient database errors are retried
 

@@ -19,7 +19,8 @@ import tenacity
 from mfpipe.db.control import CHUNK_SCHEMA
 from mfpipe.db.loaders import BulkLoader, open_loader
 from mfpipe.db.runs import utcnow
-from mfpipe.errors import DatabaseUnavailableError, MfpipeError, TransientLoadError
+from mfpipe.errors import (DatabaseUnavailableError, LoadError, MfpipeError,
+                           TransientLoadError)
 from mfpipe.pipeline.config import RunConfig
 from mfpipe.pipeline.metrics import MetricsAggregator
 from mfpipe.pipeline.processor import launcher_alive
@@ -86,7 +87,8 @@ def _commit_with_retry(config: RunConfig, staging: str, result: ChunkResult,
 
     def attempt() -> None:
         if current[0] is None:
-            current[0] = open_loader(config.db_url)
+            options = {"direct_path": True} if config.direct_path else {}
+            current[0] = open_loader(config.db_url, config.loader, **options)
         try:
             _write_chunk(current[0], staging, result, config.run_id)
         except (TransientLoadError, DatabaseUnavailableError):
@@ -122,6 +124,10 @@ def _write_chunk(loader: BulkLoader, staging: str, result: ChunkResult, run_id: 
         loader.load("mfp_reject", result.rejects)
         loader.load("mfp_chunk", ledger)
         loader.commit()
+    except LoadError as exc:
+        loader.rollback()
+        raise type(exc)(exc.table, result.chunk_id, exc.message, exc.statement,
+                        exc.params_preview) from None
     except BaseException:
         loader.rollback()
         raise

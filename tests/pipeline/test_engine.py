@@ -181,6 +181,38 @@ class TestFaults:
         assert _ledger_agrees(db_url, summary["run_id"])
 
 
+class TestDatabaseFaults:
+    def test_terminated_connections_are_retried(self, tmp_path, postgres_url):
+        """pg_terminate_backend mid-run: writers reconnect, the run completes, nothing doubles."""
+        engine = sa.create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://"))
+        with engine.begin() as c:
+            for table in ("stg_customer_account", "mfp_chunk", "mfp_reject", "mfp_run"):
+                c.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
+        _, framing, made = sample(tmp_path, n=300_000, bad=3)
+        config = config_for(tmp_path, postgres_url, framing, made, chunk_records=2_000,
+                            retry_s=30)
+        terminated = []
+
+        def terminate():
+            _wait_for_commits(postgres_url, 5)
+            with engine.begin() as c:
+                terminated.extend(c.execute(sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+                    "current_database() AND pid <> pg_backend_pid() AND backend_type = "
+                    "'client backend' AND application_name = ''")).all())
+
+        killer = threading.Thread(target=terminate, daemon=True)
+        killer.start()
+        summary = Engine(config).run(RunStore(postgres_url))
+        killer.join(5)
+        engine.dispose()
+        assert terminated, "no connection was terminated"
+        assert (summary.status, summary.counts["loaded"]) == ("COMPLETED", made.records - 3)
+        rows, _, rejects = staging_rows(postgres_url, config.run_id)
+        assert len({r["record_no"] for r in rows}) == len(rows) == made.records - 3
+        assert len(rejects) == 3
+
+
 def _wait_for_commits(db_url: str, count: int, timeout: float = 60) -> None:
     """Wait until some run has committed ``count`` chunks."""
     engine = sa.create_engine(RunStore(db_url).engine.url)

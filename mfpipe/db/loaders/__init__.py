@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import Any
 
 from mfpipe.db.loaders.base import BulkLoader, Capabilities, LoadResult
@@ -14,12 +15,19 @@ __all__ = ["BulkLoader", "Capabilities", "LoadResult", "open_loader"]
 LOADERS = {
     "sqlite": ("mfpipe.db.loaders.sqlite", "SqliteLoader"),
     "postgresql": ("mfpipe.db.loaders.postgres", "PostgresLoader"),
+    "postgresql-copy": ("mfpipe.db.loaders.postgres", "PsycopgLoader"),
     "oracle": ("mfpipe.db.loaders.oracle", "OracleLoader"),
 }
 
 
-def open_loader(url: str, **options: Any) -> BulkLoader:
-    """A connected loader for the database at ``url``; ``options`` go to its constructor."""
-    module, name = LOADERS[dialect_name(url)]
+def open_loader(url: str, kind: str | None = None, **options: Any) -> BulkLoader:
+    """A connected loader for ``url``: ``kind`` picks a non-default one (``postgresql-copy``).
+
+    PostgreSQL falls back to psycopg's COPY when the ADBC driver is not installed.
+    """
+    kind = kind or dialect_name(url)
+    if kind == "postgresql" and importlib.util.find_spec("adbc_driver_postgresql") is None:
+        kind = "postgresql-copy"
+    module, name = LOADERS[kind]
     loader_class = getattr(importlib.import_module(module), name)
     return loader_class(url, **options)

@@ -73,10 +73,9 @@ def as_python_friendly(batch: pa.RecordBatch | pa.Table) -> pa.Table:
     table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
     columns = []
     for column in table.columns:
-        if pa.types.is_decimal(column.type) or pa.types.is_date(column.type):
-            column = pc.cast(column, pa.string())
-        elif pa.types.is_timestamp(column.type):
-            column = pc.strftime(column, format="%Y-%m-%d %H:%M:%S.%f")
+        if (pa.types.is_decimal(column.type) or pa.types.is_date(column.type)
+                or pa.types.is_timestamp(column.type)):
+            column = pc.cast(column, pa.string())  # 123.45, 2024-02-29, 2026-11-22 08:07:52.157
         columns.append(column)
     return pa.table(columns, names=table.column_names)
 

@@ -1,5 +1,8 @@
 """PostgreSQL: ADBC's ``adbc_ingest``, i.e. binary COPY straight from Arrow buffers.
 
+``PsycopgLoader`` is the fallback (``--pg-loader copy``, or when ADBC is not installed):
+psycopg's COPY with text rows, slower but with no Arrow-native driver needed.
+
 ADBC connections are not in autocommit mode, so the COPYs of a chunk's staging rows, rejects
 and ledger row form one transaction. SQLSTATE classes 08 (connection), 40 (rollback), 53
 (resources), 57 (operator intervention, e.g. ``pg_terminate_backend``) are worth a retry.
@@ -9,7 +12,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from mfpipe.db.loaders.base import BulkLoader, Capabilities, LoadResult, preview
+from mfpipe.db.loaders.base import (BulkLoader, Capabilities, LoadResult, as_python_friendly,
+                                    preview, quoted)
 from mfpipe.db.urls import libpq_uri, redact
 from mfpipe.errors import DatabaseUnavailableError, TerminalLoadError, TransientLoadError
 
@@ -69,3 +73,53 @@ class PostgresLoader(BulkLoader):
 
 def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+class PsycopgLoader(BulkLoader):
+    """The fallback when ADBC is not installed: psycopg's COPY, rows bound as text."""
+
+    capabilities = Capabilities(max_identifier_length=63, max_decimal_precision=1000,
+                                native_bulk_path=True, concurrent_writers=True)
+
+    def __init__(self, url: str, show_values: bool = False) -> None:
+        import psycopg
+
+        self._psycopg = psycopg
+        self._show_values = show_values
+        try:
+            self._connection = psycopg.connect(libpq_uri(url))
+        except psycopg.OperationalError as exc:
+            raise DatabaseUnavailableError(f"{redact(url)}: {_first_line(exc)}") from None
+
+    def load(self, table: str, batch: pa.RecordBatch | pa.Table) -> LoadResult:
+        if batch.num_rows == 0:
+            return LoadResult(table, 0)
+        friendly = as_python_friendly(batch)
+        names = ", ".join(quoted(n) for n in friendly.column_names)
+        try:
+            with self._connection.cursor() as cursor, cursor.copy(
+                    f"COPY {quoted(table)} ({names}) FROM STDIN") as copy:
+                for row in zip(*(column.to_pylist() for column in friendly.columns)):
+                    copy.write_row(row)
+        except self._psycopg.Error as exc:
+            state = getattr(exc, "sqlstate", None) or ""
+            error = TransientLoadError if (state[:2] in _TRANSIENT_CLASSES or isinstance(
+                exc, self._psycopg.OperationalError)) else TerminalLoadError
+            raise error(table, -1, _first_line(exc),
+                        params_preview=preview(batch) if self._show_values else "") from None
+        return LoadResult(table, batch.num_rows)
+
+    def commit(self) -> None:
+        try:
+            self._connection.commit()
+        except self._psycopg.Error as exc:
+            raise TransientLoadError("<commit>", -1, _first_line(exc)) from None
+
+    def rollback(self) -> None:
+        try:
+            self._connection.rollback()
+        except self._psycopg.Error:
+            pass
+
+    def close(self) -> None:
+        self._connection.close()

@@ -18,6 +18,7 @@ def configure_logging(level: str = "info") -> None:
                     structlog.processors.TimeStamper(fmt="iso", utc=True),
                     *renderers],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        # look sys.stderr up per logger, not once: it may be replaced after configuration
+        logger_factory=lambda *_: structlog.PrintLogger(file=sys.stderr),
         cache_logger_on_first_use=False,
     )

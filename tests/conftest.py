@@ -1,6 +1,9 @@
-"""Fixtures shared by the whole suite: the real PostgreSQL server."""
+"""Fixtures shared by the whole suite: the real PostgreSQL server, one schema per test."""
 
 from __future__ import annotations
+
+import secrets
+from urllib.parse import quote
 
 import pytest
 
@@ -8,7 +11,7 @@ from tests.support import POSTGRES_URL
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> str:
+def postgres_server() -> str:
     """The URL of the local PostgreSQL server; the test is skipped when it is not reachable."""
     psycopg = pytest.importorskip("psycopg")
     try:
@@ -17,3 +20,18 @@ def postgres_url() -> str:
     except psycopg.OperationalError as exc:
         pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}: {exc}")
     return POSTGRES_URL
+
+
+@pytest.fixture
+def postgres_url(postgres_server):
+    """A URL whose search_path is a fresh schema, dropped afterwards: tests never collide."""
+    import psycopg
+
+    schema = f"t_{secrets.token_hex(4)}"
+    with psycopg.connect(postgres_server, autocommit=True) as connection:
+        connection.execute(f"CREATE SCHEMA {schema}")
+    # application_name tags this test's connections, so fault tests kill only their own
+    yield (f"{postgres_server}?options={quote(f'-csearch_path={schema}')}"
+           f"&application_name={schema}")
+    with psycopg.connect(postgres_server, autocommit=True) as connection:
+        connection.execute(f"DROP SCHEMA {schema} CASCADE")

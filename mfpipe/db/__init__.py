@@ -1,12 +1,24 @@
 """Databases: tables from Arrow schemas, SQL types per dialect, identifiers, bulk loaders.
 
 Nothing here knows COBOL: it receives Arrow schemas and batches. Drivers are imported inside
-the dialect modules, so importing :mod:`mfpipe.db` needs none of them.
+the dialect modules, and names here resolve on first use, so importing :mod:`mfpipe.db`
+needs no driver and processor processes do not import SQLAlchemy.
 """
 
-from mfpipe.db.identifiers import check_identifier
-from mfpipe.db.schema import DIALECTS, ddl, final_table, staging_table
-from mfpipe.db.types import sql_type
+from __future__ import annotations
 
-__all__ = ["DIALECTS", "check_identifier", "ddl", "final_table", "sql_type",
-           "staging_table"]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "check_identifier": "mfpipe.db.identifiers", "DIALECTS": "mfpipe.db.schema",
+    "ddl": "mfpipe.db.schema", "final_table": "mfpipe.db.schema",
+    "staging_table": "mfpipe.db.schema", "sql_type": "mfpipe.db.types",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'mfpipe.db' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

@@ -6,7 +6,6 @@ says exactly which chunks are loaded: a restart redoes the chunks that are not i
 
 from __future__ import annotations
 
-import pyarrow as pa
 import sqlalchemy as sa
 
 RUN_ID = sa.String(32)
@@ -61,20 +60,6 @@ mfp_reject = sa.Table(
     sa.Column("reason", sa.String(200), nullable=False),
     sa.Column("raw_hex", sa.Text, nullable=False),
 )
-
-# The Arrow shapes of ledger and reject rows, as the bulk loaders receive them.
-CHUNK_SCHEMA = pa.schema([
-    ("run_id", pa.string()), ("chunk_id", pa.int32()), ("worker_id", pa.int32()),
-    ("byte_offset", pa.int64()), ("byte_length", pa.int64()), ("first_record_no", pa.int64()),
-    ("last_record_no", pa.int64()), ("rows_loaded", pa.int64()), ("rows_rejected", pa.int64()),
-    ("status", pa.string()), ("committed_at", pa.timestamp("us")),
-])
-REJECT_SCHEMA = pa.schema([
-    ("run_id", pa.string()), ("record_no", pa.int64()), ("chunk_id", pa.int32()),
-    ("byte_offset", pa.int64()), ("field", pa.string()), ("column_name", pa.string()),
-    ("field_offset", pa.int32()), ("reason", pa.string()), ("raw_hex", pa.string()),
-])
-
 
 def create_control_tables(engine: sa.Engine) -> None:
     """Create the control tables that do not exist yet (idempotent, safe to call every run)."""

@@ -1,13 +1,24 @@
 """Moving records: reading and chunking input, decoding chunks, writing results.
 
-For now this holds the single-process paths (``convert``, sample files); the multiprocess
-reader -> processors -> writers engine builds on :func:`decode_chunk`.
+The single-process paths (``convert``, sample files) and the multiprocess engine
+(:mod:`mfpipe.pipeline.engine`: reader thread, processor processes, writer process). Names
+resolve on first use so that child processes import only what they run.
 """
 
-from mfpipe.pipeline.convert import ConvertResult, convert_file
-from mfpipe.pipeline.process import decode_chunk
-from mfpipe.pipeline.samples import SampleFile, generate_file
-from mfpipe.pipeline.source import open_input
+from __future__ import annotations
 
-__all__ = ["ConvertResult", "SampleFile", "convert_file", "decode_chunk", "generate_file",
-           "open_input"]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "ConvertResult": "mfpipe.pipeline.convert", "convert_file": "mfpipe.pipeline.convert",
+    "decode_chunk": "mfpipe.pipeline.process", "SampleFile": "mfpipe.pipeline.samples",
+    "generate_file": "mfpipe.pipeline.samples", "open_input": "mfpipe.pipeline.source",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'mfpipe.pipeline' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from mfpipe.codec import DecodePlan
-from mfpipe.db.control import REJECT_SCHEMA
+from mfpipe.db.rows import REJECT_SCHEMA
 from mfpipe.framing import RawChunk
 from mfpipe.layout import load_layout
 from mfpipe.pipeline.config import RunConfig

@@ -16,7 +16,7 @@ import pyarrow as pa
 import structlog
 import tenacity
 
-from mfpipe.db.control import CHUNK_SCHEMA
+from mfpipe.db.rows import CHUNK_SCHEMA
 from mfpipe.db.loaders import BulkLoader, open_loader
 from mfpipe.db.runs import utcnow
 from mfpipe.errors import (DatabaseUnavailableError, LoadError, MfpipeError,

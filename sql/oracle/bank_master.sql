@@ -144,8 +144,7 @@ CREATE TABLE stg_bank_account_master (
 	txn_date_5 NUMBER(10, 0), 
 	txn_type_code_5 VARCHAR2(2 CHAR), 
 	txn_amount_5 NUMBER(11, 2), 
-	txn_channel_5 VARCHAR2(1 CHAR), 
-	CONSTRAINT pk_stg_bank_account_master PRIMARY KEY (run_id, record_no)
+	txn_channel_5 VARCHAR2(1 CHAR)
 );
 
 CREATE TABLE bank_account_master (

@@ -15,8 +15,7 @@ CREATE TABLE stg_customer_account (
 	last_txn_amount NUMBER(9, 2), 
 	status_code VARCHAR2(2 CHAR), 
 	risk_score NUMBER(5, 0), 
-	bonus_points NUMBER(10, 0), 
-	CONSTRAINT pk_stg_customer_account PRIMARY KEY (run_id, record_no)
+	bonus_points NUMBER(10, 0)
 );
 
 CREATE TABLE customer_account (

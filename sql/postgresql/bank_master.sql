@@ -144,8 +144,7 @@ CREATE TABLE stg_bank_account_master (
 	txn_date_5 INTEGER, 
 	txn_type_code_5 VARCHAR(2), 
 	txn_amount_5 NUMERIC(11, 2), 
-	txn_channel_5 VARCHAR(1), 
-	CONSTRAINT pk_stg_bank_account_master PRIMARY KEY (run_id, record_no)
+	txn_channel_5 VARCHAR(1)
 );
 
 CREATE TABLE bank_account_master (

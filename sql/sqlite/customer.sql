@@ -15,8 +15,7 @@ CREATE TABLE stg_customer_account (
 	last_txn_amount TEXT, 
 	status_code VARCHAR(2), 
 	risk_score SMALLINT, 
-	bonus_points INTEGER, 
-	CONSTRAINT pk_stg_customer_account PRIMARY KEY (run_id, record_no)
+	bonus_points INTEGER
 );
 
 CREATE TABLE customer_account (

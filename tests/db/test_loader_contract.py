@@ -127,10 +127,10 @@ class TestPostgresFaults:
             loader = open_loader(postgres_url, kind)
             loader.load("t_fault", batch())
             loader.commit()
-            with engine.begin() as c:
-                c.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                  "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                                  " AND backend_type = 'client backend'"))
+            with engine.begin() as c:  # only this test's connections carry its application_name
+                c.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                                  "pid <> pg_backend_pid() AND "
+                                  "application_name = current_setting('application_name')"))
             with pytest.raises(TransientLoadError):
                 loader.load("t_fault", batch())
                 loader.commit()

@@ -31,16 +31,10 @@ OPTIONS = DecodeOptions(dates=(("open_date", "YYYYMMDD"),))
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request, tmp_path):
-    """A fresh database of each kind: a SQLite file, or a new PostgreSQL schema-free name."""
+    """A fresh database of each kind: a SQLite file, or a PostgreSQL schema of its own."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'mfpipe.db'}"
-    url = request.getfixturevalue("postgres_url")
-    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
-    with engine.begin() as c:
-        for table in ("stg_customer_account", "mfp_chunk", "mfp_reject", "mfp_run"):
-            c.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
-    engine.dispose()
-    return url
+    return request.getfixturevalue("postgres_url")
 
 
 def sample(tmp_path, n=30_000, recfm="FB", bad=6, seed=11):
@@ -184,10 +178,7 @@ class TestFaults:
 class TestDatabaseFaults:
     def test_terminated_connections_are_retried(self, tmp_path, postgres_url):
         """pg_terminate_backend mid-run: writers reconnect, the run completes, nothing doubles."""
-        engine = sa.create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://"))
-        with engine.begin() as c:
-            for table in ("stg_customer_account", "mfp_chunk", "mfp_reject", "mfp_run"):
-                c.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
+        engine = RunStore(postgres_url).engine
         _, framing, made = sample(tmp_path, n=300_000, bad=3)
         config = config_for(tmp_path, postgres_url, framing, made, chunk_records=2_000,
                             retry_s=30)
@@ -197,9 +188,9 @@ class TestDatabaseFaults:
             _wait_for_commits(postgres_url, 5)
             with engine.begin() as c:
                 terminated.extend(c.execute(sa.text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
-                    "current_database() AND pid <> pg_backend_pid() AND backend_type = "
-                    "'client backend' AND application_name = ''")).all())
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> "
+                    "pg_backend_pid() AND application_name = current_setting('application_name')"
+                )).all())
 
         killer = threading.Thread(target=terminate, daemon=True)
         killer.start()

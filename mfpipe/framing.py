@@ -266,9 +266,14 @@ def _block(framed: bytes, sizes: np.ndarray, block_size: int) -> bytes:
     block_start, used = 0, 4
     for size in sizes.tolist():
         if used + size > block_size and used > 4:
-            out += _BDW.pack(used << 16) + framed[block_start:offset]
+            out += _bdw(used) + framed[block_start:offset]
             block_start, used = offset, 4
         offset += size
         used += size
-    out += _BDW.pack(used << 16) + framed[block_start:offset]
+    out += _bdw(used) + framed[block_start:offset]
     return bytes(out)
+
+
+def _bdw(size: int) -> bytes:
+    """A block descriptor word; bit 0 set (extended, 31-bit length) when 15 bits are too few."""
+    return _BDW.pack(size << 16 if size <= 0x7FFF else 0x80000000 | size)

@@ -28,13 +28,14 @@ def decode_binary(matrix: np.ndarray, field: Field, options: DecodeOptions) -> D
     values = read_integers(matrix, field.signed)
     if values.dtype == np.uint64:
         unscaled = from_uint64(values)
-        magnitude = values
     else:
         unscaled = Unscaled(values.astype(np.int64))
-        magnitude = np.abs(unscaled.low)
     reasons = None
     if options.binary_range == "pic" and field.usage is Usage.COMP and field.digits < 19:
-        limit = 10**field.digits
-        reasons = merge_reasons((magnitude >= np.array(limit).astype(magnitude.dtype),
-                                 Reason.TOO_MANY_DIGITS))
+        # compare both bounds: abs() of the most negative int64 stays negative
+        limit = np.array(10**field.digits).astype(values.dtype)
+        beyond = values >= limit
+        if field.signed:
+            beyond |= values <= -limit
+        reasons = merge_reasons((beyond, Reason.TOO_MANY_DIGITS))
     return DecodedColumn(to_arrow(unscaled, field.arrow_type, field.scale, None), reasons)

@@ -40,7 +40,9 @@ def to_dates(matrix: np.ndarray, base: DecodedColumn, field: Field, fmt: str,
         chars = charset(options.encoding).ascii[matrix].astype(np.int64)
         keep = [i for i, c in enumerate(fmt) if c in "CYMD"]
         digits = chars[:, keep] - ord("0") if len(fmt) == matrix.shape[1] else None
-        blank = np.isin(chars, (ord(" "), ord("0"))).all(axis=1) | (chars == 0).all(axis=1)
+        # blank or zero in every digit position (separators aside: 0000-00-00) is no date
+        positions = chars if digits is None else chars[:, keep]
+        blank = np.isin(positions, (ord(" "), ord("0"))).all(axis=1) | (chars == 0).all(axis=1)
         not_digits = np.ones(len(matrix), bool) if digits is None else (
             (digits < 0) | (digits > 9)).any(axis=1)
         if digits is None:

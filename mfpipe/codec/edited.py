@@ -27,7 +27,7 @@ _SIGN_LETTERS = np.frombuffer(b"CRDB", dtype=np.uint8)
 @functools.cache
 def _positions(picture: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(is a digit position, may hold a minus/CR/DB sign, may hold a letter) per byte."""
-    digit, sign, letter = [], [], []
+    digit, sign, letter, printed = [], [], [], []
     floating: set[str] = set()
     for symbol in expand_picture(picture):
         if symbol in ("V", "P", "S"):
@@ -40,6 +40,11 @@ def _positions(picture: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         digit += [is_digit] * width
         sign += [symbol in ("+", "-", "CR", "DB")] * width
         letter += [symbol in ("CR", "DB")] * width
+        printed += [symbol] * width
+    for symbol in ("+", "-"):  # a floating sign prints left of the first digit, which may
+        at = [i for i, s in enumerate(printed) if s == symbol]  # be a suppressed ',' or '.'
+        if len(at) > 1:
+            sign[at[0]:at[-1] + 1] = [True] * (at[-1] + 1 - at[0])
     return np.array(digit), np.array(sign), np.array(letter)
 
 

@@ -56,7 +56,12 @@ def to_arrow(value: Unscaled, arrow_type: pa.DataType, scale: int, null: np.ndar
         value = _times_power_of_ten(value, -scale)
     mask = null if null is not None and null.any() else None
     if pa.types.is_integer(arrow_type):
-        return pa.array(value.low.astype(arrow_type.to_pandas_dtype()), type=arrow_type, mask=mask)
+        low = value.low
+        if value.high is not None:  # e.g. S9(18) COMP-3: 19 nibbles, the spare one zero
+            low = value.high * _TEN18 + value.low  # wraps only where the row is rejected
+            if value.negative is not None:
+                low = np.where(value.negative, -low, low)
+        return pa.array(low.astype(arrow_type.to_pandas_dtype()), type=arrow_type, mask=mask)
     words = _int128_words(value)
     validity = None if mask is None else pa.array(~mask).buffers()[1]
     return pa.Array.from_buffers(arrow_type, len(words), [validity, pa.py_buffer(words)])
@@ -69,9 +74,18 @@ def from_uint64(values: np.ndarray) -> Unscaled:
 
 
 def _times_power_of_ten(value: Unscaled, power: int) -> Unscaled:
+    """``value * 10**power`` (PIC 9(n)P...), moving digits past 10**18 into the high word."""
     if value.high is None:
-        return Unscaled(value.low * 10**power)
-    raise OverflowError("P-scaled fields wider than 18 digits are not supported")
+        negative = value.low < 0
+        low, high = np.abs(value.low), np.zeros(len(value.low), dtype=np.int64)
+    else:
+        low, high, negative = value.low, value.high, value.negative
+    while power > 0:  # at most 18 digits move per step; a loop over digits, not records
+        step = min(power, 18)
+        carry, low = np.divmod(low, 10 ** (18 - step))
+        low, high = low * 10**step, high * 10**step + carry
+        power -= step
+    return Unscaled(low, high, negative)
 
 
 def _int128_words(value: Unscaled) -> np.ndarray:

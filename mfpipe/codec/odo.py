@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mfpipe.codec.binary import read_integers
 from mfpipe.errors import LayoutError
 from mfpipe.layout import Field, OccursDependingOn
 

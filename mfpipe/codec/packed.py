@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from mfpipe.codec.column import DecodedColumn, merge_reasons
-from mfpipe.codec.numbers import Unscaled, accumulate, to_arrow
+from mfpipe.codec.numbers import Unscaled, accumulate, from_digits, to_arrow
 from mfpipe.codec.options import DecodeOptions
 from mfpipe.codec.reasons import Reason
 from mfpipe.layout import Field
@@ -69,16 +69,9 @@ def _unscaled(body: np.ndarray, last_digit: np.ndarray | None, negative: np.ndar
         if negative is not None:
             np.negative(low, out=low, where=negative)
         return Unscaled(low)
-    # beyond 18 digits: the last pairs (17 or 18 digits with the final digit) form the low part
-    split = body.shape[1] - (18 - tail) // 2
-    high = accumulate(pairs[:, :split], 100)
-    low = accumulate(pairs[:, split:], 100)
+    # beyond 18 digits: one digit per nibble, assembled exactly by from_digits (accumulating
+    # digit pairs here overflowed int64 for 36 digits and more)
+    nibbles = np.stack([_HIGH[body], _LOW[body]], axis=2).reshape(len(body), 2 * body.shape[1])
     if last_digit is not None:
-        low = low * 10 + last_digit
-    low_digits = 2 * (body.shape[1] - split) + tail
-    scale = 10 ** (18 - low_digits)  # re-base so that value = high * 10**18 + low
-    if scale != 1:
-        high, rest = np.divmod(high, scale)
-        low = low + rest * 10**low_digits
-    sign = negative if negative is not None else np.zeros(len(low), bool)
-    return Unscaled(low, high, sign)
+        nibbles = np.concatenate([nibbles, last_digit[:, None]], axis=1)
+    return from_digits(nibbles, negative)

@@ -20,7 +20,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mfpipe.codec.column import DecodedColumn
 from mfpipe.codec.dates import to_dates
 from mfpipe.codec.odo import OdoShift
 from mfpipe.codec.options import DecodeOptions
@@ -84,6 +83,7 @@ class DecodePlan:
         if matrix.shape[1] < self.record.size:
             matrix = _pad(matrix, self.record.size)
         odo = OdoShift.measure(self, matrix) if self.record.odo else None
+        original = matrix  # reject rows show the record's own bytes, not the shifted ones
         if odo is not None and self.options.odo == "variable":
             matrix = odo.normalize(matrix)
         decoded: dict[str, pa.Array] = {}
@@ -109,7 +109,7 @@ class DecodePlan:
                     decoded[f.column] = _null_where(decoded[f.column], result.reasons != 0)
                 if reasons is not None:
                     _note(first_bad, first_reason, reasons != 0, index, reasons)
-        return self._split(decoded, first_bad, first_reason, matrix, first_record_no,
+        return self._split(decoded, first_bad, first_reason, original, first_record_no,
                            byte_offsets, lengths)
 
     def _bound(self, f: Field) -> bool:

@@ -42,11 +42,21 @@ def decode_text(matrix: np.ndarray, field: Field, options: DecodeOptions) -> Dec
 def decode_national(matrix: np.ndarray, field: Field, options: DecodeOptions) -> DecodedColumn:
     """Decode PIC N (UTF-16 big-endian); an unpaired surrogate is a reject, not a guess."""
     points = np.ascontiguousarray(matrix).view(">u2").astype(np.uint32)
-    surrogate = (points >= 0xD800) & (points <= 0xDFFF)
-    reasons = merge_reasons((surrogate.any(axis=1), Reason.BAD_CHARACTER))
-    points[surrogate] = 0xFFFD
+    high = (points >= 0xD800) & (points <= 0xDBFF)
+    low = (points >= 0xDC00) & (points <= 0xDFFF)
+    pair = np.zeros_like(high)  # a high surrogate followed by a low one: one character
+    pair[:, :-1] = high[:, :-1] & low[:, 1:]
+    second = np.zeros_like(high)
+    second[:, 1:] = pair[:, :-1]
+    lone = (high | low) & ~pair & ~second
+    reasons = merge_reasons((lone.any(axis=1), Reason.BAD_CHARACTER))
+    if pair.any():
+        first = points[:, :-1]  # a view: the pair's code point replaces its high half
+        combined = 0x10000 + ((first - 0xD800) << 10) + (points[:, 1:] - 0xDC00)
+        first[pair[:, :-1]] = combined[pair[:, :-1]]
+    points[lone] = 0xFFFD
     points[points == 0x3000] = _SPACE  # the ideographic space pads DBCS fields
-    return DecodedColumn(strings_from_codepoints(points, options.trim), reasons)
+    return DecodedColumn(strings_from_codepoints(points, options.trim, second), reasons)
 
 
 def _bounds(blank: np.ndarray, trim: Trim) -> tuple[np.ndarray, np.ndarray]:
@@ -60,8 +70,8 @@ def _bounds(blank: np.ndarray, trim: Trim) -> tuple[np.ndarray, np.ndarray]:
     anything = filled.any(axis=1)
     if trim in ("right", "both"):
         stop = np.where(anything, width - np.argmax(filled[:, ::-1], axis=1), 0)
-    if trim in ("left", "both"):
-        start = np.where(anything, np.argmax(filled, axis=1), 0)
+    if trim in ("left", "both"):  # an all-blank row keeps nothing
+        start = np.where(anything, np.argmax(filled, axis=1), stop)
     return start, stop
 
 
@@ -90,19 +100,32 @@ def strings_from_ascii(chars: np.ndarray, trim: Trim) -> pa.Array:
     return _string_array(data, stop - start)
 
 
-def strings_from_codepoints(points: np.ndarray, trim: Trim) -> pa.Array:
-    """Strings from a [rows, width] matrix of BMP code points, encoded as UTF-8."""
+def strings_from_codepoints(points: np.ndarray, trim: Trim, dropped: np.ndarray | None = None
+                            ) -> pa.Array:
+    """Strings from a [rows, width] matrix of code points, encoded as UTF-8.
+
+    ``dropped`` marks positions that print nothing (the low half of a UTF-16 surrogate pair).
+    """
     start, stop = _bounds(points == _SPACE, trim)
     kept = _kept(points.shape, start, stop)
     if kept is None:
         kept = np.ones(points.shape, dtype=bool)
-    size = 1 + (points >= 0x80) + (points >= 0x800)
+    if dropped is not None:
+        kept &= ~dropped
+    size = 1 + (points >= 0x80) + (points >= 0x800) + (points >= 0x10000)
     size = np.where(kept, size, 0)
-    utf8 = np.zeros(points.shape + (3,), dtype=np.uint8)
-    one, two, three = size == 1, size == 2, size == 3
-    utf8[..., 0] = np.select([one, two, three],
-                             [points, 0xC0 | (points >> 6), 0xE0 | (points >> 12)])
-    utf8[..., 1] = np.where(two, 0x80 | (points & 0x3F), 0x80 | ((points >> 6) & 0x3F))
-    utf8[..., 2] = 0x80 | (points & 0x3F)
-    used = np.arange(3) < size[..., None]
+    one, two, three, four = size == 1, size == 2, size == 3, size == 4
+    longest = 4 if four.any() else 3  # code points beyond the BMP only come from PIC N
+
+    def tail(shift: int) -> np.ndarray:  # a continuation byte: six bits of the code point
+        return 0x80 | ((points >> shift) & 0x3F)
+
+    utf8 = np.zeros(points.shape + (longest,), dtype=np.uint8)
+    utf8[..., 0] = np.select([one, two, three, four], [points, 0xC0 | (points >> 6),
+                                                       0xE0 | (points >> 12), 0xF0 | (points >> 18)])
+    utf8[..., 1] = np.select([two, three], [tail(0), tail(6)], tail(12))
+    utf8[..., 2] = np.where(three, tail(0), tail(6))
+    if longest == 4:
+        utf8[..., 3] = tail(0)
+    used = np.arange(longest) < size[..., None]
     return _string_array(utf8[used], size.sum(axis=1))

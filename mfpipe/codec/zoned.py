@@ -56,8 +56,8 @@ def decode_zoned(matrix: np.ndarray, field: Field, options: DecodeOptions) -> De
     null = spaces if options.spaces_numeric == "null" and not field.blank_when_zero else None
     reasons = merge_reasons(
         (spaces & (options.spaces_numeric == "reject") & (not field.blank_when_zero), Reason.SPACES),
+        (sign_bad & ~spaces, Reason.ZONED_SIGN),  # first: a bad sign byte is no digit either
         (digit_bad & ~spaces, Reason.ZONED_DIGIT),
-        (sign_bad & ~spaces, Reason.ZONED_SIGN),
         (strict_bad & options.strict_signs & ~spaces, Reason.STRICT_SIGN),
         (negative & (not field.signed) & ~spaces, Reason.NEGATIVE_UNSIGNED),
     )

@@ -1,0 +1,91 @@
+"""Numeric-edited fields back into exact numbers: suppression, insertion, floating and sign symbols."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from mfpipe.codec import Reason
+from mfpipe.layout import Category
+from tests.codec.helpers import column, decode, record, reject, rejects
+
+
+def _edited(picture: str, text: str, **options: object):
+    """Decode one cp037 record holding ``text`` in a field of PIC ``picture``."""
+    rec = record(f"""
+    01  REC.
+        05  E  PIC {picture}.
+    """)
+    assert rec.fields[0].category is Category.NUMERIC_EDITED
+    assert rec.fields[0].size == len(text)
+    return decode(rec, [text.encode("cp037")], **options)
+
+
+class TestPictures:
+    @pytest.mark.parametrize("picture, text, expected", [
+        ("ZZZ,ZZ9.99-", "  1,234.56 ", Decimal("1234.56")),
+        ("ZZZ,ZZ9.99-", "  1,234.56-", Decimal("-1234.56")),
+        ("ZZZ,ZZ9.99-", "      0.05-", Decimal("-0.05")),
+        ("ZZZ,ZZ9.99-", "999,999.99 ", Decimal("999999.99")),
+        ("$$$,$$9.99CR", " $1,234.56  ", Decimal("1234.56")),
+        ("$$$,$$9.99CR", " $1,234.56CR", Decimal("-1234.56")),
+        ("$$$,$$9.99CR", "     $0.00  ", Decimal("0.00")),
+        ("$$$,$$9.99CR", "$99,999.99  ", Decimal("99999.99")),
+        ("+ZZ9", "+  5", 5),
+        ("+ZZ9", "-  5", -5),
+        ("+ZZ9", "-999", -999),
+        ("+ZZ9", "+  0", 0),
+        ("ZZ9.99DB", "123.45DB", Decimal("-123.45")),
+        ("ZZ9.99DB", "  0.05  ", Decimal("0.05")),
+        ("99/99/99", "12/31/99", 123199),
+        ("99/99/99", "01/02/03", 10203),
+        ("---,--9.99", " -1,234.56", Decimal("-1234.56")),
+        ("---,--9.99", "   -100.00", Decimal("-100.00")),  # the sign floats into the ','
+        ("+++,++9", " -1,000", -1000),
+        ("+++,++9", "   -100", -100),
+        ("***,**9.99", "****123.45", Decimal("123.45")),
+        ("9(5).99", "00001.23", Decimal("1.23")),
+        ("ZZ,ZZ9", "12,345", 12345),
+    ])
+    def test_vectors(self, picture, text, expected):
+        """Each printed form decodes to its exact value."""
+        out = _edited(picture, text)
+        assert rejects(out) == []
+        assert column(out, "e") == [expected]
+
+    def test_explicit_point_is_a_byte(self):
+        """In 9(5).99 the '.' is a real byte and the scale is 2."""
+        rec = record("""
+        01  REC.
+            05  E  PIC 9(5).99.
+            05  X  PIC X.
+        """)
+        assert rec.fields[0].size == 8 and rec.fields[0].scale == 2
+        out = decode(rec, ["12345.67Z".encode("cp037")])
+        assert column(out, "e") == [Decimal("12345.67")]
+        assert column(out, "x") == ["Z"]
+
+
+class TestMalformed:
+    @pytest.mark.parametrize("picture, text", [
+        ("ZZZ,ZZ9.99-", "  1,2A4.56 "), ("+ZZ9", "+ 5X"), ("ZZ9.99", "12#.00"),
+        ("ZZ9.99", "1CR.00")])
+    def test_character_the_picture_cannot_print(self, picture, text):
+        """A letter or symbol the picture cannot produce is a BAD_EDITED reject."""
+        out = _edited(picture, text)
+        assert rejects(out) == [reject(1, "E", Reason.BAD_EDITED)]
+
+    def test_all_spaces_null_by_default(self):
+        """An all-spaces edited field with a 9 position is NULL by default."""
+        assert column(_edited("ZZ9.99", "      "), "e") == [None]
+
+    def test_all_spaces_rejected_on_request(self):
+        """With spaces_numeric="reject" an all-spaces edited field is a SPACES reject."""
+        out = _edited("ZZ9.99", "      ", spaces_numeric="reject")
+        assert rejects(out) == [reject(1, "E", Reason.SPACES)]
+
+    def test_all_z_picture_prints_zero_as_spaces(self):
+        """ZZZZ prints zero as spaces, so spaces read back as 0."""
+        assert column(_edited("ZZZZ", "    "), "e") == [0]
+        assert column(_edited("ZZZZ", "  12"), "e") == [12]

@@ -11,11 +11,10 @@ import threading
 import time
 from decimal import Decimal
 
-import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from mfpipe.codec import DecodeOptions, DecodePlan
+from mfpipe.codec import DecodeOptions
 from mfpipe.codec.synth import synthesize
 from mfpipe.db.runs import RunStore
 from mfpipe.framing import FramingOptions

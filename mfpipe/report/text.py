@@ -1,0 +1,139 @@
+"""The plain-text operator report: fit for email, at most 100 columns, nothing truncated.
+
+Laid out like a SQL*Loader log (run header, counters, elapsed and CPU time) because that is
+what mainframe operators already read; the verdict comes first and last so that neither a
+quick glance nor a scroll to the bottom can miss it.
+"""
+
+from __future__ import annotations
+
+from mfpipe.recon.model import ReconciliationReport
+from mfpipe.report._common import (
+    check_state,
+    chronological,
+    fmt_duration,
+    fmt_float,
+    fmt_int,
+    verdict,
+)
+from mfpipe.report._texttable import WIDTH, field, fit, free_width, indented, table
+
+__all__ = ["render_text"]
+
+_RULE = "=" * WIDTH
+
+
+def render_text(report: ReconciliationReport) -> str:
+    """The whole report as text, one section after another, ending with a newline."""
+    sections = [_title(report), _run(report), _counts(report), _workers(report),
+                _checks(report), _rejects(report), _history(report), _restart(report),
+                [_RULE, *indented("VERDICT: " + verdict(report).line, ""), _RULE]]
+    return "\n\n".join("\n".join(section) for section in sections if section) + "\n"
+
+
+def _title(report: ReconciliationReport) -> list[str]:
+    return [_RULE, *indented(f"mfpipe reconciliation report - run {report.run.run_id}", ""),
+            *indented("VERDICT: " + verdict(report).line, ""), _RULE]
+
+
+def _run(report: ReconciliationReport) -> list[str]:
+    run = report.run
+    exit_code = "-" if run.exit_code is None else str(run.exit_code)
+    return ["Run", *field("Run id", run.run_id), *field("Job", run.job),
+            *field("File", run.file), *field("Database", run.database),
+            *field("Staging table", run.staging_table), *field("Final table", run.final_table),
+            *field("Status", run.status), *field("Exit code", exit_code),
+            *field("Message", run.message), *field("Started", run.started_at),
+            *field("Ended", run.ended_at), *field("Generated", report.generated_at)]
+
+
+def _counts(report: ReconciliationReport) -> list[str]:
+    counts, run = report.counts, report.run
+    rows = [("Total logical records read:", fmt_int(counts.read)),
+            ("Total logical records loaded:", fmt_int(counts.loaded)),
+            ("Total logical records rejected:", fmt_int(counts.rejected)),
+            ("Total logical records discarded:", fmt_int(counts.discarded)),
+            ("Rows in the final table (this run):", fmt_int(counts.final)),
+            ("", ""),
+            ("Elapsed time was:", fmt_duration(run.elapsed_s)),
+            ("CPU time was:", fmt_duration(run.cpu_s))]
+    return ["Counts", *(f"  {label:<36}{value:>16}".rstrip() for label, value in rows)]
+
+
+def _workers(report: ReconciliationReport) -> list[str]:
+    if not report.workers:
+        return ["Workers", "  No worker statistics recorded."]
+    rows = [(w.worker_id, fmt_int(w.read), fmt_int(w.loaded), fmt_int(w.rejected),
+             fmt_int(w.chunks), fmt_float(w.records_per_s)) for w in report.workers]
+    headers = ("Worker", "Read", "Loaded", "Rejected", "Chunks", "Records/s")
+    return ["Workers", *table(headers, rows, (8, 15, 15, 15, 10, 15), frozenset(range(6)))]
+
+
+def _checks(report: ReconciliationReport) -> list[str]:
+    checks = report.checks
+    if not checks:
+        return ["Checks", "  No checks ran: nothing was compared."]
+    passed = sum(check.passed for check in checks)
+    lines = [(f"Checks ({len(checks)} run, {passed} passed, "
+             f"{len(report.failed)} failed, {len(report.warnings)} warned)")]
+    headers = ("Check", "Type", "Expected", "Actual", "Discrepancy", "Sev", "Result")
+    name_w = fit([c.check for c in checks], "Check", 36)
+    type_w = fit([c.type for c in checks], "Type", 12)
+    value_w = (free_width((name_w, type_w, 11, 4, 6), 2)) // 2
+    widths = (name_w, type_w, value_w, value_w, 11, 4, 6)
+    lines.extend(table(headers, [], widths))
+    for check in checks:
+        state = check_state(check)
+        row = (check.check, check.type, check.expected, check.actual,
+               check.discrepancy, check.severity, state)
+        lines.extend(table(headers, [row], widths, frozenset({2, 3, 4}))[2:])
+        if state != "PASS":
+            for detail in check.details:
+                lines.extend(indented(detail, "      - "))
+    return lines
+
+
+def _rejects(report: ReconciliationReport) -> list[str]:
+    if not report.rejects:
+        return ["Rejects", "  No records rejected."]
+    lines = ["Rejects (grouped by reason and field)"]
+    headers, widths = ("Reason", "Field", "Count"), (50, 28, 14)
+    lines.extend(table(headers, [], widths))
+    for group in report.rejects:
+        lines.extend(table(headers, [(group.reason, group.field, fmt_int(group.count))],
+                           widths, frozenset({2}))[2:])
+        for sample in group.samples:
+            where = (f"      record {fmt_int(sample.record_no)} at byte "
+                     f"{fmt_int(sample.byte_offset)}, field {sample.field}:")
+            lines.extend(indented(where.strip(), "      "))
+            lines.extend(indented(sample.raw_hex or "-", "        hex "))
+    return lines
+
+
+def _history(report: ReconciliationReport) -> list[str]:
+    lines = ["History (earlier runs of this job, oldest first)"]
+    if not report.history:
+        lines.append("  No earlier runs of this job.")
+    else:
+        runs = chronological(report.history)
+        rows = [(h.run_id, h.started_at, h.status, fmt_int(h.loaded), fmt_int(h.rejected),
+                 fmt_duration(h.elapsed_s)) for h in runs]
+        headers = ("Run id", "Started", "Status", "Loaded", "Rejected", "Elapsed")
+        fixed = (20, 9, 11, 8, 11)
+        id_w = min(fit([h.run_id for h in runs], "Run id", 30), free_width(fixed, 1))
+        lines.extend(table(headers, rows, (id_w, *fixed), frozenset({3, 4})))
+    if report.history_stats:
+        lines.append("")
+        rows = [(s.metric, fmt_float(s.today, 2), fmt_float(s.minimum, 2),
+                 fmt_float(s.mean, 2), fmt_float(s.maximum, 2),
+                 "** OUTSIDE **" if s.flagged else "ok") for s in report.history_stats]
+        headers = ("Metric", "Today", "Min", "Mean", "Max", "Flag")
+        lines.extend(table(headers, rows, (12, 15, 15, 15, 15, 13), frozenset(range(1, 5))))
+    return lines
+
+
+def _restart(report: ReconciliationReport) -> list[str]:
+    if not report.restart_hint:
+        return []
+    return ["Restart (the run did not complete; to resume it, run:)",
+            *indented(report.restart_hint, "  ")]

@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
-from mfpipe.cli.options import (decode_options, framing_options, source_defaults,
-                                source_options)
+from mfpipe.cli.options import (decode_options, framing_options, reconcile_options,
+                                reconcile_settings, source_defaults, source_options)
 from mfpipe.codec import DecodePlan
 from mfpipe.db import DIALECTS, ddl, sql_type
 from mfpipe.layout import load_layout
@@ -185,6 +185,7 @@ def demo(directory: str, db_url: str, records: int) -> None:
               help="How long transient database errors are retried.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
 @source_options
+@reconcile_options
 def run_command(layout_path: str, input_path: str, db_url: str | None, processors: int,
                 writers: int, chunk_records: int, max_errors: int, bad_file: str | None,
                 job: str | None, loader: str | None, direct_path: bool, retry_seconds: float,
@@ -195,7 +196,8 @@ def run_command(layout_path: str, input_path: str, db_url: str | None, processor
                        decode_options(opts), record_name=opts["record_name"], job=job or "",
                        processors=processors, writers=writers, chunk_records=chunk_records,
                        max_errors=max_errors, bad_file=bad_file, loader=loader,
-                       direct_path=direct_path, retry_s=retry_seconds)
+                       direct_path=direct_path, retry_s=retry_seconds,
+                       **reconcile_settings(opts))
     open_input_or_fail(input_path)
     summary = run_load(config, Progress(enabled=None if not as_json else False))
     if as_json:

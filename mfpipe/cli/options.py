@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from mfpipe.codec import Branch, DecodeOptions
+from mfpipe.db.rules import Rule
 from mfpipe.errors import ConfigError
 from mfpipe.framing import FramingOptions
 from mfpipe.layout import RecordLayout
@@ -98,3 +99,40 @@ def framing_options(opts: dict[str, Any], record: RecordLayout) -> FramingOption
         rdw_excludes_header=opts["rdw_excludes_header"], bdw=opts["bdw"],
         skip_header_bytes=opts["skip_header_bytes"],
         skip_trailer_bytes=opts["skip_trailer_bytes"])
+
+
+_RECONCILE_OPTIONS = [
+    click.option("--final-table", help="Final table (default: the record's table name)."),
+    click.option("--key", help="Key columns of the final table, comma-separated: rows are "
+                 "merged on it (default: no key, rows are appended)."),
+    click.option("--money", multiple=True, metavar="COLUMN",
+                 help="Control-total column (repeatable; default: every decimal column with "
+                 "decimal places)."),
+    click.option("--hash-columns", metavar="C1,C2",
+                 help="Columns of the content hash (default: every string, integer, decimal "
+                 "and date column)."),
+    click.option("--rule", "rules", multiple=True, metavar="KIND:COLUMN[:ARGS][/warn]",
+                 help="Business rule (repeatable): not_null:C, unique:C1,C2, range:C:LOW..HIGH, "
+                 "allowed:C:V1,V2, date:C:YYYYMMDD; '/warn' makes it a warning."),
+    click.option("--no-88-rules", "condition_rules", is_flag=True, flag_value=False, default=True,
+                 help="Do not check level-88 VALUEs as allowed values."),
+]
+
+
+def reconcile_options(command: F) -> F:
+    """Add the promotion and reconciliation options to a command."""
+    for option in reversed(_RECONCILE_OPTIONS):
+        command = option(command)
+    return command
+
+
+def reconcile_settings(opts: dict[str, Any]) -> dict[str, Any]:
+    """RunConfig keywords from the promotion and reconciliation options."""
+    def columns(text: str | None) -> tuple[str, ...] | None:
+        return tuple(c.strip() for c in text.split(",") if c.strip()) if text else None
+
+    return {"final_table": opts["final_table"], "key": columns(opts["key"]) or (),
+            "money_columns": tuple(opts["money"]) or None,
+            "hash_columns": columns(opts["hash_columns"]),
+            "rules": tuple(Rule.parse(r) for r in opts["rules"]),
+            "condition_rules": opts["condition_rules"]}

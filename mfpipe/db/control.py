@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from mfpipe.errors import ConfigError
+
 RUN_ID = sa.String(32)
 metadata = sa.MetaData()
 
@@ -19,6 +21,7 @@ mfp_run = sa.Table(
     sa.Column("layout", sa.String(1000)),
     sa.Column("record_name", sa.String(100)),
     sa.Column("staging_table", sa.String(100)),
+    sa.Column("final_table", sa.String(100)),
     sa.Column("status", sa.String(12), nullable=False),
     sa.Column("started_at", sa.DateTime, nullable=False),
     sa.Column("ended_at", sa.DateTime),
@@ -28,6 +31,9 @@ mfp_run = sa.Table(
     sa.Column("records_rejected", sa.BigInteger),
     sa.Column("chunks", sa.Integer),
     sa.Column("exit_code", sa.Integer),
+    sa.Column("elapsed_s", sa.Float),
+    sa.Column("cpu_s", sa.Float),  # launcher and every process it started
+    sa.Column("metrics", sa.Text),  # JSON: the MetricsAggregator's per-worker counts
     sa.Column("message", sa.String(2000)),
     sa.Column("options", sa.Text),  # JSON: source, decode and pipeline options of the run
     sa.Column("version", sa.String(20)),
@@ -46,6 +52,10 @@ mfp_chunk = sa.Table(
     sa.Column("rows_rejected", sa.BigInteger, nullable=False),
     sa.Column("status", sa.String(12), nullable=False),
     sa.Column("committed_at", sa.DateTime, nullable=False),
+    # the processors' content hash (sum of row digests mod 2**64, decimal text) and exact
+    # totals of the money columns (JSON of decimal text): per chunk, so they survive restarts
+    sa.Column("content_hash", sa.String(20), nullable=False),
+    sa.Column("totals", sa.Text, nullable=False),
 )
 
 mfp_reject = sa.Table(
@@ -61,6 +71,34 @@ mfp_reject = sa.Table(
     sa.Column("raw_hex", sa.Text, nullable=False),
 )
 
+mfp_recon_result = sa.Table(
+    "mfp_recon_result", metadata,
+    sa.Column("run_id", RUN_ID, primary_key=True),
+    sa.Column("check_name", sa.String(100), primary_key=True),
+    sa.Column("position", sa.Integer, nullable=False),  # the order the checks ran in
+    sa.Column("check_type", sa.String(40), nullable=False),
+    sa.Column("expected", sa.String(200)),
+    sa.Column("actual", sa.String(200)),
+    sa.Column("discrepancy", sa.String(200)),
+    sa.Column("passed", sa.Boolean, nullable=False),
+    sa.Column("severity", sa.String(8), nullable=False),
+    sa.Column("details", sa.Text),  # JSON list of lines narrowing a failure down
+    sa.Column("checked_at", sa.DateTime, nullable=False),
+)
+
+
 def create_control_tables(engine: sa.Engine) -> None:
-    """Create the control tables that do not exist yet (idempotent, safe to call every run)."""
+    """Create the control tables that do not exist yet, and check the ones that do.
+
+    Control tables are never altered by mfpipe: tables left by an older version that lack a
+    column are refused with a message, not written half-way.
+    """
     metadata.create_all(engine, checkfirst=True)
+    inspector = sa.inspect(engine)
+    for table in metadata.sorted_tables:
+        found = {c["name"].lower() for c in inspector.get_columns(table.name)}
+        missing = [c.name for c in table.columns if c.name not in found]
+        if missing:
+            raise ConfigError(f"control table {table.name} lacks {', '.join(missing)}: it was "
+                              "created by an older mfpipe; rename it (keeping its history) and "
+                              "run again to create the current one")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -16,7 +17,8 @@ import sqlalchemy as sa
 import tenacity
 
 from mfpipe.db.control import create_control_tables, mfp_chunk, mfp_reject, mfp_run
-from mfpipe.db.schema import staging_table
+from mfpipe.db.promote import promote
+from mfpipe.db.schema import final_table, staging_table
 from mfpipe.db.urls import create_engine, redact
 from mfpipe.errors import ConfigError, DatabaseUnavailableError
 
@@ -58,20 +60,28 @@ class RunStore:
             detail = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
             raise DatabaseUnavailableError(f"{redact(self.url)}: {detail}") from None
 
-    def prepare(self, table: str, schema: pa.Schema) -> sa.Table:
-        """Create the control tables and ``stg_<table>``; an existing one must match exactly."""
+    def prepare(self, table: str, schema: pa.Schema, final: str | None = None,
+                key: Sequence[str] = ()) -> tuple[sa.Table, sa.Table]:
+        """Create the control tables, ``stg_<table>`` and the final table (``<table>``).
+
+        Existing tables must match the layout exactly (columns, types, the final table's
+        key): mfpipe never alters a table that holds data.
+        """
         create_control_tables(self.engine)
-        staging = staging_table(sa.MetaData(), table, schema, self.dialect)
-        if sa.inspect(self.engine).has_table(staging.name):
-            self._check_matches(staging)
-        else:
-            staging.create(self.engine)
-        return staging
+        metadata = sa.MetaData()
+        tables = (staging_table(metadata, table, schema, self.dialect),
+                  final_table(metadata, final or table, schema, self.dialect, key))
+        for expected in tables:
+            if sa.inspect(self.engine).has_table(expected.name):
+                self._check_matches(expected)
+            else:
+                expected.create(self.engine)
+        return tables
 
     def _check_matches(self, expected: sa.Table) -> None:
-        """Refuse to load into a staging table whose columns or types differ from the layout's."""
-        found = {c["name"].lower(): c["type"] for c in
-                 sa.inspect(self.engine).get_columns(expected.name)}
+        """Refuse to load into a table whose columns, types or key differ from the layout's."""
+        inspector = sa.inspect(self.engine)
+        found = {c["name"].lower(): c["type"] for c in inspector.get_columns(expected.name)}
         dialect = self.engine.dialect
         problems = []
         for column in expected.columns:
@@ -83,10 +93,15 @@ class RunStore:
             if want != have:
                 problems.append(f"{column.name} is {have}, the layout needs {want}")
         problems += [f"{name} is not in the layout" for name in found]
+        key = [c.lower() for c in inspector.get_pk_constraint(expected.name)[
+            "constrained_columns"] or []]
+        if sorted(key) != sorted(c.name for c in expected.primary_key.columns):
+            problems.append(f"its key is ({', '.join(key)}), the job's is "
+                            f"({', '.join(c.name for c in expected.primary_key.columns)})")
         if problems:
-            raise ConfigError(f"staging table {expected.name} exists with other columns: "
+            raise ConfigError(f"table {expected.name} exists with other columns: "
                               + "; ".join(problems[:5]) + ". Drop it or load into another "
-                              "database; staging tables are never altered by mfpipe")
+                              "database; mfpipe never alters its tables")
 
     def create_run(self, run_id: str, **values: Any) -> None:
         with self.engine.begin() as c:
@@ -101,10 +116,11 @@ class RunStore:
     def heartbeat(self, run_id: str) -> None:
         self.update(run_id, heartbeat_at=utcnow())
 
-    def finish(self, run_id: str, status: str, exit_code: int, counts: dict[str, int],
-               message: str = "") -> None:
+    def finish(self, run_id: str, status: str, exit_code: int, counts: dict[str, Any],
+               message: str = "", **values: Any) -> None:
+        """Record a run's outcome (``values``: elapsed_s, cpu_s, metrics, ...)."""
         self.update(run_id, status=status, exit_code=exit_code, ended_at=utcnow(),
-                    heartbeat_at=utcnow(), message=message[:2000],
+                    heartbeat_at=utcnow(), message=message[:2000], **values,
                     records_read=counts.get("read"), records_loaded=counts.get("loaded"),
                     records_rejected=counts.get("rejected"), chunks=counts.get("chunks"))
 
@@ -130,6 +146,12 @@ class RunStore:
                  .group_by(table.c.worker_id))
         with self.engine.connect() as c:
             return {int(w): int(n) for w, n in c.execute(query)}
+
+    def promote(self, run_id: str, staging: sa.Table, final: sa.Table, key: Sequence[str] = (),
+                replaces: Sequence[str] = ()) -> int:
+        """Promote a run's staging rows to the final table in one transaction."""
+        with self.engine.begin() as c:
+            return promote(c, staging, final, run_id, key, replaces)
 
     def reject_count(self, run_id: str) -> int:
         query = sa.select(sa.func.count()).select_from(mfp_reject).where(

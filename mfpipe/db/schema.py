@@ -7,12 +7,15 @@ carry ``last_run_id``, the run that last wrote them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.schema import CreateTable
 
 from mfpipe.db.identifiers import check_identifier
 from mfpipe.db.types import sql_type
+from mfpipe.errors import ConfigError
 
 RUN_ID = sa.String(32)
 LINEAGE = ("run_id", "worker_id", "chunk_id", "record_no")
@@ -40,9 +43,18 @@ def staging_table(metadata: sa.MetaData, name: str, schema: pa.Schema, dialect: 
     )
 
 
-def final_table(metadata: sa.MetaData, name: str, schema: pa.Schema, dialect: str) -> sa.Table:
-    """``<record>``: one column per field, then ``last_run_id``."""
-    return sa.Table(check_identifier(name, "table"), metadata, *_columns(schema, dialect),
+def final_table(metadata: sa.MetaData, name: str, schema: pa.Schema, dialect: str,
+                key: Sequence[str] = ()) -> sa.Table:
+    """``<record>``: one column per field, then ``last_run_id``; the key is its primary key."""
+    unknown = [k for k in key if k not in schema.names]
+    if unknown:
+        raise ConfigError(f"key column {unknown[0]!r} is not a column of {name} (columns: "
+                          f"{', '.join(schema.names[:8])}, ...)")
+    columns = _columns(schema, dialect)
+    for column in columns:
+        column.primary_key = column.name in key
+        column.nullable = column.name not in key
+    return sa.Table(check_identifier(name, "table"), metadata, *columns,
                     sa.Column("last_run_id", RUN_ID, nullable=False))
 
 
@@ -54,10 +66,10 @@ def dialect_for(name: str) -> sa.engine.Dialect:
     return modules[name].dialect()
 
 
-def ddl(name: str, schema: pa.Schema, dialect: str) -> str:
+def ddl(name: str, schema: pa.Schema, dialect: str, key: Sequence[str] = ()) -> str:
     """CREATE TABLE statements for the staging and final tables of one record."""
     metadata = sa.MetaData()
     compiled = dialect_for(dialect)
     tables = (staging_table(metadata, name, schema, dialect),
-              final_table(metadata, name, schema, dialect))
+              final_table(metadata, name, schema, dialect, key))
     return "\n".join(f"{str(CreateTable(t).compile(dialect=compiled)).strip()};\n" for t in tables)

@@ -12,6 +12,7 @@ import os
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
+from mfpipe.db.digest import register_sqlite_functions
 from mfpipe.errors import ConfigError
 
 DEFAULT_URL = "sqlite:///mfpipe.db"
@@ -60,12 +61,13 @@ def create_engine(url: str) -> sa.Engine:
     parsed = parse(url)
     if parsed.get_backend_name() == "sqlite":
         engine = sa.create_engine(parsed, connect_args={"timeout": 60})
-        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        sa.event.listen(engine, "connect", _sqlite_setup)
         return engine
     return sa.create_engine(parsed, pool_pre_ping=True)
 
 
-def _sqlite_pragmas(connection, _record) -> None:  # noqa: ANN001  (DBAPI hook)
+def _sqlite_setup(connection, _record) -> None:  # noqa: ANN001  (DBAPI hook)
+    register_sqlite_functions(connection)
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")

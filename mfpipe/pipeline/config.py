@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
-from mfpipe.codec import DecodeOptions
+from mfpipe.codec import Branch, DecodeOptions
+from mfpipe.db.rules import Rule
 from mfpipe.errors import ConfigError
 from mfpipe.framing import FramingOptions
 
@@ -39,6 +41,13 @@ class RunConfig:
     direct_path: bool = False  # Oracle Direct Path Load (opt-in)
     heartbeat_s: float = 5.0
     retry_s: float = 60.0  # how long transient database errors are retried
+    # promotion and reconciliation
+    final_table: str | None = None  # default: the record's table name
+    key: tuple[str, ...] = ()  # merge key of the final table; none: append
+    money_columns: tuple[str, ...] | None = None  # None: every decimal column with decimals
+    hash_columns: tuple[str, ...] | None = None  # None: every column all databases hash alike
+    rules: tuple[Rule, ...] = ()
+    condition_rules: bool = True  # 88-level VALUEs as allowed-value rules (severity warn)
 
     def __post_init__(self) -> None:
         if self.processors < 1 or self.writers < 1:
@@ -52,3 +61,27 @@ class RunConfig:
     def bad_path(self) -> str:
         stem = os.path.basename(self.input_path)
         return self.bad_file or f"{stem}.{self.run_id}.bad"
+
+
+def config_from_options(options: dict[str, Any], db_url: str) -> RunConfig:
+    """Rebuild a run's config from the options stored with it (``mfp_run.options``).
+
+    The stored URL is redacted, so the caller passes the one it connected with.
+    """
+    values = {k: v for k, v in options.items() if k in _FIELDS}
+    decode = dict(values.get("decode", {}))
+    decode["dates"] = tuple(tuple(pair) for pair in decode.get("dates", ()))
+    decode["branches"] = tuple(Branch(b["branch"], b["column"], tuple(b["values"]))
+                               for b in decode.get("branches", ()))
+    values.update(
+        db_url=db_url, framing=FramingOptions(**values["framing"]),
+        decode=DecodeOptions(**decode), key=tuple(values.get("key", ())),
+        rules=tuple(Rule(r["kind"], tuple(r["columns"]), tuple(r["values"]), r["severity"],
+                         r["fmt"]) for r in values.get("rules", ())))
+    for name in ("money_columns", "hash_columns"):
+        if values.get(name) is not None:
+            values[name] = tuple(values[name])
+    return RunConfig(**values)
+
+
+_FIELDS = {f.name for f in fields(RunConfig)}

@@ -12,14 +12,16 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import queue
+import resource
 import signal
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import structlog
 
 from mfpipe.codec import DecodePlan
+from mfpipe.codec.digest import hash_columns, money_columns
 from mfpipe.db.runs import COMPLETED, FAILED, STARTED, STOPPED, STOPPING, RunStore
 from mfpipe.db.urls import redact
 from mfpipe.errors import EXIT_DATA, EXIT_INTERNAL, EXIT_OK, MfpipeError
@@ -71,27 +73,31 @@ class Engine:
     def run(self, store: RunStore, done_chunks: dict[int, tuple[int, int, int, int]] | None = None
             ) -> RunSummary:
         """Load the file; ``done_chunks`` (restart) are counted but not loaded again."""
-        config = self.config
-        started = time.perf_counter()
-        record = load_layout(config.layout_path).record(config.record_name)
-        plan = DecodePlan.compile(record, config.decode)
-        staging = store.prepare(record.table, plan.schema)
+        started, cpu = time.perf_counter(), _cpu_seconds()
+        record = load_layout(self.config.layout_path).record(self.config.record_name)
+        plan = DecodePlan.compile(record, self.config.decode)
+        self.config = config = resolve_columns(self.config, plan.schema)
+        staging, final = store.prepare(record.table, plan.schema, config.final_table,
+                                       config.key)
         self._committed = dict(done_chunks or {})
         if done_chunks is None:
             store.create_run(config.run_id, job=config.job or record.table,
                              file=config.input_path, layout=config.layout_path,
                              record_name=record.name, staging_table=staging.name,
-                             options=json.dumps(_options(config)), version=_version())
+                             final_table=final.name, options=json.dumps(_options(config)),
+                             version=_version())
         log.info("run starting", run_id=config.run_id, input=config.input_path,
                  db=redact(config.db_url), processors=config.processors, writers=config.writers)
         status, exit_code, message, reader, metrics = self._supervise(store, staging.name)
         counts = self._counts(reader, metrics)
         summary = RunSummary(config.run_id, status, exit_code, message, counts,
-                             {"staging": staging.name, "ledger": "mfp_chunk",
-                              "rejects": "mfp_reject"},
+                             {"staging": staging.name, "final": final.name,
+                              "ledger": "mfp_chunk", "rejects": "mfp_reject"},
                              round(time.perf_counter() - started, 3),
                              config.bad_path if counts["rejected"] else None)
-        store.finish(config.run_id, status, exit_code, counts, message)
+        store.finish(config.run_id, status, exit_code, counts, message,
+                     elapsed_s=summary.elapsed_s, cpu_s=round(_cpu_seconds() - cpu, 3),
+                     metrics=json.dumps(counts["per_worker"]))
         log.info("run ended", run_id=config.run_id, status=status, exit_code=exit_code,
                  message=message, **{k: v for k, v in counts.items() if k != "per_worker"})
         return summary
@@ -231,6 +237,20 @@ def _install_signals(handler: Any) -> dict[int, Any]:
 def _restore_signals(previous: dict[int, Any]) -> None:
     for sig, handler in previous.items():
         signal.signal(sig, handler)
+
+
+def resolve_columns(config: RunConfig, schema: Any) -> RunConfig:
+    """The config with its hash and money columns chosen, so every process and every later
+    reconciliation of the run use the same ones (they are stored with the run's options)."""
+    return replace(config, hash_columns=hash_columns(schema, config.hash_columns),
+                   money_columns=money_columns(schema, config.money_columns))
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and of every child it has waited for."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(
+        resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def _options(config: RunConfig) -> dict[str, Any]:

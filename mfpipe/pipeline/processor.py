@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from mfpipe.codec import DecodePlan
+from mfpipe.codec.digest import column_totals, content_hash
 from mfpipe.db.rows import REJECT_SCHEMA
 from mfpipe.framing import RawChunk
 from mfpipe.layout import load_layout
@@ -92,7 +93,9 @@ def process_task(task: ChunkTask, worker_id: int, config: RunConfig, plan: Decod
     index = (rejects.column("record_no").to_numpy() - task.first_record_no) if m else []
     bad = b"".join(bytes(span[starts[i] - header:starts[i] + lengths[i]]) for i in index)
     return ChunkResult(task.chunk_id, worker_id, task.byte_offset, task.byte_length,
-                       task.first_record_no, chunk.n_records, rows, reject_rows, bad)
+                       task.first_record_no, chunk.n_records, rows, reject_rows, bad,
+                       content_hash(decoded.batch, config.hash_columns or ()),
+                       column_totals(decoded.batch, config.money_columns or ()))
 
 
 def _repeat(value: object, n: int, arrow_type: pa.DataType) -> pa.Array:

@@ -36,3 +36,5 @@ class ChunkResult(NamedTuple):
     rows: pa.RecordBatch  # staging rows, lineage columns first
     rejects: pa.RecordBatch  # mfp_reject rows
     bad_bytes: bytes  # the rejected records as they were in the file
+    content_hash: int  # sum of the rows' digests mod 2**64 (mfpipe.codec.digest)
+    totals: dict[str, str]  # exact sums of the money columns, decimal text

@@ -7,6 +7,7 @@ connection with exponential backoff. Every commit is reported to the launcher as
 
 from __future__ import annotations
 
+import json
 import queue
 import signal
 import threading
@@ -118,7 +119,9 @@ def _write_chunk(loader: BulkLoader, staging: str, result: ChunkResult, run_id: 
         "first_record_no": result.first_record_no,
         "last_record_no": result.first_record_no + result.records - 1,
         "rows_loaded": result.rows.num_rows, "rows_rejected": result.rejects.num_rows,
-        "status": "COMMITTED", "committed_at": utcnow()}], schema=CHUNK_SCHEMA)
+        "status": "COMMITTED", "committed_at": utcnow(),
+        "content_hash": str(result.content_hash),
+        "totals": json.dumps(result.totals, sort_keys=True)}], schema=CHUNK_SCHEMA)
     try:
         loader.load(staging, result.rows)
         loader.load("mfp_reject", result.rejects)

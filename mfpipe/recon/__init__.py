@@ -1,6 +1,6 @@
 """Reconciliation: proof that the file, staging and final tables agree."""
 
-from mfpipe.recon.counts import count_checks
-from mfpipe.recon.model import CheckResult, Reconciliation
+from mfpipe.recon.model import CheckResult, ReconciliationReport
+from mfpipe.recon.service import ReconciliationService
 
-__all__ = ["CheckResult", "Reconciliation", "count_checks"]
+__all__ = ["CheckResult", "ReconciliationReport", "ReconciliationService"]

@@ -1,4 +1,5 @@
-"""Count checks: every record read is loaded or rejected, per run and per worker.
+"""Count checks: every record read is loaded or rejected, and every loaded row is where it
+should be: per run, per worker, and from staging on to the final table.
 
 The per-worker check compares two independent witnesses: the MetricsAggregator's counts
 (reported by the processes as they worked) and ``GROUP BY worker_id`` on the staging table.
@@ -6,31 +7,53 @@ The per-worker check compares two independent witnesses: the MetricsAggregator's
 
 from __future__ import annotations
 
-from typing import Any
+import sqlalchemy as sa
 
+from mfpipe.db.control import mfp_reject
 from mfpipe.recon.model import CheckResult
+from mfpipe.recon.subject import RunSubject
 
 
-def count_checks(counts: dict[str, Any], staging_by_worker: dict[int, int],
-                 rejects_in_db: int) -> list[CheckResult]:
-    """Check #1 of ARCHITECTURE.md from a run's counts and what the database holds."""
-    read, loaded, rejected = counts["read"], counts["loaded"], counts["rejected"]
-    checks = [CheckResult("read_equals_loaded_plus_rejected", "count", str(read),
-                          f"{loaded} + {rejected}", read == loaded + rejected,
-                          discrepancy=str(read - loaded - rejected)),
-              CheckResult("staging_rows", "count", str(loaded),
-                          str(sum(staging_by_worker.values())),
-                          loaded == sum(staging_by_worker.values())),
-              CheckResult("rejects_recorded", "count", str(rejected), str(rejects_in_db),
-                          rejected == rejects_in_db)]
-    per_worker = {int(w): c for w, c in counts["per_worker"].items()}
-    for worker in sorted(set(per_worker) | set(staging_by_worker)):
-        metric = per_worker.get(worker, {})
-        written = metric.get("written", 0)
-        in_staging = staging_by_worker.get(worker, 0)
+def count_checks(subject: RunSubject) -> list[CheckResult]:
+    """Checks #1 and #3 of ARCHITECTURE.md."""
+    run = subject.run
+    read, loaded, rejected = (int(run[k] or 0) for k in
+                              ("records_read", "records_loaded", "records_rejected"))
+    staging = subject.staging
+    by_worker = {int(w): int(n) for w, n in subject.rows(
+        sa.select(staging.c.worker_id, sa.func.count()).where(subject.in_staging)
+        .group_by(staging.c.worker_id))}
+    in_staging = sum(by_worker.values())
+    rejects = subject.scalar(sa.select(sa.func.count()).select_from(mfp_reject).where(
+        mfp_reject.c.run_id == subject.run_id))
+    promoted = subject.scalar(sa.select(sa.func.count()).where(subject.promoted))
+    final = subject.scalar(sa.select(sa.func.count()).where(subject.in_final))
+    checks = [
+        _equal("read_equals_loaded_plus_rejected", "count", read, loaded + rejected),
+        _equal("staging_rows", "count", loaded, in_staging),
+        _equal("rejects_recorded", "count", rejected, int(rejects)),
+        _equal("final_rows", "count", int(promoted), int(final)),
+    ]
+    return checks + _worker_checks(subject.metrics, by_worker)
+
+
+def _worker_checks(metrics: dict[int, dict[str, int]], by_worker: dict[int, int]
+                   ) -> list[CheckResult]:
+    checks = []
+    for worker in sorted(set(metrics) | set(by_worker)):
+        metric = metrics.get(worker, {})
+        written, in_staging = metric.get("written", 0), by_worker.get(worker, 0)
         balanced = metric.get("read", 0) == metric.get("processed", 0) + metric.get(
             "rejected", 0)
+        details = () if balanced else (
+            f"worker {worker} read {metric.get('read', 0)} but processed "
+            f"{metric.get('processed', 0)} and rejected {metric.get('rejected', 0)}",)
         checks.append(CheckResult(f"worker_{worker}_rows", "count_per_worker", str(written),
                                   str(in_staging), written == in_staging and balanced,
-                                  discrepancy=str(written - in_staging)))
+                                  discrepancy=str(in_staging - written), details=details))
     return checks
+
+
+def _equal(name: str, kind: str, expected: int, actual: int) -> CheckResult:
+    return CheckResult(name, kind, str(expected), str(actual), expected == actual,
+                       discrepancy=str(actual - expected))

@@ -1,4 +1,10 @@
-"""The reconciliation result model: one row per check, rendered by every report format."""
+"""The reconciliation result model: one object per run, rendered by every report format.
+
+The checks and the report are built from what the database holds (control tables, staging
+and final), so ``mfpipe report RUN_ID`` shows the same thing tomorrow as the launcher did
+tonight. Every field is plain data (str, int, float, bool, tuples of dataclasses), so the
+JSON form is ``dataclasses.asdict`` with a schema version.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,16 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Severity = Literal["fail", "warn"]
+REPORT_SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True)
 class CheckResult:
-    """One check: what was expected, what was found, and whether that is acceptable."""
+    """One check: what was expected, what was found, and whether that is acceptable.
+
+    ``details`` narrows a failure down: the chunks, workers or keys that differ, each one
+    line an operator can act on (at most a handful; the check says how many there were).
+    """
 
     check: str
     type: str
@@ -19,14 +30,109 @@ class CheckResult:
     passed: bool
     severity: Severity = "fail"
     discrepancy: str = ""
+    details: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """The run being reported on, as ``mfp_run`` records it (the database URL redacted)."""
+
+    run_id: str
+    job: str
+    file: str
+    status: str
+    exit_code: int | None
+    message: str
+    started_at: str  # ISO 8601, UTC
+    ended_at: str
+    elapsed_s: float
+    cpu_s: float
+    database: str
+    staging_table: str
+    final_table: str
+
+
+@dataclass(frozen=True)
+class Counts:
+    """SQL*Loader's counters for the run; ``final`` is the final table's rows of this run."""
+
+    read: int
+    loaded: int
+    rejected: int
+    discarded: int
+    final: int
+
+
+@dataclass(frozen=True)
+class WorkerStats:
+    """One processor's share of the run, from the chunk ledger."""
+
+    worker_id: int
+    read: int
+    loaded: int
+    rejected: int
+    chunks: int
+    records_per_s: float
+
+
+@dataclass(frozen=True)
+class RejectSample:
+    """One rejected record, as ``mfp_reject`` holds it (raw bytes in hex, shortened)."""
+
+    record_no: int
+    byte_offset: int
+    field: str
+    raw_hex: str
+
+
+@dataclass(frozen=True)
+class RejectGroup:
+    """Rejects of one reason and field, with a few samples."""
+
+    reason: str
+    field: str
+    count: int
+    samples: tuple[RejectSample, ...] = ()
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """An earlier run of the same job."""
+
+    run_id: str
+    started_at: str
+    status: str
+    read: int
+    loaded: int
+    rejected: int
+    elapsed_s: float
+
+
+@dataclass(frozen=True)
+class HistoryStat:
+    """Today's value of one metric against the last runs of the job: flagged when outside."""
+
+    metric: str  # read, loaded, rejected, elapsed_s
+    today: float
+    minimum: float
+    mean: float
+    maximum: float
+    flagged: bool
 
 
 @dataclass
-class Reconciliation:
-    """All checks of one run."""
+class ReconciliationReport:
+    """Everything an operator signs off on for one run."""
 
-    run_id: str
+    run: RunInfo
+    counts: Counts
     checks: list[CheckResult] = field(default_factory=list)
+    workers: list[WorkerStats] = field(default_factory=list)
+    rejects: list[RejectGroup] = field(default_factory=list)
+    history: list[HistoryEntry] = field(default_factory=list)
+    history_stats: list[HistoryStat] = field(default_factory=list)
+    restart_hint: str = ""  # the command to run when the run did not complete
+    generated_at: str = ""
 
     @property
     def passed(self) -> bool:
@@ -35,8 +141,24 @@ class Reconciliation:
 
     @property
     def failed(self) -> list[str]:
+        """Names of the fail-severity checks that failed."""
         return [c.check for c in self.checks if not c.passed and c.severity == "fail"]
 
+    @property
+    def warnings(self) -> list[str]:
+        """Names of the warn-severity checks that failed."""
+        return [c.check for c in self.checks if not c.passed and c.severity == "warn"]
+
+    @property
+    def success_rate(self) -> float:
+        """Share of checks passed, 0.0-1.0 (1.0 when there are no checks)."""
+        return sum(c.passed for c in self.checks) / len(self.checks) if self.checks else 1.0
+
+    def summary(self) -> dict[str, Any]:
+        """The ``reconciliation`` member of the run summary (``--json``)."""
+        return {"passed": self.passed, "failed": self.failed, "warnings": self.warnings,
+                "success_rate": round(self.success_rate, 4), "check_count": len(self.checks)}
+
     def to_json(self) -> dict[str, Any]:
-        return {"passed": self.passed, "failed": self.failed,
-                "checks": [asdict(c) for c in self.checks]}
+        """The versioned JSON report."""
+        return {"schema_version": REPORT_SCHEMA_VERSION, **asdict(self), **self.summary()}

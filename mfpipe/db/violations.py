@@ -1,0 +1,112 @@
+"""Business rules in SQL: count the rows that break a rule, with a few samples.
+
+Values are always bound, never formatted into SQL. Date rules fetch the column's distinct
+values and check them in Python: date arithmetic is not portable SQL, and a day's file
+holds few distinct dates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+import pyarrow as pa
+import sqlalchemy as sa
+
+from mfpipe.db.rules import DATE_FORMATS, Rule
+from mfpipe.errors import ConfigError
+
+SAMPLES = 5
+
+
+@dataclass(frozen=True)
+class Violations:
+    """How many rows break a rule, and a few of the offending values."""
+
+    count: int
+    samples: tuple[str, ...]
+
+
+def violations(connection: sa.Connection, rule: Rule, table: sa.Table,
+               where: sa.ColumnElement, types: dict[str, pa.DataType]) -> Violations:
+    """Count the rows of ``table`` selected by ``where`` that break ``rule``."""
+    for column in rule.columns:
+        if column not in table.c:
+            raise ConfigError(f"rule {rule.name} names column {column!r}, which {table.name} "
+                              "does not have")
+    if rule.kind == "unique":
+        return _duplicates(connection, table.c, rule.columns, where)
+    if rule.kind == "date":
+        return _bad_dates(connection, table.c[rule.columns[0]], where, rule.fmt)
+    column = table.c[rule.columns[0]]
+    dialect = connection.dialect.name
+    if rule.kind == "not_null":
+        bad = column.is_(None)
+    elif rule.kind == "allowed":
+        allowed = [_bound(v, types[column.name], dialect) for v in rule.values]
+        bad = column.is_not(None) & column.not_in(allowed)
+    else:
+        bad = _outside(_comparable(column, types[column.name], dialect), rule.values)
+    count = connection.execute(sa.select(sa.func.count()).where(where, bad)).scalar_one()
+    rows = connection.execute(sa.select(column).where(where, bad).distinct().limit(SAMPLES))
+    return Violations(int(count), tuple(repr(r[0]) for r in rows) if count else ())
+
+
+def _duplicates(connection: sa.Connection, c: sa.ColumnCollection, columns: tuple[str, ...],
+                where: sa.ColumnElement) -> Violations:
+    keys = [c[name] for name in columns]
+    groups = (sa.select(*keys, sa.func.count().label("n")).where(where).group_by(*keys)
+              .having(sa.func.count() > 1).subquery())
+    extra = connection.execute(sa.select(sa.func.coalesce(sa.func.sum(groups.c.n - 1), 0))
+                               ).scalar_one()
+    samples = connection.execute(sa.select(groups).limit(SAMPLES)).all()
+    return Violations(int(extra), tuple(
+        ", ".join(f"{k}={v!r}" for k, v in zip(columns, row[:-1])) + f" x{row[-1]}"
+        for row in samples))
+
+
+def _bad_dates(connection: sa.Connection, column: sa.Column, where: sa.ColumnElement,
+               fmt: str) -> Violations:
+    query = sa.select(column, sa.func.count()).where(where, column.is_not(None)).group_by(column)
+    bad = []
+    for value, n in connection.execute(query):
+        text = str(value).strip()
+        if fmt != "YYYY-MM-DD" and isinstance(value, (int, Decimal)):
+            text = text.zfill(len(fmt))  # a numeric date lost its leading zeros
+        try:
+            dt.datetime.strptime(text, DATE_FORMATS[fmt])
+        except ValueError:
+            bad.append((repr(value), int(n)))
+    return Violations(sum(n for _, n in bad), tuple(v for v, _ in bad[:SAMPLES]))
+
+
+def _bound(value: str, arrow_type: pa.DataType, dialect: str) -> object:
+    """A rule value as the column stores it (exact decimal text on SQLite)."""
+    if pa.types.is_string(arrow_type):
+        return value
+    try:
+        number = Decimal(value.strip())
+    except InvalidOperation:
+        raise ConfigError(f"rule value {value!r} is not a number") from None
+    if pa.types.is_decimal(arrow_type):
+        number = number.quantize(Decimal(1).scaleb(-arrow_type.scale))
+        return str(number) if dialect == "sqlite" else number
+    return int(number) if number == number.to_integral_value() else number
+
+
+def _comparable(column: sa.Column, arrow_type: pa.DataType, dialect: str) -> sa.ColumnElement:
+    """SQLite keeps decimals as text: compare them as numbers, not as strings."""
+    if dialect == "sqlite" and pa.types.is_decimal(arrow_type):
+        return sa.cast(column, sa.Numeric)
+    return column
+
+
+def _outside(column: sa.ColumnElement, bounds: tuple[str, ...]) -> sa.ColumnElement:
+    low, high = bounds
+    tests = []
+    if low:
+        tests.append(column < Decimal(low))
+    if high:
+        tests.append(column > Decimal(high))
+    return sa.or_(*tests)

@@ -1,0 +1,77 @@
+"""The report's facts about a run, read from the control tables: who did what, what was refused."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+
+from mfpipe.db.control import mfp_chunk, mfp_reject
+from mfpipe.db.runs import RESTARTABLE
+from mfpipe.db.urls import redact
+from mfpipe.recon.model import Counts, RejectGroup, RejectSample, RunInfo, WorkerStats
+from mfpipe.recon.subject import RunSubject
+
+SAMPLES = 3
+HEX_SHOWN = 64  # characters of a reject's raw bytes shown in a report
+
+
+def run_info(subject: RunSubject) -> RunInfo:
+    run = subject.run
+    return RunInfo(subject.run_id, run["job"], run["file"], run["status"], run["exit_code"],
+                   run["message"] or "", _iso(run["started_at"]), _iso(run["ended_at"]),
+                   float(run["elapsed_s"] or 0.0), float(run["cpu_s"] or 0.0),
+                   redact(subject.store.url), subject.staging.name, subject.final.name)
+
+
+def counts(subject: RunSubject) -> Counts:
+    run = subject.run
+    final = subject.scalar(sa.select(sa.func.count()).where(subject.in_final))
+    return Counts(int(run["records_read"] or 0), int(run["records_loaded"] or 0),
+                  int(run["records_rejected"] or 0), 0, int(final))
+
+
+def worker_stats(subject: RunSubject) -> list[WorkerStats]:
+    """Per worker, from the ledger: records read, loaded, rejected, chunks, records/s."""
+    c = mfp_chunk.c
+    query = (sa.select(c.worker_id, sa.func.sum(c.last_record_no - c.first_record_no + 1),
+                       sa.func.sum(c.rows_loaded), sa.func.sum(c.rows_rejected), sa.func.count())
+             .where(c.run_id == subject.run_id).group_by(c.worker_id).order_by(c.worker_id))
+    elapsed = float(subject.run["elapsed_s"] or 0.0)
+    return [WorkerStats(int(w), int(r), int(lo), int(rj), int(n),
+                        round(int(r) / elapsed, 1) if elapsed else 0.0)
+            for w, r, lo, rj, n in subject.rows(query)]
+
+
+def reject_groups(subject: RunSubject) -> list[RejectGroup]:
+    """Rejects grouped by reason and field, most frequent first, with a few samples each."""
+    r = mfp_reject.c
+    groups = subject.rows(sa.select(r.reason, r.field, sa.func.count().label("n"))
+                          .where(r.run_id == subject.run_id).group_by(r.reason, r.field)
+                          .order_by(sa.desc("n"), r.reason))
+    found = []
+    for reason, field, n in groups:
+        samples = subject.rows(
+            sa.select(r.record_no, r.byte_offset, r.field, r.raw_hex)
+            .where(r.run_id == subject.run_id, r.reason == reason,
+                   r.field.is_(None) if field is None else r.field == field)
+            .order_by(r.record_no).limit(SAMPLES))
+        found.append(RejectGroup(reason, field or "", int(n), tuple(
+            RejectSample(int(s[0]), int(s[1]), s[2] or "", _shorten(s[3])) for s in samples)))
+    return found
+
+
+def restart_hint(subject: RunSubject) -> str:
+    """What to run when the run did not complete."""
+    if subject.run["status"] not in RESTARTABLE:
+        return ""
+    return (f"mfpipe restart {subject.run_id} --db {redact(subject.store.url)}  "
+            "(loads only the chunks missing from the ledger)")
+
+
+def _shorten(raw_hex: str) -> str:
+    return raw_hex if len(raw_hex) <= HEX_SHOWN else raw_hex[:HEX_SHOWN] + "..."
+
+
+def _iso(value: dt.datetime | None) -> str:
+    return value.isoformat(timespec="seconds") + "Z" if value else ""

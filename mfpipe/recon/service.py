@@ -1,0 +1,78 @@
+"""ReconciliationService: run every check on a run, keep the results, build the report.
+
+``reconcile`` runs the checks (at the end of ``mfpipe run``, or later with ``mfpipe
+reconcile RUN_ID``, e.g. after someone touched the final table) and replaces the run's rows
+in ``mfp_recon_result``; ``report`` rebuilds the report from what was kept, without
+re-running anything, so a report shows what was signed off.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import sqlalchemy as sa
+
+from mfpipe.db.control import mfp_recon_result
+from mfpipe.db.runs import RunStore, utcnow
+from mfpipe.recon import facts
+from mfpipe.recon.content import content_checks
+from mfpipe.recon.counts import count_checks
+from mfpipe.recon.history import history, history_check, history_stats
+from mfpipe.recon.model import CheckResult, ReconciliationReport
+from mfpipe.recon.rules import rule_checks
+from mfpipe.recon.subject import RunSubject
+from mfpipe.recon.totals import total_checks
+
+Check = Callable[[RunSubject], list[CheckResult]]
+# The checks of ARCHITECTURE.md in their order; history (#7) is added with the report's data.
+CHECKS: tuple[Check, ...] = (count_checks, total_checks, content_checks, rule_checks)
+_TEXT = 200  # the width of mfp_recon_result's text columns
+
+
+class ReconciliationService:
+    """Reconciles runs of one database."""
+
+    def __init__(self, store: RunStore) -> None:
+        self.store = store
+
+    def reconcile(self, run_id: str) -> ReconciliationReport:
+        """Run every check on the run, store the results, and return the report."""
+        subject = RunSubject.load(self.store, run_id)
+        report = self._report(subject, [c for check in CHECKS for c in check(subject)])
+        report.checks += history_check(report.history_stats)
+        self._save(run_id, report.checks)
+        return report
+
+    def report(self, run_id: str) -> ReconciliationReport:
+        """The report of a run with the check results stored by its last reconciliation."""
+        subject = RunSubject.load(self.store, run_id)
+        query = sa.select(mfp_recon_result).where(mfp_recon_result.c.run_id == run_id)
+        with self.store.engine.connect() as c:
+            stored = [CheckResult(r.check_name, r.check_type, r.expected or "", r.actual or "",
+                                  bool(r.passed), r.severity, r.discrepancy or "",
+                                  tuple(json.loads(r.details or "[]")))
+                      for r in c.execute(query.order_by(mfp_recon_result.c.position))]
+        return self._report(subject, stored)
+
+    def _report(self, subject: RunSubject, checks: list[CheckResult]) -> ReconciliationReport:
+        entries = history(subject)
+        return ReconciliationReport(
+            facts.run_info(subject), facts.counts(subject), checks, facts.worker_stats(subject),
+            facts.reject_groups(subject), entries, history_stats(subject, entries),
+            facts.restart_hint(subject), utcnow().isoformat(timespec="seconds") + "Z")
+
+    def _save(self, run_id: str, checks: list[CheckResult]) -> None:
+        """Replace the run's stored results in one transaction."""
+        now = utcnow()
+        rows = [{"run_id": run_id, "position": i, "check_name": c.check[:100],
+                 "check_type": c.type,
+                 "expected": c.expected[:_TEXT], "actual": c.actual[:_TEXT],
+                 "discrepancy": c.discrepancy[:_TEXT], "passed": c.passed,
+                 "severity": c.severity, "details": json.dumps(list(c.details)),
+                 "checked_at": now} for i, c in enumerate(checks)]
+        with self.store.engine.begin() as c:
+            c.execute(sa.delete(mfp_recon_result).where(mfp_recon_result.c.run_id == run_id))
+            if rows:
+                c.execute(sa.insert(mfp_recon_result), rows)
+

@@ -1,0 +1,49 @@
+"""Control totals: the exact sum of every money column, from the file to the final table.
+
+The processors summed each chunk's decoded values (kept in the ledger with the chunk); the
+database sums staging and final. All three are compared as exact decimals, never floats.
+SQLite stores decimals as text, so there an exact aggregate (``mfp_dsum``) does the sum.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from mfpipe.recon.model import CheckResult
+from mfpipe.recon.subject import RunSubject
+
+
+def total_checks(subject: RunSubject) -> list[CheckResult]:
+    """Check #4 of ARCHITECTURE.md: one staging and one final check per money column."""
+    columns = subject.config.money_columns or ()
+    if not columns:
+        return []
+    from_ledger = {c: Decimal(0) for c in columns}
+    for chunk in subject.ledger:
+        for column, total in json.loads(chunk["totals"]).items():
+            if column in from_ledger:
+                from_ledger[column] += Decimal(total)
+    staging = _sums(subject, subject.staging, subject.in_staging, columns)
+    promoted = _sums(subject, subject.staging, subject.promoted, columns)
+    final = _sums(subject, subject.final, subject.in_final, columns)
+    checks = []
+    for column in columns:
+        checks.append(_compare(f"total_{column}_staging", from_ledger[column], staging[column]))
+        checks.append(_compare(f"total_{column}_final", promoted[column], final[column]))
+    return checks
+
+
+def _sums(subject: RunSubject, table: sa.Table, where: sa.ColumnElement,
+          columns: tuple[str, ...]) -> dict[str, Decimal]:
+    aggregate = sa.func.mfp_dsum if subject.store.dialect == "sqlite" else sa.func.sum
+    query = sa.select(*(aggregate(table.c[c]) for c in columns)).where(where)
+    row = subject.rows(query)[0]
+    return {c: Decimal(str(v)) if v is not None else Decimal(0) for c, v in zip(columns, row)}
+
+
+def _compare(name: str, expected: Decimal, actual: Decimal) -> CheckResult:
+    return CheckResult(name, "control_total", str(expected), str(actual), expected == actual,
+                       discrepancy=str(actual - expected))

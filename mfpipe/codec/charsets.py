@@ -60,3 +60,27 @@ def charset(name: str) -> Charset:
     ascii_table = np.where(points < 128, points, NOT_ASCII).astype(np.uint8)
     encoded = " +-".encode(key if ebcdic else "latin-1")
     return Charset(key, ebcdic, points, ascii_table, encoded[0], encoded[1], encoded[2])
+
+
+@functools.cache
+def _ascii_tables(name: str, low_as_space: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The ASCII table of a code page for single bytes, and for pairs of bytes (uint16)."""
+    single = charset(name).ascii.copy()
+    if low_as_space:
+        single[0] = ord(" ")
+    pairs = np.arange(65536, dtype=np.uint16).view(np.uint8).reshape(-1, 2)
+    return single, single[pairs].reshape(-1).view(np.uint16)
+
+
+def translate(matrix: np.ndarray, name: str, low_as_space: bool) -> np.ndarray:
+    """The ASCII byte (or ``NOT_ASCII``) of every byte of a [rows, width] matrix, as a new
+    contiguous matrix; ``low_as_space`` turns 0x00 into a space.
+
+    Why pairs: ``np.take`` costs about the same per element whatever the element size, so
+    looking bytes up two at a time in a 65,536-entry table (128 KiB, it stays in cache) halves
+    the cost of the biggest pass of text decoding.
+    """
+    single, pairs = _ascii_tables(name, low_as_space)
+    if matrix.shape[1] % 2 or matrix.strides[1] != 1:
+        return np.take(single, matrix)
+    return np.take(pairs, matrix.view(np.uint16)).view(np.uint8)

@@ -11,31 +11,29 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from mfpipe.codec.charsets import NOT_ASCII, charset
+from mfpipe.codec.charsets import NOT_ASCII, charset, translate
 from mfpipe.codec.column import DecodedColumn, merge_reasons
 from mfpipe.codec.options import DecodeOptions, Trim
 from mfpipe.codec.reasons import Reason
 from mfpipe.layout import Field
 
 _SPACE = 0x20
+_ASCII_TRIM = {"right": pc.ascii_rtrim, "left": pc.ascii_ltrim, "both": pc.ascii_trim}
 
 
 def decode_text(matrix: np.ndarray, field: Field, options: DecodeOptions) -> DecodedColumn:
     """Decode a single-byte text column in the file's code page."""
-    cs = charset(options.encoding)
-    low = matrix == 0
     reasons = None
     if options.low_values == "reject":
-        reasons = merge_reasons((low.any(axis=1), Reason.LOW_VALUES))
-    chars = cs.ascii[matrix]
-    if options.low_values == "space":
-        chars[low] = _SPACE
-    if not (chars == NOT_ASCII).any():
+        reasons = merge_reasons(((matrix == 0).any(axis=1), Reason.LOW_VALUES))
+    chars = translate(matrix, options.encoding, options.low_values == "space")
+    if chars.size == 0 or chars.max() < NOT_ASCII:  # ASCII bytes are UTF-8 already
         return DecodedColumn(strings_from_ascii(chars, options.trim), reasons)
-    points = cs.codepoints[matrix]
+    points = charset(options.encoding).codepoints[matrix]
     if options.low_values == "space":
-        points[low] = _SPACE
+        points[matrix == 0] = _SPACE
     return DecodedColumn(strings_from_codepoints(points, options.trim), reasons)
 
 
@@ -93,11 +91,20 @@ def _string_array(data: np.ndarray, lengths: np.ndarray) -> pa.Array:
 
 
 def strings_from_ascii(chars: np.ndarray, trim: Trim) -> pa.Array:
-    """Strings from a [rows, width] matrix of ASCII bytes, trimmed of spaces."""
-    start, stop = _bounds(chars == _SPACE, trim)
-    kept = _kept(chars.shape, start, stop)
-    data = np.ascontiguousarray(chars).ravel() if kept is None else chars[kept]
-    return _string_array(data, stop - start)
+    """Strings from a [rows, width] matrix of ASCII bytes, trimmed of spaces.
+
+    The matrix becomes a string array as it is (every row ``width`` long, no copy) and Arrow's
+    C++ trim kernel does the trimming and compaction in one pass.
+    """
+    chars = np.ascontiguousarray(chars)
+    n, width = chars.shape
+    offsets = np.arange(n + 1, dtype=np.int32 if chars.size < 2**31 else np.int64) * width
+    arrow_type = pa.string() if offsets.dtype == np.int32 else pa.large_string()
+    array = pa.Array.from_buffers(arrow_type, n, [None, pa.py_buffer(offsets),
+                                                   pa.py_buffer(chars)])
+    if trim != "none":
+        array = _ASCII_TRIM[trim](array, characters=" ")
+    return array if arrow_type == pa.string() else array.cast(pa.string())
 
 
 def strings_from_codepoints(points: np.ndarray, trim: Trim, dropped: np.ndarray | None = None

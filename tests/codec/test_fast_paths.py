@@ -1,7 +1,8 @@
-"""The word-arithmetic fast paths agree with the general table-lookup paths on any bytes.
+"""The fast paths agree with the general paths on any bytes.
 
 Packed fields of up to 8 bytes and zoned fields of up to 16 bytes (trailing or no sign) take a
-fast path; every other width goes the general way. Here both paths decode the same columns of
+word-arithmetic fast path; every other width goes the general way. ASCII text takes a path of
+pair-table translation and Arrow trimming; the general path encodes code points. Here both paths decode the same columns of
 mostly-valid, corrupted and random bytes: the reject reasons must be identical on every record,
 and the values identical on every valid one.
 """
@@ -9,13 +10,16 @@ and the values identical on every valid one.
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mfpipe.codec import DecodedColumn, DecodeOptions
+from mfpipe.codec import DecodedColumn, DecodeOptions, Reason, charset
+from mfpipe.codec.charsets import NOT_ASCII
 from mfpipe.codec.packed import (decode_packed, decode_packed_bytes, decode_packed_unsigned,
                                  decode_packed_unsigned_bytes)
+from mfpipe.codec.text import decode_text, strings_from_codepoints
 from mfpipe.codec.zoned import decode_zoned, decode_zoned_bytes
 from mfpipe.layout import Field
 from tests.codec.helpers import record
@@ -117,3 +121,31 @@ class TestZoned:
         options = DecodeOptions(encoding=encoding, strict_signs=variant == "strict",
                                 spaces_numeric="reject" if variant == "reject_spaces" else "null")
         _assert_same(decode_zoned(raw, f, options), decode_zoned_bytes(raw, f, options))
+
+
+class TestText:
+    @pytest.mark.parametrize("picture", ["X", "XX", "X(3)", "X(4)", "X(7)", "X(30)"])
+    @pytest.mark.parametrize("encoding", ["cp037", "cp1047", "ascii"])
+    @SETTINGS
+    @given(data=st.data(), trim=st.sampled_from(["right", "left", "both", "none"]),
+           low_values=st.sampled_from(["space", "reject", "keep"]))
+    def test_ascii_path(self, picture, encoding, trim, low_values, data):
+        """Text of ASCII characters (with spaces and low-values), odd and even widths, decodes
+        like the general code-point path, for every trim and low-values policy."""
+        f = _field(f"PIC {picture}")
+        cs = charset(encoding)
+        ascii_bytes = np.flatnonzero(cs.ascii != NOT_ASCII).tolist()
+        spaces = [cs.space] * 20 + [0] * 3
+        raw = data.draw(_columns(f.size, ascii_bytes + spaces, ascii_bytes + spaces))
+        if not data.draw(st.booleans()):  # else one non-ASCII byte sends it all the general way
+            raw = np.where(cs.ascii[raw] == NOT_ASCII, cs.space, raw)
+        options = DecodeOptions(encoding=encoding, trim=trim, low_values=low_values)
+        fast = decode_text(raw, f, options)
+        points = cs.codepoints[raw]
+        if low_values == "space":
+            points[raw == 0] = ord(" ")
+        assert fast.values.type == pa.string()
+        assert fast.values.to_pylist() == strings_from_codepoints(points, trim).to_pylist()
+        expected_reasons = (raw == 0).any(axis=1) * Reason.LOW_VALUES if low_values == "reject" \
+            else np.zeros(len(raw), np.uint8)
+        assert _reasons(fast).tolist() == expected_reasons.tolist()

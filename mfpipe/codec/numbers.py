@@ -92,9 +92,10 @@ def _int128_words(value: Unscaled) -> np.ndarray:
     """Little-endian (low, high) uint64 pairs of the 128-bit two's complement integer."""
     n = len(value.low)
     words = np.empty((n, 2), dtype=np.uint64)
-    if value.high is None:
-        words[:, 0] = value.low.view(np.uint64)
-        words[:, 1] = np.where(value.low < 0, np.uint64(0xFFFFFFFFFFFFFFFF), np.uint64(0))
+    if value.high is None:  # the high word is the sign extension: an arithmetic shift by 63
+        signed = words.view(np.int64)
+        signed[:, 0] = value.low
+        np.right_shift(value.low, 63, out=signed[:, 1])
         return words
     lo, hi = _mul_add(value.high.view(np.uint64), np.uint64(_TEN18), value.low.view(np.uint64))
     neg = value.negative

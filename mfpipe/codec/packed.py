@@ -16,7 +16,7 @@ from mfpipe.codec.column import DecodedColumn, merge_reasons
 from mfpipe.codec.numbers import Unscaled, accumulate, from_digits, to_arrow
 from mfpipe.codec.options import DecodeOptions
 from mfpipe.codec.reasons import Reason
-from mfpipe.codec.words import WORD_BYTES, bad_nibbles, bcd_value, read_word
+from mfpipe.codec.words import WORD_BYTES, bad_nibbles, bcd_value, negate_where, read_word
 from mfpipe.layout import Field
 
 _BYTES = np.arange(256)
@@ -43,8 +43,6 @@ def _decode_packed_word(matrix: np.ndarray, field: Field, options: DecodeOptions
     sign = (word & np.uint64(0xF)).astype(np.uint8)
     word >>= np.uint64(4)  # the digits alone
     negative = (sign == 0xB) | (sign == 0xD)
-    value = bcd_value(word, 2 * width - 1).view(np.int64)
-    np.negative(value, out=value, where=negative)
     parts = [(bad_nibbles(word), Reason.PACKED_DIGIT), (sign < 0xA, Reason.PACKED_SIGN)]
     if options.strict_signs:
         parts.append(((sign == 0xA) | (sign == 0xB) | (sign == 0xE), Reason.STRICT_SIGN))
@@ -53,6 +51,8 @@ def _decode_packed_word(matrix: np.ndarray, field: Field, options: DecodeOptions
     if field.digits % 2 == 0:  # an even digit count leaves the first nibble spare: it must be zero
         parts.append(((word >> np.uint64(8 * width - 8)) != 0, Reason.TOO_MANY_DIGITS))
     reasons = merge_reasons(*parts)
+    value = bcd_value(word, 2 * width - 1).view(np.int64)  # in place: checks come first
+    negate_where(value, negative)
     return DecodedColumn(to_arrow(Unscaled(value), field.arrow_type, field.scale, None), reasons)
 
 

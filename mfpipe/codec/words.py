@@ -53,7 +53,8 @@ def _window(matrix: np.ndarray, start: int, size: int) -> np.ndarray:
 
 def bad_nibbles(word: np.ndarray) -> np.ndarray:
     """Rows where some nibble is above 9 (bit 3 set together with bit 2 or bit 1)."""
-    above = (word << _U64(1)) | (word << _U64(2))
+    above = word << _U64(1)
+    above |= word << _U64(2)
     above &= word
     above &= _NIBBLE_HIGH_BIT
     return above != 0
@@ -82,22 +83,41 @@ def bad_digit_bytes(digits: np.ndarray, lanes: int) -> np.ndarray:
 def bcd_value(word: np.ndarray, nibbles: int) -> np.ndarray:
     """The number written in the low ``nibbles`` BCD nibbles (up to 16) of each word.
 
-    Rows with a nibble above 9 get a meaningless value (they are rejected by the caller).
+    Works in place: ``word`` is overwritten and returned. Rows with a nibble above 9 get a
+    meaningless value (they are rejected by the caller).
     """
     return _fold(word, _FOLD_NIBBLES, nibbles)
 
 
 def digits_value(word: np.ndarray, lanes: int) -> np.ndarray:
-    """The number written in the low ``lanes`` bytes (up to 8), one digit 0-9 per byte."""
+    """The number written in the low ``lanes`` bytes (up to 8), one digit 0-9 per byte.
+
+    Works in place, like :func:`bcd_value`.
+    """
     return _fold(word, _FOLD_BYTES, lanes)
 
 
-def _fold(word: np.ndarray, steps: tuple[tuple[int, int, int], ...], lanes: int) -> np.ndarray:
-    value = word.copy()
+def _fold(value: np.ndarray, steps: tuple[tuple[int, int, int], ...], lanes: int) -> np.ndarray:
     needed = max(lanes - 1, 0).bit_length()  # each step halves the number of lanes
+    if needed:
+        high = np.empty_like(value)  # one scratch array; out= avoids a temporary per operation
     for shift, mask, factor in steps[:needed]:  # a loop over lane sizes, not over records
-        high = value >> _U64(shift)
-        high &= _U64(mask)
-        high *= _U64(factor)
-        value -= high
+        np.right_shift(value, _U64(shift), out=high)
+        np.bitwise_and(high, _U64(mask), out=high)
+        np.multiply(high, _U64(factor), out=high)
+        np.subtract(value, high, out=value)
     return value
+
+
+def negate_where(value: np.ndarray, negative: np.ndarray) -> None:
+    """Negate int64 ``value`` in place where ``negative``, as ``(v ^ m) - m`` with m = 0 or -1.
+
+    Why: a masked ``np.negative(..., where=)`` branches per element and is several times
+    slower when signs are mixed, as they are in real data.
+    """
+    if not negative.any():
+        return
+    flip = negative.astype(np.int64)
+    np.negative(flip, out=flip)
+    value ^= flip
+    value -= flip

@@ -20,7 +20,8 @@ from mfpipe.codec.column import DecodedColumn, merge_reasons
 from mfpipe.codec.numbers import Unscaled, from_digits, to_arrow
 from mfpipe.codec.options import DecodeOptions
 from mfpipe.codec.reasons import Reason
-from mfpipe.codec.words import WORD_BYTES, bad_digit_bytes, digits_value, read_word, repeated
+from mfpipe.codec.words import (WORD_BYTES, bad_digit_bytes, digits_value, negate_where,
+                                read_word, repeated)
 from mfpipe.layout import Field, SignPosition
 
 INVALID = 255
@@ -84,18 +85,20 @@ def _decode_zoned_words(matrix: np.ndarray, field: Field, options: DecodeOptions
     low ^= repeated(zone, low_size)  # digit bytes become 0-9, anything else is above 9
     low >>= np.uint64(8)  # the sign byte is read by _sign_byte
     digit_bad = bad_digit_bytes(low, low_size - 1)
-    value = digits_value(low, low_size - 1)
+    value = digits_value(low, low_size - 1)  # in place, after the check
     if high_size:
         high = read_word(matrix, 0, high_size)
         spaces &= high == repeated(cs.space, high_size)
         high ^= repeated(zone, high_size)
         digit_bad |= bad_digit_bytes(high, high_size)
-        value += digits_value(high, high_size) * np.uint64(10 ** (low_size - 1))
+        high = digits_value(high, high_size)
+        high *= np.uint64(10 ** (low_size - 1))
+        value += high
     sign_digit, sign_bad, negative, strict_bad = _sign_byte(sign, cs.ebcdic)
     value *= np.uint64(10)
     value += sign_digit
     low_value = value.view(np.int64)  # at most 16 digits: below 2**63
-    np.negative(low_value, out=low_value, where=negative)
+    negate_where(low_value, negative)
     return _column(Unscaled(low_value), spaces, (sign_bad, digit_bad, strict_bad, negative),
                    field, options)
 
@@ -122,13 +125,18 @@ def _column(value: Unscaled, spaces: np.ndarray,
     sign_bad, digit_bad, strict_bad, negative = bad
     filled = ~spaces
     null = spaces if options.spaces_numeric == "null" and not field.blank_when_zero else None
-    reasons = merge_reasons(
-        (spaces & (options.spaces_numeric == "reject") & (not field.blank_when_zero), Reason.SPACES),
-        (sign_bad & filled, Reason.ZONED_SIGN),  # first: a bad sign byte is no digit either
-        (digit_bad & filled, Reason.ZONED_DIGIT),
-        (strict_bad & options.strict_signs & filled, Reason.STRICT_SIGN),
-        (negative & (not field.signed) & filled, Reason.NEGATIVE_UNSIGNED),
-    )
+    # masks that an option or the PIC rules out are left out, not and-ed with a Python bool
+    # (which NumPy does far more slowly than an and of two arrays)
+    parts = []
+    if options.spaces_numeric == "reject" and not field.blank_when_zero:
+        parts.append((spaces, Reason.SPACES))
+    parts.append((sign_bad & filled, Reason.ZONED_SIGN))  # first: a bad sign byte is no digit
+    parts.append((digit_bad & filled, Reason.ZONED_DIGIT))
+    if options.strict_signs:
+        parts.append((strict_bad & filled, Reason.STRICT_SIGN))
+    if not field.signed:
+        parts.append((negative & filled, Reason.NEGATIVE_UNSIGNED))
+    reasons = merge_reasons(*parts)
     if field.blank_when_zero and spaces.any():
         value = value._replace(low=np.where(spaces, 0, value.low))
     return DecodedColumn(to_arrow(value, field.arrow_type, field.scale, null), reasons)

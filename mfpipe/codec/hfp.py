@@ -35,6 +35,6 @@ def decode_float(matrix: np.ndarray, field: Field, options: DecodeOptions) -> De
         reasons = merge_reasons((~np.isfinite(values), Reason.NOT_A_NUMBER))
         values = np.where(np.isfinite(values), values, 0.0)
     else:
-        words = read_integers(matrix, signed=False).astype(np.uint64)
+        words = read_integers(matrix, signed=False, dtype=np.dtype(np.uint64))
         values, reasons = ibm_to_float(words, width), None
     return DecodedColumn(pa.array(values, type=pa.float64()), reasons)

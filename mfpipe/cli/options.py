@@ -116,6 +116,13 @@ _RECONCILE_OPTIONS = [
                  "allowed:C:V1,V2, date:C:YYYYMMDD; '/warn' makes it a warning."),
     click.option("--no-88-rules", "condition_rules", is_flag=True, flag_value=False, default=True,
                  help="Do not check level-88 VALUEs as allowed values."),
+    click.option("--trailer-record", help="01 record of the trailer (the last "
+                 "--skip-trailer-bytes of the file)."),
+    click.option("--trailer-count", metavar="COLUMN",
+                 help="Trailer column holding the number of detail records."),
+    click.option("--trailer-total", "trailer_totals", multiple=True,
+                 metavar="TRAILER_COLUMN=COLUMN",
+                 help="Trailer column holding the total of a detail column (repeatable)."),
 ]
 
 
@@ -135,4 +142,6 @@ def reconcile_settings(opts: dict[str, Any]) -> dict[str, Any]:
             "money_columns": tuple(opts["money"]) or None,
             "hash_columns": columns(opts["hash_columns"]),
             "rules": tuple(Rule.parse(r) for r in opts["rules"]),
-            "condition_rules": opts["condition_rules"]}
+            "condition_rules": opts["condition_rules"],
+            "trailer_record": opts["trailer_record"], "trailer_count": opts["trailer_count"],
+            "trailer_totals": tuple(_pairs(opts["trailer_totals"], "--trailer-total"))}

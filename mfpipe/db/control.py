@@ -36,6 +36,7 @@ mfp_run = sa.Table(
     sa.Column("metrics", sa.Text),  # JSON: the MetricsAggregator's per-worker counts
     sa.Column("message", sa.String(2000)),
     sa.Column("options", sa.Text),  # JSON: source, decode and pipeline options of the run
+    sa.Column("trailer_hex", sa.Text),  # the file's trailer bytes, as read when the run began
     sa.Column("version", sa.String(20)),
 )
 

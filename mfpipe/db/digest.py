@@ -1,5 +1,6 @@
-"""The content hash in SQL: the same canonical row and digest as :mod:`mfpipe.codec.digest`.
+"""Reconciliation aggregates in SQL: the content hash and exact sums, on every dialect.
 
+The content hash uses the same canonical row and digest as :mod:`mfpipe.codec.digest`.
 Each dialect turns a stored value back into the canonical text the processors hashed, joins
 the columns with ``|`` (NULL as the empty string), takes the first 8 bytes of its MD5 as a
 64-bit integer and sums them; the caller reduces the sum mod 2**64:
@@ -115,6 +116,14 @@ class _DecimalSum:
 
     def finalize(self) -> str:
         return str(self.total)
+
+
+def exact_sums(connection: sa.Connection, columns: Sequence[sa.ColumnElement],
+               where: sa.ColumnElement) -> list[Decimal]:
+    """Exact sums of numeric columns over the selected rows (0 where there are none)."""
+    aggregate = sa.func.mfp_dsum if connection.dialect.name == "sqlite" else sa.func.sum
+    row = connection.execute(sa.select(*(aggregate(c) for c in columns)).where(where)).one()
+    return [Decimal(str(v)) if v is not None else Decimal(0) for v in row]
 
 
 def register_sqlite_functions(connection: sqlite3.Connection) -> None:

@@ -51,7 +51,9 @@ def promote(connection: sa.Connection, staging: sa.Table, final: sa.Table, run_i
         insert = insert.from_select([*columns, "last_run_id"], source)
         updates = {n: insert.excluded[n] for n in [*columns, "last_run_id"] if n not in key}
         statement = insert.on_conflict_do_update(index_elements=list(key), set_=updates)
-    return connection.execute(statement).rowcount
+    connection.execute(statement)  # drivers differ on rowcount for INSERT ... SELECT: count
+    return connection.execute(sa.select(sa.func.count()).where(final.c.last_run_id == run_id)
+                              ).scalar_one()
 
 
 def merge_statement(staging: sa.Table, final: sa.Table, run_id: str, key: Sequence[str],

@@ -47,6 +47,10 @@ class RunConfig:
     money_columns: tuple[str, ...] | None = None  # None: every decimal column with decimals
     hash_columns: tuple[str, ...] | None = None  # None: every column all databases hash alike
     rules: tuple[Rule, ...] = ()
+    # the trailer: the file's last skip_trailer_bytes, decoded with another 01 record
+    trailer_record: str | None = None
+    trailer_count: str | None = None  # trailer column holding the number of detail records
+    trailer_totals: tuple[tuple[str, str], ...] = ()  # (trailer column, detail column)
     condition_rules: bool = True  # 88-level VALUEs as allowed-value rules (severity warn)
 
     def __post_init__(self) -> None:
@@ -56,6 +60,8 @@ class RunConfig:
             raise ConfigError("--chunk-records must be at least 1")
         if self.max_errors < 0:
             raise ConfigError("--max-errors must be 0 (no limit) or more")
+        if self.trailer_record and not self.framing.skip_trailer_bytes:
+            raise ConfigError("a trailer record needs --skip-trailer-bytes (the trailer's size)")
 
     @property
     def bad_path(self) -> str:
@@ -76,6 +82,7 @@ def config_from_options(options: dict[str, Any], db_url: str) -> RunConfig:
     values.update(
         db_url=db_url, framing=FramingOptions(**values["framing"]),
         decode=DecodeOptions(**decode), key=tuple(values.get("key", ())),
+        trailer_totals=tuple(tuple(p) for p in values.get("trailer_totals", ())),
         rules=tuple(Rule(r["kind"], tuple(r["columns"]), tuple(r["values"]), r["severity"],
                          r["fmt"]) for r in values.get("rules", ())))
     for name in ("money_columns", "hash_columns"):

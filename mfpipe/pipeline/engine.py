@@ -31,6 +31,7 @@ from mfpipe.pipeline.metrics import MetricsAggregator
 from mfpipe.pipeline.processor import run_processor
 from mfpipe.pipeline.progress import Progress
 from mfpipe.pipeline.reader import Reader
+from mfpipe.pipeline.source import open_input
 from mfpipe.pipeline.writer import run_writers
 
 EXIT_STOPPED = 143
@@ -85,7 +86,7 @@ class Engine:
                              file=config.input_path, layout=config.layout_path,
                              record_name=record.name, staging_table=staging.name,
                              final_table=final.name, options=json.dumps(_options(config)),
-                             version=_version())
+                             trailer_hex=read_trailer(config), version=_version())
         log.info("run starting", run_id=config.run_id, input=config.input_path,
                  db=redact(config.db_url), processors=config.processors, writers=config.writers)
         status, exit_code, message, reader, metrics = self._supervise(store, staging.name)
@@ -244,6 +245,16 @@ def resolve_columns(config: RunConfig, schema: Any) -> RunConfig:
     reconciliation of the run use the same ones (they are stored with the run's options)."""
     return replace(config, hash_columns=hash_columns(schema, config.hash_columns),
                    money_columns=money_columns(schema, config.money_columns))
+
+
+def read_trailer(config: RunConfig) -> str | None:
+    """The trailer bytes in hex, kept with the run: reconciliation checks them later even if
+    the file has gone by then."""
+    if not config.trailer_record:
+        return None
+    load_layout(config.layout_path).record(config.trailer_record)  # a missing one fails now
+    with open_input(config.input_path) as buffer:
+        return bytes(buffer[len(buffer) - config.framing.skip_trailer_bytes:]).hex()
 
 
 def _cpu_seconds() -> float:

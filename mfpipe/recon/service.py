@@ -23,10 +23,12 @@ from mfpipe.recon.model import CheckResult, ReconciliationReport
 from mfpipe.recon.rules import rule_checks
 from mfpipe.recon.subject import RunSubject
 from mfpipe.recon.totals import total_checks
+from mfpipe.recon.trailer import trailer_checks
 
 Check = Callable[[RunSubject], list[CheckResult]]
 # The checks of ARCHITECTURE.md in their order; history (#7) is added with the report's data.
-CHECKS: tuple[Check, ...] = (count_checks, total_checks, content_checks, rule_checks)
+CHECKS: tuple[Check, ...] = (count_checks, trailer_checks, total_checks, content_checks,
+                             rule_checks)
 _TEXT = 200  # the width of mfp_recon_result's text columns
 
 

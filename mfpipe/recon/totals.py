@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
+from mfpipe.db.digest import exact_sums
 from mfpipe.recon.model import CheckResult
 from mfpipe.recon.subject import RunSubject
 
@@ -38,10 +39,8 @@ def total_checks(subject: RunSubject) -> list[CheckResult]:
 
 def _sums(subject: RunSubject, table: sa.Table, where: sa.ColumnElement,
           columns: tuple[str, ...]) -> dict[str, Decimal]:
-    aggregate = sa.func.mfp_dsum if subject.store.dialect == "sqlite" else sa.func.sum
-    query = sa.select(*(aggregate(table.c[c]) for c in columns)).where(where)
-    row = subject.rows(query)[0]
-    return {c: Decimal(str(v)) if v is not None else Decimal(0) for c, v in zip(columns, row)}
+    with subject.store.engine.connect() as connection:
+        return dict(zip(columns, exact_sums(connection, [table.c[c] for c in columns], where)))
 
 
 def _compare(name: str, expected: Decimal, actual: Decimal) -> CheckResult:

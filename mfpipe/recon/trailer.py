@@ -1,0 +1,85 @@
+"""Trailer checks: the file's own count and control totals against what was loaded.
+
+The trailer bytes were kept with the run when it began; they are decoded here with the
+trailer's 01 record. A trailer total narrower than the sum it checks is a hash total (the
+sum keeping only its rightmost digits) and is compared that way. A rejected record's amount
+is not in the loaded total, so with rejects a total cannot match: the check says so.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import numpy as np
+
+from mfpipe.codec import DecodePlan
+from mfpipe.db.digest import exact_sums
+from mfpipe.errors import ConfigError
+from mfpipe.layout import load_layout
+from mfpipe.recon.model import CheckResult
+from mfpipe.recon.subject import RunSubject
+
+
+def trailer_checks(subject: RunSubject) -> list[CheckResult]:
+    """Check #2 of ARCHITECTURE.md, where the job names a trailer record."""
+    config = subject.config
+    if not config.trailer_record:
+        return []
+    values = _decode(subject)
+    if values is None:
+        return [CheckResult("trailer", "trailer", "a valid trailer record", "invalid bytes",
+                            False, details=(f"trailer bytes: {subject.run['trailer_hex']}",))]
+    checks = []
+    if config.trailer_count:
+        expected, read = values[config.trailer_count], int(subject.run["records_read"] or 0)
+        checks.append(CheckResult("trailer_count", "trailer", str(expected), str(read),
+                                  expected == read,
+                                  discrepancy=str(read - int(expected or 0))))
+    rejected = int(subject.run["records_rejected"] or 0)
+    for trailer_column, column in config.trailer_totals:
+        expected = Decimal(values[trailer_column] or 0)
+        loaded = _loaded_total(subject, column)
+        actual, hashed = _as_trailer_holds(loaded, subject, trailer_column)
+        details = [f"hash total: the sum {loaded} kept to the trailer's {hashed} digits"] \
+            if hashed else []
+        if rejected and actual != expected:
+            details.append(f"{rejected} rejected record(s) are not in the loaded total")
+        checks.append(CheckResult(f"trailer_total_{column}", "trailer", str(expected),
+                                  str(actual), actual == expected,
+                                  discrepancy=str(actual - expected), details=tuple(details)))
+    return checks
+
+
+def _decode(subject: RunSubject) -> dict[str, object] | None:
+    """The trailer's values by column, or None when its bytes do not decode."""
+    record = load_layout(subject.config.layout_path).record(subject.config.trailer_record)
+    raw = bytes.fromhex(subject.run["trailer_hex"] or "")[:record.size]
+    matrix = np.frombuffer(raw.ljust(record.size, b"\x40"), dtype=np.uint8).reshape(1, -1)
+    plan = DecodePlan.compile(record, subject.config.decode)
+    decoded = plan.decode(matrix, 0, np.zeros(1, dtype=np.int64))
+    if decoded.batch.num_rows == 0:
+        return None
+    row = decoded.batch.to_pylist()[0]
+    for name in [subject.config.trailer_count, *(t for t, _ in subject.config.trailer_totals)]:
+        if name and name not in row:
+            raise ConfigError(f"trailer column {name!r} is not in record "
+                              f"{subject.config.trailer_record}")
+    return row
+
+
+def _loaded_total(subject: RunSubject, column: str) -> Decimal:
+    if column not in subject.staging.c:
+        raise ConfigError(f"trailer total names column {column!r}, which the layout lacks")
+    with subject.store.engine.connect() as connection:
+        return exact_sums(connection, [subject.staging.c[column]], subject.in_staging)[0]
+
+
+def _as_trailer_holds(total: Decimal, subject: RunSubject, trailer_column: str
+                      ) -> tuple[Decimal, int]:
+    """The total as a field of the trailer's size can hold it: (value, digits if hashed)."""
+    record = load_layout(subject.config.layout_path).record(subject.config.trailer_record)
+    f = record.field(trailer_column)
+    whole = f.digits - f.scale
+    if abs(total) < Decimal(10) ** whole:
+        return total, 0
+    return total % (Decimal(10) ** whole), f.digits

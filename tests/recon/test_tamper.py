@@ -1,0 +1,124 @@
+"""Tamper tests: an honest run passes every check; each kind of tampering is caught by the
+right check, and the report names it and narrows it down."""
+
+from __future__ import annotations
+
+import pytest
+
+from mfpipe.recon import ReconciliationService
+from mfpipe.report import render
+from tests.recon.conftest import load
+
+
+def failed(run) -> dict[str, tuple[str, ...]]:
+    """Reconcile again; the failed checks with their details."""
+    report = ReconciliationService(run.store).reconcile(run.config.run_id)
+    return {c.check: c.details for c in report.checks if not c.passed}
+
+
+class TestHonestRun:
+    def test_every_check_passes(self, loaded):
+        """An untouched run reconciles: every check of every kind passes."""
+        assert loaded.summary.status == "COMPLETED", loaded.summary.message
+        report = ReconciliationService(loaded.store).reconcile(loaded.config.run_id)
+        assert report.passed and not report.warnings
+        kinds = {c.type for c in report.checks}
+        assert {"count", "count_per_worker", "control_total", "content_hash",
+                "rule_unique", "rule_not_null", "rule_allowed"} <= kinds
+        assert report.counts.final == report.counts.loaded == 6_000
+
+    def test_report_rebuilt_from_the_database(self, loaded):
+        """`report` shows the stored results of the last reconciliation, in check order."""
+        service = ReconciliationService(loaded.store)
+        done = service.reconcile(loaded.config.run_id)
+        again = service.report(loaded.config.run_id)
+        assert again.checks == done.checks
+        assert "VERDICT: RECONCILED" in render(again, "text")
+
+
+class TestTampering:
+    def test_deleted_final_row(self, loaded):
+        """A row deleted from the final table fails the final count, totals and hash (and
+        nothing on the staging side), and the hash check names the missing key."""
+        loaded.execute("DELETE FROM customer_account WHERE cust_id = 4242")
+        found = failed(loaded)
+        assert {"final_rows", "content_hash_final", "total_balance_final"} <= set(found)
+        assert all(name == "final_rows" or name.endswith("_final") for name in found)
+        assert any("missing from final" in d and "cust_id=4242" in d
+                   for d in found["content_hash_final"])
+
+    def test_duplicated_staging_row(self, loaded):
+        """A staging row inserted twice fails the staging counts, the worker's count, the
+        staging totals and hash (narrowed to its chunk and record) and the unique-key rule."""
+        run_id = loaded.config.run_id
+        loaded.execute("INSERT INTO stg_customer_account SELECT * FROM stg_customer_account "
+                       "WHERE run_id = :r AND record_no = 2500", r=run_id)
+        found = failed(loaded)
+        worker = loaded.scalar("SELECT worker_id FROM stg_customer_account WHERE run_id = :r "
+                               "AND record_no = 2500 LIMIT 1", r=run_id)
+        assert {"staging_rows", f"worker_{worker}_rows", "content_hash_staging",
+                "rule_unique_cust_id"} <= set(found)
+        details = found["content_hash_staging"]
+        assert any(d.startswith("chunk 2 ") for d in details)
+        assert any("extra or duplicated in staging: 2500" in d and "cust_id=2500" in d
+                   for d in details)
+
+    def test_amount_changed_by_one_cent(self, loaded):
+        """One balance moved by a cent in the final table fails that column's final control
+        total (discrepancy 0.01) and the final hash, which names the key."""
+        loaded.execute("UPDATE customer_account SET balance = balance + 0.01 "
+                       "WHERE cust_id = 17")
+        report = ReconciliationService(loaded.store).reconcile(loaded.config.run_id)
+        bad = {c.check: c for c in report.checks if not c.passed}
+        assert set(bad) == {"total_balance_final", "content_hash_final"}
+        assert bad["total_balance_final"].discrepancy == "0.01"
+        assert any("changed in final" in d and "cust_id=17" in d
+                   for d in bad["content_hash_final"].details)
+
+    def test_values_swapped_between_rows(self, loaded):
+        """Two staging rows swapping their names keep every count and total: only the
+        content hash sees it, narrowed to the two changed records."""
+        run_id = loaded.config.run_id
+        names = {n: loaded.scalar("SELECT cust_name FROM stg_customer_account WHERE run_id = :r "
+                                  "AND record_no = :n", r=run_id, n=n) for n in (10, 3_500)}
+        for n, other in ((10, 3_500), (3_500, 10)):
+            loaded.execute("UPDATE stg_customer_account SET cust_name = :v WHERE run_id = :r "
+                           "AND record_no = :n", v=names[other], r=run_id, n=n)
+        found = failed(loaded)
+        assert set(found) == {"content_hash_staging", "content_hash_final"}
+        assert any("records changed: 10, 3500" in d for d in found["content_hash_staging"])
+
+    def test_tampering_is_named_in_every_report_format(self, loaded):
+        """The failed check appears in the text, HTML and JSON reports."""
+        loaded.execute("DELETE FROM customer_account WHERE cust_id = 99")
+        failed(loaded)
+        report = ReconciliationService(loaded.store).report(loaded.config.run_id)
+        for fmt in ("text", "html", "json"):
+            assert "content_hash_final" in render(report, fmt)
+        assert "NOT RECONCILED" in render(report, "text")
+
+
+class TestRunOutcome:
+    def test_failed_rule_fails_the_run_with_65(self, tmp_path, db_url):
+        """A fail-severity rule that does not hold ends `run` FAILED with exit code 65."""
+        from mfpipe.db.rules import Rule
+
+        run = load(tmp_path, db_url, n=2_000, rules=(Rule.parse("range:balance:0..100"),))
+        try:
+            assert (run.summary.status, run.summary.exit_code) == ("FAILED", 65)
+            assert run.summary.reconciliation["failed"] == ["rule_range_balance"]
+        finally:
+            run.store.close()
+
+    @pytest.mark.parametrize("severity", ["warn"])
+    def test_warn_rule_does_not_fail_the_run(self, tmp_path, db_url, severity):
+        """A warn-severity rule that does not hold is reported, and the run completes."""
+        from mfpipe.db.rules import Rule
+
+        run = load(tmp_path, db_url, n=2_000,
+                   rules=(Rule.parse(f"range:balance:0..100/{severity}"),))
+        try:
+            assert (run.summary.status, run.summary.exit_code) == ("COMPLETED", 0)
+            assert run.summary.reconciliation["warnings"] == ["rule_range_balance"]
+        finally:
+            run.store.close()

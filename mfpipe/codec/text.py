@@ -1,10 +1,12 @@
 """Text fields (PIC X/A, and PIC N as UTF-16BE) into Arrow strings, a column at a time.
 
-A code page table maps the column's bytes to code points in one ``take``. When every
-character is 7-bit ASCII (nearly always) the translated bytes are already UTF-8 and the
-string array is built straight from them; otherwise each code point is expanded to its 1-3
-UTF-8 bytes with arithmetic. Trimming finds each row's first and last non-space position with
-``argmax``, and a boolean mask compacts the kept bytes; no per-record Python.
+The column is first translated to ASCII with one ``take`` on a table of byte pairs
+(:func:`mfpipe.codec.charsets.translate`). When every character is 7-bit ASCII (nearly always)
+the translated bytes are already UTF-8: they become a string array as they are and Arrow's
+``ascii_*trim`` kernels trim and compact them. Otherwise the general path maps the bytes to
+code points and expands each to its 1-3 UTF-8 bytes with arithmetic; trimming there finds each
+row's first and last non-space position with ``argmax`` and a boolean mask compacts the kept
+bytes. No per-record Python on either path.
 """
 
 from __future__ import annotations

@@ -118,12 +118,23 @@ class _DecimalSum:
         return str(self.total)
 
 
+def exact_sum(column: sa.ColumnElement, dialect: str) -> sa.ColumnElement:
+    """The SQL aggregate that sums a numeric column exactly; read it with :func:`as_decimal`."""
+    return sa.func.mfp_dsum(column) if dialect == "sqlite" else sa.func.sum(column)
+
+
+def as_decimal(value: object) -> Decimal:
+    """An exact sum as fetched (Decimal, int or text; NULL for no rows)."""
+    return Decimal(str(value)) if value is not None else Decimal(0)
+
+
 def exact_sums(connection: sa.Connection, columns: Sequence[sa.ColumnElement],
                where: sa.ColumnElement) -> list[Decimal]:
     """Exact sums of numeric columns over the selected rows (0 where there are none)."""
-    aggregate = sa.func.mfp_dsum if connection.dialect.name == "sqlite" else sa.func.sum
-    row = connection.execute(sa.select(*(aggregate(c) for c in columns)).where(where)).one()
-    return [Decimal(str(v)) if v is not None else Decimal(0) for v in row]
+    dialect = connection.dialect.name
+    row = connection.execute(sa.select(*(exact_sum(c, dialect) for c in columns))
+                             .where(where)).one()
+    return [as_decimal(v) for v in row]
 
 
 def register_sqlite_functions(connection: sqlite3.Connection) -> None:

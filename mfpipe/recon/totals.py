@@ -8,11 +8,13 @@ SQLite stores decimals as text, so there an exact aggregate (``mfp_dsum``) does 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from decimal import Decimal
 
 import sqlalchemy as sa
 
-from mfpipe.db.digest import exact_sums
+from mfpipe.db.digest import as_decimal, exact_sum, exact_sums
+from mfpipe.recon.content import SHOWN
 from mfpipe.recon.model import CheckResult
 from mfpipe.recon.subject import RunSubject
 
@@ -32,9 +34,31 @@ def total_checks(subject: RunSubject) -> list[CheckResult]:
     final = _sums(subject, subject.final, subject.in_final, columns)
     checks = []
     for column in columns:
-        checks.append(_compare(f"total_{column}_staging", from_ledger[column], staging[column]))
-        checks.append(_compare(f"total_{column}_final", promoted[column], final[column]))
+        staged = _compare(f"total_{column}_staging", from_ledger[column], staging[column])
+        if not staged.passed:
+            staged = replace(staged, details=_differing_chunks(subject, column))
+        checks += [staged, _compare(f"total_{column}_final", promoted[column], final[column])]
     return checks
+
+
+def _differing_chunks(subject: RunSubject, column: str) -> tuple[str, ...]:
+    """The chunks (and workers) whose staging total is not what their processor summed."""
+    staging = subject.staging
+    found = {int(c): as_decimal(v) for c, v in subject.rows(
+        sa.select(staging.c.chunk_id, exact_sum(staging.c[column], subject.store.dialect))
+        .where(subject.in_staging).group_by(staging.c.chunk_id))}
+    lines = []
+    for chunk in subject.ledger:
+        chunk_id = int(chunk["chunk_id"])
+        expected = Decimal(json.loads(chunk["totals"]).get(column, "0"))
+        actual = found.pop(chunk_id, Decimal(0))
+        if expected != actual:
+            lines.append(f"chunk {chunk_id} (worker {chunk['worker_id']}, records "
+                         f"{chunk['first_record_no']}-{chunk['last_record_no']}): processor "
+                         f"{expected}, staging {actual}")
+    lines += [f"chunk {c}: {v} in staging, but not in the ledger" for c, v in found.items()]
+    return tuple(lines[:SHOWN]) + ((f"... {len(lines) - SHOWN} more",) if len(lines) > SHOWN
+                                   else ())
 
 
 def _sums(subject: RunSubject, table: sa.Table, where: sa.ColumnElement,

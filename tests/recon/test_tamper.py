@@ -75,6 +75,17 @@ class TestTampering:
         assert any("changed in final" in d and "cust_id=17" in d
                    for d in bad["content_hash_final"].details)
 
+    def test_staging_amount_changed_is_narrowed_to_its_chunk(self, loaded):
+        """A staging amount changed by a cent fails that column's staging total, naming the
+        chunk and worker whose sum differs."""
+        run_id = loaded.config.run_id
+        loaded.execute("UPDATE stg_customer_account SET balance = balance - 0.01 "
+                       "WHERE run_id = :r AND record_no = 4321", r=run_id)
+        found = failed(loaded)
+        assert "total_balance_staging" in found
+        (line,) = found["total_balance_staging"]
+        assert line.startswith("chunk 4 (worker ") and "records 4001-5000" in line
+
     def test_values_swapped_between_rows(self, loaded):
         """Two staging rows swapping their names keep every count and total: only the
         content hash sees it, narrowed to the two changed records."""

@@ -100,6 +100,8 @@ def strings_from_ascii(chars: np.ndarray, trim: Trim) -> pa.Array:
     """
     chars = np.ascontiguousarray(chars)
     n, width = chars.shape
+    if width == 1 and trim != "none":  # PIC X flags: trimming keeps the byte unless a space
+        return _one_character_strings(chars[:, 0])
     offsets = np.arange(n + 1, dtype=np.int32 if chars.size < 2**31 else np.int64) * width
     arrow_type = pa.string() if offsets.dtype == np.int32 else pa.large_string()
     array = pa.Array.from_buffers(arrow_type, n, [None, pa.py_buffer(offsets),
@@ -107,6 +109,17 @@ def strings_from_ascii(chars: np.ndarray, trim: Trim) -> pa.Array:
     if trim != "none":
         array = _ASCII_TRIM[trim](array, characters=" ")
     return array if arrow_type == pa.string() else array.cast(pa.string())
+
+
+def _one_character_strings(chars: np.ndarray) -> pa.Array:
+    """Strings of one ASCII character or empty (a space), built without Arrow's per-string
+    trim, which costs more than the whole column here."""
+    kept = chars != _SPACE
+    offsets = np.zeros(len(chars) + 1, dtype=np.int32)
+    np.cumsum(kept, out=offsets[1:])
+    data = chars[kept]
+    return pa.Array.from_buffers(pa.string(), len(chars), [None, pa.py_buffer(offsets),
+                                                           pa.py_buffer(data)])
 
 
 def strings_from_codepoints(points: np.ndarray, trim: Trim, dropped: np.ndarray | None = None

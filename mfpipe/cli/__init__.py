@@ -7,8 +7,8 @@ import sys
 import click
 import structlog
 
-from mfpipe.cli import recon as _recon  # noqa: F401  (registers reconcile and report)
-from mfpipe.cli.commands import cli
+from mfpipe.cli import commands, load, recon, runs  # noqa: F401  (each adds its commands)
+from mfpipe.cli.group import cli
 from mfpipe.errors import EXIT_INTERNAL, EXIT_USAGE, MfpipeError
 from mfpipe.logs import configure_logging
 

@@ -1,4 +1,4 @@
-"""The commands: each parses its options, calls the library and prints the result."""
+"""The file commands: layout, ddl, convert, gen and the demo."""
 
 from __future__ import annotations
 
@@ -8,26 +8,19 @@ from typing import Any
 
 import click
 
-from mfpipe.cli.options import (decode_options, framing_options, reconcile_options,
-                                reconcile_settings, source_defaults, source_options)
+from mfpipe.cli.group import cli
+from mfpipe.cli.options import decode_options, framing_options, source_defaults, source_options
+from mfpipe.cli.output import print_summary
 from mfpipe.codec import DecodePlan
 from mfpipe.db import DIALECTS, ddl, sql_type
-from mfpipe.layout import load_layout
-from mfpipe.db.loaders import LOADERS
-from mfpipe.db.urls import DEFAULT_URL, redact, resolve
+from mfpipe.db.urls import DEFAULT_URL, redact
 from mfpipe.jobs import run_load
+from mfpipe.layout import load_layout
 from mfpipe.pipeline import convert_file, generate_file
 from mfpipe.pipeline.config import RunConfig
 from mfpipe.pipeline.progress import Progress
-from mfpipe.pipeline.source import open_input
 
 DEMO_LAYOUT = Path(__file__).resolve().parent.parent / "data" / "customer.cpy"
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="mfpipe")
-def cli() -> None:
-    """mfpipe: mainframe files into relational databases, fast and with proof."""
 
 
 @cli.command()
@@ -158,76 +151,6 @@ def demo(directory: str, db_url: str, records: int) -> None:
     config = RunConfig(str(DEMO_LAYOUT), sample.path, db_url, framing, options,
                        job="demo", bad_file=str(out / "customer.bad"))
     summary = run_load(config, Progress())
-    _print_summary(summary, redact(db_url))
+    print_summary(summary, redact(db_url))
     if summary.exit_code:
         raise click.exceptions.Exit(summary.exit_code)
-
-
-@cli.command("run")
-@click.option("--layout", "layout_path", required=True, type=click.Path(dir_okay=False),
-              help="The copybook.")
-@click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False),
-              help="The mainframe file.")
-@click.option("--db", "db_url", help="Database URL (default: $MFPIPE_DB, then "
-              f"{DEFAULT_URL}).")
-@click.option("--processors", type=click.IntRange(min=1), default=2, show_default=True)
-@click.option("--writers", type=click.IntRange(min=1), default=2, show_default=True)
-@click.option("--chunk-records", type=click.IntRange(min=1), default=50_000, show_default=True)
-@click.option("--max-errors", type=click.IntRange(min=0), default=50, show_default=True,
-              help="Fail the run when more records are rejected (0: no limit).")
-@click.option("--bad-file", type=click.Path(dir_okay=False),
-              help="Where the rejected records' original bytes go.")
-@click.option("--job", help="Job name (default: the record's table name).")
-@click.option("--loader", type=click.Choice(sorted(LOADERS)),
-              help="Bulk loader (default: the database's fastest, e.g. ADBC for PostgreSQL).")
-@click.option("--direct-path", is_flag=True, help="Oracle: Direct Path Load (opt-in).")
-@click.option("--retry-seconds", type=click.FloatRange(min=0), default=60.0, show_default=True,
-              help="How long transient database errors are retried.")
-@click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
-@source_options
-@reconcile_options
-def run_command(layout_path: str, input_path: str, db_url: str | None, processors: int,
-                writers: int, chunk_records: int, max_errors: int, bad_file: str | None,
-                job: str | None, loader: str | None, direct_path: bool, retry_seconds: float,
-                as_json: bool, **opts: Any) -> None:
-    """Load one mainframe file into its staging table with a new RUN_ID."""
-    record = load_layout(layout_path).record(opts["record_name"])
-    config = RunConfig(layout_path, input_path, resolve(db_url), framing_options(opts, record),
-                       decode_options(opts), record_name=opts["record_name"], job=job or "",
-                       processors=processors, writers=writers, chunk_records=chunk_records,
-                       max_errors=max_errors, bad_file=bad_file, loader=loader,
-                       direct_path=direct_path, retry_s=retry_seconds,
-                       **reconcile_settings(opts))
-    open_input_or_fail(input_path)
-    summary = run_load(config, Progress(enabled=None if not as_json else False))
-    if as_json:
-        click.echo(json.dumps(summary.to_json(), default=str))
-    else:
-        _print_summary(summary, redact(config.db_url))
-    if summary.exit_code:
-        raise click.exceptions.Exit(summary.exit_code)
-
-
-def open_input_or_fail(path: str) -> None:
-    """Check the input before any process starts: a missing file exits 66 at once."""
-    with open_input(path):
-        pass
-
-
-def _print_summary(summary: Any, db: str) -> None:
-    """SQL*Loader-style counters, per worker, and the outcome."""
-    counts = summary.counts
-    click.echo(f"run      {summary.run_id} -> {db}, table {summary.tables['staging']}")
-    click.echo(f"status   {summary.status} (exit {summary.exit_code}) in {summary.elapsed_s:.2f} s"
-               + (f": {summary.message}" if summary.message else ""))
-    click.echo(f"records  read {counts['read']}, loaded {counts['loaded']}, rejected "
-               f"{counts['rejected']}; chunks {counts['chunks_committed']}/{counts['chunks']}")
-    for worker, c in counts["per_worker"].items():
-        click.echo(f"  worker {worker}: read {c['read']}, loaded {c['written']}, rejected "
-                   f"{c['rejected']}, batches {c['batches']}")
-    recon = summary.reconciliation
-    if recon:
-        click.echo("checks   " + ("all passed" if recon["passed"] else
-                                  "FAILED: " + ", ".join(recon["failed"])))
-    if summary.bad_file:
-        click.echo(f"rejects  in mfp_reject; original bytes in {summary.bad_file}")

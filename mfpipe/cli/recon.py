@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from mfpipe.cli.commands import cli
+from mfpipe.cli.group import cli
 from mfpipe.db.runs import RunStore
 from mfpipe.db.urls import DEFAULT_URL, resolve
 from mfpipe.errors import EXIT_DATA, EXIT_OK, InputError

@@ -18,6 +18,7 @@ mfp_run = sa.Table(
     sa.Column("run_id", RUN_ID, primary_key=True),
     sa.Column("job", sa.String(200), nullable=False),
     sa.Column("file", sa.String(1000), nullable=False),
+    sa.Column("file_sha256", sa.String(64)),  # the content loaded: skips a renamed copy
     sa.Column("layout", sa.String(1000)),
     sa.Column("record_name", sa.String(100)),
     sa.Column("staging_table", sa.String(100)),
@@ -38,6 +39,8 @@ mfp_run = sa.Table(
     sa.Column("options", sa.Text),  # JSON: source, decode and pipeline options of the run
     sa.Column("trailer_hex", sa.Text),  # the file's trailer bytes, as read when the run began
     sa.Column("version", sa.String(20)),
+    sa.Column("host", sa.String(100)),  # where the launcher runs, and its process id:
+    sa.Column("pid", sa.Integer),  # a dead launcher on this host is seen at once
 )
 
 mfp_chunk = sa.Table(
@@ -70,6 +73,18 @@ mfp_reject = sa.Table(
     sa.Column("field_offset", sa.Integer),
     sa.Column("reason", sa.String(200), nullable=False),
     sa.Column("raw_hex", sa.Text, nullable=False),
+)
+
+mfp_file = sa.Table(
+    "mfp_file", metadata,
+    sa.Column("path", sa.String(1000), primary_key=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("mtime", sa.DateTime, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),  # DISCOVERED PROCESSING SUCCESS ...
+    sa.Column("owner_run_id", RUN_ID),  # the run holding the file while PROCESSING
+    sa.Column("last_run_id", RUN_ID),  # the run whose rows the final table holds
+    sa.Column("updated_at", sa.DateTime, nullable=False),
 )
 
 mfp_recon_result = sa.Table(

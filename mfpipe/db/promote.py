@@ -4,7 +4,8 @@ Without a key the rows are appended (after removing what this run promoted befor
 promoting twice is harmless). With a key they are merged: PostgreSQL and SQLite use
 ``INSERT ... ON CONFLICT DO UPDATE``, Oracle ``MERGE``. When a file holds one key twice the
 later record wins, as a mainframe update file means it (the duplicate-key check reports it).
-Rows of the runs in ``replaces`` (an earlier load of the same file) are removed first.
+Rows of the runs in ``replaces`` (an earlier load of the same file, reprocessed) are removed
+from final and staging first, in the same transaction.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ def promote(connection: sa.Connection, staging: sa.Table, final: sa.Table, run_i
         raise ConfigError(f"key column {missing[0]!r} is not a column of {final.name}")
     if replaces:
         connection.execute(sa.delete(final).where(final.c.last_run_id.in_(list(replaces))))
+        connection.execute(sa.delete(staging).where(staging.c.run_id.in_(list(replaces))))
     columns = [c.name for c in final.columns if c.name != "last_run_id"]
     source = (sa.select(*(staging.c[n] for n in columns), sa.literal(run_id).label("last_run_id"))
               .where(promoted_rows(staging, run_id, key)))

@@ -26,6 +26,7 @@ from mfpipe.errors import ConfigError, DatabaseUnavailableError
 STARTING, STARTED, STOPPING, STOPPED = "STARTING", "STARTED", "STOPPING", "STOPPED"
 FAILED, COMPLETED, ABANDONED = "FAILED", "COMPLETED", "ABANDONED"
 RESTARTABLE = (FAILED, STOPPED)
+ACTIVE = (STARTING, STARTED, STOPPING)  # a launcher is (or was, if it died) working on it
 
 
 def _type_text(sql_type: sa.types.TypeEngine, dialect: sa.engine.Dialect) -> str:
@@ -67,7 +68,7 @@ class RunStore:
         Existing tables must match the layout exactly (columns, types, the final table's
         key): mfpipe never alters a table that holds data.
         """
-        create_control_tables(self.engine)
+        self.prepare_control()
         metadata = sa.MetaData()
         tables = (staging_table(metadata, table, schema, self.dialect),
                   final_table(metadata, final or table, schema, self.dialect, key))
@@ -77,6 +78,10 @@ class RunStore:
             else:
                 expected.create(self.engine)
         return tables
+
+    def prepare_control(self) -> None:
+        """Create the control tables (idempotent; checks tables an older mfpipe left)."""
+        create_control_tables(self.engine)
 
     def _check_matches(self, expected: sa.Table) -> None:
         """Refuse to load into a table whose columns, types or key differ from the layout's."""
@@ -116,6 +121,12 @@ class RunStore:
     def heartbeat(self, run_id: str) -> None:
         self.update(run_id, heartbeat_at=utcnow())
 
+    def status(self, run_id: str) -> str | None:
+        """The run's status as the database has it (another command may have changed it)."""
+        with self.engine.connect() as c:
+            return c.execute(sa.select(mfp_run.c.status).where(mfp_run.c.run_id == run_id)
+                             ).scalar_one_or_none()
+
     def finish(self, run_id: str, status: str, exit_code: int, counts: dict[str, Any],
                message: str = "", **values: Any) -> None:
         """Record a run's outcome (``values``: elapsed_s, cpu_s, metrics, ...)."""
@@ -149,9 +160,14 @@ class RunStore:
 
     def promote(self, run_id: str, staging: sa.Table, final: sa.Table, key: Sequence[str] = (),
                 replaces: Sequence[str] = ()) -> int:
-        """Promote a run's staging rows to the final table in one transaction."""
+        """Promote a run's staging rows to the final table in one transaction; the runs it
+        replaces lose their rows and become ABANDONED in the same transaction."""
         with self.engine.begin() as c:
-            return promote(c, staging, final, run_id, key, replaces)
+            promoted = promote(c, staging, final, run_id, key, replaces)
+            if replaces:
+                c.execute(mfp_run.update().where(mfp_run.c.run_id.in_(list(replaces))).values(
+                    status=ABANDONED, message=f"replaced by run {run_id} (reprocess)"))
+            return promoted
 
     def reject_count(self, run_id: str) -> int:
         query = sa.select(sa.func.count()).select_from(mfp_reject).where(

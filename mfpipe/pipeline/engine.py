@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
+import os
 import queue
 import resource
 import signal
@@ -22,7 +23,9 @@ import structlog
 
 from mfpipe.codec import DecodePlan
 from mfpipe.codec.digest import hash_columns, money_columns
-from mfpipe.db.runs import COMPLETED, FAILED, STARTED, STOPPED, STOPPING, RunStore
+from mfpipe.db.registry import HOST
+from mfpipe.db.runs import (COMPLETED, FAILED, STARTED, STARTING, STOPPED, STOPPING, RunStore,
+                            utcnow)
 from mfpipe.db.urls import redact
 from mfpipe.errors import EXIT_DATA, EXIT_INTERNAL, EXIT_OK, MfpipeError
 from mfpipe.layout import load_layout
@@ -37,6 +40,7 @@ from mfpipe.pipeline.writer import run_writers
 EXIT_STOPPED = 143
 POLL_S = 0.2
 GRACE_S = 3.0
+CANCEL_POLL_S = 1.0  # how often the run's status is read for a cancel request
 log = structlog.get_logger()
 
 
@@ -81,12 +85,17 @@ class Engine:
         staging, final = store.prepare(record.table, plan.schema, config.final_table,
                                        config.key)
         self._committed = dict(done_chunks or {})
+        launcher = {"host": HOST, "pid": os.getpid()}
         if done_chunks is None:
             store.create_run(config.run_id, job=config.job or record.table,
                              file=config.input_path, layout=config.layout_path,
                              record_name=record.name, staging_table=staging.name,
                              final_table=final.name, options=json.dumps(_options(config)),
-                             trailer_hex=read_trailer(config), version=_version())
+                             trailer_hex=read_trailer(config), version=_version(),
+                             file_sha256=config.file_sha256, **launcher)
+        else:  # a restart: the same run, now in this launcher
+            store.update(config.run_id, status=STARTING, message="", ended_at=None,
+                         heartbeat_at=utcnow(), **launcher)
         log.info("run starting", run_id=config.run_id, input=config.input_path,
                  db=redact(config.db_url), processors=config.processors, writers=config.writers)
         status, exit_code, message, reader, metrics = self._supervise(store, staging.name)
@@ -109,6 +118,9 @@ class Engine:
         ctx = mp.get_context("spawn")
         with ctx.Manager() as manager:
             metrics = MetricsAggregator(manager)
+            for worker, records, rows, rejects in self._committed.values():  # a restart:
+                metrics.add(worker, read=records, processed=rows, rejected=rejects,  # the
+                            written=rows, batches=1)  # ledger says what earlier attempts did
             abort = ctx.Event()
             tasks = ctx.Queue(maxsize=2 * config.processors)
             results = ctx.Queue(maxsize=2 * config.writers)
@@ -138,7 +150,7 @@ class Engine:
               events: Any, results: Any) -> tuple[str, int, str]:
         config = self.config
         sentinels_sent = False
-        beat = time.monotonic()
+        beat = polled = time.monotonic()
         stopping = False
         while True:
             failure = self._drain(events)
@@ -176,6 +188,10 @@ class Engine:
             if time.monotonic() - beat > config.heartbeat_s:
                 store.heartbeat(config.run_id)
                 beat = time.monotonic()
+            if time.monotonic() - polled > CANCEL_POLL_S:
+                if not stopping and store.status(config.run_id) == STOPPING:
+                    self.request_stop()  # `mfpipe runs cancel`
+                polled = time.monotonic()
 
     def _drain(self, events: Any, final: bool = False) -> tuple[str, int] | None:
         """Take writer events; return (message, exit code) of the first error."""

@@ -1,0 +1,160 @@
+"""``mfpipe run``, ``reprocess`` and ``restart``: load files, again, or the rest of a run."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from typing import Any
+
+import click
+from click.core import ParameterSource
+
+from mfpipe.cli.group import cli
+from mfpipe.cli.options import (decode_options, framing_options, reconcile_options,
+                                reconcile_settings, source_options)
+from mfpipe.cli.output import print_summary
+from mfpipe.db.loaders import LOADERS
+from mfpipe.db.urls import DEFAULT_URL, redact, resolve
+from mfpipe.jobs.jobfile import read_job
+from mfpipe.jobs.launch import LaunchSummary, launch, matching_files
+from mfpipe.jobs.restart import restart_run
+from mfpipe.layout import load_layout
+from mfpipe.pipeline.config import RunConfig
+from mfpipe.pipeline.engine import RunSummary
+from mfpipe.pipeline.progress import Progress
+
+F = Callable[..., Any]
+_DB_HELP = f"Database URL (default: $MFPIPE_DB, then {DEFAULT_URL})."
+_LOAD_OPTIONS = [
+    click.option("--layout", "layout_path", type=click.Path(dir_okay=False),
+                 help="The copybook (or source.layout in the job file)."),
+    click.option("--db", "db_url", help=_DB_HELP),
+    click.option("--processors", type=click.IntRange(min=1), default=2, show_default=True),
+    click.option("--writers", type=click.IntRange(min=1), default=2, show_default=True),
+    click.option("--chunk-records", type=click.IntRange(min=1), default=50_000,
+                 show_default=True),
+    click.option("--max-errors", type=click.IntRange(min=0), default=50, show_default=True,
+                 help="Fail the run when more records are rejected (0: no limit)."),
+    click.option("--bad-file", type=click.Path(dir_okay=False),
+                 help="Where the rejected records' original bytes go."),
+    click.option("--job", help="Job name (default: the record's table name)."),
+    click.option("--loader", type=click.Choice(sorted(LOADERS)),
+                 help="Bulk loader (default: the database's fastest, e.g. ADBC for PostgreSQL)."),
+    click.option("--direct-path", is_flag=True, help="Oracle: Direct Path Load (opt-in)."),
+    click.option("--retry-seconds", type=click.FloatRange(min=0), default=60.0,
+                 show_default=True, help="How long transient database errors are retried."),
+    click.option("--parallel-files", type=click.IntRange(min=1), default=1, show_default=True,
+                 help="Files of a glob loaded at the same time."),
+    click.option("--stop-on-error", is_flag=True,
+                 help="Do not start further files of a glob after one fails."),
+    click.option("--heartbeat-ttl", type=click.FloatRange(min=1), default=60.0,
+                 show_default=True, help="Seconds without a heartbeat after which a run's "
+                 "launcher counts as dead (its run is recovered to FAILED)."),
+    click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON."),
+]
+
+
+def load_options(command: F) -> F:
+    """The options of every command that loads files."""
+    for option in reversed(_LOAD_OPTIONS):
+        command = option(command)
+    return reconcile_options(source_options(command))
+
+
+@cli.command("run")
+@click.argument("job_file", required=False, type=click.Path(dir_okay=False))
+@click.option("--input", "input_path", help="The mainframe file, or a glob of files.")
+@load_options
+@click.pass_context
+def run_command(ctx: click.Context, job_file: str | None, **opts: Any) -> None:
+    """Load files with a new RUN_ID each: skipped when already loaded and unchanged (exit 99).
+
+    JOB_FILE is a TOML job file; options given on the command line override it.
+    """
+    _launch(_merged(ctx, job_file, opts), reprocess=False)
+
+
+@cli.command()
+@click.argument("path")
+@click.argument("job_file", required=False, type=click.Path(dir_okay=False))
+@load_options
+@click.pass_context
+def reprocess(ctx: click.Context, path: str, job_file: str | None, **opts: Any) -> None:
+    """Load PATH again as a new run, replacing the earlier load's staging and final rows."""
+    _launch({**_merged(ctx, job_file, opts), "input_path": path}, reprocess=True)
+
+
+@cli.command()
+@click.argument("run_id")
+@click.option("--db", "db_url", help=_DB_HELP)
+@click.option("--heartbeat-ttl", type=click.FloatRange(min=1), default=60.0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
+def restart(run_id: str, db_url: str | None, heartbeat_ttl: float, as_json: bool) -> None:
+    """Resume a FAILED or STOPPED run: only the chunks missing from its ledger are loaded."""
+    url = resolve(db_url)
+    summary = restart_run(run_id, url, Progress(enabled=False if as_json else None),
+                          heartbeat_ttl)
+    _print(summary, url, as_json)
+    if summary.exit_code:
+        raise click.exceptions.Exit(summary.exit_code)
+
+
+def _merged(ctx: click.Context, job_file: str | None, opts: dict[str, Any]) -> dict[str, Any]:
+    """Defaults, then the job file, then what the command line says."""
+    if not job_file:
+        return opts
+    from_job = read_job(job_file)
+    return {**opts, **{k: v for k, v in from_job.items()
+                       if ctx.get_parameter_source(k) != ParameterSource.COMMANDLINE}}
+
+
+def _launch(opts: dict[str, Any], reprocess: bool) -> None:
+    for name, flag in (("layout_path", "--layout"), ("input_path", "--input")):
+        if not opts.get(name):
+            raise click.UsageError(f"{flag} is required (or a job file that gives it)")
+    record = load_layout(opts["layout_path"]).record(opts["record_name"])
+    base = RunConfig(
+        os.path.abspath(opts["layout_path"]), os.path.abspath(opts["input_path"]),
+        resolve(opts["db_url"]), framing_options(opts, record), decode_options(opts),
+        record_name=opts["record_name"], job=opts["job"] or "", processors=opts["processors"],
+        writers=opts["writers"], chunk_records=opts["chunk_records"],
+        max_errors=opts["max_errors"], bad_file=opts["bad_file"], loader=opts["loader"],
+        direct_path=opts["direct_path"], retry_s=opts["retry_seconds"],
+        **reconcile_settings(opts))
+    files = [os.path.abspath(p) for p in matching_files(opts["input_path"])]
+    summary = launch(base, files, lambda: Progress(enabled=False if opts["as_json"] else None),
+                     opts["parallel_files"], opts["stop_on_error"], reprocess,
+                     opts["heartbeat_ttl"])
+    if len(summary.runs) == 1 and not summary.not_started:
+        _print(summary.runs[0], base.db_url, opts["as_json"])
+    else:
+        _print_launch(summary, opts["as_json"])
+    if summary.exit_code:
+        raise click.exceptions.Exit(summary.exit_code)
+
+
+def _print(summary: RunSummary, url: str, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(summary.to_json(), default=str))
+    elif summary.counts:
+        print_summary(summary, redact(url))
+    else:
+        click.echo(f"run      {summary.run_id}: {summary.status} (exit {summary.exit_code}): "
+                   f"{summary.message}")
+
+
+def _print_launch(summary: LaunchSummary, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(summary.to_json(), default=str))
+        return
+    click.echo(f"launch   {summary.status} (exit {summary.exit_code}): {len(summary.runs)} "
+               f"file(s) run, {len(summary.not_started)} not started")
+    for run in summary.runs:
+        counts = run.counts
+        loaded = f"loaded {counts.get('loaded', 0)}, rejected {counts.get('rejected', 0)}; " \
+            if counts else ""
+        click.echo(f"  {run.run_id}  {run.status:<9} exit {run.exit_code:<3} {loaded}"
+                   f"{run.message}")
+    for path in summary.not_started:
+        click.echo(f"  not started: {path}")

@@ -1,0 +1,108 @@
+"""``mfpipe runs``: the batch-operations view of the runs in a database."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import click
+
+from mfpipe.cli.group import cli
+from mfpipe.db.runs import RunStore
+from mfpipe.db.urls import DEFAULT_URL, resolve
+from mfpipe.jobs.operations import cancel_run, list_runs, recover_runs, run_stats, show_run
+
+_DB = click.option("--db", "db_url", help=f"Database URL (default: $MFPIPE_DB, then {DEFAULT_URL}).")
+_JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+
+
+@cli.group()
+def runs() -> None:
+    """List, show, cancel, recover runs; statistics per job."""
+
+
+@runs.command("list")
+@click.option("--status", help="Only runs in this status (COMPLETED, FAILED, ...).")
+@click.option("--job", help="Only runs of this job.")
+@click.option("--since", type=click.DateTime(), help="Only runs started at or after (UTC).")
+@_DB
+@_JSON
+def list_command(status: str | None, job: str | None, since: dt.datetime | None,
+                 db_url: str | None, as_json: bool) -> None:
+    """The newest runs first."""
+    found = _with_store(db_url, lambda store: list_runs(store, status, job, since))
+    if as_json:
+        click.echo(json.dumps(found))
+        return
+    for r in found:
+        click.echo(f"{r['run_id']}  {r['status']:<10} {r['job']:<20} read {r['records_read']}, "
+                   f"loaded {r['records_loaded']}, rejected {r['records_rejected']}  {r['file']}")
+
+
+@runs.command()
+@click.argument("run_id")
+@_DB
+@_JSON
+def show(run_id: str, db_url: str | None, as_json: bool) -> None:
+    """One run: its options, chunks, first rejects and checks."""
+    found = _with_store(db_url, lambda store: show_run(store, run_id))
+    if as_json:
+        click.echo(json.dumps(found, default=str))
+        return
+    run = found["run"]
+    for key in ("run_id", "job", "file", "status", "exit_code", "message", "started_at",
+                "ended_at", "records_read", "records_loaded", "records_rejected"):
+        click.echo(f"{key:<17}{run.get(key)}")
+    click.echo(f"chunks           {len(found['chunks'])} committed")
+    for c in found["chunks"]:
+        click.echo(f"  chunk {c['chunk_id']:>5} worker {c['worker_id']} records "
+                   f"{c['first_record_no']}-{c['last_record_no']} loaded {c['rows_loaded']} "
+                   f"rejected {c['rows_rejected']} at {c['committed_at']}")
+    for r in found["rejects"]:
+        click.echo(f"  reject record {r['record_no']} offset {r['byte_offset']} {r['field']}: "
+                   f"{r['reason']}")
+    for c in found["checks"]:
+        click.echo(f"  check {c['check_name']:<34} {'PASS' if c['passed'] else 'FAIL'}")
+
+
+@runs.command()
+@click.argument("run_id")
+@_DB
+def cancel(run_id: str, db_url: str | None) -> None:
+    """Stop a running run at its next chunk boundary (it ends STOPPED, restartable)."""
+    click.echo(_with_store(db_url, lambda store: cancel_run(store, run_id)))
+
+
+@runs.command()
+@click.option("--heartbeat-ttl", type=click.FloatRange(min=1), default=60.0, show_default=True)
+@_DB
+@_JSON
+def recover(heartbeat_ttl: float, db_url: str | None, as_json: bool) -> None:
+    """Mark FAILED (restartable) the runs whose launcher is gone."""
+    found = _with_store(db_url, lambda store: recover_runs(store, heartbeat_ttl))
+    click.echo(json.dumps({"recovered": found}) if as_json else
+               f"recovered {len(found)} run(s) to FAILED" + "".join(f"\n  {r}" for r in found))
+
+
+@runs.command()
+@_DB
+@_JSON
+def stats(db_url: str | None, as_json: bool) -> None:
+    """Per job: runs, success rate, mean duration, records per second."""
+    found = _with_store(db_url, run_stats)
+    if as_json:
+        click.echo(json.dumps(found))
+        return
+    for s in found:
+        click.echo(f"{s['job']:<24} runs {s['runs']:>5}  success {s['success_rate']:.0%}  "
+                   f"mean {s['mean_elapsed_s']:.1f} s  {s['records_per_s']:,.0f} records/s")
+
+
+def _with_store(db_url: str | None, work: Any) -> Any:
+    store = RunStore(resolve(db_url))
+    try:
+        store.prepare_control()
+        return work(store)
+    finally:
+        store.close()

@@ -1,0 +1,108 @@
+"""A launch: every file a job's path or glob matches, one run each, and one outcome for all.
+
+Files run one after another in the launcher's main thread (where SIGTERM stops a run at a
+chunk boundary), or a few at a time (``parallel_files``), each its own run with its own
+processes. ``stop_on_error`` leaves the files after a failure unstarted. The launch is
+COMPLETED when no file failed, SKIPPED when every file was already loaded (exit 99),
+PARTIAL when some failed and others loaded, FAILED when all failed; a failed launch exits
+with its first failure's code.
+"""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from mfpipe.db.registry import FileFacts, FileRegistry
+from mfpipe.db.runs import COMPLETED, FAILED, RunStore
+from mfpipe.errors import EXIT_OK, InputError, MfpipeError
+from mfpipe.jobs.load import EXIT_NOTHING_TO_DO, SKIPPED, load_file
+from mfpipe.pipeline.config import RunConfig, new_run_id
+from mfpipe.pipeline.engine import RunSummary
+from mfpipe.pipeline.progress import Progress
+
+PARTIAL = "PARTIAL"
+
+
+@dataclass
+class LaunchSummary:
+    """The outcome of every file of one launch."""
+
+    status: str
+    exit_code: int
+    runs: list[RunSummary] = field(default_factory=list)
+    not_started: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"schema_version": 1, "status": self.status, "exit_code": self.exit_code,
+                "files": len(self.runs) + len(self.not_started),
+                "runs": [r.to_json() for r in self.runs], "not_started": self.not_started}
+
+
+def matching_files(pattern: str) -> list[str]:
+    """The files a source path names: itself, or every file its glob matches, sorted."""
+    if not glob.has_magic(pattern):
+        return [pattern]
+    found = sorted(p for p in glob.glob(pattern) if not p.endswith((".bad", ".rejects.jsonl")))
+    if not found:
+        raise InputError(pattern, "no file matches (check the path and its folder's "
+                                  "permissions)")
+    return found
+
+
+def launch(base: RunConfig, files: list[str], progress: Callable[[], Progress],
+           parallel: int = 1, stop_on_error: bool = False, reprocess: bool = False,
+           ttl_s: float = 60.0) -> LaunchSummary:
+    """Load ``files`` with ``base``'s settings, one run per file."""
+    configs = [base] if len(files) == 1 and files[0] == base.input_path else [
+        replace(base, input_path=path, run_id=new_run_id(), bad_file=None) for path in files]
+    _register(base, files, ttl_s)
+
+    def one(config: RunConfig) -> RunSummary:
+        try:
+            return load_file(config, progress(), reprocess, ttl_s)
+        except MfpipeError as exc:  # this file's error; the launch goes on with the others
+            return RunSummary(config.run_id, FAILED, exc.exit_code, str(exc), {}, {}, 0.0)
+
+    runs: list[RunSummary] = []
+    if parallel <= 1:
+        for index, config in enumerate(configs):
+            runs.append(one(config))
+            if stop_on_error and runs[-1].status == FAILED:
+                return outcome(runs, [c.input_path for c in configs[index + 1:]])
+        return outcome(runs, [])
+    with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="file") as pool:
+        runs = list(pool.map(one, configs))
+    return outcome(runs, [])
+
+
+def outcome(runs: list[RunSummary], not_started: list[str]) -> LaunchSummary:
+    """The launch's status and exit code from its runs' (see the module docstring)."""
+    failed = [r for r in runs if r.status not in (COMPLETED, SKIPPED)]
+    loaded = [r for r in runs if r.status == COMPLETED]
+    if not failed:
+        code = EXIT_OK if loaded else EXIT_NOTHING_TO_DO
+        return LaunchSummary(COMPLETED if loaded else SKIPPED, code, runs, not_started)
+    status = FAILED if len(failed) == len(runs) else PARTIAL
+    return LaunchSummary(status, failed[0].exit_code, runs, not_started)
+
+
+def _register(base: RunConfig, files: list[str], ttl_s: float) -> None:
+    """Record every file found as DISCOVERED before any is loaded."""
+    if len(files) < 2:
+        return
+    store = RunStore(base.db_url)
+    try:
+        store.check_available(base.retry_s)
+        store.prepare_control()
+        registry = FileRegistry(store, ttl_s)
+        for path in files:
+            try:
+                registry.discover(FileFacts.of(path))
+            except OSError:
+                pass  # unreadable: its own run says so, with the right exit code
+    finally:
+        store.close()

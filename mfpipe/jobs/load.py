@@ -1,0 +1,163 @@
+"""Loading one file as an operator asks for it: claim it, run it, promote it, reconcile it.
+
+The file is claimed in the registry first (a file held by a live launcher exits 75; one
+already loaded and unchanged, or whose content the target already holds under another
+name, is skipped with exit 99). A run that completes is checked against the file again (a
+file that changed or vanished while it was read fails with exit 66), promoted in one
+transaction (a reprocess replaces the earlier load's rows in that same transaction) and
+reconciled; failed fail-severity checks end it FAILED with exit 65, its rows left for
+inspection, and the report says which check failed and where.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+
+import sqlalchemy as sa
+
+from mfpipe.db.control import mfp_run
+from mfpipe.db.registry import SUCCESS, Claim, FileFacts, FileRegistry
+from mfpipe.db.runs import COMPLETED, FAILED, RunStore
+from mfpipe.errors import EXIT_DATA, EXIT_NO_INPUT, EXIT_TEMPORARY
+from mfpipe.framing import iter_chunks
+from mfpipe.pipeline.config import RunConfig
+from mfpipe.pipeline.engine import Engine, RunSummary
+from mfpipe.pipeline.progress import Progress
+from mfpipe.pipeline.source import open_input
+from mfpipe.recon import ReconciliationReport, ReconciliationService
+from mfpipe.recon.subject import RunSubject
+
+EXIT_NOTHING_TO_DO = 99
+SKIPPED = "SKIPPED"
+
+
+def load_file(config: RunConfig, progress: Progress | None = None, reprocess: bool = False,
+              ttl_s: float = 60.0) -> RunSummary:
+    """Claim, load, promote and reconcile one file (see the module docstring)."""
+    facts = _facts(config.input_path)
+    config = replace(config, input_path=facts.path)  # absolute: restart may run elsewhere
+    store = RunStore(config.db_url)
+    try:
+        store.check_available(config.retry_s)
+        store.prepare_control()
+        registry = FileRegistry(store, ttl_s)
+        claim = registry.claim(facts, config.run_id, reprocess)
+        if claim.outcome != "claimed":
+            return _not_loaded(config, claim)
+        loaded_as = None if reprocess else _same_content_loaded(store, config, facts)
+        if loaded_as:
+            registry.release(facts.path, config.run_id, SUCCESS, loaded=False)
+            return _not_loaded(config, Claim("skip", loaded_as))
+        replaces = _earlier_loads(store, facts.path) if reprocess else []
+        config = replace(config, file_sha256=facts.sha256)
+        summary = Engine(config, progress).run(store)
+        finish(store, config, summary, facts, replaces)
+        registry.release(facts.path, config.run_id,
+                         SUCCESS if summary.status == COMPLETED else FAILED,
+                         loaded=summary.status == COMPLETED)
+        return summary
+    finally:
+        store.close()
+
+
+def finish(store: RunStore, config: RunConfig, summary: RunSummary, facts: FileFacts,
+           replaces: list[str] = ()) -> None:
+    """After the engine: check the file did not change, promote, reconcile (in place)."""
+    if summary.status != COMPLETED:
+        return
+    changed = _changed(facts)
+    if changed:
+        _fail(store, summary, EXIT_NO_INPUT, f"{facts.path} {changed} while it was read; "
+                                             "the run is restartable once the file is stable")
+        return
+    report = promote_and_reconcile(store, config.run_id, replaces)
+    summary.counts["final"] = report.counts.final
+    summary.reconciliation = report.summary()
+    if not report.passed:
+        _fail(store, summary, EXIT_DATA, "reconciliation failed: " + ", ".join(report.failed))
+
+
+def promote_and_reconcile(store: RunStore, run_id: str, replaces: list[str] = ()
+                          ) -> ReconciliationReport:
+    """Promote a loaded run's staging rows to its final table, then reconcile the run."""
+    subject = RunSubject.load(store, run_id)
+    store.promote(run_id, subject.staging, subject.final, subject.config.key, replaces)
+    return ReconciliationService(store).reconcile(run_id)
+
+
+def run_load(config: RunConfig, progress: Progress | None = None) -> RunSummary:
+    """Load a file as a new run outside the registry (no claim, no skip): the demo's way."""
+    store = RunStore(config.db_url)
+    try:
+        store.check_available(config.retry_s)
+        facts = _facts(config.input_path)
+        summary = Engine(config, progress).run(store)
+        finish(store, config, summary, facts)
+        return summary
+    finally:
+        store.close()
+
+
+def _facts(path: str) -> FileFacts:
+    with open_input(path):  # missing, a directory, unreadable: the clear InputError (66)
+        pass
+    return FileFacts.of(path)
+
+
+def _changed(facts: FileFacts) -> str:
+    """'' if the file's size and modification time are as when it was claimed."""
+    try:
+        stat = os.stat(facts.path)
+    except FileNotFoundError:
+        return "disappeared"
+    same = stat.st_size == facts.size and FileFacts.mtime_of(stat) == facts.mtime
+    return "" if same else "changed"
+
+
+def _same_content_loaded(store: RunStore, config: RunConfig, facts: FileFacts) -> str | None:
+    """Pre-validation: the last completed load of the same content (by SHA-256, under any
+    name) whose rows the final table still holds in full, when the file's record count
+    equals what that run read; None otherwise."""
+    query = (sa.select(mfp_run).where(mfp_run.c.file_sha256 == facts.sha256,
+                                      mfp_run.c.status == COMPLETED)
+             .order_by(mfp_run.c.started_at.desc()).limit(1))
+    with store.engine.connect() as c:
+        run = c.execute(query).first()
+    if run is None or not run.records_read or run.records_read != count_records(config):
+        return None
+    subject = RunSubject.load(store, run.run_id)
+    final = subject.scalar(sa.select(sa.func.count()).where(subject.in_final))
+    return run.run_id if final == subject.scalar(
+        sa.select(sa.func.count()).where(subject.promoted)) > 0 else None
+
+
+def count_records(config: RunConfig) -> int:
+    """The number of records in the file, by framing it (no decoding)."""
+    with open_input(config.input_path) as buffer:
+        return sum(c.n_records for c in iter_chunks(buffer, config.framing,
+                                                     config.chunk_records, config.input_path))
+
+
+def _earlier_loads(store: RunStore, path: str) -> list[str]:
+    """Completed runs of this file whose rows a reprocess replaces."""
+    query = sa.select(mfp_run.c.run_id).where(mfp_run.c.file == path,
+                                              mfp_run.c.status == COMPLETED)
+    with store.engine.connect() as c:
+        return list(c.execute(query).scalars())
+
+
+def _not_loaded(config: RunConfig, claim: Claim) -> RunSummary:
+    if claim.outcome == "held":
+        return RunSummary(config.run_id, FAILED, EXIT_TEMPORARY,
+                          f"{config.input_path} is being loaded by run {claim.run_id}; not "
+                          "loaded twice", {}, {}, 0.0)
+    return RunSummary(config.run_id, SKIPPED, EXIT_NOTHING_TO_DO,
+                      f"{config.input_path} was loaded by run {claim.run_id} and is unchanged; "
+                      "use `mfpipe reprocess` to load it again", {}, {}, 0.0)
+
+
+def _fail(store: RunStore, summary: RunSummary, code: int, message: str) -> None:
+    summary.status, summary.exit_code, summary.message = FAILED, code, message
+    store.update(summary.run_id, status=FAILED, exit_code=code, message=message)
+

@@ -103,13 +103,31 @@ mfp_recon_result = sa.Table(
 )
 
 
+def create_table(engine: sa.Engine, table: sa.Table) -> bool:
+    """Create ``table`` unless it exists; True if this call created it.
+
+    Two launchers starting at once both see no table and both create it: the loser's error
+    is not an error when the table is there afterwards.
+    """
+    if sa.inspect(engine).has_table(table.name):
+        return False
+    try:
+        table.create(engine)
+    except sa.exc.DatabaseError:
+        if not sa.inspect(engine).has_table(table.name):
+            raise
+        return False
+    return True
+
+
 def create_control_tables(engine: sa.Engine) -> None:
     """Create the control tables that do not exist yet, and check the ones that do.
 
     Control tables are never altered by mfpipe: tables left by an older version that lack a
     column are refused with a message, not written half-way.
     """
-    metadata.create_all(engine, checkfirst=True)
+    for table in metadata.sorted_tables:
+        create_table(engine, table)
     inspector = sa.inspect(engine)
     for table in metadata.sorted_tables:
         found = {c["name"].lower() for c in inspector.get_columns(table.name)}

@@ -106,7 +106,9 @@ class FileRegistry:
             if row is not None and row.status == PROCESSING and row.owner_run_id != run_id:
                 owner = c.execute(sa.select(mfp_run).where(
                     mfp_run.c.run_id == row.owner_run_id)).mappings().first()
-                if is_alive(owner, self.ttl_s):
+                starting = owner is None and utcnow() - row.updated_at < dt.timedelta(
+                    seconds=self.ttl_s)  # claimed a moment ago; its run row is on the way
+                if starting or is_alive(owner, self.ttl_s):
                     return Claim("held", row.owner_run_id, row.last_run_id)
                 recover(c, row.owner_run_id)
             if (row is not None and row.status in (SUCCESS, SKIPPED) and not reprocess

@@ -16,7 +16,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 import tenacity
 
-from mfpipe.db.control import create_control_tables, mfp_chunk, mfp_reject, mfp_run
+from mfpipe.db.control import create_control_tables, create_table, mfp_chunk, mfp_reject, mfp_run
 from mfpipe.db.promote import promote
 from mfpipe.db.schema import final_table, staging_table
 from mfpipe.db.urls import create_engine, redact
@@ -73,10 +73,8 @@ class RunStore:
         tables = (staging_table(metadata, table, schema, self.dialect),
                   final_table(metadata, final or table, schema, self.dialect, key))
         for expected in tables:
-            if sa.inspect(self.engine).has_table(expected.name):
+            if not create_table(self.engine, expected):
                 self._check_matches(expected)
-            else:
-                expected.create(self.engine)
         return tables
 
     def prepare_control(self) -> None:

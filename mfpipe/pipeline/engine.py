@@ -17,6 +17,7 @@ import resource
 import signal
 import time
 from dataclasses import asdict, dataclass, field, replace
+from multiprocessing.managers import SyncManager
 from typing import Any
 
 import structlog
@@ -31,7 +32,7 @@ from mfpipe.errors import EXIT_DATA, EXIT_INTERNAL, EXIT_OK, MfpipeError
 from mfpipe.layout import load_layout
 from mfpipe.pipeline.config import RunConfig
 from mfpipe.pipeline.metrics import MetricsAggregator
-from mfpipe.pipeline.processor import run_processor
+from mfpipe.pipeline.processor import leave_with_launcher, run_processor
 from mfpipe.pipeline.progress import Progress
 from mfpipe.pipeline.reader import Reader
 from mfpipe.pipeline.source import open_input
@@ -116,7 +117,9 @@ class Engine:
                    ) -> tuple[str, int, str, Reader, dict[int, dict[str, int]]]:
         config = self.config
         ctx = mp.get_context("spawn")
-        with ctx.Manager() as manager:
+        manager = SyncManager(ctx=ctx)
+        manager.start(initializer=leave_with_launcher)  # no orphan if the launcher is killed
+        with manager:
             metrics = MetricsAggregator(manager)
             for worker, records, rows, rejects in self._committed.values():  # a restart:
                 metrics.add(worker, read=records, processed=rows, rejected=rejects,  # the

@@ -8,8 +8,11 @@ turns rejects into ``mfp_reject`` rows and keeps their original bytes for the ba
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import queue
 import signal
+import threading
+import time
 from typing import Any
 
 import numpy as np
@@ -34,6 +37,17 @@ def run_processor(worker_id: int, config: RunConfig, tasks: Any, results: Any,
     """Process main: decode tasks until the reader's sentinel (None) or an abort."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the launcher decides how to stop
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    finished = False
+    try:
+        finished = _process_tasks(worker_id, config, tasks, results, metrics, abort)
+    finally:
+        if not finished:  # aborted, launcher gone, or an error: a result still buffered for
+            results.cancel_join_thread()  # a queue nobody drains would block the exit
+
+
+def _process_tasks(worker_id: int, config: RunConfig, tasks: Any, results: Any,
+                   metrics: MetricsAggregator, abort: Any) -> bool:
+    """Decode until the reader's sentinel (True) or until the run is over without it."""
     record = load_layout(config.layout_path).record(config.record_name)
     plan = DecodePlan.compile(record, config.decode)
     with open_input(config.input_path) as buffer:
@@ -44,22 +58,34 @@ def run_processor(worker_id: int, config: RunConfig, tasks: Any, results: Any,
             except queue.Empty:
                 continue
             if task is None:
-                return
+                return True
             result = process_task(task, worker_id, config, plan, data)
             metrics.add(worker_id, read=result.records, processed=result.rows.num_rows,
                         rejected=result.rejects.num_rows)
-            while not abort.is_set():
+            while not abort.is_set() and launcher_alive():  # a dead writer never drains it
                 try:
                     results.put(result, timeout=POLL_S)
                     break
                 except queue.Full:
                     continue
+    return False
 
 
 def launcher_alive() -> bool:
     """False once the launcher is gone (killed): children then leave instead of waiting."""
     parent = mp.parent_process()
     return parent is None or parent.is_alive()
+
+
+def leave_with_launcher() -> None:
+    """For a process that waits on others (the Manager's server): exit once the launcher
+    is gone, checked by a daemon thread, so a killed launcher leaves no process behind."""
+    def watch() -> None:
+        while launcher_alive():
+            time.sleep(POLL_S)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="launcher-watch", daemon=True).start()
 
 
 def process_task(task: ChunkTask, worker_id: int, config: RunConfig, plan: DecodePlan,

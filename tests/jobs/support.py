@@ -1,0 +1,47 @@
+"""Files and launchers for the job tests: keyed sample files, CLI runs in other processes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import sqlalchemy as sa
+
+from mfpipe.db.runs import RunStore
+from tests.recon.conftest import LAYOUT, keyed_file
+
+__all__ = ["LAYOUT", "keyed_file", "launcher", "wait_for_commits", "RUN_ARGS"]
+
+RUN_ARGS = ["--layout", LAYOUT, "--date", "open_date=YYYYMMDD", "--key", "cust_id",
+            "--processors", "2", "--writers", "1"]
+CLI = "import sys\nfrom mfpipe.cli import main\nsys.exit(main(sys.argv[1:]))\n"
+
+
+def launcher(args: list[str], cwd) -> subprocess.Popen:
+    """`mfpipe ARGS` in a process of its own (so it can be killed like a cron job's)."""
+    return subprocess.Popen([sys.executable, "-c", CLI, *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=cwd)
+
+
+def last_json(out: str) -> dict:
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def wait_for_commits(db_url: str, count: int, timeout: float = 60) -> None:
+    """Wait until some run has committed ``count`` chunks."""
+    engine = sa.create_engine(RunStore(db_url).engine.url)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            try:
+                with engine.connect() as c:
+                    if c.execute(sa.text("SELECT count(*) FROM mfp_chunk")).scalar_one() >= count:
+                        return
+            except sa.exc.DatabaseError:
+                pass  # not created yet
+            time.sleep(0.02)
+    finally:
+        engine.dispose()
+    raise AssertionError(f"no {count} chunks committed within {timeout} s")

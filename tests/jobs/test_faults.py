@@ -1,0 +1,276 @@
+"""Fault injection with real processes and real databases: kills at many points, restarts,
+two launchers at once, cancel, recover, files that change or vanish while read."""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing as mp
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+
+from mfpipe.codec import DecodePlan
+from mfpipe.codec.digest import content_hash, hash_columns
+from mfpipe.db.digest import as_hash, canonical_row, digest_sum
+from mfpipe.db.runs import RunStore
+from mfpipe.framing import FramingOptions
+from mfpipe.jobs.load import load_file
+from mfpipe.jobs.restart import restart_run
+from mfpipe.layout import load_layout
+from mfpipe.pipeline.config import RunConfig
+from mfpipe.recon.subject import RunSubject
+from tests.jobs.support import RUN_ARGS, keyed_file, last_json, launcher, wait_for_commits
+from tests.recon.conftest import LAYOUT, OPTIONS
+
+RECORDS, CHUNK = 60_000, 400  # 150 chunks: room for 20 kills a few commits apart
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'mfpipe.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+def config(path: str, db_url: str) -> RunConfig:
+    return RunConfig(LAYOUT, path, db_url, FramingOptions("FB", lrecl=100), OPTIONS,
+                     processors=2, writers=2, chunk_records=CHUNK, key=("cust_id",))
+
+
+def file_fingerprint(path: str) -> tuple[int, int]:
+    """(rows, content hash) of the whole file decoded in one go: the uninterrupted result."""
+    plan = DecodePlan.compile(load_layout(LAYOUT).record(), OPTIONS)
+    matrix = np.fromfile(path, dtype=np.uint8).reshape(-1, 100)
+    decoded = plan.decode(matrix, 1, np.arange(len(matrix)) * 100)
+    return decoded.batch.num_rows, content_hash(decoded.batch, hash_columns(plan.schema))
+
+
+def final_fingerprint(db_url: str, run_id: str) -> tuple[int, int]:
+    """(rows, content hash) of what the final table holds for the run, computed in SQL."""
+    store = RunStore(db_url)
+    subject = RunSubject.load(store, run_id)
+    row = canonical_row(subject.final, subject.types, subject.config.hash_columns,
+                        store.dialect)
+    count, total = subject.rows(sa.select(sa.func.count(), digest_sum(row, store.dialect))
+                                .where(subject.in_final))[0]
+    store.close()
+    return int(count), as_hash(total)
+
+
+def children_of(pid: int) -> list[int]:
+    """Process ids whose parent is ``pid`` (from /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    if int(stat.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        found.append(int(entry))
+            except (OSError, IndexError, ValueError):
+                pass
+    return found
+
+
+def wait_gone(pids: list[int], timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not any(os.path.exists(f"/proc/{p}") for p in pids):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"processes {pids} outlived their launcher by {timeout} s")
+
+
+def kill_launcher(args: list[str], db_url: str, commits: int, cwd) -> None:
+    """Start `mfpipe ARGS`, SIGKILL it once ``commits`` chunks are in, wait for its children."""
+    process = launcher(args, cwd)
+    wait_for_commits(db_url, commits)
+    children = children_of(process.pid)
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=30)
+    wait_gone(children)  # processors and writer leave when their launcher is gone
+
+
+def kill_child(victim: str, db_url: str, commits: int) -> threading.Thread:
+    """A thread that SIGKILLs this process's child ``victim`` once ``commits`` are in."""
+    def kill() -> None:
+        wait_for_commits(db_url, commits)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            for child in mp.active_children():
+                if child.name == victim:
+                    os.kill(child.pid, signal.SIGKILL)
+                    return
+            time.sleep(0.01)
+    thread = threading.Thread(target=kill, daemon=True)
+    thread.start()
+    return thread
+
+
+class TestKillAndRestart:
+    def test_twenty_kills_then_the_uninterrupted_result(self, tmp_path, db_url):
+        """SIGKILL of the launcher, a processor or the writer at 20 points across one run,
+        each followed by a restart: the final table equals the uninterrupted result
+        exactly, and reconciliation passes."""
+        path = keyed_file(tmp_path / "in.dat", RECORDS)
+        victims = ["launcher", "processor-1", "writer", "processor-2"]
+        run_id = None
+        for point in range(20):
+            commits, victim = committed(db_url) + 2, victims[point % len(victims)]
+            if victim == "launcher":
+                args = (["run", "--input", path, *RUN_ARGS] if run_id is None else
+                        ["restart", run_id]) + ["--db", db_url]
+                if run_id is None:
+                    args += ["--chunk-records", str(CHUNK)]
+                kill_launcher(args, db_url, commits, tmp_path)
+            else:
+                killer = kill_child(victim, db_url, commits)
+                summary = (load_file(config(path, db_url)) if run_id is None else
+                           restart_run(run_id, db_url))
+                killer.join(30)
+                assert summary.status == "FAILED" and victim in summary.message, summary
+            run_id = run_id or _only_run(db_url)
+        summary = restart_run(run_id, db_url)
+        assert summary.status == "COMPLETED", summary.message
+        assert summary.reconciliation["passed"], summary.reconciliation
+        assert final_fingerprint(db_url, run_id) == file_fingerprint(path)
+
+
+def committed(db_url: str) -> int:
+    """Chunks in the ledger so far (0 before the control tables exist)."""
+    store = RunStore(db_url)
+    try:
+        with store.engine.connect() as c:
+            return int(c.execute(sa.text("SELECT count(*) FROM mfp_chunk")).scalar_one())
+    except sa.exc.DatabaseError:
+        return 0
+    finally:
+        store.close()
+
+
+def _only_run(db_url: str) -> str:
+    store = RunStore(db_url)
+    with store.engine.connect() as c:
+        (run_id,) = c.execute(sa.text("SELECT run_id FROM mfp_run")).scalars().all()
+    store.close()
+    return run_id
+
+
+class TestTwoLaunchers:
+    def test_exactly_one_loads(self, tmp_path, db_url, fresh_db):
+        """Two launchers started together on one file, ten times: one loads, the other
+        exits 75 while the first is still loading."""
+        path = keyed_file(tmp_path / "in.dat", 60_000)
+        for attempt in range(10):
+            db = db_url if attempt == 0 else fresh_db(attempt)
+            args = ["run", "--input", path, *RUN_ARGS, "--db", db, "--json"]
+            first, second = launcher(args, tmp_path), launcher(args, tmp_path)
+            outs = [p.communicate(timeout=120) for p in (first, second)]
+            codes = sorted(p.returncode for p in (first, second))
+            assert codes == [0, 75], outs
+            refused = next(last_json(o) for (o, _), p in zip(outs, (first, second))
+                           if p.returncode == 75)
+            assert "is being loaded by run" in refused["message"]
+            store = RunStore(db)
+            with store.engine.connect() as c:
+                assert c.execute(sa.text("SELECT count(*) FROM customer_account")
+                                 ).scalar_one() == 60_000
+            store.close()
+
+
+@pytest.fixture
+def fresh_db(db_url, tmp_path):
+    """Makes further empty databases of the same kind (SQLite files, or schemas, dropped
+    afterwards)."""
+    schemas: list[str] = []
+
+    def make(attempt: int) -> str:
+        if db_url.startswith("sqlite"):
+            return f"sqlite:///{tmp_path / f'attempt{attempt}.db'}"
+        base = db_url.split("search_path%3D")[1].split("&")[0]
+        schemas.append(f"{base}_{attempt}")
+        with _admin(db_url) as c:
+            c.execute(sa.text(f"CREATE SCHEMA {schemas[-1]}"))
+        return db_url.replace(f"search_path%3D{base}", f"search_path%3D{schemas[-1]}")
+
+    yield make
+    for schema in schemas:
+        with _admin(db_url) as c:
+            c.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+
+
+@contextlib.contextmanager
+def _admin(db_url: str):
+    engine = sa.create_engine(RunStore(db_url).engine.url)
+    try:
+        with engine.begin() as c:
+            yield c
+    finally:
+        engine.dispose()
+
+
+class TestOperatorCommands:
+    def test_cancel_stops_at_a_chunk_boundary_and_restart_finishes(self, tmp_path, db_url):
+        """`runs cancel` stops the running launcher (STOPPED, 143); `restart` completes it."""
+        path = keyed_file(tmp_path / "in.dat", 200_000)
+        process = launcher(["run", "--input", path, *RUN_ARGS, "--db", db_url,
+                            "--chunk-records", "1000", "--json"], tmp_path)
+        wait_for_commits(db_url, 3)
+        from mfpipe.cli import main
+
+        run_id = _only_run(db_url)
+        assert main(["runs", "cancel", run_id, "--db", db_url]) == 0
+        out, err = process.communicate(timeout=60)
+        assert process.returncode == 143, err
+        assert last_json(out)["status"] == "STOPPED"
+        summary = restart_run(run_id, db_url)
+        assert summary.status == "COMPLETED" and summary.counts["loaded"] == 200_000
+
+    def test_recover_marks_a_killed_launchers_run_failed(self, tmp_path, db_url):
+        """After a SIGKILL of the launcher the run is recovered to FAILED by `runs recover`,
+        and the next launch on the file is not refused."""
+        from mfpipe.cli import main
+
+        path = keyed_file(tmp_path / "in.dat", 100_000)
+        kill_launcher(["run", "--input", path, *RUN_ARGS, "--db", db_url, "--chunk-records",
+                       "1000"], db_url, 2, tmp_path)
+        run_id = _only_run(db_url)
+        assert main(["runs", "recover", "--db", db_url]) == 0
+        assert RunStore(db_url).run(run_id)["status"] == "FAILED"
+        assert restart_run(run_id, db_url).status == "COMPLETED"
+
+
+class TestUnstableFiles:
+    @pytest.mark.parametrize("change, word", [("append", "changed"), ("delete", "disappeared")])
+    def test_file_changed_or_gone_while_read(self, tmp_path, change, word):
+        """A file appended to or deleted while it is read fails the run with exit 66."""
+        db = f"sqlite:///{tmp_path / 'mfpipe.db'}"
+        path = keyed_file(tmp_path / "in.dat", 200_000)
+
+        def meddle() -> None:
+            wait_for_commits(db, 2)
+            if change == "append":
+                with open(path, "ab") as f:
+                    f.write(b"\x40" * 100)
+            else:
+                os.unlink(path)
+
+        thread = threading.Thread(target=meddle, daemon=True)
+        thread.start()
+        summary = load_file(config(path, db))
+        thread.join(30)
+        assert (summary.status, summary.exit_code) == ("FAILED", 66)
+        assert word in summary.message
+
+    @pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file: no permission error")
+    def test_unreadable_file_exits_66(self, tmp_path):
+        """A file without read permission is named, exit 66."""
+        path = keyed_file(tmp_path / "in.dat", 10)
+        os.chmod(path, 0)
+        with pytest.raises(Exception) as caught:
+            load_file(config(path, f"sqlite:///{tmp_path / 'x.db'}"))
+        assert getattr(caught.value, "exit_code", None) == 66

@@ -1,0 +1,118 @@
+"""Launches through the CLI: skip-if-loaded, changed files, reprocess, globs, outcomes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import sqlalchemy as sa
+
+from mfpipe.cli import main
+from mfpipe.db.registry import FileRegistry
+from mfpipe.db.runs import RunStore
+from tests.jobs.support import RUN_ARGS, keyed_file
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'mfpipe.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+def run(capsys, db_url: str, *args: str) -> tuple[int, dict]:
+    code = main([*args, *RUN_ARGS, "--db", db_url, "--chunk-records", "1000", "--json"])
+    return code, json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def query(db_url: str, sql: str) -> list[tuple]:
+    store = RunStore(db_url)
+    with store.engine.connect() as c:
+        rows = [tuple(r) for r in c.execute(sa.text(sql))]
+    store.close()
+    return rows
+
+
+class TestSkipIfLoaded:
+    def test_loaded_unchanged_file_is_skipped_with_99(self, tmp_path, db_url, capsys):
+        """The second launch on an unchanged file loads nothing and exits 99."""
+        path = keyed_file(tmp_path / "in.dat", 2_000)
+        assert run(capsys, db_url, "run", "--input", path)[0] == 0
+        code, summary = run(capsys, db_url, "run", "--input", path)
+        assert (code, summary["status"]) == (99, "SKIPPED")
+        assert "reprocess" in summary["message"]
+        registry = FileRegistry(RunStore(db_url)).file(str(tmp_path / "in.dat"))
+        assert registry.status == "SKIPPED"
+
+    def test_changed_file_is_loaded_as_a_new_run(self, tmp_path, db_url, capsys):
+        """Same path, new content (checksum): loaded again, as a new run."""
+        path = keyed_file(tmp_path / "in.dat", 2_000, seed=1)
+        first = run(capsys, db_url, "run", "--input", path)[1]["run_id"]
+        keyed_file(tmp_path / "in.dat", 2_000, seed=2)
+        code, summary = run(capsys, db_url, "run", "--input", path)
+        assert code == 0 and summary["run_id"] != first
+
+    def test_same_content_under_another_name_is_skipped(self, tmp_path, db_url, capsys):
+        """Pre-validation: a renamed copy whose records the target already holds is skipped."""
+        path = keyed_file(tmp_path / "in.dat", 2_000)
+        loaded = run(capsys, db_url, "run", "--input", path)[1]["run_id"]
+        shutil.copy(path, tmp_path / "copy.dat")
+        code, summary = run(capsys, db_url, "run", "--input", str(tmp_path / "copy.dat"))
+        assert code == 99 and loaded in summary["message"]
+
+
+class TestReprocess:
+    def test_reprocess_replaces_the_earlier_rows(self, tmp_path, db_url, capsys):
+        """`reprocess` loads the file as a new run; the earlier run's staging and final rows
+        are gone and it is ABANDONED; the new run reconciles."""
+        path = keyed_file(tmp_path / "in.dat", 2_000)
+        first = run(capsys, db_url, "run", "--input", path)[1]["run_id"]
+        code, summary = run(capsys, db_url, "reprocess", path)
+        assert code == 0 and summary["reconciliation"]["passed"]
+        second = summary["run_id"]
+        assert query(db_url, "SELECT last_run_id, count(*) FROM customer_account "
+                             "GROUP BY last_run_id") == [(second, 2_000)]
+        assert query(db_url, "SELECT run_id, count(*) FROM stg_customer_account "
+                             "GROUP BY run_id") == [(second, 2_000)]
+        assert query(db_url, f"SELECT status FROM mfp_run WHERE run_id = '{first}'") == [
+            ("ABANDONED",)]
+
+
+class TestGlob:
+    def test_partial_launch(self, tmp_path, db_url, capsys):
+        """A glob of three files, one truncated: the two others load, the launch is PARTIAL
+        and exits with the failure's code; a second launch skips the loaded ones."""
+        for name in ("a", "b", "c"):
+            keyed_file(tmp_path / f"cust_{name}.dat", 1_000, seed=ord(name))
+        with open(tmp_path / "cust_b.dat", "ab") as f:
+            f.write(b"\x40" * 37)  # not a whole record: a framing error (65)
+        pattern = str(tmp_path / "cust_*.dat")
+        code, launch = run(capsys, db_url, "run", "--input", pattern)
+        assert (code, launch["status"]) == (65, "PARTIAL")
+        assert [r["status"] for r in launch["runs"]] == ["COMPLETED", "FAILED", "COMPLETED"]
+        assert "cust_b.dat" in launch["runs"][1]["message"]
+        code, again = run(capsys, db_url, "run", "--input", pattern)
+        assert [r["status"] for r in again["runs"]] == ["SKIPPED", "FAILED", "SKIPPED"]
+
+    def test_stop_on_error(self, tmp_path, db_url, capsys):
+        """--stop-on-error leaves the files after the first failure unstarted."""
+        for name in ("a", "b"):
+            keyed_file(tmp_path / f"cust_{name}.dat", 500, seed=ord(name))
+        (tmp_path / "cust_a.dat").write_bytes(b"\x40" * 150)
+        code, launch = run(capsys, db_url, "run", "--input", str(tmp_path / "cust_*.dat"),
+                           "--stop-on-error")
+        assert (code, launch["status"]) == (65, "FAILED")
+        assert launch["not_started"] == [str(tmp_path / "cust_b.dat")]
+
+    def test_nothing_matches_exits_66(self, tmp_path, capsys):
+        """A glob matching no file is an input error, not a silent success."""
+        db = f"sqlite:///{tmp_path / 'x.db'}"
+        assert main(["run", "--input", str(tmp_path / "none_*.dat"), *RUN_ARGS, "--db", db]) == 66
+        assert "no file matches" in capsys.readouterr().err
+
+    def test_directory_as_input_exits_66(self, tmp_path, capsys):
+        """A directory given as the input file is named as such, exit 66."""
+        db = f"sqlite:///{tmp_path / 'x.db'}"
+        assert main(["run", "--input", str(tmp_path), *RUN_ARGS, "--db", db]) == 66
+        assert "is a directory, not a file" in capsys.readouterr().out

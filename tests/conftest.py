@@ -22,6 +22,14 @@ def postgres_server() -> str:
     return POSTGRES_URL
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """A fresh database of each kind: a SQLite file, or a PostgreSQL schema of its own."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'mfpipe.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
 @pytest.fixture
 def postgres_url(postgres_server):
     """A URL whose search_path is a fresh schema, dropped afterwards: tests never collide."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import textwrap
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -14,3 +15,25 @@ def copybook(body: str) -> str:
     """A fixed-format copybook from an indented snippet: code starts in column 8."""
     lines = textwrap.dedent(body).strip("\n").splitlines()
     return "\n".join(("       " + line) if line.strip() else "" for line in lines) + "\n"
+
+
+def wait_for_commits(db_url: str, count: int, timeout: float = 60) -> None:
+    """Wait until the database's ledger holds ``count`` committed chunks (of any run)."""
+    import sqlalchemy as sa
+
+    from mfpipe.db.runs import RunStore
+
+    engine = sa.create_engine(RunStore(db_url).engine.url)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            try:
+                with engine.connect() as c:
+                    if c.execute(sa.text("SELECT count(*) FROM mfp_chunk")).scalar_one() >= count:
+                        return
+            except sa.exc.DatabaseError:
+                pass  # the table does not exist yet
+            time.sleep(0.02)
+    finally:
+        engine.dispose()
+    raise AssertionError(f"no {count} chunks committed within {timeout} s")

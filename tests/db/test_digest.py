@@ -39,12 +39,6 @@ row = st.fixed_dictionaries({
 })
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'digest.db'}"
-    return request.getfixturevalue("postgres_url")
-
 
 def stored_hash(db_url: str, batch: pa.RecordBatch) -> tuple[int, list[int]]:
     """Load ``batch`` with mfpipe's own loader, then hash it in SQL: (sum, per-row digests)."""

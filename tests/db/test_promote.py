@@ -17,12 +17,6 @@ from mfpipe.errors import ConfigError
 SCHEMA = pa.schema([("acct", pa.int64()), ("amount", pa.decimal128(9, 2)), ("name", pa.string())])
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'promote.db'}"
-    return request.getfixturevalue("postgres_url")
-
 
 def stage(db_url: str, run_id: str, rows: list[tuple[int, str, str]], key=()):
     """Create the tables and load rows (acct, amount, name) into staging for ``run_id``."""

@@ -5,12 +5,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 
-import sqlalchemy as sa
-
-from mfpipe.db.runs import RunStore
 from tests.recon.conftest import LAYOUT, keyed_file
+from tests.support import wait_for_commits
 
 __all__ = ["LAYOUT", "keyed_file", "launcher", "wait_for_commits", "RUN_ARGS"]
 
@@ -27,21 +24,3 @@ def launcher(args: list[str], cwd) -> subprocess.Popen:
 
 def last_json(out: str) -> dict:
     return json.loads(out.strip().splitlines()[-1])
-
-
-def wait_for_commits(db_url: str, count: int, timeout: float = 60) -> None:
-    """Wait until some run has committed ``count`` chunks."""
-    engine = sa.create_engine(RunStore(db_url).engine.url)
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            try:
-                with engine.connect() as c:
-                    if c.execute(sa.text("SELECT count(*) FROM mfp_chunk")).scalar_one() >= count:
-                        return
-            except sa.exc.DatabaseError:
-                pass  # not created yet
-            time.sleep(0.02)
-    finally:
-        engine.dispose()
-    raise AssertionError(f"no {count} chunks committed within {timeout} s")

@@ -30,12 +30,6 @@ from tests.recon.conftest import LAYOUT, OPTIONS
 RECORDS, CHUNK = 60_000, 400  # 150 chunks: room for 20 kills a few commits apart
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'mfpipe.db'}"
-    return request.getfixturevalue("postgres_url")
-
 
 def config(path: str, db_url: str) -> RunConfig:
     return RunConfig(LAYOUT, path, db_url, FramingOptions("FB", lrecl=100), OPTIONS,

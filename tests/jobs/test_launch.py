@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 
-import pytest
 import sqlalchemy as sa
 
 from mfpipe.cli import main
@@ -13,12 +12,6 @@ from mfpipe.db.registry import FileRegistry
 from mfpipe.db.runs import RunStore
 from tests.jobs.support import RUN_ARGS, keyed_file
 
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'mfpipe.db'}"
-    return request.getfixturevalue("postgres_url")
 
 
 def run(capsys, db_url: str, *args: str) -> tuple[int, dict]:

@@ -22,18 +22,11 @@ from mfpipe.layout import load_layout
 from mfpipe.pipeline import generate_file
 from mfpipe.pipeline.config import RunConfig
 from mfpipe.pipeline.engine import Engine
-from tests.support import ROOT
+from tests.support import ROOT, wait_for_commits
 
 LAYOUT = str(ROOT / "mfpipe/data/customer.cpy")
 OPTIONS = DecodeOptions(dates=(("open_date", "YYYYMMDD"),))
 
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path):
-    """A fresh database of each kind: a SQLite file, or a PostgreSQL schema of its own."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'mfpipe.db'}"
-    return request.getfixturevalue("postgres_url")
 
 
 def sample(tmp_path, n=30_000, recfm="FB", bad=6, seed=11):
@@ -164,7 +157,7 @@ class TestFaults:
                 "--json", "--date", "open_date=YYYYMMDD"]
         process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                    text=True, cwd=tmp_path)
-        _wait_for_commits(db_url, 3)
+        wait_for_commits(db_url, 3)
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=60)
         summary = json.loads(out.strip().splitlines()[-1])
@@ -184,7 +177,7 @@ class TestDatabaseFaults:
         terminated = []
 
         def terminate():
-            _wait_for_commits(postgres_url, 5)
+            wait_for_commits(postgres_url, 5)
             with engine.begin() as c:
                 terminated.extend(c.execute(sa.text(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> "
@@ -201,24 +194,6 @@ class TestDatabaseFaults:
         rows, _, rejects = staging_rows(postgres_url, config.run_id)
         assert len({r["record_no"] for r in rows}) == len(rows) == made.records - 3
         assert len(rejects) == 3
-
-
-def _wait_for_commits(db_url: str, count: int, timeout: float = 60) -> None:
-    """Wait until some run has committed ``count`` chunks."""
-    engine = sa.create_engine(RunStore(db_url).engine.url)
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            try:
-                with engine.connect() as c:
-                    if c.execute(sa.text("SELECT count(*) FROM mfp_chunk")).scalar_one() >= count:
-                        return
-            except sa.exc.DatabaseError:
-                pass  # the table does not exist yet
-            time.sleep(0.05)
-    finally:
-        engine.dispose()
-    raise AssertionError(f"no {count} chunks committed within {timeout} s")
 
 
 def _children() -> list[tuple[int, str]]:

@@ -23,13 +23,6 @@ LAYOUT = str(ROOT / "mfpipe/data/customer.cpy")
 OPTIONS = DecodeOptions(dates=(("open_date", "YYYYMMDD"),))
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path):
-    """A fresh database of each kind: a SQLite file, or a PostgreSQL schema of its own."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'mfpipe.db'}"
-    return request.getfixturevalue("postgres_url")
-
 
 def keyed_file(path, n: int, seed: int = 5, corrupt: tuple[int, ...] = ()) -> str:
     """An FB file of the customer layout whose cust_id is the record number (a unique key);

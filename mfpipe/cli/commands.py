@@ -13,12 +13,15 @@ from mfpipe.cli.options import decode_options, framing_options, source_defaults,
 from mfpipe.cli.output import print_summary
 from mfpipe.codec import DecodePlan
 from mfpipe.db import DIALECTS, ddl, sql_type
+from mfpipe.db.runs import RunStore
 from mfpipe.db.urls import DEFAULT_URL, redact
 from mfpipe.jobs import run_load
 from mfpipe.layout import load_layout
 from mfpipe.pipeline import convert_file, generate_file
 from mfpipe.pipeline.config import RunConfig
 from mfpipe.pipeline.progress import Progress
+from mfpipe.recon import ReconciliationService
+from mfpipe.report import render
 
 DEMO_LAYOUT = Path(__file__).resolve().parent.parent / "data" / "customer.cpy"
 
@@ -131,13 +134,22 @@ def gen(copybook: str, output: str, records: int, recfm: str, bdw: bool, encodin
                + (f"; corrupted records: {shown}" if bad else ""))
 
 
+def report_text(run_id: str, db_url: str) -> str:
+    """The text report of a reconciled run, as ``mfpipe report`` prints it."""
+    store = RunStore(db_url)
+    try:
+        return render(ReconciliationService(store).report(run_id), "text")
+    finally:
+        store.close()
+
+
 @cli.command()
 @click.option("--dir", "directory", default="mfpipe-demo", show_default=True,
               type=click.Path(file_okay=False), help="Where the sample file goes.")
 @click.option("--db", "db_url", default=DEFAULT_URL, show_default=True)
 @click.option("--records", type=click.IntRange(min=1), default=100_000, show_default=True)
 def demo(directory: str, db_url: str, records: int) -> None:
-    """Generate a sample EBCDIC file (with 5 bad records) and load it into the database."""
+    """Generate a sample EBCDIC file (5 bad records), load it, reconcile it, print the report."""
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     record = load_layout(DEMO_LAYOUT).record()
@@ -152,5 +164,9 @@ def demo(directory: str, db_url: str, records: int) -> None:
                        job="demo", bad_file=str(out / "customer.bad"))
     summary = run_load(config, Progress())
     print_summary(summary, redact(db_url))
+    if summary.reconciliation:  # the run got as far as its checks: show the operator's report
+        click.echo()
+        click.echo(report_text(summary.run_id, db_url))
+        click.echo(f"\nnext     mfpipe report {summary.run_id} --format html -o report.html")
     if summary.exit_code:
         raise click.exceptions.Exit(summary.exit_code)

@@ -41,6 +41,12 @@ class FileFacts:
     sha256: str
 
     @classmethod
+    def stat(cls, path: str) -> FileFacts:
+        """Size and modification time only (no checksum yet: the claim computes it)."""
+        stat = os.stat(path)
+        return cls(os.path.abspath(path), stat.st_size, cls.mtime_of(stat), "")
+
+    @classmethod
     def of(cls, path: str) -> FileFacts:
         """Stat and checksum a file (read once, in 1 MiB blocks)."""
         digest = hashlib.sha256()
@@ -123,11 +129,13 @@ class FileRegistry:
                 c.execute(mfp_file.update().where(mfp_file.c.path == facts.path).values(values))
             return Claim("claimed", run_id, row.last_run_id if row is not None else None)
 
-    def release(self, path: str, run_id: str, status: str, loaded: bool) -> None:
-        """End the claim: SUCCESS (``loaded``: the run is now the file's last load) or FAILED."""
+    def release(self, path: str, run_id: str, status: str, last_run_id: str | None = None
+                ) -> None:
+        """End ``run_id``'s claim with ``status``; ``last_run_id``: the run whose rows the
+        target now holds for the file (kept as it was when None)."""
         values: dict[str, Any] = {"status": status, "owner_run_id": None, "updated_at": utcnow()}
-        if loaded:
-            values["last_run_id"] = run_id
+        if last_run_id:
+            values["last_run_id"] = last_run_id
         with self.store.engine.begin() as c:
             c.execute(mfp_file.update().where(mfp_file.c.path == path,
                                               mfp_file.c.owner_run_id == run_id).values(values))

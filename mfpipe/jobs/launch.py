@@ -16,10 +16,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from mfpipe.db.registry import FileFacts, FileRegistry
+from mfpipe.db.registry import SKIPPED, FileFacts, FileRegistry
 from mfpipe.db.runs import COMPLETED, FAILED, RunStore
 from mfpipe.errors import EXIT_OK, InputError, MfpipeError
-from mfpipe.jobs.load import EXIT_NOTHING_TO_DO, SKIPPED, load_file
+from mfpipe.jobs.load import EXIT_NOTHING_TO_DO, load_file
 from mfpipe.pipeline.config import RunConfig, new_run_id
 from mfpipe.pipeline.engine import RunSummary
 from mfpipe.pipeline.progress import Progress
@@ -101,7 +101,7 @@ def _register(base: RunConfig, files: list[str], ttl_s: float) -> None:
         registry = FileRegistry(store, ttl_s)
         for path in files:
             try:
-                registry.discover(FileFacts.of(path))
+                registry.discover(FileFacts.stat(path))
             except OSError:
                 pass  # unreadable: its own run says so, with the right exit code
     finally:

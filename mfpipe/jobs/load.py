@@ -17,7 +17,7 @@ from dataclasses import replace
 import sqlalchemy as sa
 
 from mfpipe.db.control import mfp_run
-from mfpipe.db.registry import SUCCESS, Claim, FileFacts, FileRegistry
+from mfpipe.db.registry import SKIPPED, SUCCESS, Claim, FileFacts, FileRegistry
 from mfpipe.db.runs import COMPLETED, FAILED, RunStore
 from mfpipe.errors import EXIT_DATA, EXIT_NO_INPUT, EXIT_TEMPORARY
 from mfpipe.framing import iter_chunks
@@ -29,7 +29,6 @@ from mfpipe.recon import ReconciliationReport, ReconciliationService
 from mfpipe.recon.subject import RunSubject
 
 EXIT_NOTHING_TO_DO = 99
-SKIPPED = "SKIPPED"
 
 
 def load_file(config: RunConfig, progress: Progress | None = None, reprocess: bool = False,
@@ -47,15 +46,13 @@ def load_file(config: RunConfig, progress: Progress | None = None, reprocess: bo
             return _not_loaded(config, claim)
         loaded_as = None if reprocess else _same_content_loaded(store, config, facts)
         if loaded_as:
-            registry.release(facts.path, config.run_id, SUCCESS, loaded=False)
+            registry.release(facts.path, config.run_id, SKIPPED, last_run_id=loaded_as)
             return _not_loaded(config, Claim("skip", loaded_as))
         replaces = _earlier_loads(store, facts.path) if reprocess else []
         config = replace(config, file_sha256=facts.sha256)
         summary = Engine(config, progress).run(store)
         finish(store, config, summary, facts, replaces)
-        registry.release(facts.path, config.run_id,
-                         SUCCESS if summary.status == COMPLETED else FAILED,
-                         loaded=summary.status == COMPLETED)
+        release(registry, facts.path, summary)
         return summary
     finally:
         store.close()
@@ -76,6 +73,13 @@ def finish(store: RunStore, config: RunConfig, summary: RunSummary, facts: FileF
     summary.reconciliation = report.summary()
     if not report.passed:
         _fail(store, summary, EXIT_DATA, "reconciliation failed: " + ", ".join(report.failed))
+
+
+def release(registry: FileRegistry, path: str, summary: RunSummary) -> None:
+    """End the run's claim on its file: SUCCESS (the file's last load) or FAILED."""
+    loaded = summary.status == COMPLETED
+    registry.release(path, summary.run_id, SUCCESS if loaded else FAILED,
+                     summary.run_id if loaded else None)
 
 
 def promote_and_reconcile(store: RunStore, run_id: str, replaces: list[str] = ()

@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from mfpipe.db.registry import SUCCESS, FileFacts, FileRegistry, is_alive, recover
-from mfpipe.db.runs import ACTIVE, COMPLETED, FAILED, RESTARTABLE, RunStore
+from mfpipe.db.registry import FileFacts, FileRegistry, is_alive, recover
+from mfpipe.db.runs import ACTIVE, COMPLETED, RESTARTABLE, RunStore
 from mfpipe.errors import EXIT_TEMPORARY, EXIT_USAGE, RunError
-from mfpipe.jobs.load import EXIT_NOTHING_TO_DO, finish
+from mfpipe.jobs.load import EXIT_NOTHING_TO_DO, finish, release
 from mfpipe.pipeline.config import config_from_options
 from mfpipe.pipeline.engine import Engine, RunSummary
 from mfpipe.pipeline.progress import Progress
@@ -47,8 +47,7 @@ def restart_run(run_id: str, db_url: str, progress: Progress | None = None,
         config = replace(config, db_url=db_url)
         summary = Engine(config, progress).run(store, done)
         finish(store, config, summary, facts)
-        registry.release(facts.path, run_id, SUCCESS if summary.status == COMPLETED else FAILED,
-                         loaded=summary.status == COMPLETED)
+        release(registry, facts.path, summary)
         return summary
     finally:
         store.close()

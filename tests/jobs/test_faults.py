@@ -6,7 +6,10 @@ from __future__ import annotations
 import contextlib
 import multiprocessing as mp
 import os
+import shutil
 import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -24,7 +27,7 @@ from mfpipe.jobs.restart import restart_run
 from mfpipe.layout import load_layout
 from mfpipe.pipeline.config import RunConfig
 from mfpipe.recon.subject import RunSubject
-from tests.jobs.support import RUN_ARGS, keyed_file, last_json, launcher, wait_for_commits
+from tests.jobs.support import CLI, RUN_ARGS, keyed_file, last_json, launcher, wait_for_commits
 from tests.recon.conftest import LAYOUT, OPTIONS
 
 RECORDS, CHUNK = 60_000, 400  # 150 chunks: room for 20 kills a few commits apart
@@ -260,11 +263,24 @@ class TestUnstableFiles:
         assert (summary.status, summary.exit_code) == ("FAILED", 66)
         assert word in summary.message
 
-    @pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file: no permission error")
-    def test_unreadable_file_exits_66(self, tmp_path):
-        """A file without read permission is named, exit 66."""
-        path = keyed_file(tmp_path / "in.dat", 10)
-        os.chmod(path, 0)
-        with pytest.raises(Exception) as caught:
-            load_file(config(path, f"sqlite:///{tmp_path / 'x.db'}"))
-        assert getattr(caught.value, "exit_code", None) == 66
+    @pytest.mark.parametrize("target", ["locked/in.dat", "locked/*.dat"])
+    def test_directory_without_permission_exits_66(self, tmp_path, target):
+        """A file (or glob) in a directory the launcher may not read: exit 66, named. Root
+        reads anything, so the launcher runs without the capabilities that let it."""
+        setpriv = shutil.which("setpriv")
+        if setpriv is None and os.geteuid() == 0:
+            pytest.skip("setpriv (util-linux) is needed to drop root's read-anything rights")
+        locked = tmp_path / "locked"
+        locked.mkdir()
+        keyed_file(locked / "in.dat", 10)
+        locked.chmod(0)
+        prefix = [setpriv, "--bounding-set=-dac_override,-dac_read_search", "--"] \
+            if os.geteuid() == 0 else []
+        result = subprocess.run(
+            [*prefix, sys.executable, "-c", CLI, "run", "--input", str(tmp_path / target),
+             *RUN_ARGS, "--db", f"sqlite:///{tmp_path / 'x.db'}"],
+            capture_output=True, text=True, timeout=60, check=False)
+        locked.chmod(0o700)
+        assert result.returncode == 66, result.stderr
+        assert "permission denied" in result.stdout + result.stderr or (
+            "no file matches" in result.stderr)

@@ -88,6 +88,16 @@ class TestGlob:
         code, again = run(capsys, db_url, "run", "--input", pattern)
         assert [r["status"] for r in again["runs"]] == ["SKIPPED", "FAILED", "SKIPPED"]
 
+    def test_parallel_files(self, tmp_path, db_url, capsys):
+        """--parallel-files 2 loads a glob's files two at a time, each its own run."""
+        for i, name in enumerate("abc"):  # disjoint keys: each run's rows stay its own
+            keyed_file(tmp_path / f"cust_{name}.dat", 1_000, seed=ord(name), first_key=i * 1000)
+        code, launch = run(capsys, db_url, "run", "--input", str(tmp_path / "cust_*.dat"),
+                           "--parallel-files", "2")
+        assert (code, launch["status"]) == (0, "COMPLETED")
+        assert len({r["run_id"] for r in launch["runs"]}) == 3
+        assert all(r["reconciliation"]["passed"] for r in launch["runs"])
+
     def test_stop_on_error(self, tmp_path, db_url, capsys):
         """--stop-on-error leaves the files after the first failure unstarted."""
         for name in ("a", "b"):

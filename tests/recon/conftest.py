@@ -24,17 +24,13 @@ OPTIONS = DecodeOptions(dates=(("open_date", "YYYYMMDD"),))
 
 
 
-def keyed_file(path, n: int, seed: int = 5, corrupt: tuple[int, ...] = ()) -> str:
-    """An FB file of the customer layout whose cust_id is the record number (a unique key);
-    the records in ``corrupt`` (1-based) get a bad packed sign nibble in ``balance``."""
+def keyed_file(path, n: int, seed: int = 5, first_key: int = 1) -> str:
+    """An FB file of the customer layout whose cust_id counts up from ``first_key`` (a unique
+    key)."""
     record = load_layout(LAYOUT).record()
     values = synthesize(record, n, seed, OPTIONS)
-    values["cust_id"] = np.arange(1, n + 1, dtype=np.int64)
+    values["cust_id"] = np.arange(first_key, first_key + n, dtype=np.int64)
     rows = encode_records(record, values, n, OPTIONS)
-    balance = record.field("balance")
-    for record_no in corrupt:
-        last = balance.offset + balance.size - 1
-        rows[record_no - 1, last] = (rows[record_no - 1, last] & 0xF0) | 0x07
     path.write_bytes(write_records(rows, None, FramingOptions("FB", lrecl=record.size)))
     return str(path)
 

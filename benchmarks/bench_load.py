@@ -276,10 +276,13 @@ def _sample_rss(process: subprocess.Popen, peak: dict[str, Any]) -> None:
     """Peak memory of the launcher and all its descendants, sampled every 0.1 s.
 
     Sums of VmRSS count shared pages (libraries, the mmapped input file) once per process;
-    PSS shares them out, RssAnon leaves file pages out. All three peaks are reported.
+    PSS shares them out, RssAnon leaves file pages out. All three peaks are reported, and
+    each process's own peak RSS and RssAnon by role (spawned children in start order: the
+    Manager, the processors, the writer; see ``Engine._supervise``).
     """
     keys = ("rss", "pss", "anon", "file")
-    peak.update({f"peak_{k}_mb": 0.0 for k in keys}, peak_process_rss_mb=0.0, processes=0)
+    peak.update({f"peak_{k}_mb": 0.0 for k in keys}, processes=0)
+    per_pid: dict[int, list[Any]] = {}  # pid -> [cmdline, peak rss kB, peak anon kB]
     while process.poll() is None:
         children: dict[int, list[int]] = {}
         for entry in os.listdir("/proc"):
@@ -300,18 +303,30 @@ def _sample_rss(process: subprocess.Popen, peak: dict[str, Any]) -> None:
             try:
                 status = _kb_fields(Path(f"/proc/{pid}/status").read_text())
                 rollup = _kb_fields(Path(f"/proc/{pid}/smaps_rollup").read_text())
+                if pid not in per_pid:
+                    per_pid[pid] = [Path(f"/proc/{pid}/cmdline").read_bytes(), 0, 0]
             except OSError:
                 continue
             sums["rss"] += status.get("VmRSS", 0)
             sums["anon"] += status.get("RssAnon", 0)
             sums["file"] += status.get("RssFile", 0) + status.get("RssShmem", 0)
             sums["pss"] += rollup.get("Pss", 0)
-            peak["peak_process_rss_mb"] = max(peak["peak_process_rss_mb"],
-                                              status.get("VmRSS", 0) / 1024)
+            per_pid[pid][1] = max(per_pid[pid][1], status.get("VmRSS", 0))
+            per_pid[pid][2] = max(per_pid[pid][2], status.get("RssAnon", 0))
         for k in keys:
             peak[f"peak_{k}_mb"] = max(peak[f"peak_{k}_mb"], sums[k] / 1024)
         peak["processes"] = max(peak["processes"], len(tree))
         time.sleep(0.1)
+    spawned = sorted(p for p, (cmd, *_) in per_pid.items()
+                     if b"spawn_main" in cmd and p != process.pid)
+    roles = {process.pid: "launcher"}
+    if spawned:
+        roles.update({spawned[0]: "manager", spawned[-1]: "writer"})
+        roles.update({p: f"processor-{i}" for i, p in enumerate(spawned[1:-1], 1)})
+    peak["per_process_mb"] = {
+        roles.get(p, "resource_tracker" if b"resource_tracker" in cmd else f"other-{p}"):
+            {"rss": round(rss / 1024), "anon": round(anon / 1024)}
+        for p, (cmd, rss, anon) in sorted(per_pid.items())}
 
 
 def _kb_fields(text: str) -> dict[str, int]:
@@ -593,7 +608,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             {"records": count, "file_mb": round(rss_path.stat().st_size / 1e6),
              "wall_s": round(result["wall_s"], 2), "load_s": result["load_s"],
              **{k: round(v) if isinstance(v, float) else v for k, v in result.items()
-                if k.startswith("peak_") or k == "processes"}, "loadavg": loadavg()})
+                if k.startswith(("peak_", "per_process")) or k == "processes"},
+             "loadavg": loadavg()})
         log(json.dumps(report["peak_memory_postgresql"][-1]))
     report["loadavg_end"] = loadavg()
     return report

@@ -50,8 +50,12 @@ def load_file(config: RunConfig, progress: Progress | None = None, reprocess: bo
             return _not_loaded(config, Claim("skip", loaded_as))
         replaces = _earlier_loads(store, facts.path) if reprocess else []
         config = replace(config, file_sha256=facts.sha256)
-        summary = Engine(config, progress).run(store)
-        finish(store, config, summary, facts, replaces)
+        try:
+            summary = Engine(config, progress).run(store)
+            finish(store, config, summary, facts, replaces)
+        except BaseException:  # never leave the file claimed by a run that ended in error
+            registry.release(facts.path, config.run_id, FAILED)
+            raise
         release(registry, facts.path, summary)
         return summary
     finally:
@@ -66,7 +70,8 @@ def finish(store: RunStore, config: RunConfig, summary: RunSummary, facts: FileF
     changed = _changed(facts)
     if changed:
         _fail(store, summary, EXIT_NO_INPUT, f"{facts.path} {changed} while it was read; "
-                                             "the run is restartable once the file is stable")
+                                             "nothing was promoted: run it again once the "
+                                             "file is complete")
         return
     report = promote_and_reconcile(store, config.run_id, replaces)
     summary.counts["final"] = report.counts.final

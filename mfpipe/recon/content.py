@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from mfpipe.codec import DecodePlan
 from mfpipe.codec.digest import canonical_rows, combine, row_digests
-from mfpipe.db.digest import as_hash, canonical_row, digest_sum, row_digest
+from mfpipe.db.digest import as_hash, canonical_row, row_digest
 from mfpipe.errors import MfpipeError
 from mfpipe.framing import iter_chunks
 from mfpipe.pipeline.process import decode_chunk
@@ -31,19 +31,15 @@ def content_checks(subject: RunSubject) -> list[CheckResult]:
     columns = subject.config.hash_columns or ()
     if not columns:
         return []
-    dialect = subject.store.dialect
-    staging, final = subject.staging, subject.final
-    per_chunk = {int(c): (int(n), as_hash(h)) for c, n, h in subject.rows(
-        sa.select(staging.c.chunk_id, sa.func.count(), digest_sum(_row(subject, staging), dialect))
-        .where(subject.in_staging).group_by(staging.c.chunk_id))}
+    per_chunk = {c: (m.rows, m.content_hash) for c, m in subject.staged_by("chunk").items()}
     ledger = {int(c["chunk_id"]): (int(c["rows_loaded"]), int(c["content_hash"]))
               for c in subject.ledger}
     expected = (sum(n for n, _ in ledger.values()), combine(h for _, h in ledger.values()))
-    actual = (sum(n for n, _ in per_chunk.values()), combine(h for _, h in per_chunk.values()))
+    actual = (subject.staged.rows, subject.staged.content_hash)
     checks = [_check("content_hash_staging", expected, actual,
                      () if expected == actual else _narrow_chunks(subject, ledger, per_chunk))]
-    promoted = _count_and_hash(subject, staging, subject.promoted)
-    in_final = _count_and_hash(subject, final, subject.in_final)
+    promoted = (subject.promoted_measure.rows, subject.promoted_measure.content_hash)
+    in_final = (subject.final_measure.rows, subject.final_measure.content_hash)
     checks.append(_check("content_hash_final", promoted, in_final,
                          () if promoted == in_final else _narrow_keys(subject)))
     return checks
@@ -52,13 +48,6 @@ def content_checks(subject: RunSubject) -> list[CheckResult]:
 def _row(subject: RunSubject, table: sa.Table) -> sa.ColumnElement:
     return canonical_row(table, subject.types, subject.config.hash_columns or (),
                          subject.store.dialect)
-
-
-def _count_and_hash(subject: RunSubject, table: sa.Table, where: sa.ColumnElement
-                    ) -> tuple[int, int]:
-    count, total = subject.rows(sa.select(sa.func.count(), digest_sum(
-        _row(subject, table), subject.store.dialect)).where(where))[0]
-    return int(count), as_hash(total)
 
 
 def _check(name: str, expected: tuple[int, int], actual: tuple[int, int],

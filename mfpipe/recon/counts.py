@@ -19,20 +19,15 @@ def count_checks(subject: RunSubject) -> list[CheckResult]:
     run = subject.run
     read, loaded, rejected = (int(run[k] or 0) for k in
                               ("records_read", "records_loaded", "records_rejected"))
-    staging = subject.staging
-    by_worker = {int(w): int(n) for w, n in subject.rows(
-        sa.select(staging.c.worker_id, sa.func.count()).where(subject.in_staging)
-        .group_by(staging.c.worker_id))}
-    in_staging = sum(by_worker.values())
+    by_worker = {w: m.rows for w, m in subject.staged_by("worker").items()}
     rejects = subject.scalar(sa.select(sa.func.count()).select_from(mfp_reject).where(
         mfp_reject.c.run_id == subject.run_id))
-    promoted = subject.scalar(sa.select(sa.func.count()).where(subject.promoted))
-    final = subject.scalar(sa.select(sa.func.count()).where(subject.in_final))
     checks = [
         _equal("read_equals_loaded_plus_rejected", "count", read, loaded + rejected),
-        _equal("staging_rows", "count", loaded, in_staging),
+        _equal("staging_rows", "count", loaded, subject.staged.rows),
         _equal("rejects_recorded", "count", rejected, int(rejects)),
-        _equal("final_rows", "count", int(promoted), int(final)),
+        _equal("final_rows", "count", subject.promoted_measure.rows,
+               subject.final_measure.rows),
     ]
     return checks + _worker_checks(subject.metrics, by_worker)
 

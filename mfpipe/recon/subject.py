@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import pyarrow as pa
@@ -21,6 +22,7 @@ from mfpipe.db.schema import final_table, staging_table
 from mfpipe.errors import EXIT_NO_INPUT, RunError
 from mfpipe.layout import RecordLayout, load_layout
 from mfpipe.pipeline.config import RunConfig, config_from_options
+from mfpipe.recon.measures import Measure, measure
 
 
 @dataclass
@@ -80,6 +82,39 @@ class RunSubject:
     def metrics(self) -> dict[int, dict[str, int]]:
         """The MetricsAggregator's per-worker counts as the run recorded them."""
         return {int(k): v for k, v in json.loads(self.run.get("metrics") or "{}").items()}
+
+    @cached_property
+    def staging_chunks(self) -> dict[tuple[int, int], Measure]:
+        """The run's staging rows per (chunk_id, worker_id), measured in one scan."""
+        c = self.staging.c
+        return {(int(k[0]), int(k[1])): m for k, m in
+                measure(self, self.staging, self.in_staging, (c.chunk_id, c.worker_id)).items()}
+
+    def staged_by(self, part: str) -> dict[int, Measure]:
+        """The run's staging rows per ``chunk`` or per ``worker``."""
+        index = ("chunk", "worker").index(part)
+        groups: dict[int, list[Measure]] = {}
+        for key, measured in self.staging_chunks.items():
+            groups.setdefault(key[index], []).append(measured)
+        return {k: Measure.combined(v) for k, v in groups.items()}
+
+    @cached_property
+    def staged(self) -> Measure:
+        """All of the run's staging rows."""
+        return Measure.combined(self.staging_chunks.values())
+
+    @cached_property
+    def promoted_measure(self) -> Measure:
+        """The staging rows promotion takes: all of them, unless a key repeats in the file."""
+        if self.config.key and self.scalar(
+                sa.select(sa.func.count()).where(self.promoted)) != self.staged.rows:
+            return measure(self, self.staging, self.promoted)[()]
+        return self.staged
+
+    @cached_property
+    def final_measure(self) -> Measure:
+        """The final table's rows of this run."""
+        return measure(self, self.final, self.in_final)[()]
 
     def scalar(self, query: sa.Select) -> Any:
         """One value from the run's database."""

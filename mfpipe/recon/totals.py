@@ -1,8 +1,8 @@
 """Control totals: the exact sum of every money column, from the file to the final table.
 
 The processors summed each chunk's decoded values (kept in the ledger with the chunk); the
-database sums staging and final. All three are compared as exact decimals, never floats.
-SQLite stores decimals as text, so there an exact aggregate (``mfp_dsum``) does the sum.
+database sums staging and final (:mod:`mfpipe.recon.measures`). All three are compared as
+exact decimals, never floats.
 """
 
 from __future__ import annotations
@@ -11,9 +11,6 @@ import json
 from dataclasses import replace
 from decimal import Decimal
 
-import sqlalchemy as sa
-
-from mfpipe.db.digest import as_decimal, exact_sum, exact_sums
 from mfpipe.recon.content import SHOWN
 from mfpipe.recon.model import CheckResult
 from mfpipe.recon.subject import RunSubject
@@ -22,31 +19,26 @@ from mfpipe.recon.subject import RunSubject
 def total_checks(subject: RunSubject) -> list[CheckResult]:
     """Check #4 of ARCHITECTURE.md: one staging and one final check per money column."""
     columns = subject.config.money_columns or ()
-    if not columns:
-        return []
     from_ledger = {c: Decimal(0) for c in columns}
     for chunk in subject.ledger:
         for column, total in json.loads(chunk["totals"]).items():
             if column in from_ledger:
                 from_ledger[column] += Decimal(total)
-    staging = _sums(subject, subject.staging, subject.in_staging, columns)
-    promoted = _sums(subject, subject.staging, subject.promoted, columns)
-    final = _sums(subject, subject.final, subject.in_final, columns)
     checks = []
     for column in columns:
-        staged = _compare(f"total_{column}_staging", from_ledger[column], staging[column])
+        staged = _compare(f"total_{column}_staging", from_ledger[column],
+                          subject.staged.totals[column])
         if not staged.passed:
             staged = replace(staged, details=_differing_chunks(subject, column))
-        checks += [staged, _compare(f"total_{column}_final", promoted[column], final[column])]
+        checks += [staged, _compare(f"total_{column}_final",
+                                    subject.promoted_measure.totals[column],
+                                    subject.final_measure.totals[column])]
     return checks
 
 
 def _differing_chunks(subject: RunSubject, column: str) -> tuple[str, ...]:
     """The chunks (and workers) whose staging total is not what their processor summed."""
-    staging = subject.staging
-    found = {int(c): as_decimal(v) for c, v in subject.rows(
-        sa.select(staging.c.chunk_id, exact_sum(staging.c[column], subject.store.dialect))
-        .where(subject.in_staging).group_by(staging.c.chunk_id))}
+    found = {c: m.totals[column] for c, m in subject.staged_by("chunk").items()}
     lines = []
     for chunk in subject.ledger:
         chunk_id = int(chunk["chunk_id"])
@@ -59,12 +51,6 @@ def _differing_chunks(subject: RunSubject, column: str) -> tuple[str, ...]:
     lines += [f"chunk {c}: {v} in staging, but not in the ledger" for c, v in found.items()]
     return tuple(lines[:SHOWN]) + ((f"... {len(lines) - SHOWN} more",) if len(lines) > SHOWN
                                    else ())
-
-
-def _sums(subject: RunSubject, table: sa.Table, where: sa.ColumnElement,
-          columns: tuple[str, ...]) -> dict[str, Decimal]:
-    with subject.store.engine.connect() as connection:
-        return dict(zip(columns, exact_sums(connection, [table.c[c] for c in columns], where)))
 
 
 def _compare(name: str, expected: Decimal, actual: Decimal) -> CheckResult:

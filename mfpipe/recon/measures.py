@@ -1,0 +1,65 @@
+"""What the database holds for a run, measured once: rows, content hash and money totals.
+
+Counting, summing and hashing the same rows in separate queries would read staging and final
+several times over; reconciliation of a large run would then take longer than its load. So
+each set of rows is measured in one scan (staging per chunk and worker, final as a whole),
+the promoted set is staging itself whenever promotion took every staging row, and the
+count, total and hash checks all compare these measures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+from mfpipe.codec.digest import combine
+from mfpipe.db.digest import as_decimal, as_hash, canonical_row, digest_sum, exact_sum
+
+if TYPE_CHECKING:
+    from mfpipe.recon.subject import RunSubject
+
+
+@dataclass(frozen=True)
+class Measure:
+    """Rows, content hash (sum of row digests mod 2**64) and exact totals of some rows."""
+
+    rows: int = 0
+    content_hash: int = 0
+    totals: dict[str, Decimal] = field(default_factory=dict)
+
+    @classmethod
+    def combined(cls, measures: Iterable[Measure]) -> Measure:
+        """The measure of the union of disjoint row sets."""
+        parts = list(measures)
+        totals: dict[str, Decimal] = {}
+        for part in parts:
+            for column, total in part.totals.items():
+                totals[column] = totals.get(column, Decimal(0)) + total
+        return cls(sum(p.rows for p in parts), combine(p.content_hash for p in parts), totals)
+
+
+def measure(subject: RunSubject, table: sa.Table, where: sa.ColumnElement,
+            group: tuple[sa.Column, ...] = ()) -> dict[tuple, Measure]:
+    """One scan of ``table``'s selected rows, grouped by ``group`` (``{(): ...}`` if none)."""
+    dialect = subject.store.dialect
+    hashed = subject.config.hash_columns or ()
+    money = subject.config.money_columns or ()
+    aggregates = [sa.func.count()]
+    if hashed:
+        aggregates.append(digest_sum(canonical_row(table, subject.types, hashed, dialect),
+                                     dialect))
+    aggregates += [exact_sum(table.c[m], dialect) for m in money]
+    query = sa.select(*group, *aggregates).where(where)
+    if group:
+        query = query.group_by(*group)
+    found = {}
+    for row in subject.rows(query):
+        keys, values = tuple(row[:len(group)]), list(row[len(group):])
+        count = int(values.pop(0))
+        digest = as_hash(values.pop(0)) if hashed else 0
+        found[keys] = Measure(count, digest, {m: as_decimal(v) for m, v in zip(money, values)})
+    return found

@@ -59,17 +59,21 @@ def final_fingerprint(db_url: str, run_id: str) -> tuple[int, int]:
     return int(count), as_hash(total)
 
 
-def children_of(pid: int) -> list[int]:
-    """Process ids whose parent is ``pid`` (from /proc)."""
-    found = []
+def descendants_of(pid: int) -> list[int]:
+    """Process ids of every process below ``pid`` (children, and theirs: a fork server's)."""
+    parents = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/stat") as stat:
-                    if int(stat.read().rsplit(")", 1)[1].split()[1]) == pid:
-                        found.append(int(entry))
+                    parents[int(entry)] = int(stat.read().rsplit(")", 1)[1].split()[1])
             except (OSError, IndexError, ValueError):
                 pass
+    found, frontier = [], [pid]
+    while frontier:
+        children = [p for p, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
     return found
 
 
@@ -86,7 +90,7 @@ def kill_launcher(args: list[str], db_url: str, commits: int, cwd) -> None:
     """Start `mfpipe ARGS`, SIGKILL it once ``commits`` chunks are in, wait for its children."""
     process = launcher(args, cwd)
     wait_for_commits(db_url, commits)
-    children = children_of(process.pid)
+    children = descendants_of(process.pid)
     process.send_signal(signal.SIGKILL)
     process.communicate(timeout=30)
     wait_gone(children)  # processors and writer leave when their launcher is gone

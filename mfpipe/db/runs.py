@@ -16,7 +16,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 import tenacity
 
-from mfpipe.db.control import create_control_tables, create_table, mfp_chunk, mfp_reject, mfp_run
+from mfpipe.db.control import create_control_tables, create_table, mfp_chunk, mfp_run
 from mfpipe.db.promote import promote
 from mfpipe.db.schema import final_table, staging_table
 from mfpipe.db.urls import create_engine, redact
@@ -149,13 +149,6 @@ class RunStore:
         with self.engine.connect() as c:
             return [dict(r) for r in c.execute(query).mappings()]
 
-    def staging_counts(self, table: sa.Table, run_id: str) -> dict[int, int]:
-        """Rows per worker in staging for a run (``GROUP BY worker_id``)."""
-        query = (sa.select(table.c.worker_id, sa.func.count()).where(table.c.run_id == run_id)
-                 .group_by(table.c.worker_id))
-        with self.engine.connect() as c:
-            return {int(w): int(n) for w, n in c.execute(query)}
-
     def promote(self, run_id: str, staging: sa.Table, final: sa.Table, key: Sequence[str] = (),
                 replaces: Sequence[str] = ()) -> int:
         """Promote a run's staging rows to the final table in one transaction; the runs it
@@ -166,12 +159,6 @@ class RunStore:
                 c.execute(mfp_run.update().where(mfp_run.c.run_id.in_(list(replaces))).values(
                     status=ABANDONED, message=f"replaced by run {run_id} (reprocess)"))
             return promoted
-
-    def reject_count(self, run_id: str) -> int:
-        query = sa.select(sa.func.count()).select_from(mfp_reject).where(
-            mfp_reject.c.run_id == run_id)
-        with self.engine.connect() as c:
-            return int(c.execute(query).scalar_one())
 
     def close(self) -> None:
         self.engine.dispose()

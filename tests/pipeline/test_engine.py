@@ -22,6 +22,7 @@ from mfpipe.layout import load_layout
 from mfpipe.pipeline import generate_file
 from mfpipe.pipeline.config import RunConfig
 from mfpipe.pipeline.engine import Engine
+from mfpipe.recon.subject import RunSubject
 from tests.support import ROOT, wait_for_commits
 
 LAYOUT = str(ROOT / "mfpipe/data/customer.cpy")
@@ -85,8 +86,8 @@ class TestLoad:
         config = config_for(tmp_path, db_url, framing, made)
         store = RunStore(db_url)
         summary = Engine(config).run(store)
-        staging = sa.Table("stg_customer_account", sa.MetaData(), autoload_with=store.engine)
-        by_worker = store.staging_counts(staging, config.run_id)
+        by_worker = {w: m.rows for w, m in
+                     RunSubject.load(store, config.run_id).staged_by("worker").items()}
         assert {int(w): c["written"] for w, c in summary.counts["per_worker"].items()} == by_worker
         assert sum(c["read"] for c in summary.counts["per_worker"].values()) == made.records
 

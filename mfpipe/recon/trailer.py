@@ -15,7 +15,7 @@ import numpy as np
 from mfpipe.codec import DecodePlan
 from mfpipe.db.digest import exact_sums
 from mfpipe.errors import ConfigError
-from mfpipe.layout import load_layout
+from mfpipe.layout import Field, RecordLayout, load_layout
 from mfpipe.recon.model import CheckResult
 from mfpipe.recon.subject import RunSubject
 
@@ -25,7 +25,8 @@ def trailer_checks(subject: RunSubject) -> list[CheckResult]:
     config = subject.config
     if not config.trailer_record:
         return []
-    values = _decode(subject)
+    record = load_layout(config.layout_path).record(config.trailer_record)
+    values = _decode(subject, record)
     if values is None:
         return [CheckResult("trailer", "trailer", "a valid trailer record", "invalid bytes",
                             False, details=(f"trailer bytes: {subject.run['trailer_hex']}",))]
@@ -39,7 +40,7 @@ def trailer_checks(subject: RunSubject) -> list[CheckResult]:
     for trailer_column, column in config.trailer_totals:
         expected = Decimal(values[trailer_column] or 0)
         loaded = _loaded_total(subject, column)
-        actual, hashed = _as_trailer_holds(loaded, subject, trailer_column)
+        actual, hashed = _as_trailer_holds(loaded, record.field(trailer_column))
         details = [f"hash total: the sum {loaded} kept to the trailer's {hashed} digits"] \
             if hashed else []
         if rejected and actual != expected:
@@ -50,9 +51,8 @@ def trailer_checks(subject: RunSubject) -> list[CheckResult]:
     return checks
 
 
-def _decode(subject: RunSubject) -> dict[str, object] | None:
+def _decode(subject: RunSubject, record: RecordLayout) -> dict[str, object] | None:
     """The trailer's values by column, or None when its bytes do not decode."""
-    record = load_layout(subject.config.layout_path).record(subject.config.trailer_record)
     raw = bytes.fromhex(subject.run["trailer_hex"] or "")[:record.size]
     matrix = np.frombuffer(raw.ljust(record.size, b"\x40"), dtype=np.uint8).reshape(1, -1)
     plan = DecodePlan.compile(record, subject.config.decode)
@@ -68,17 +68,17 @@ def _decode(subject: RunSubject) -> dict[str, object] | None:
 
 
 def _loaded_total(subject: RunSubject, column: str) -> Decimal:
+    """The column's total over the run's staging rows (already measured for money columns)."""
     if column not in subject.staging.c:
         raise ConfigError(f"trailer total names column {column!r}, which the layout lacks")
+    if column in (subject.config.money_columns or ()):
+        return subject.staged.totals[column]
     with subject.store.engine.connect() as connection:
         return exact_sums(connection, [subject.staging.c[column]], subject.in_staging)[0]
 
 
-def _as_trailer_holds(total: Decimal, subject: RunSubject, trailer_column: str
-                      ) -> tuple[Decimal, int]:
-    """The total as a field of the trailer's size can hold it: (value, digits if hashed)."""
-    record = load_layout(subject.config.layout_path).record(subject.config.trailer_record)
-    f = record.field(trailer_column)
+def _as_trailer_holds(total: Decimal, f: Field) -> tuple[Decimal, int]:
+    """The total as trailer field ``f`` can hold it: (value, digits if hashed)."""
     whole = f.digits - f.scale
     if abs(total) < Decimal(10) ** whole:
         return total, 0

@@ -221,23 +221,25 @@ def create_staging(engine: sa.Engine) -> None:
 # mfpipe runs
 # --------------------------------------------------------------------------------------------
 
-def mfpipe_args(path: Path, url: str, processors: int | None, writers: int | None
-                ) -> list[str]:
-    """``mfpipe run`` with the defaults unless processors/writers are given."""
+def mfpipe_args(path: Path, url: str, processors: int | None, writers: int | None,
+                loader: str | None = None) -> list[str]:
+    """``mfpipe run`` with the defaults unless processors/writers/loader are given."""
     args = [MFPIPE, "run", "--layout", str(LAYOUT), "--input", str(path), "--db", url,
             "--date", "open_date=YYYYMMDD", "--max-errors", "0", "--json"]
     if processors is not None:
         args += ["--processors", str(processors)]
     if writers is not None:
         args += ["--writers", str(writers)]
+    if loader is not None:
+        args += ["--loader", loader]
     return args
 
 
 def run_mfpipe(path: Path, url: str, records: int, processors: int | None = None,
                writers: int | None = None, sample_rss: bool = False,
-               argv0: list[str] | None = None) -> dict[str, Any]:
+               argv0: list[str] | None = None, loader: str | None = None) -> dict[str, Any]:
     """``mfpipe run --json`` in a child process: wall time, the summary's load time, phases."""
-    args = mfpipe_args(path, url, processors, writers)
+    args = mfpipe_args(path, url, processors, writers, loader)
     if argv0 is not None:  # a diagnostic: the same command through another entry point
         args = argv0 + args[1:]
     peak: dict[str, Any] = {}
@@ -539,14 +541,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                               "loadavg_start": loadavg()}
 
     if not args.skip_postgres:
-        log("PostgreSQL: raw adbc_ingest (1 connection), mfpipe run (defaults), alternating")
-        raws, runs = best_of(args.repeat, lambda: raw_postgres(table, args.postgres, expected),
-                             lambda: mfpipe_postgres(path, args.postgres, n, expected))
+        log("PostgreSQL: raw adbc_ingest (1 connection), mfpipe run (defaults) and "
+            "--loader postgresql-adbc, alternating")
+        raws, runs, adbcs = best_of(
+            args.repeat, lambda: raw_postgres(table, args.postgres, expected),
+            lambda: mfpipe_postgres(path, args.postgres, n, expected),
+            lambda: mfpipe_postgres(path, args.postgres, n, None, loader="postgresql-adbc"))
         require(raws[0][1] == runs[0][1], f"staging shapes differ: raw {raws[0][1]} "
                                           f"mfpipe {runs[0][1]}")
         raw_s = min(r[0] for r in raws)
         pg = {"raw_adbc_ingest_s": round(raw_s, 3), "all_raw_s": [round(r[0], 3) for r in raws],
-              **summarize([r[0] for r in runs], raw_s, n), "loadavg": loadavg()}
+              **summarize([r[0] for r in runs], raw_s, n),
+              "loader_adbc": summarize([r[0] for r in adbcs], raw_s, n), "loadavg": loadavg()}
         if args.raw_connections > 1:
             log(f"PostgreSQL: raw adbc_ingest over {args.raw_connections} connections")
             (par,) = best_of(args.repeat, lambda: raw_postgres(

@@ -40,7 +40,8 @@ _LOAD_OPTIONS = [
                  help="Where the rejected records' original bytes go."),
     click.option("--job", help="Job name (default: the record's table name)."),
     click.option("--loader", type=click.Choice(sorted(LOADERS)),
-                 help="Bulk loader (default: the database's fastest, e.g. ADBC for PostgreSQL)."),
+                 help="Bulk loader (default: the database's fastest; postgresql-adbc: "
+                      "ADBC's COPY)."),
     click.option("--direct-path", is_flag=True, help="Oracle: Direct Path Load (opt-in)."),
     click.option("--retry-seconds", type=click.FloatRange(min=0), default=60.0,
                  show_default=True, help="How long transient database errors are retried."),

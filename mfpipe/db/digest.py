@@ -35,14 +35,16 @@ def canonical_text(column: sa.ColumnElement, arrow_type: pa.DataType, dialect: s
         return column
     if dialect == "sqlite":  # decimals and dates are stored as their canonical text already
         return sa.cast(column, sa.Text)
-    if pa.types.is_date32(arrow_type):
-        return sa.func.to_char(column, "YYYY-MM-DD")
     if dialect == "oracle":
+        if pa.types.is_date32(arrow_type):
+            return sa.func.to_char(column, "YYYY-MM-DD")
         if pa.types.is_decimal(arrow_type) and arrow_type.scale > 0:
             whole = "9" * max(arrow_type.precision - arrow_type.scale - 1, 0) + "0"
             return sa.func.to_char(column, f"FM{whole}.{'0' * arrow_type.scale}")
         return sa.func.to_char(column)
-    return sa.cast(column, sa.Text)  # PostgreSQL: numeric::text keeps exactly `scale` digits
+    # PostgreSQL: numeric::text keeps exactly `scale` digits; date::text is YYYY-MM-DD on
+    # mfpipe's connections (DateStyle ISO: mfpipe.db.urls)
+    return sa.cast(column, sa.Text)
 
 
 def canonical_row(table: sa.Table | sa.sql.FromClause, types: Mapping[str, pa.DataType],

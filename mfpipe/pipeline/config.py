@@ -37,7 +37,7 @@ class RunConfig:
     max_errors: int = 50  # 0: no limit (SQL*Loader's ERRORS=)
     bad_file: str | None = None  # original bytes of rejected records
     run_id: str = field(default_factory=new_run_id)
-    loader: str | None = None  # a non-default bulk loader, e.g. "postgresql-copy"
+    loader: str | None = None  # a non-default bulk loader, e.g. "postgresql-adbc"
     file_sha256: str | None = None  # the content being loaded, as the registry saw it
     direct_path: bool = False  # Oracle Direct Path Load (opt-in)
     heartbeat_s: float = 5.0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
+from multiprocessing import forkserver
 import os
 import queue
 import resource
@@ -24,6 +25,7 @@ import structlog
 
 from mfpipe.codec import DecodePlan
 from mfpipe.codec.digest import hash_columns, money_columns
+from mfpipe.db.loaders import LOADERS, loader_kind
 from mfpipe.db.registry import HOST
 from mfpipe.db.runs import (COMPLETED, FAILED, STARTED, STARTING, STOPPED, STOPPING, RunStore,
                             utcnow)
@@ -116,7 +118,7 @@ class Engine:
     def _supervise(self, store: RunStore, staging: str
                    ) -> tuple[str, int, str, Reader, dict[int, dict[str, int]]]:
         config = self.config
-        ctx = process_context()
+        ctx = process_context(config)
         manager = SyncManager(ctx=ctx)
         manager.start(initializer=leave_with_launcher)  # no orphan if the launcher is killed
         with manager:
@@ -259,13 +261,21 @@ def _restore_signals(previous: dict[int, Any]) -> None:
         signal.signal(sig, handler)
 
 
-def process_context() -> Any:
+def process_context(config: RunConfig) -> Any:
     """Processes are forked from a fork server that has imported what they need once: a
     child then starts in milliseconds, instead of importing pyarrow, NumPy and the parent's
-    main module (the whole CLI) again, as a spawned one does (about 1 s of every run)."""
+    main module (the whole CLI) again, as a spawned one does (about 1 s of every run). The
+    run's bulk loader and its driver are preloaded too: processors and writers use them."""
     ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(list(_PRELOAD))
+    ctx.set_forkserver_preload([*_PRELOAD, LOADERS[loader_kind(config.db_url, config.loader)][0]])
     return ctx
+
+
+def start_fork_server(config: RunConfig) -> None:
+    """Start the fork server now, so that its imports (most of a second) overlap what the
+    launcher does before the engine starts: hashing the file, claiming it, preparing tables."""
+    process_context(config)
+    forkserver.ensure_running()
 
 
 _PRELOAD = ("mfpipe.pipeline.processor", "mfpipe.pipeline.writer")

@@ -3,6 +3,8 @@
 The process maps the input file itself, so a task is only offsets; it decodes with the plan
 compiled once at start-up, adds ``run_id``, ``worker_id``, ``chunk_id`` and ``record_no``,
 turns rejects into ``mfp_reject`` rows and keeps their original bytes for the bad file.
+The staging rows leave in the form the writer's loader takes fastest (``prepare``: for
+PostgreSQL, already encoded for the binary COPY), so the writer only sends them.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import pyarrow as pa
 
 from mfpipe.codec import DecodePlan
 from mfpipe.codec.digest import column_totals, content_hash
+from mfpipe.db.loaders import loader_class
 from mfpipe.db.rows import REJECT_SCHEMA
 from mfpipe.framing import RawChunk
 from mfpipe.layout import load_layout
@@ -50,6 +53,7 @@ def _process_tasks(worker_id: int, config: RunConfig, tasks: Any, results: Any,
     """Decode until the reader's sentinel (True) or until the run is over without it."""
     record = load_layout(config.layout_path).record(config.record_name)
     plan = DecodePlan.compile(record, config.decode)
+    prepare = loader_class(config.db_url, config.loader).prepare  # e.g. encode for COPY
     with open_input(config.input_path) as buffer:
         data = np.frombuffer(buffer, dtype=np.uint8)
         while not abort.is_set() and launcher_alive():
@@ -60,6 +64,7 @@ def _process_tasks(worker_id: int, config: RunConfig, tasks: Any, results: Any,
             if task is None:
                 return True
             result = process_task(task, worker_id, config, plan, data)
+            result = result._replace(rows=prepare(result.rows))
             metrics.add(worker_id, read=result.records, processed=result.rows.num_rows,
                         rejected=result.rejects.num_rows)
             while not abort.is_set() and launcher_alive():  # a dead writer never drains it

@@ -1,13 +1,13 @@
 """What travels between the reader, the processors and the writers.
 
 A task is a chunk's place in the file (the processor maps the file itself, so no record
-bytes are pickled); a result is the decoded chunk as Arrow record batches, which pickle as
-whole Arrow IPC buffers.
+bytes are pickled); a result is the decoded chunk as whole buffers: Arrow record batches
+(pickled as Arrow IPC buffers), or staging rows already encoded for the loader.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -33,7 +33,7 @@ class ChunkResult(NamedTuple):
     byte_length: int
     first_record_no: int
     records: int
-    rows: pa.RecordBatch  # staging rows, lineage columns first
+    rows: Any  # staging rows, lineage columns first: a batch, or the loader's ``prepare``d form
     rejects: pa.RecordBatch  # mfp_reject rows
     bad_bytes: bytes  # the rejected records as they were in the file
     content_hash: int  # sum of the rows' digests mod 2**64 (mfpipe.codec.digest)

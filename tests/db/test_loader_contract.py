@@ -1,6 +1,6 @@
 """One contract for every bulk loader, run against the real databases of this machine.
 
-SQLite and PostgreSQL (ADBC and psycopg COPY) always run; Oracle runs when
+SQLite and PostgreSQL (binary COPY of mfpipe's own encoding, and ADBC's) always run; Oracle runs when
 ``MFPIPE_ORACLE_URL`` points at a live database.
 """
 
@@ -33,7 +33,7 @@ ROWS = {
     "big": [-(2**63), 2**63 - 1, None]}
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "postgresql-copy", "oracle"])
+@pytest.fixture(params=["sqlite", "postgresql", "postgresql-adbc", "oracle"])
 def target(request, tmp_path):
     """(loader kind, url, engine) with an empty table ``t_contract`` of SCHEMA."""
     kind = request.param
@@ -108,14 +108,14 @@ class TestLoaderContract:
     def test_identifiers_are_validated(self, target):
         """A table name that is not a plain identifier never reaches the SQL text."""
         kind, url, _, _ = target
-        if kind in ("postgresql", "oracle"):
+        if kind in ("postgresql-adbc", "oracle"):
             pytest.skip("ADBC and Oracle bind table names through the driver API")
         with open_loader(url, kind) as loader, pytest.raises(ConfigError):
             loader.load('t_contract"; DROP TABLE t_contract; --', batch())
 
 
 class TestPostgresFaults:
-    @pytest.mark.parametrize("kind", ["postgresql", "postgresql-copy"])
+    @pytest.mark.parametrize("kind", ["postgresql", "postgresql-adbc"])
     def test_terminated_backend_is_transient(self, postgres_url, kind):
         """pg_terminate_backend on the loader's connection surfaces as a retryable error."""
         engine = create_engine(postgres_url)

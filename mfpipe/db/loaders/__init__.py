@@ -9,25 +9,34 @@ from typing import Any
 from mfpipe.db.loaders.base import BulkLoader, Capabilities, LoadResult
 from mfpipe.db.urls import dialect_name
 
-__all__ = ["BulkLoader", "Capabilities", "LoadResult", "open_loader"]
+__all__ = ["LOADERS", "BulkLoader", "Capabilities", "LoadResult", "loader_class", "loader_kind",
+           "open_loader"]
 
-# dialect -> (module, class); modules import their driver, so only the one in use is loaded
+# kind -> (module, class); modules import their driver, so only the one in use is loaded
 LOADERS = {
     "sqlite": ("mfpipe.db.loaders.sqlite", "SqliteLoader"),
-    "postgresql": ("mfpipe.db.loaders.postgres", "PostgresLoader"),
-    "postgresql-copy": ("mfpipe.db.loaders.postgres", "PsycopgLoader"),
+    "postgresql": ("mfpipe.db.loaders.postgres", "PostgresCopyLoader"),
+    "postgresql-adbc": ("mfpipe.db.loaders.postgres", "AdbcLoader"),
     "oracle": ("mfpipe.db.loaders.oracle", "OracleLoader"),
 }
 
 
-def open_loader(url: str, kind: str | None = None, **options: Any) -> BulkLoader:
-    """A connected loader for ``url``: ``kind`` picks a non-default one (``postgresql-copy``).
+def loader_kind(url: str, kind: str | None = None) -> str:
+    """The loader for ``url``: ``kind`` picks a non-default one (``postgresql-adbc``).
 
-    PostgreSQL falls back to psycopg's COPY when the ADBC driver is not installed.
-    """
+    PostgreSQL uses ADBC when psycopg is not installed."""
     kind = kind or dialect_name(url)
-    if kind == "postgresql" and importlib.util.find_spec("adbc_driver_postgresql") is None:
-        kind = "postgresql-copy"
-    module, name = LOADERS[kind]
-    loader_class = getattr(importlib.import_module(module), name)
-    return loader_class(url, **options)
+    if kind == "postgresql" and importlib.util.find_spec("psycopg") is None:
+        kind = "postgresql-adbc"
+    return kind
+
+
+def loader_class(url: str, kind: str | None = None) -> type[BulkLoader]:
+    """The class of :func:`loader_kind`'s loader (its module and driver imported)."""
+    module, name = LOADERS[loader_kind(url, kind)]
+    return getattr(importlib.import_module(module), name)
+
+
+def open_loader(url: str, kind: str | None = None, **options: Any) -> BulkLoader:
+    """A loader for ``url``, connected."""
+    return loader_class(url, kind)(url, **options)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -40,9 +41,19 @@ class BulkLoader(abc.ABC):
 
     capabilities: Capabilities
 
+    @staticmethod
+    def prepare(batch: pa.RecordBatch) -> Any:
+        """``batch`` in the form ``load`` takes fastest, made away from the connection.
+
+        Processors call it, in parallel, so that work which needs no connection (encoding
+        rows for the wire) stays out of the writer. Anything with ``num_rows`` that
+        ``load`` accepts; the batch itself by default."""
+        return batch
+
     @abc.abstractmethod
     def load(self, table: str, batch: pa.RecordBatch | pa.Table) -> LoadResult:
-        """Append ``batch`` (columns matched by name) to ``table`` in the open transaction."""
+        """Append ``batch`` (columns matched by name), or what ``prepare`` made of it, to
+        ``table`` in the open transaction."""
 
     @abc.abstractmethod
     def commit(self) -> None:

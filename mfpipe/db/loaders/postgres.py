@@ -1,9 +1,7 @@
-"""PostgreSQL: ADBC's ``adbc_ingest``, i.e. binary COPY straight from Arrow buffers.
+"""PostgreSQL: binary COPY, from rows encoded by :mod:`mfpipe.db.loaders.pgcopy` (default)
+or by ADBC's ``adbc_ingest`` (``--loader postgresql-adbc``).
 
-``PsycopgLoader`` is the fallback (``--pg-loader copy``, or when ADBC is not installed):
-psycopg's COPY with text rows, slower but with no Arrow-native driver needed.
-
-ADBC connections are not in autocommit mode, so the COPYs of a chunk's staging rows, rejects
+Neither connection is in autocommit mode, so the COPYs of a chunk's staging rows, rejects
 and ledger row form one transaction. SQLSTATE classes 08 (connection), 40 (rollback), 53
 (resources), 57 (operator intervention, e.g. ``pg_terminate_backend``) are worth a retry.
 """
@@ -12,16 +10,16 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from mfpipe.db.loaders.base import (BulkLoader, Capabilities, LoadResult, as_python_friendly,
-                                    preview, quoted)
+from mfpipe.db.loaders.base import BulkLoader, Capabilities, LoadResult, preview, quoted
+from mfpipe.db.loaders.pgcopy import CopyData, encode
 from mfpipe.db.urls import libpq_uri, redact
 from mfpipe.errors import DatabaseUnavailableError, TerminalLoadError, TransientLoadError
 
 _TRANSIENT_CLASSES = ("08", "40", "53", "57", "58")
 
 
-class PostgresLoader(BulkLoader):
-    """Loads into PostgreSQL through ADBC (libpq, binary COPY)."""
+class AdbcLoader(BulkLoader):
+    """Loads into PostgreSQL through ADBC (libpq, binary COPY encoded by the driver)."""
 
     capabilities = Capabilities(max_identifier_length=63, max_decimal_precision=1000,
                                 native_bulk_path=True, concurrent_writers=True)
@@ -75,8 +73,11 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-class PsycopgLoader(BulkLoader):
-    """The fallback when ADBC is not installed: psycopg's COPY, rows bound as text."""
+class PostgresCopyLoader(BulkLoader):
+    """Loads into PostgreSQL through psycopg's binary COPY of rows built by :mod:`pgcopy`.
+
+    The default: the rows are encoded in the processor processes (``prepare``), so the
+    writer only streams bytes, where ADBC converts every value in the writer."""
 
     capabilities = Capabilities(max_identifier_length=63, max_decimal_precision=1000,
                                 native_bulk_path=True, concurrent_writers=True)
@@ -91,23 +92,27 @@ class PsycopgLoader(BulkLoader):
         except psycopg.OperationalError as exc:
             raise DatabaseUnavailableError(f"{redact(url)}: {_first_line(exc)}") from None
 
-    def load(self, table: str, batch: pa.RecordBatch | pa.Table) -> LoadResult:
+    @staticmethod
+    def prepare(batch: pa.RecordBatch) -> CopyData:
+        return encode(batch)
+
+    def load(self, table: str, batch: pa.RecordBatch | pa.Table | CopyData) -> LoadResult:
         if batch.num_rows == 0:
             return LoadResult(table, 0)
-        friendly = as_python_friendly(batch)
-        names = ", ".join(quoted(n) for n in friendly.column_names)
+        rows = batch if isinstance(batch, CopyData) else encode(_one_batch(batch))
+        names = ", ".join(quoted(n) for n in rows.columns)
         try:
             with self._connection.cursor() as cursor, cursor.copy(
-                    f"COPY {quoted(table)} ({names}) FROM STDIN") as copy:
-                for row in zip(*(column.to_pylist() for column in friendly.columns)):
-                    copy.write_row(row)
+                    f"COPY {quoted(table)} ({names}) FROM STDIN (FORMAT binary)") as copy:
+                copy.write(rows.data)
         except self._psycopg.Error as exc:
             state = getattr(exc, "sqlstate", None) or ""
             error = TransientLoadError if (state[:2] in _TRANSIENT_CLASSES or isinstance(
                 exc, self._psycopg.OperationalError)) else TerminalLoadError
+            shown = self._show_values and not isinstance(batch, CopyData)
             raise error(table, -1, _first_line(exc),
-                        params_preview=preview(batch) if self._show_values else "") from None
-        return LoadResult(table, batch.num_rows)
+                        params_preview=preview(batch) if shown else "") from None
+        return LoadResult(table, rows.num_rows)
 
     def commit(self) -> None:
         try:
@@ -123,3 +128,9 @@ class PsycopgLoader(BulkLoader):
 
     def close(self) -> None:
         self._connection.close()
+
+
+def _one_batch(rows: pa.RecordBatch | pa.Table) -> pa.RecordBatch:
+    if isinstance(rows, pa.RecordBatch):
+        return rows
+    return rows.combine_chunks().to_batches()[0]

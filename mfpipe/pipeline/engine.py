@@ -41,7 +41,7 @@ from mfpipe.pipeline.source import open_input
 from mfpipe.pipeline.writer import run_writers
 
 EXIT_STOPPED = 143
-POLL_S = 0.2
+POLL_S = 0.05  # how soon the supervisor notices a commit, an exit or an error
 GRACE_S = 3.0
 CANCEL_POLL_S = 1.0  # how often the run's status is read for a cancel request
 log = structlog.get_logger()

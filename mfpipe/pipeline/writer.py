@@ -55,6 +55,7 @@ def _write_loop(config: RunConfig, staging: str, results: Any, events: Any,
                 failed: threading.Event) -> None:
     loader: BulkLoader | None = None
     try:
+        loader = _retrying(config, "connect")(_open_loader, config)  # as the first chunk decodes
         while not abort.is_set() and not failed.is_set() and launcher_alive():
             try:
                 result = results.get(timeout=POLL_S)
@@ -88,8 +89,7 @@ def _commit_with_retry(config: RunConfig, staging: str, result: ChunkResult,
 
     def attempt() -> None:
         if current[0] is None:
-            options = {"direct_path": True} if config.direct_path else {}
-            current[0] = open_loader(config.db_url, config.loader, **options)
+            current[0] = _open_loader(config)
         try:
             _write_chunk(current[0], staging, result, config.run_id)
         except (TransientLoadError, DatabaseUnavailableError):
@@ -99,16 +99,25 @@ def _commit_with_retry(config: RunConfig, staging: str, result: ChunkResult,
             current[0] = None
             raise
 
-    retrying = tenacity.Retrying(
+    _retrying(config, result.chunk_id)(attempt)
+    assert current[0] is not None
+    return current[0]
+
+
+def _open_loader(config: RunConfig) -> BulkLoader:
+    options = {"direct_path": True} if config.direct_path else {}
+    return open_loader(config.db_url, config.loader, **options)
+
+
+def _retrying(config: RunConfig, chunk: int | str) -> tenacity.Retrying:
+    """Transient database errors retried with exponential backoff for ``--retry-seconds``."""
+    return tenacity.Retrying(
         retry=tenacity.retry_if_exception_type((TransientLoadError, DatabaseUnavailableError)),
         wait=tenacity.wait_exponential(multiplier=0.5, max=10),
         stop=tenacity.stop_after_delay(config.retry_s), reraise=True,
-        before_sleep=lambda state: log.warning("database error, retrying", chunk=result.chunk_id,
+        before_sleep=lambda state: log.warning("database error, retrying", chunk=chunk,
                                                attempt=state.attempt_number,
                                                error=str(state.outcome.exception())))
-    retrying(attempt)
-    assert current[0] is not None
-    return current[0]
 
 
 def _write_chunk(loader: BulkLoader, staging: str, result: ChunkResult, run_id: str) -> None:

@@ -166,7 +166,8 @@ def fingerprint(engine: sa.Engine) -> tuple[dict[str, Any], list[tuple[str, str]
     money = money_columns(schema)
     row = canonical_row(table, {f.name: f.type for f in schema}, hash_columns(schema), dialect)
     query = sa.select(sa.func.count(), sa.func.count(sa.distinct(table.c.record_no)),
-                      digest_sum(row, dialect), *(exact_sum(table.c[m], dialect) for m in money))
+                      digest_sum(row, dialect),
+                      *(exact_sum(table.c[m], schema.field(m).type, dialect) for m in money))
     with engine.connect() as c:
         values = c.execute(query).one()
     columns = [(col["name"], str(col["type"])) for col in sa.inspect(engine).get_columns(TABLE)]

@@ -12,6 +12,7 @@ inspection, and the report says which check failed and where.
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import sqlalchemy as sa
@@ -90,10 +91,17 @@ def release(registry: FileRegistry, path: str, summary: RunSummary) -> None:
 
 def promote_and_reconcile(store: RunStore, run_id: str, replaces: list[str] = ()
                           ) -> ReconciliationReport:
-    """Promote a loaded run's staging rows to its final table, then reconcile the run."""
+    """Promote a loaded run's staging rows to its final table, then reconcile the run.
+
+    The run's staging rows no longer change, so they are measured (a full scan that hashes
+    every row) on a second connection while promotion writes the final table: the scan and
+    the insert then share the machine's cores instead of taking turns."""
     subject = RunSubject.load(store, run_id)
-    store.promote(run_id, subject.staging, subject.final, subject.config.key, replaces)
-    return ReconciliationService(store).reconcile(run_id)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="measure-staging") as pool:
+        staged = pool.submit(lambda: subject.staging_chunks)
+        store.promote(run_id, subject.staging, subject.final, subject.config.key, replaces)
+        staged.result()
+    return ReconciliationService(store).reconcile(run_id, subject)
 
 
 def run_load(config: RunConfig, progress: Progress | None = None) -> RunSummary:

@@ -52,7 +52,7 @@ def measure(subject: RunSubject, table: sa.Table, where: sa.ColumnElement,
     if hashed:
         aggregates.append(digest_sum(canonical_row(table, subject.types, hashed, dialect),
                                      dialect))
-    aggregates += [exact_sum(table.c[m], dialect) for m in money]
+    aggregates += [exact_sum(table.c[m], subject.types[m], dialect) for m in money]
     query = sa.select(*group, *aggregates).where(where)
     if group:
         query = query.group_by(*group)

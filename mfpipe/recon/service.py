@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from decimal import localcontext
 
 import sqlalchemy as sa
 
 from mfpipe.db.control import mfp_recon_result
+from mfpipe.db.digest import EXACT
 from mfpipe.db.runs import RunStore, utcnow
 from mfpipe.recon import facts
 from mfpipe.recon.content import content_checks
@@ -38,10 +40,13 @@ class ReconciliationService:
     def __init__(self, store: RunStore) -> None:
         self.store = store
 
-    def reconcile(self, run_id: str) -> ReconciliationReport:
-        """Run every check on the run, store the results, and return the report."""
-        subject = RunSubject.load(self.store, run_id)
-        report = self._report(subject, [c for check in CHECKS for c in check(subject)])
+    def reconcile(self, run_id: str, subject: RunSubject | None = None
+                  ) -> ReconciliationReport:
+        """Run every check on the run, store the results, and return the report; a
+        ``subject`` of the run may come with measures already taken."""
+        subject = subject or RunSubject.load(self.store, run_id)
+        with localcontext(EXACT):  # totals are summed, combined and compared unrounded
+            report = self._report(subject, [c for check in CHECKS for c in check(subject)])
         report.checks += history_check(report.history_stats)
         self._save(run_id, report.checks)
         return report

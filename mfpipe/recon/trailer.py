@@ -74,7 +74,8 @@ def _loaded_total(subject: RunSubject, column: str) -> Decimal:
     if column in (subject.config.money_columns or ()):
         return subject.staged.totals[column]
     with subject.store.engine.connect() as connection:
-        return exact_sums(connection, [subject.staging.c[column]], subject.in_staging)[0]
+        return exact_sums(connection, [(subject.staging.c[column], subject.types[column])],
+                          subject.in_staging)[0]
 
 
 def _as_trailer_holds(total: Decimal, f: Field) -> tuple[Decimal, int]:

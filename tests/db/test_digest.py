@@ -4,7 +4,7 @@ in SQL from the stored rows, for every hashed type, NULLs and awkward values inc
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 import pyarrow as pa
 import pytest
@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mfpipe.codec.digest import canonical_rows, content_hash, hash_columns, row_digests
-from mfpipe.db.digest import as_hash, canonical_row, digest_sum, exact_sums, row_digest
+from mfpipe.db.digest import EXACT, as_hash, canonical_row, digest_sum, exact_sums, row_digest
 from mfpipe.db.loaders import open_loader
 from mfpipe.db.schema import dialect_for, final_table
 from mfpipe.db.urls import create_engine
@@ -22,8 +22,10 @@ from mfpipe.errors import ConfigError
 SCHEMA = pa.schema([
     ("name", pa.string()), ("count", pa.int64()), ("small", pa.int16()),
     ("amount", pa.decimal128(13, 2)), ("rate", pa.decimal128(5, 5)),
-    ("whole", pa.decimal128(18, 0)), ("day", pa.date32()), ("ratio", pa.float64()),
+    ("whole", pa.decimal128(18, 0)), ("wide", pa.decimal128(30, 4)), ("day", pa.date32()),
+    ("ratio", pa.float64()),
 ])
+NUMBERS = ("count", "small", "amount", "rate", "whole", "wide")
 COLUMNS = hash_columns(SCHEMA)
 
 row = st.fixed_dictionaries({
@@ -34,6 +36,7 @@ row = st.fixed_dictionaries({
     "amount": st.none() | st.integers(-10**13 + 1, 10**13 - 1).map(lambda v: Decimal(v).scaleb(-2)),
     "rate": st.none() | st.integers(-10**5 + 1, 10**5 - 1).map(lambda v: Decimal(v).scaleb(-5)),
     "whole": st.none() | st.integers(-10**18 + 1, 10**18 - 1).map(Decimal),
+    "wide": st.none() | st.integers(-10**30 + 1, 10**30 - 1).map(lambda v: Decimal(f"{v}E-4")),
     "day": st.none() | st.dates(dt.date(1, 1, 1), dt.date(9999, 12, 31)),
     "ratio": st.none() | st.floats(allow_nan=False, allow_infinity=False),
 })
@@ -96,8 +99,27 @@ class TestExactSums:
         engine = create_engine(db_url)
         table = final_table(sa.MetaData(), "digest_probe", SCHEMA, engine.dialect.name)
         with engine.connect() as c:
-            assert exact_sums(c, [table.c.amount], sa.true()) == [Decimal("12345678902.29")]
+            assert exact_sums(c, [(table.c.amount, SCHEMA.field("amount").type)],
+                              sa.true()) == [Decimal("12345678902.29")]
         engine.dispose()
+
+    @settings(max_examples=15, deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(rows=st.lists(row, min_size=1, max_size=40))
+    def test_any_sums_are_exact(self, db_url, rows):
+        """Integers and decimals of every width, whose totals pass 2**63 (SQLite sums the
+        halves of 18-digit ones natively, wider ones in Python): exact to the last digit."""
+        batch = pa.RecordBatch.from_pylist(rows, schema=SCHEMA)
+        stored_hash(db_url, batch)
+        engine = create_engine(db_url)
+        table = final_table(sa.MetaData(), "digest_probe", SCHEMA, engine.dialect.name)
+        with engine.connect() as c:
+            found = exact_sums(c, [(table.c[n], SCHEMA.field(n).type) for n in NUMBERS],
+                               sa.true())
+        engine.dispose()
+        with localcontext(EXACT):
+            assert found == [sum((Decimal(r[n]) for r in rows if r[n] is not None), Decimal(0))
+                             for n in NUMBERS]
 
 
 class TestColumns:

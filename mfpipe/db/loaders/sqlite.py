@@ -30,10 +30,16 @@ class SqliteLoader(BulkLoader):
         self._connection.execute("PRAGMA synchronous=NORMAL")
         self._in_transaction = False
 
+    @staticmethod
+    def prepare(batch: pa.RecordBatch) -> pa.Table:
+        """Decimals and dates as text already in the processors: the writer is the
+        bottleneck (one connection writes at a time)."""
+        return as_python_friendly(batch)
+
     def load(self, table: str, batch: pa.RecordBatch | pa.Table) -> LoadResult:
         if batch.num_rows == 0:
             return LoadResult(table, 0)
-        friendly = as_python_friendly(batch)
+        friendly = as_python_friendly(batch)  # a no-op when prepared
         names = ", ".join(quoted(n) for n in friendly.column_names)
         marks = ", ".join("?" * friendly.num_columns)
         rows = zip(*(column.to_pylist() for column in friendly.columns))

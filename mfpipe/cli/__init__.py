@@ -1,48 +1,40 @@
-"""The ``mfpipe`` command: parse, call, print, exit with the code of ARCHITECTURE.md."""
+"""The ``mfpipe`` command (:mod:`mfpipe.cli.app`), behind an entry point that imports little.
+
+A loading command starts its processes' fork server first, so that the server's imports
+(Arrow, NumPy, the database layer: most of a second) run on the other core while the CLI
+imports its own; started later, the run would wait for them before its first chunk. This
+module imports nothing heavy: the commands are imported after that start.
+"""
 
 from __future__ import annotations
 
+import importlib
 import sys
+from typing import Any
 
-import click
-import structlog
+from mfpipe.pipeline import forking
 
-from mfpipe.cli import commands, load, recon, runs  # noqa: F401  (each adds its commands)
-from mfpipe.cli.group import cli
-from mfpipe.errors import EXIT_INTERNAL, EXIT_USAGE, MfpipeError
-from mfpipe.logs import configure_logging
+LOADING_COMMANDS = frozenset({"run", "reprocess", "restart", "demo"})
 
-__all__ = ["cli", "main"]
+__all__ = ["cli", "entry_point", "main"]
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; every error becomes one clear line on stderr and a documented exit code."""
-    configure_logging()
-    try:
-        # without standalone mode, click returns an Exit's code instead of raising it
-        code = cli.main(args=argv, prog_name="mfpipe", standalone_mode=False)
-    except MfpipeError as exc:
-        click.echo(f"mfpipe: error: {exc}", err=True)
-        return exc.exit_code
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.UsageError as exc:
-        exc.show()
-        return EXIT_USAGE
-    except click.Abort:
-        click.echo("mfpipe: aborted", err=True)
-        return 130
-    except Exception as exc:  # the last line of defence: say what happened, exit 70
-        structlog.get_logger().exception("internal error")
-        click.echo(f"mfpipe: internal error: {type(exc).__name__}: {exc}", err=True)
-        return EXIT_INTERNAL
-    return code if isinstance(code, int) else 0
+    args = sys.argv[1:] if argv is None else argv
+    if args and args[0] in LOADING_COMMANDS:
+        forking.start()
+    from mfpipe.cli.app import main as run_cli
 
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return run_cli(argv)
 
 
 def entry_point() -> None:
     """The console script: exit with ``main``'s code."""
     sys.exit(main())
+
+
+def __getattr__(name: str) -> Any:
+    if name == "cli":  # the click group, for tests and embedding
+        return importlib.import_module("mfpipe.cli.group").cli
+    raise AttributeError(f"module 'mfpipe.cli' has no attribute {name!r}")

@@ -10,8 +10,6 @@ chunk boundary (STOPPED). Nothing is half-written: each chunk commits with its l
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
-from multiprocessing import forkserver
 import os
 import queue
 import resource
@@ -32,6 +30,7 @@ from mfpipe.db.runs import (COMPLETED, FAILED, STARTED, STARTING, STOPPED, STOPP
 from mfpipe.db.urls import redact
 from mfpipe.errors import EXIT_DATA, EXIT_INTERNAL, EXIT_OK, MfpipeError
 from mfpipe.layout import load_layout
+from mfpipe.pipeline import forking
 from mfpipe.pipeline.config import RunConfig
 from mfpipe.pipeline.metrics import MetricsAggregator
 from mfpipe.pipeline.processor import leave_with_launcher, run_processor
@@ -118,7 +117,8 @@ class Engine:
     def _supervise(self, store: RunStore, staging: str
                    ) -> tuple[str, int, str, Reader, dict[int, dict[str, int]]]:
         config = self.config
-        ctx = process_context(config)
+        start_fork_server(config)
+        ctx = forking.context()
         manager = SyncManager(ctx=ctx)
         manager.start(initializer=leave_with_launcher)  # no orphan if the launcher is killed
         with manager:
@@ -261,24 +261,11 @@ def _restore_signals(previous: dict[int, Any]) -> None:
         signal.signal(sig, handler)
 
 
-def process_context(config: RunConfig) -> Any:
-    """Processes are forked from a fork server that has imported what they need once: a
-    child then starts in milliseconds, instead of importing pyarrow, NumPy and the parent's
-    main module (the whole CLI) again, as a spawned one does (about 1 s of every run). The
-    run's bulk loader and its driver are preloaded too: processors and writers use them."""
-    ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload([*_PRELOAD, LOADERS[loader_kind(config.db_url, config.loader)][0]])
-    return ctx
-
-
 def start_fork_server(config: RunConfig) -> None:
-    """Start the fork server now, so that its imports (most of a second) overlap what the
-    launcher does before the engine starts: hashing the file, claiming it, preparing tables."""
-    process_context(config)
-    forkserver.ensure_running()
-
-
-_PRELOAD = ("mfpipe.pipeline.processor", "mfpipe.pipeline.writer")
+    """Start the processes' fork server (:mod:`mfpipe.pipeline.forking`) if it is not
+    running yet, preloading the run's bulk loader too: its imports then overlap what the
+    launcher does before the engine starts (hashing the file, claiming it)."""
+    forking.start(LOADERS[loader_kind(config.db_url, config.loader)][0])
 
 
 def resolve_columns(config: RunConfig, schema: Any) -> RunConfig:

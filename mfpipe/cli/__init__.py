@@ -35,6 +35,6 @@ def entry_point() -> None:
 
 
 def __getattr__(name: str) -> Any:
-    if name == "cli":  # the click group, for tests and embedding
-        return importlib.import_module("mfpipe.cli.group").cli
+    if name == "cli":  # the click group with every command, for tests and embedding
+        return importlib.import_module("mfpipe.cli.app").cli
     raise AttributeError(f"module 'mfpipe.cli' has no attribute {name!r}")

@@ -8,6 +8,7 @@ libpq URI, and logs and reports only ever see :func:`redact`'s output.
 from __future__ import annotations
 
 import os
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
@@ -51,9 +52,16 @@ def redact(url: str) -> str:
 
 
 def libpq_uri(url: str) -> str:
-    """The ``postgresql://`` URI that ADBC's libpq driver expects."""
-    parsed = parse(url)
-    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+    """The ``postgresql://`` URI that libpq (psycopg, ADBC) expects. Query values are
+    percent-encoded: SQLAlchemy writes a space as ``+``, which libpq would keep as a plus
+    (``options=-c a=1 -c b=2`` would reach the server as one broken setting)."""
+    parsed = parse(url).set(drivername="postgresql")
+    uri = parsed.set(query={}).render_as_string(hide_password=False)
+    pairs = [(key, value) for key, values in parsed.query.items()
+             for value in ((values,) if isinstance(values, str) else values)]
+    if not pairs:
+        return uri
+    return uri + "?" + "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in pairs)
 
 
 def create_engine(url: str) -> sa.Engine:

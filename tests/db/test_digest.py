@@ -82,6 +82,18 @@ class TestSameHashInPythonAndSql:
         expected = [int(d) for d in row_digests(canonical_rows(batch, COLUMNS))]
         assert stored_hash(db_url, batch)[1] == expected
 
+    def test_dates_hash_alike_whatever_the_server_datestyle(self, postgres_url):
+        """PostgreSQL hashes dates as ``date::text``, which follows DateStyle: mfpipe's
+        connections set it to ISO, so a server (or URL) defaulting to another still hashes
+        ``YYYY-MM-DD``."""
+        url = postgres_url.replace("options=", "options=-cDateStyle%3DGerman%20")
+        with create_engine(url).connect() as c:
+            assert c.execute(sa.text("SELECT DATE '2024-02-29'::text")).scalar_one() == \
+                "2024-02-29"
+        rows = [{"count": 1, "day": dt.date(2024, 2, 29)}, {"count": 2, "day": dt.date(1, 1, 1)}]
+        batch = pa.RecordBatch.from_pylist(rows, schema=SCHEMA)
+        assert stored_hash(url, batch)[0] == content_hash(batch, COLUMNS)
+
     def test_duplicates_do_not_cancel(self):
         """A row twice is not the same as the row absent (the reason not to use XOR)."""
         one = pa.RecordBatch.from_pylist([{"name": "a", "count": 1}], schema=SCHEMA)

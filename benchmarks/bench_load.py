@@ -177,6 +177,18 @@ def fingerprint(engine: sa.Engine) -> tuple[dict[str, Any], list[tuple[str, str]
             columns)
 
 
+def checked(engine: sa.Engine, expected: dict[str, Any], loaded_by: str
+            ) -> list[tuple[str, str]]:
+    """Require the engine's staged rows to be ``expected``; the table's columns and types.
+    The engine is disposed of."""
+    try:
+        found, columns = fingerprint(engine)
+    finally:
+        engine.dispose()
+    require(found == expected, f"{loaded_by} rows {found} != {expected}")
+    return columns
+
+
 def sqlite_engine(path: Path) -> sa.Engine:
     engine = sa.create_engine(f"sqlite:///{path}")
     sa.event.listen(engine, "connect", lambda dbapi, _: register_sqlite_functions(dbapi))
@@ -351,10 +363,7 @@ def mfpipe_postgres(path: Path, server: str, records: int, expected: dict[str, A
         result = run_mfpipe(path, url, records, **options)
         columns = None
         if expected is not None:
-            engine = sa.create_engine(psycopg_url(url))
-            found, columns = fingerprint(engine)
-            engine.dispose()
-            require(found == expected, f"mfpipe's staging rows {found} != {expected}")
+            columns = checked(sa.create_engine(psycopg_url(url)), expected, "mfpipe's staging")
         return result, columns
     finally:
         drop_schema(server, schema)
@@ -367,10 +376,7 @@ def mfpipe_sqlite(path: Path, records: int, expected: dict[str, Any] | None, **o
         result = run_mfpipe(path, f"sqlite:///{db}", records, **options)
         columns = None
         if expected is not None:
-            engine = sqlite_engine(db)
-            found, columns = fingerprint(engine)
-            engine.dispose()
-            require(found == expected, f"mfpipe's staging rows {found} != {expected}")
+            columns = checked(sqlite_engine(db), expected, "mfpipe's staging")
         return result, columns
 
 
@@ -408,10 +414,7 @@ def raw_postgres(table: pa.Table, server: str, expected: dict[str, Any],
         elapsed = time.perf_counter() - started
         for conn in conns:
             conn.close()
-        found, columns = fingerprint(engine)
-        engine.dispose()
-        require(found == expected, f"raw PostgreSQL rows {found} != {expected}")
-        return elapsed, columns
+        return elapsed, checked(engine, expected, "raw PostgreSQL")
     finally:
         drop_schema(server, schema)
 
@@ -440,10 +443,7 @@ def raw_sqlite(names: list[str], rows: list[tuple[Any, ...]], expected: dict[str
         connection.execute("COMMIT")
         elapsed = time.perf_counter() - started
         connection.close()
-        found, table_columns = fingerprint(engine)
-        engine.dispose()
-        require(found == expected, f"raw SQLite rows {found} != {expected}")
-        return elapsed, table_columns
+        return elapsed, checked(engine, expected, "raw SQLite")
 
 
 def naive_rows(path: Path, records: int) -> Any:

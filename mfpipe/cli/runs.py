@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -31,13 +32,10 @@ def runs() -> None:
 def list_command(status: str | None, job: str | None, since: dt.datetime | None,
                  db_url: str | None, as_json: bool) -> None:
     """The newest runs first."""
-    found = _with_store(db_url, lambda store: list_runs(store, status, job, since))
-    if as_json:
-        click.echo(json.dumps(found))
-        return
-    for r in found:
-        click.echo(f"{r['run_id']}  {r['status']:<10} {r['job']:<20} read {r['records_read']}, "
-                   f"loaded {r['records_loaded']}, rejected {r['records_rejected']}  {r['file']}")
+    _echo_rows(_with_store(db_url, lambda store: list_runs(store, status, job, since)), as_json,
+               lambda r: f"{r['run_id']}  {r['status']:<10} {r['job']:<20} read "
+                         f"{r['records_read']}, loaded {r['records_loaded']}, rejected "
+                         f"{r['records_rejected']}  {r['file']}")
 
 
 @runs.command()
@@ -90,13 +88,19 @@ def recover(heartbeat_ttl: float, db_url: str | None, as_json: bool) -> None:
 @_JSON
 def stats(db_url: str | None, as_json: bool) -> None:
     """Per job: runs, success rate, mean duration, records per second."""
-    found = _with_store(db_url, run_stats)
+    _echo_rows(_with_store(db_url, run_stats), as_json,
+               lambda s: f"{s['job']:<24} runs {s['runs']:>5}  success {s['success_rate']:.0%}  "
+                         f"mean {s['mean_elapsed_s']:.1f} s  {s['records_per_s']:,.0f} records/s")
+
+
+def _echo_rows(rows: list[dict[str, Any]], as_json: bool,
+               line: Callable[[dict[str, Any]], str]) -> None:
+    """The rows as one JSON list, or one line each."""
     if as_json:
-        click.echo(json.dumps(found))
+        click.echo(json.dumps(rows))
         return
-    for s in found:
-        click.echo(f"{s['job']:<24} runs {s['runs']:>5}  success {s['success_rate']:.0%}  "
-                   f"mean {s['mean_elapsed_s']:.1f} s  {s['records_per_s']:,.0f} records/s")
+    for row in rows:
+        click.echo(line(row))
 
 
 def _with_store(db_url: str | None, work: Any) -> Any:

@@ -87,6 +87,12 @@ def row_digests(rows: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return np.frombuffer(joined, dtype=">u8")[::2].astype(np.uint64)  # first 8 of each 16
 
 
+def text_digest(text: str) -> int:
+    """One row's digest from its canonical text: :func:`row_digests` for a single row (the
+    SQLite functions of :mod:`mfpipe.db.digest` compute it per row)."""
+    return int.from_bytes(_DIGEST(_MD5(text.encode()))[:8], "big")
+
+
 def content_hash(batch: pa.RecordBatch | pa.Table, columns: Sequence[str]) -> int:
     """Sum of the rows' digests mod 2**64 (0 for no rows)."""
     if batch.num_rows == 0 or not columns:

@@ -22,8 +22,6 @@ use the exact aggregate ``mfp_dsum``, one Python call per row.
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import sqlite3
 from collections.abc import Mapping, Sequence
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
@@ -32,8 +30,8 @@ import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-SEPARATOR = "|"
-MASK64 = (1 << 64) - 1
+from mfpipe.codec.digest import MASK64, SEPARATOR, text_digest
+
 # Money arithmetic that never rounds: Python's default context keeps 28 digits, and a total
 # of 30-digit amounts (or their difference) would silently lose its last ones
 EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
@@ -96,20 +94,10 @@ def as_hash(value: object) -> int:
     return int(value or 0) & MASK64
 
 
-try:  # CPython's own MD5: per call, about twice as fast as OpenSSL's for short rows
-    from _md5 import md5 as _MD5
-except ImportError:  # pragma: no cover
-    _MD5 = functools.partial(hashlib.md5, usedforsecurity=False)
-
-
-def _digest(text: str) -> int:
-    return int.from_bytes(_MD5(text.encode()).digest()[:8], "big")
-
-
 def _md5_64(text: str | None) -> int | None:
     if text is None:
         return None
-    value = _digest(text)
+    value = text_digest(text)
     return value - (1 << 64) if value >> 63 else value  # SQLite integers are signed 64-bit
 
 
@@ -122,7 +110,7 @@ class _DigestSum:
 
     def step(self, text: str | None) -> None:
         if text is not None:
-            self.total += _digest(text)
+            self.total += text_digest(text)
 
     def finalize(self) -> str:
         return str(self.total & MASK64)

@@ -23,7 +23,7 @@ from mfpipe.db.runs import COMPLETED, FAILED, RunStore
 from mfpipe.errors import EXIT_DATA, EXIT_NO_INPUT, EXIT_TEMPORARY
 from mfpipe.framing import iter_chunks
 from mfpipe.pipeline.config import RunConfig
-from mfpipe.pipeline.engine import Engine, RunSummary, start_fork_server
+from mfpipe.pipeline.engine import Engine, RunSummary
 from mfpipe.pipeline.progress import Progress
 from mfpipe.pipeline.source import open_input
 from mfpipe.recon import ReconciliationReport, ReconciliationService
@@ -35,7 +35,6 @@ EXIT_NOTHING_TO_DO = 99
 def load_file(config: RunConfig, progress: Progress | None = None, reprocess: bool = False,
               ttl_s: float = 60.0) -> RunSummary:
     """Claim, load, promote and reconcile one file (see the module docstring)."""
-    start_fork_server(config)
     facts = _facts(config.input_path)
     config = replace(config, input_path=facts.path)  # absolute: restart may run elsewhere
     store = RunStore(config.db_url)
@@ -106,7 +105,6 @@ def promote_and_reconcile(store: RunStore, run_id: str, replaces: list[str] = ()
 
 def run_load(config: RunConfig, progress: Progress | None = None) -> RunSummary:
     """Load a file as a new run outside the registry (no claim, no skip): the demo's way."""
-    start_fork_server(config)
     store = RunStore(config.db_url)
     try:
         store.check_available(config.retry_s)

@@ -117,8 +117,8 @@ class Engine:
     def _supervise(self, store: RunStore, staging: str
                    ) -> tuple[str, int, str, Reader, dict[int, dict[str, int]]]:
         config = self.config
-        start_fork_server(config)
-        ctx = forking.context()
+        # started by the CLI already, or now with the Manager, preloading the run's loader
+        ctx = forking.context(LOADERS[loader_kind(config.db_url, config.loader)][0])
         manager = SyncManager(ctx=ctx)
         manager.start(initializer=leave_with_launcher)  # no orphan if the launcher is killed
         with manager:
@@ -259,13 +259,6 @@ def _install_signals(handler: Any) -> dict[int, Any]:
 def _restore_signals(previous: dict[int, Any]) -> None:
     for sig, handler in previous.items():
         signal.signal(sig, handler)
-
-
-def start_fork_server(config: RunConfig) -> None:
-    """Start the processes' fork server (:mod:`mfpipe.pipeline.forking`) if it is not
-    running yet, preloading the run's bulk loader too: its imports then overlap what the
-    launcher does before the engine starts (hashing the file, claiming it)."""
-    forking.start(LOADERS[loader_kind(config.db_url, config.loader)][0])
 
 
 def resolve_columns(config: RunConfig, schema: Any) -> RunConfig:

@@ -126,11 +126,16 @@ def create_control_tables(engine: sa.Engine) -> None:
     Control tables are never altered by mfpipe: tables left by an older version that lack a
     column are refused with a message, not written half-way.
     """
+    existing = set(sa.inspect(engine).get_table_names())
+    existed = [t for t in metadata.sorted_tables if t.name in existing]
     for table in metadata.sorted_tables:
-        create_table(engine, table)
-    inspector = sa.inspect(engine)
-    for table in metadata.sorted_tables:
-        found = {c["name"].lower() for c in inspector.get_columns(table.name)}
+        if table not in existed:
+            create_table(engine, table)
+    # one reflection query for every table (PostgreSQL's per-table ones take ~10 ms each)
+    reflected = sa.inspect(engine).get_multi_columns(filter_names=[t.name for t in existed])
+    columns = {name: cols for (_schema, name), cols in reflected.items()}
+    for table in existed:
+        found = {c["name"].lower() for c in columns.get(table.name, [])}
         missing = [c.name for c in table.columns if c.name not in found]
         if missing:
             raise ConfigError(f"control table {table.name} lacks {', '.join(missing)}: it was "

@@ -35,6 +35,7 @@ from mfpipe.codec.digest import MASK64, SEPARATOR, text_digest
 # Money arithmetic that never rounds: Python's default context keeps 28 digits, and a total
 # of 30-digit amounts (or their difference) would silently lose its last ones
 EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+_PRINTF_COLUMNS = 100  # columns per SQLite printf (127 arguments at most, the format first)
 
 
 def canonical_text(column: sa.ColumnElement, arrow_type: pa.DataType, dialect: str
@@ -57,8 +58,14 @@ def canonical_text(column: sa.ColumnElement, arrow_type: pa.DataType, dialect: s
 
 
 def canonical_row(table: sa.Table | sa.sql.FromClause, types: Mapping[str, pa.DataType],
-                  columns: Sequence[str], dialect: str) -> sa.ColumnElement:
-    """The hashed columns as text joined by ``|``, NULL as the empty string."""
+                  columns: Sequence[str], dialect: str, nul_free: bool = False
+                  ) -> sa.ColumnElement:
+    """The hashed columns as text joined by ``|``, NULL as the empty string.
+
+    ``nul_free`` says no stored string holds U+0000; SQLite then formats the row with
+    ``printf`` (see :func:`_sqlite_printf_row`)."""
+    if dialect == "sqlite" and nul_free:
+        return _sqlite_printf_row(table, columns)
     parts: list[sa.ColumnElement] = []
     for i, name in enumerate(columns):
         if i:
@@ -68,6 +75,23 @@ def canonical_row(table: sa.Table | sa.sql.FromClause, types: Mapping[str, pa.Da
     row = parts[0]
     for part in parts[1:]:
         row = row.concat(part)
+    return row
+
+
+def _sqlite_printf_row(table: sa.Table | sa.sql.FromClause, columns: Sequence[str]
+                       ) -> sa.ColumnElement:
+    """SQLite's canonical row by ``printf('%s|%s|...')``: its ``%s`` writes NULL as the empty
+    string, an integer in decimal and text as stored (decimals and dates are stored as their
+    canonical text), in half the time of the ``coalesce(CAST(..)) || '|' || ...`` chain.
+    But ``%s`` stops at U+0000, so only for rows without it. One ``printf`` takes at most
+    SQLITE_MAX_FUNCTION_ARG arguments (127 by default): wider rows join several."""
+    parts = [sa.func.printf(sa.literal(SEPARATOR.join(["%s"] * len(group)), sa.Text),
+                            *(table.c[name] for name in group))
+             for group in (columns[i:i + _PRINTF_COLUMNS]
+                           for i in range(0, len(columns), _PRINTF_COLUMNS))]
+    row = parts[0]
+    for part in parts[1:]:
+        row = row.concat(sa.literal(SEPARATOR, sa.Text)).concat(part)
     return row
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,8 +20,8 @@ import tenacity
 from mfpipe.db.control import create_control_tables, create_table, mfp_chunk, mfp_run
 from mfpipe.db.promote import promote
 from mfpipe.db.schema import final_table, staging_table
-from mfpipe.db.urls import create_engine, redact
-from mfpipe.errors import ConfigError, DatabaseUnavailableError
+from mfpipe.db.urls import create_engine, redact, session_name
+from mfpipe.errors import EXIT_TEMPORARY, ConfigError, DatabaseUnavailableError, RunError
 
 # Run statuses of ARCHITECTURE.md; restart is allowed from the RESTARTABLE ones.
 STARTING, STARTED, STOPPING, STOPPED = "STARTING", "STARTED", "STOPPING", "STOPPED"
@@ -46,6 +47,7 @@ class RunStore:
         self.url = url
         self.engine = create_engine(url)
         self.dialect = self.engine.dialect.name
+        self._control_ready = False
 
     def check_available(self, retry_s: float) -> None:
         """Connect once, retrying with backoff for ``retry_s``; then say it is unavailable."""
@@ -78,8 +80,11 @@ class RunStore:
         return tables
 
     def prepare_control(self) -> None:
-        """Create the control tables (idempotent; checks tables an older mfpipe left)."""
-        create_control_tables(self.engine)
+        """Create the control tables (idempotent; checks tables an older mfpipe left), once
+        per store."""
+        if not self._control_ready:
+            create_control_tables(self.engine)
+            self._control_ready = True
 
     def _check_matches(self, expected: sa.Table) -> None:
         """Refuse to load into a table whose columns, types or key differ from the layout's."""
@@ -148,6 +153,37 @@ class RunStore:
             mfp_chunk.c.chunk_id)
         with self.engine.connect() as c:
             return [dict(r) for r in c.execute(query).mappings()]
+
+    def end_sessions(self, run_id: str, timeout_s: float = 10.0) -> None:
+        """End the database sessions a dead launcher of ``run_id`` left behind, and wait
+        until they are gone, so that its ledger no longer changes.
+
+        A launcher killed while its writer was committing a chunk leaves the server to
+        finish that commit after the launcher is gone; a restart that read the ledger in
+        that moment would load the chunk again. PostgreSQL names each writer session after
+        its run (:func:`mfpipe.db.urls.session_url`). A SQLite writer dies with its process
+        (its transaction is rolled back or committed, nothing in between); Oracle sessions
+        are not looked up (that needs V$SESSION privileges)."""
+        if self.dialect != "postgresql":
+            return
+        sessions = sa.text("SELECT pid FROM pg_stat_activity WHERE application_name = :name "
+                           "AND pid <> pg_backend_pid()").bindparams(name=session_name(run_id))
+        deadline = time.monotonic() + timeout_s
+        with self.engine.connect() as c:
+            pids = list(c.execute(sessions).scalars())
+            for pid in pids:
+                try:
+                    c.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+                except sa.exc.DBAPIError:  # another role's session: wait for it instead
+                    c.rollback()
+            while pids and time.monotonic() < deadline:
+                time.sleep(0.05)
+                c.rollback()  # pg_stat_activity is a snapshot taken once per transaction
+                pids = list(c.execute(sessions).scalars())
+        if pids:
+            raise RunError(run_id, f"database sessions {pids} of the run's earlier launcher "
+                                   "are still open and could not be ended; try again once "
+                                   "they are gone", EXIT_TEMPORARY)
 
     def promote(self, run_id: str, staging: sa.Table, final: sa.Table, key: Sequence[str] = (),
                 replaces: Sequence[str] = ()) -> int:

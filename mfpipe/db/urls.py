@@ -64,6 +64,22 @@ def libpq_uri(url: str) -> str:
     return uri + "?" + "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in pairs)
 
 
+def session_name(run_id: str) -> str:
+    """The name a run's writer sessions carry on PostgreSQL (``application_name``)."""
+    return f"mfpipe:{run_id}"
+
+
+def session_url(url: str, run_id: str) -> str:
+    """The URL a run's writers connect with: on PostgreSQL it names their sessions after the
+    run, so that sessions a dead launcher left behind can be found and ended before the run
+    restarts (:meth:`mfpipe.db.runs.RunStore.end_sessions`); other URLs are unchanged."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        return url
+    return parsed.update_query_dict({"application_name": session_name(run_id)}
+                                    ).render_as_string(hide_password=False)
+
+
 def create_engine(url: str) -> sa.Engine:
     """A SQLAlchemy engine for control tables and DDL (not for bulk data)."""
     parsed = parse(url)

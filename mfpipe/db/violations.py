@@ -48,9 +48,11 @@ def violations(connection: sa.Connection, rule: Rule, table: sa.Table,
         bad = column.is_not(None) & column.not_in(allowed)
     else:
         bad = _outside(_comparable(column, types[column.name], dialect), rule.values)
-    count = connection.execute(sa.select(sa.func.count()).where(where, bad)).scalar_one()
+    count = int(connection.execute(sa.select(sa.func.count()).where(where, bad)).scalar_one())
+    if not count:  # the usual case: no second scan for samples
+        return Violations(0, ())
     rows = connection.execute(sa.select(column).where(where, bad).distinct().limit(SAMPLES))
-    return Violations(int(count), tuple(repr(r[0]) for r in rows) if count else ())
+    return Violations(count, tuple(repr(r[0]) for r in rows))
 
 
 def _duplicates(connection: sa.Connection, c: sa.ColumnCollection, columns: tuple[str, ...],

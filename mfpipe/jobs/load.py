@@ -12,7 +12,7 @@ inspection, and the report says which check failed and where.
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import replace
 
 import sqlalchemy as sa
@@ -22,12 +22,13 @@ from mfpipe.db.registry import SKIPPED, SUCCESS, Claim, FileFacts, FileRegistry
 from mfpipe.db.runs import COMPLETED, FAILED, RunStore
 from mfpipe.errors import EXIT_DATA, EXIT_NO_INPUT, EXIT_TEMPORARY
 from mfpipe.framing import iter_chunks
+from mfpipe.pipeline import forking
 from mfpipe.pipeline.config import RunConfig
 from mfpipe.pipeline.engine import Engine, RunSummary
 from mfpipe.pipeline.progress import Progress
 from mfpipe.pipeline.source import open_input
 from mfpipe.recon import ReconciliationReport, ReconciliationService
-from mfpipe.recon.subject import RunSubject
+from mfpipe.recon.subject import RunSubject, staging_side
 
 EXIT_NOTHING_TO_DO = 99
 
@@ -93,13 +94,21 @@ def promote_and_reconcile(store: RunStore, run_id: str, replaces: list[str] = ()
     """Promote a loaded run's staging rows to its final table, then reconcile the run.
 
     The run's staging rows no longer change, so they are measured (a full scan that hashes
-    every row) on a second connection while promotion writes the final table: the scan and
-    the insert then share the machine's cores instead of taking turns."""
+    every row) and checked against the business rules on a second connection while
+    promotion writes the final table, and the final table is measured as soon as promotion
+    commits, whether or not the staging side is done: the scans and the insert share the
+    machine's cores instead of taking turns. On SQLite the staging side runs in a process
+    of its own: its hash calls Python once per row, and in a thread it would contend for
+    the GIL with the final table's."""
     subject = RunSubject.load(store, run_id)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="measure-staging") as pool:
-        staged = pool.submit(lambda: subject.staging_chunks)
+    pool: Executor = (ProcessPoolExecutor(1, mp_context=forking.context())
+                      if store.dialect == "sqlite"
+                      else ThreadPoolExecutor(1, thread_name_prefix="measure-staging"))
+    with pool:
+        staged = pool.submit(staging_side, store.url, run_id)
         store.promote(run_id, subject.staging, subject.final, subject.config.key, replaces)
-        staged.result()
+        subject.final_measure  # noqa: B018 (measured now, kept by the subject)
+        subject.adopt_staging_side(staged.result())
     return ReconciliationService(store).reconcile(run_id, subject)
 
 

@@ -29,6 +29,7 @@ def restart_run(run_id: str, db_url: str, progress: Progress | None = None,
         store.check_available(60.0)
         subject = RunSubject.load(store, run_id)  # a missing run: exit 66
         _check_restartable(store, subject.run, ttl_s)
+        store.end_sessions(run_id)  # then the ledger no longer changes: read it now
         config = config_from_options(subject.run["options"], db_url)
         facts = FileFacts.of(config.input_path)
         if config.file_sha256 and facts.sha256 != config.file_sha256:
@@ -43,7 +44,7 @@ def restart_run(run_id: str, db_url: str, progress: Progress | None = None,
         done = {int(c["chunk_id"]): (int(c["worker_id"]),
                                      int(c["last_record_no"]) - int(c["first_record_no"]) + 1,
                                      int(c["rows_loaded"]), int(c["rows_rejected"]))
-                for c in subject.ledger}
+                for c in store.ledger(run_id)}
         config = replace(config, db_url=db_url)
         summary = Engine(config, progress).run(store, done)
         finish(store, config, summary, facts)

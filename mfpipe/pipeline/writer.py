@@ -20,6 +20,7 @@ import tenacity
 from mfpipe.db.rows import CHUNK_SCHEMA
 from mfpipe.db.loaders import BulkLoader, open_loader
 from mfpipe.db.runs import utcnow
+from mfpipe.db.urls import session_url
 from mfpipe.errors import (DatabaseUnavailableError, LoadError, MfpipeError,
                            TransientLoadError)
 from mfpipe.pipeline.config import RunConfig
@@ -105,8 +106,9 @@ def _commit_with_retry(config: RunConfig, staging: str, result: ChunkResult,
 
 
 def _open_loader(config: RunConfig) -> BulkLoader:
+    """A loader whose database session is named after the run (see ``session_url``)."""
     options = {"direct_path": True} if config.direct_path else {}
-    return open_loader(config.db_url, config.loader, **options)
+    return open_loader(session_url(config.db_url, config.run_id), config.loader, **options)
 
 
 def _retrying(config: RunConfig, chunk: int | str) -> tenacity.Retrying:

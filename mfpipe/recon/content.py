@@ -47,7 +47,7 @@ def content_checks(subject: RunSubject) -> list[CheckResult]:
 
 def _row(subject: RunSubject, table: sa.Table) -> sa.ColumnElement:
     return canonical_row(table, subject.types, subject.config.hash_columns or (),
-                         subject.store.dialect)
+                         subject.store.dialect, subject.nul_free)
 
 
 def _check(name: str, expected: tuple[int, int], actual: tuple[int, int],

@@ -26,9 +26,8 @@ def run_info(subject: RunSubject) -> RunInfo:
 
 def counts(subject: RunSubject) -> Counts:
     run = subject.run
-    final = subject.scalar(sa.select(sa.func.count()).where(subject.in_final))
     return Counts(int(run["records_read"] or 0), int(run["records_loaded"] or 0),
-                  int(run["records_rejected"] or 0), 0, int(final))
+                  int(run["records_rejected"] or 0), 0, subject.final_rows)
 
 
 def worker_stats(subject: RunSubject) -> list[WorkerStats]:

@@ -50,8 +50,8 @@ def measure(subject: RunSubject, table: sa.Table, where: sa.ColumnElement,
     money = subject.config.money_columns or ()
     aggregates = [sa.func.count()]
     if hashed:
-        aggregates.append(digest_sum(canonical_row(table, subject.types, hashed, dialect),
-                                     dialect))
+        aggregates.append(digest_sum(canonical_row(table, subject.types, hashed, dialect,
+                                                   subject.nul_free), dialect))
     aggregates += [exact_sum(table.c[m], subject.types[m], dialect) for m in money]
     query = sa.select(*group, *aggregates).where(where)
     if group:

@@ -17,10 +17,12 @@ import sqlalchemy as sa
 
 from mfpipe.codec import DecodePlan
 from mfpipe.db.promote import promoted_rows
+from mfpipe.db.rules import Rule
 from mfpipe.db.runs import RunStore
 from mfpipe.db.schema import final_table, staging_table
+from mfpipe.db.violations import Violations, violations
 from mfpipe.errors import EXIT_NO_INPUT, RunError
-from mfpipe.layout import RecordLayout, load_layout
+from mfpipe.layout import Category, RecordLayout, load_layout
 from mfpipe.pipeline.config import RunConfig, config_from_options
 from mfpipe.recon.measures import Measure, measure
 
@@ -62,6 +64,15 @@ class RunSubject:
     def types(self) -> dict[str, pa.DataType]:
         """Arrow type of every layout column."""
         return {f.name: f.type for f in self.schema}
+
+    @property
+    def nul_free(self) -> bool:
+        """No hashed string can hold U+0000: the run turned low-values in text fields into
+        spaces or rejects (the default), and no hashed column is national (PIC N)."""
+        if self.config.decode.low_values == "keep":
+            return False
+        national = {f.column for f in self.record.fields if f.category is Category.NATIONAL}
+        return not national.intersection(self.config.hash_columns or ())
 
     @property
     def in_staging(self) -> sa.ColumnElement:
@@ -111,10 +122,40 @@ class RunSubject:
             return measure(self, self.staging, self.promoted)[()]
         return self.staged
 
+    def adopt_staging_side(self, side: StagingSide) -> None:
+        """Take the staging side measured elsewhere (see :func:`staging_side`)."""
+        self.__dict__["staging_chunks"], self.__dict__["rule_findings"] = side
+
     @cached_property
     def final_measure(self) -> Measure:
         """The final table's rows of this run."""
         return measure(self, self.final, self.in_final)[()]
+
+    @property
+    def final_rows(self) -> int:
+        """How many final rows this run last wrote: from the final measure once taken."""
+        if "final_measure" in self.__dict__:
+            return self.final_measure.rows
+        return int(self.scalar(sa.select(sa.func.count()).where(self.in_final)))
+
+    @property
+    def rules(self) -> list[Rule]:
+        """The job's business rules, then an allowed-values rule (warn) for each loaded
+        field whose level-88 conditions list single VALUEs (unless the job names the same
+        rule, or asked for none: ``--no-88-rules``)."""
+        rules = list(self.config.rules)
+        if self.config.condition_rules:
+            named = {r.name for r in rules}
+            rules += [r for r in condition_rules(self.record) if r.name not in named]
+        return rules
+
+    @cached_property
+    def rule_findings(self) -> list[tuple[Rule, Violations]]:
+        """Each rule's violations among the run's staging rows (every record that was
+        loaded, duplicates included)."""
+        with self.store.engine.connect() as connection:
+            return [(rule, violations(connection, rule, self.staging, self.in_staging,
+                                      self.types)) for rule in self.rules]
 
     def scalar(self, query: sa.Select) -> Any:
         """One value from the run's database."""
@@ -124,3 +165,31 @@ class RunSubject:
     def rows(self, query: sa.Select) -> list[sa.Row]:
         with self.store.engine.connect() as c:
             return list(c.execute(query))
+
+
+StagingSide = tuple[dict[tuple[int, int], Measure], list[tuple[Rule, Violations]]]
+
+
+def staging_side(url: str, run_id: str) -> StagingSide:
+    """A run's staging measure per chunk and worker, and its rule findings, from a
+    connection of its own: the launcher takes them in another thread, or on SQLite in
+    another process (SQLite's measure calls Python once per row, and would hold the GIL
+    the launcher needs for the final table's)."""
+    store = RunStore(url)
+    try:
+        subject = RunSubject.load(store, run_id)
+        return subject.staging_chunks, subject.rule_findings
+    finally:
+        store.close()
+
+
+def condition_rules(record: RecordLayout) -> list[Rule]:
+    """An allowed-values rule (warn) for every loaded field with level-88 single VALUEs:
+    copybooks do not always list every value, so a stray one is worth a look, not a
+    failure."""
+    rules = []
+    for f in record.fields:
+        values = [v for c in f.conditions for v in c.values]
+        if values and not any(c.ranges for c in f.conditions):
+            rules.append(Rule("allowed", (f.column,), tuple(values), "warn"))
+    return rules

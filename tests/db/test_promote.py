@@ -72,6 +72,7 @@ class TestMerge:
         store, staging, final = stage(db_url, "r1", [(7, "1.00", "first"), (7, "2.00", "last")],
                                       key=("acct",))
         assert store.promote("r1", staging, final, key=("acct",)) == 1
+        assert store.promote("r1", staging, final, key=("acct",)) == 1  # twice: updated
         assert final_rows(store, final) == [(7, "2.00", "last", "r1")]
 
     def test_unknown_key_is_a_config_error(self):

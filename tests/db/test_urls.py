@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mfpipe.db.urls import libpq_uri, redact
+from mfpipe.db.urls import libpq_uri, redact, session_url
 
 
 class TestLibpqUri:
@@ -21,3 +21,13 @@ class TestLibpqUri:
 def test_redact_hides_the_password():
     shown = redact("postgresql://loader:s3cret@db.bank.example:5432/books?sslmode=require")
     assert "s3cret" not in shown and "loader" in shown
+
+
+def test_session_url_names_the_run_on_postgresql_only():
+    """Writer sessions carry the run in ``application_name`` (to end a dead launcher's);
+    the operator's own query parameters and password stay as they were."""
+    url = session_url("postgresql://u:pw@h/db?options=-csearch_path%3Ds", "20261123T0500Z-ab12")
+    assert libpq_uri(url) == ("postgresql://u:pw@h/db?application_name=mfpipe%3A20261123T0500Z"
+                              "-ab12&options=-csearch_path%3Ds")
+    assert session_url("sqlite:///m.db", "r") == "sqlite:///m.db"
+

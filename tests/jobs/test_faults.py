@@ -244,6 +244,39 @@ class TestOperatorCommands:
         assert RunStore(db_url).run(run_id)["status"] == "FAILED"
         assert restart_run(run_id, db_url).status == "COMPLETED"
 
+    def test_restart_ends_the_dead_launchers_sessions(self, tmp_path, postgres_url):
+        """A launcher killed while its writer's commit is still in the server: the restart
+        ends that session before reading the ledger, instead of loading the chunk beside it
+        (here the session holds a chunk's ledger row uncommitted; left alone, the restart's
+        writer would wait on it)."""
+        from mfpipe.db.control import mfp_chunk
+        from mfpipe.db.urls import create_engine, session_url
+
+        path = keyed_file(tmp_path / "in.dat", 100_000)
+        kill_launcher(["run", "--input", path, *RUN_ARGS, "--db", postgres_url,
+                       "--chunk-records", "1000"], postgres_url, 2, tmp_path)
+        run_id = _only_run(postgres_url)
+        store = RunStore(postgres_url)
+        ledger = store.ledger(run_id)
+        chunk = min(set(range(100)) - {c["chunk_id"] for c in ledger})
+        leftover = create_engine(session_url(postgres_url, run_id)).connect()
+        leftover.begin()
+        leftover.execute(mfp_chunk.insert().values({**ledger[0], "chunk_id": chunk}))
+        restarted: list = []
+        thread = threading.Thread(target=lambda: restarted.append(restart_run(run_id,
+                                                                              postgres_url)))
+        thread.start()
+        thread.join(timeout=60)
+        try:
+            assert restarted and restarted[0].status == "COMPLETED", "the restart waited"
+            assert final_fingerprint(postgres_url, run_id)[0] == 100_000
+            with pytest.raises(sa.exc.OperationalError):
+                leftover.execute(sa.text("SELECT 1"))
+        finally:
+            leftover.invalidate()
+            thread.join(timeout=60)
+            store.close()
+
 
 class TestUnstableFiles:
     @pytest.mark.parametrize("change, word", [("append", "changed"), ("delete", "disappeared")])

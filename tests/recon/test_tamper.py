@@ -133,3 +133,28 @@ class TestRunOutcome:
             assert run.summary.reconciliation["warnings"] == ["rule_range_balance"]
         finally:
             run.store.close()
+
+    def test_low_values_kept_in_text_reconcile(self, tmp_path, db_url):
+        """``--low-values keep`` stores U+0000 in text on SQLite; the SQL row that hashes it
+        must keep every character after it (SQLite's printf row would stop there)."""
+        if not db_url.startswith("sqlite"):
+            pytest.skip("PostgreSQL text cannot hold U+0000")
+        from mfpipe.codec import DecodeOptions
+        from mfpipe.layout import load_layout
+        from tests.recon.conftest import LAYOUT, keyed_file
+
+        field = next(f for f in load_layout(LAYOUT).record().fields if f.column == "cust_name")
+        data = bytearray(open(keyed_file(tmp_path / "src.dat", 2_000), "rb").read())
+        for record in (3, 1_500):
+            data[record * 100 + field.offset + 1] = 0x00
+        (tmp_path / "nul.dat").write_bytes(bytes(data))
+        run = load(tmp_path, db_url, n=2_000, input_path=str(tmp_path / "nul.dat"),
+                   decode=DecodeOptions(dates=(("open_date", "YYYYMMDD"),), low_values="keep"))
+        try:
+            assert (run.summary.status, run.summary.exit_code) == ("COMPLETED", 0), \
+                run.summary.message
+            assert run.scalar("SELECT count(*) FROM customer_account "
+                              "WHERE instr(cust_name, char(0)) > 0") == 2
+        finally:
+            run.store.close()
+

@@ -1,0 +1,49 @@
+"""Control, staging and final tables that mfpipe finds: created when missing, checked when
+there, never altered."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+import sqlalchemy as sa
+
+from mfpipe.db.control import create_control_tables, metadata
+from mfpipe.db.runs import RunStore
+from mfpipe.db.urls import create_engine
+from mfpipe.errors import ConfigError
+
+SCHEMA = pa.schema([("acct", pa.int64()), ("name", pa.string())])
+
+
+def table_names(engine: sa.Engine) -> set[str]:
+    return set(sa.inspect(engine).get_table_names())
+
+
+def test_created_once_then_checked(db_url):
+    """A fresh database gets every control table; a second call finds and checks them."""
+    engine = create_engine(db_url)
+    create_control_tables(engine)
+    assert {t.name for t in metadata.sorted_tables} <= table_names(engine)
+    create_control_tables(engine)
+    engine.dispose()
+
+
+def test_older_control_table_is_refused(db_url):
+    """A control table an older mfpipe left without a column is named, never altered."""
+    engine = create_engine(db_url)
+    with engine.begin() as c:
+        c.execute(sa.text("CREATE TABLE mfp_run (run_id VARCHAR(32) PRIMARY KEY)"))
+    with pytest.raises(ConfigError, match=r"mfp_run lacks .*status"):
+        create_control_tables(engine)
+    engine.dispose()
+
+
+def test_staging_table_with_other_columns_is_refused(db_url):
+    """A staging table whose columns differ from the layout's is named with the difference."""
+    store = RunStore(db_url)
+    with store.engine.begin() as c:
+        c.execute(sa.text("CREATE TABLE stg_book (run_id VARCHAR(32), acct BIGINT)"))
+    with pytest.raises(ConfigError, match=r"stg_book exists with other columns: .*name is "
+                                          r"missing"):
+        store.prepare("book", SCHEMA)
+    store.close()

@@ -65,9 +65,36 @@ def money_columns(schema: pa.Schema, chosen: Sequence[str] | None = None) -> tup
     return tuple(chosen)
 
 
+def plain_decimal_text(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Decimals as text with exactly ``scale`` fraction digits and never an exponent
+    (``0.0000000``, ``-0.000000012``: PostgreSQL's ``numeric::text``).
+
+    Arrow's own cast writes a value below 10**-6 with an exponent once the scale passes 6
+    (``0E-7``, ``1.2E-8``), so a zero in a ``PIC SV9(7)`` field would hash differently in
+    the processors and in the database. Such a value's integer part is 0 and its mantissa's
+    digits are its unscaled integer's: those rows are rewritten from them, vectorized."""
+    text = pc.cast(values, pa.string())
+    scale = values.type.scale
+    if scale <= 6:
+        return text
+    exponent = pc.fill_null(pc.match_substring(text, "E"), False)
+    if not pc.any(exponent).as_py():
+        return text
+    digits = pc.utf8_lpad(pc.replace_substring_regex(text, r"E.*|[-.]", ""), scale, "0")
+    sign = pc.if_else(pc.starts_with(text, "-"), "-0.", "0.")
+    return pc.if_else(exponent, pc.binary_join_element_wise(sign, digits, ""), text)
+
+
+def as_text(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """A column's canonical text (see the module docstring); NULL stays NULL."""
+    if pa.types.is_decimal(values.type):
+        return plain_decimal_text(values)
+    return pc.cast(values, pa.string())
+
+
 def canonical_rows(batch: pa.RecordBatch | pa.Table, columns: Sequence[str]) -> pa.Array:
     """The canonical text of every row (see the module docstring), as an Arrow string array."""
-    texts = [pc.fill_null(pc.cast(batch.column(name), pa.string()), "") for name in columns]
+    texts = [pc.fill_null(as_text(batch.column(name)), "") for name in columns]
     if len(texts) == 1:
         return texts[0]
     return pc.binary_join_element_wise(*texts, SEPARATOR)
@@ -114,5 +141,5 @@ def column_totals(batch: pa.RecordBatch | pa.Table, columns: Sequence[str]) -> d
         if not pa.types.is_decimal256(column.type):  # widen: a chunk's sum needs more digits
             column = pc.cast(column, pa.decimal128(38, scale))
         total = pc.sum(column, min_count=0).as_py()
-        totals[name] = str(total if total is not None else 0)
+        totals[name] = format(total if total is not None else 0, "f")  # never 0E-7
     return totals

@@ -97,5 +97,5 @@ def _write_jsonl(handle: IO[str], batch: pa.RecordBatch) -> None:
 
 def _json_value(value: Any) -> str:
     if isinstance(value, Decimal):
-        return str(value)
+        return format(value, "f")  # 0.0000000, not str()'s 0E-7
     return value.isoformat()

@@ -47,12 +47,13 @@ def _differing_chunks(subject: RunSubject, column: str) -> tuple[str, ...]:
         if expected != actual:
             lines.append(f"chunk {chunk_id} (worker {chunk['worker_id']}, records "
                          f"{chunk['first_record_no']}-{chunk['last_record_no']}): processor "
-                         f"{expected}, staging {actual}")
-    lines += [f"chunk {c}: {v} in staging, but not in the ledger" for c, v in found.items()]
+                         f"{expected:f}, staging {actual:f}")
+    lines += [f"chunk {c}: {v:f} in staging, but not in the ledger" for c, v in found.items()]
     return tuple(lines[:SHOWN]) + ((f"... {len(lines) - SHOWN} more",) if len(lines) > SHOWN
                                    else ())
 
 
 def _compare(name: str, expected: Decimal, actual: Decimal) -> CheckResult:
-    return CheckResult(name, "control_total", str(expected), str(actual), expected == actual,
-                       discrepancy=str(actual - expected))
+    """Totals as plain decimals (``0.0000000``, never ``0E-7``) for the report."""
+    return CheckResult(name, "control_total", f"{expected:f}", f"{actual:f}",
+                       expected == actual, discrepancy=f"{actual - expected:f}")

@@ -41,13 +41,13 @@ def trailer_checks(subject: RunSubject) -> list[CheckResult]:
         expected = Decimal(values[trailer_column] or 0)
         loaded = _loaded_total(subject, column)
         actual, hashed = _as_trailer_holds(loaded, record.field(trailer_column))
-        details = [f"hash total: the sum {loaded} kept to the trailer's {hashed} digits"] \
+        details = [f"hash total: the sum {loaded:f} kept to the trailer's {hashed} digits"] \
             if hashed else []
         if rejected and actual != expected:
             details.append(f"{rejected} rejected record(s) are not in the loaded total")
-        checks.append(CheckResult(f"trailer_total_{column}", "trailer", str(expected),
-                                  str(actual), actual == expected,
-                                  discrepancy=str(actual - expected), details=tuple(details)))
+        checks.append(CheckResult(f"trailer_total_{column}", "trailer", f"{expected:f}",
+                                  f"{actual:f}", actual == expected,
+                                  discrepancy=f"{actual - expected:f}", details=tuple(details)))
     return checks
 
 

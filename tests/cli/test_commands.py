@@ -89,6 +89,20 @@ class TestGenAndConvert:
         row = json.loads((tmp_path / "c.jsonl").read_text().splitlines()[0])
         assert code == 0 and isinstance(row["balance"], str) and "." in row["balance"]
 
+    def test_jsonl_small_decimals_have_no_exponent(self, capsys, tmp_path):
+        """A zero or 1E-7 in SV9(7) is written 0.0000000 / 0.0000001, not in E notation."""
+        layout = tmp_path / "rate.cpy"
+        layout.write_text(copybook("""
+            01  RATE-REC.
+                05  RATE  PIC SV9(7) COMP-3.
+            """))
+        data = tmp_path / "r.dat"
+        data.write_bytes(b"\x00\x00\x00\x0c" + b"\x00\x00\x00\x1d")
+        code, _, _ = run(capsys, "convert", str(layout), str(data), "-o",
+                         str(tmp_path / "r.jsonl"))
+        rows = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()]
+        assert code == 0 and rows == [{"rate": "0.0000000"}, {"rate": "-0.0000001"}]
+
     def test_missing_input_exits_66(self, capsys, tmp_path):
         """A missing input file exits 66 and leaves no output behind."""
         target = tmp_path / "x.parquet"

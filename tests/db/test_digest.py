@@ -22,10 +22,11 @@ from mfpipe.errors import ConfigError
 SCHEMA = pa.schema([
     ("name", pa.string()), ("count", pa.int64()), ("small", pa.int16()),
     ("amount", pa.decimal128(13, 2)), ("rate", pa.decimal128(5, 5)),
-    ("whole", pa.decimal128(18, 0)), ("wide", pa.decimal128(30, 4)), ("day", pa.date32()),
+    ("whole", pa.decimal128(18, 0)), ("wide", pa.decimal128(30, 4)),
+    ("tiny", pa.decimal128(12, 9)), ("day", pa.date32()),
     ("ratio", pa.float64()),
 ])
-NUMBERS = ("count", "small", "amount", "rate", "whole", "wide")
+NUMBERS = ("count", "small", "amount", "rate", "whole", "wide", "tiny")
 COLUMNS = hash_columns(SCHEMA)
 
 row = st.fixed_dictionaries({
@@ -37,6 +38,9 @@ row = st.fixed_dictionaries({
     "rate": st.none() | st.integers(-10**5 + 1, 10**5 - 1).map(lambda v: Decimal(v).scaleb(-5)),
     "whole": st.none() | st.integers(-10**18 + 1, 10**18 - 1).map(Decimal),
     "wide": st.none() | st.integers(-10**30 + 1, 10**30 - 1).map(lambda v: Decimal(f"{v}E-4")),
+    # scale > 6: Arrow's own text for 0 or 1E-9 has an exponent; the databases' has none
+    "tiny": st.none() | st.one_of(st.integers(-10**12 + 1, 10**12 - 1), st.integers(-9, 9))
+    .map(lambda v: Decimal(f"{v}E-9")),
     "day": st.none() | st.dates(dt.date(1, 1, 1), dt.date(9999, 12, 31)),
     "ratio": st.none() | st.floats(allow_nan=False, allow_infinity=False),
 })

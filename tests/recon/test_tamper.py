@@ -158,3 +158,25 @@ class TestRunOutcome:
         finally:
             run.store.close()
 
+    def test_rates_of_seven_decimal_places_reconcile(self, tmp_path, db_url, capsys):
+        """Zeros and tiny values in an SV9(7) field hash alike in the processors and in the
+        database (Arrow alone writes them 0E-7; PostgreSQL writes 0.0000000)."""
+        import json
+
+        from mfpipe.cli import main
+        from tests.support import copybook
+
+        layout = tmp_path / "rate.cpy"
+        layout.write_text(copybook("""
+            01  RATE-REC.
+                05  RATE-ID  PIC 9(4).
+                05  RATE     PIC SV9(7) COMP-3.
+            """))
+        data = tmp_path / "rates.dat"
+        data.write_bytes(b"".join(f"{i:04d}".encode("cp037") + packed for i, packed in enumerate(
+            [b"\x00\x00\x00\x0c", b"\x00\x00\x00\x1d", b"\x12\x34\x56\x7c"])))
+        code = main(["run", "--layout", str(layout), "--input", str(data), "--db", db_url,
+                     "--json"])
+        summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert (code, summary["reconciliation"]["passed"]) == (0, True), summary
+

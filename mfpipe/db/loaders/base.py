@@ -15,6 +15,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from mfpipe.codec.digest import plain_decimal_text
 from mfpipe.db.identifiers import check_identifier
 
 
@@ -84,9 +85,10 @@ def as_python_friendly(batch: pa.RecordBatch | pa.Table) -> pa.Table:
     table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
     columns = []
     for column in table.columns:
-        if (pa.types.is_decimal(column.type) or pa.types.is_date(column.type)
-                or pa.types.is_timestamp(column.type)):
-            column = pc.cast(column, pa.string())  # 123.45, 2024-02-29, 2026-11-22 08:07:52.157
+        if pa.types.is_decimal(column.type):
+            column = plain_decimal_text(column)  # 123.45, 0.0000000 (never 0E-7)
+        elif pa.types.is_date(column.type) or pa.types.is_timestamp(column.type):
+            column = pc.cast(column, pa.string())  # 2024-02-29, 2026-11-22 08:07:52.157
         columns.append(column)
     return pa.table(columns, names=table.column_names)
 

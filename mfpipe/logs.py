@@ -6,13 +6,20 @@ import logging
 import sys
 
 import structlog
+from structlog.tracebacks import ExceptionDictTransformer
 
 
 def configure_logging(level: str = "info") -> None:
-    """Configure structlog once per process; stdout stays free for results and ``--json``."""
+    """Configure structlog once per process; stdout stays free for results and ``--json``.
+
+    Tracebacks never show local variables: a frame's locals hold the database URL, with
+    its password, and the rows being loaded."""
     terminal = sys.stderr.isatty()
-    renderers = ([structlog.dev.ConsoleRenderer(colors=False)] if terminal
-                 else [structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer()])
+    renderers = ([structlog.dev.ConsoleRenderer(
+        colors=False, exception_formatter=structlog.dev.RichTracebackFormatter(
+            color_system=None, show_locals=False))] if terminal
+        else [structlog.processors.ExceptionRenderer(
+            ExceptionDictTransformer(show_locals=False)), structlog.processors.JSONRenderer()])
     structlog.configure(
         processors=[structlog.processors.add_log_level,
                     structlog.processors.TimeStamper(fmt="iso", utc=True),

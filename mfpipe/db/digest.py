@@ -14,17 +14,20 @@ the columns with ``|`` (NULL as the empty string), takes the first 8 bytes of it
   canonical text already.
 
 Exact sums of money columns are ``SUM`` on PostgreSQL and Oracle. SQLite's ``sum`` would
-go through floating point for text and overflows past 2**63, so a decimal of up to 18
-digits is summed as its unscaled integer (the text without its point) in two halves of 32
-bits, each of which cannot overflow, and the halves are joined in Python; wider decimals
-use the exact aggregate ``mfp_dsum``, one Python call per row.
+go through floating point for text, so a decimal of up to 18 digits is summed as its
+unscaled integer (the text without its point). That sum is exact, but raises "integer
+overflow" past 2**63; :func:`with_halves_on_overflow` then sums it again in two halves of
+32 bits, each of which cannot overflow, and the halves are joined in Python (about twice
+the cost, so not the first try). Wider decimals use the exact aggregate ``mfp_dsum``, one
+Python call per row.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
+from typing import TypeVar
 
 import pyarrow as pa
 import sqlalchemy as sa
@@ -36,6 +39,7 @@ from mfpipe.codec.digest import MASK64, SEPARATOR, text_digest
 # of 30-digit amounts (or their difference) would silently lose its last ones
 EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 _PRINTF_COLUMNS = 100  # columns per SQLite printf (127 arguments at most, the format first)
+T = TypeVar("T")
 
 
 def canonical_text(column: sa.ColumnElement, arrow_type: pa.DataType, dialect: str
@@ -154,30 +158,44 @@ class _DecimalSum:
         return str(self.total)
 
 
-def exact_sum(column: sa.ColumnElement, arrow_type: pa.DataType, dialect: str
-              ) -> sa.ColumnElement:
+def exact_sum(column: sa.ColumnElement, arrow_type: pa.DataType, dialect: str,
+              halves: bool = False) -> sa.ColumnElement:
     """The SQL aggregate that sums a numeric column exactly; read it with :func:`as_decimal`
-    (see the module docstring for SQLite's)."""
+    (see the module docstring for SQLite's, and its ``halves``)."""
     if dialect != "sqlite":
         return sa.func.sum(column)
     if pa.types.is_decimal(arrow_type) and arrow_type.precision > 18:
         return sa.func.mfp_dsum(column)
     unscaled = sa.cast(sa.func.replace(column, ".", ""), sa.Integer) if pa.types.is_decimal(
         arrow_type) else column
+    scale = arrow_type.scale if pa.types.is_decimal(arrow_type) else 0
+    if not halves:
+        return sa.cast(sa.func.sum(unscaled), sa.Text).concat(f":{scale}")
     high = sa.func.sum(unscaled.op(">>")(32))
     low = sa.func.sum(unscaled.op("&")(0xFFFFFFFF))
-    scale = arrow_type.scale if pa.types.is_decimal(arrow_type) else 0
     return sa.cast(high, sa.Text).concat(f":{scale}:").concat(sa.cast(low, sa.Text))
 
 
+def with_halves_on_overflow(query: Callable[[bool], T]) -> T:
+    """``query(False)``, whose SQLite sums are plain; ``query(True)``, summing in halves,
+    if one of them passed 2**63."""
+    try:
+        return query(False)
+    except sa.exc.OperationalError as exc:
+        if "integer overflow" not in str(exc.orig):
+            raise
+        return query(True)
+
+
 def as_decimal(value: object) -> Decimal:
-    """An exact sum as fetched (Decimal, int or text; SQLite's halves ``high:scale:low``;
-    NULL for no rows)."""
+    """An exact sum as fetched (Decimal, int or text; SQLite's ``unscaled:scale`` or halves
+    ``high:scale:low``; NULL for no rows)."""
     if value is None:
         return Decimal(0)
-    if isinstance(value, str) and value.count(":") == 2:
-        high, scale, low = (int(part) for part in value.split(":"))
-        return Decimal(f"{(high << 32) + low}E-{scale}")
+    if isinstance(value, str) and ":" in value:
+        parts = [int(part) for part in value.split(":")]
+        unscaled = parts[0] if len(parts) == 2 else (parts[0] << 32) + parts[2]
+        return Decimal(f"{unscaled}E-{parts[1]}")
     return Decimal(str(value))
 
 
@@ -186,9 +204,12 @@ def exact_sums(connection: sa.Connection, columns: Sequence[tuple[sa.ColumnEleme
                where: sa.ColumnElement) -> list[Decimal]:
     """Exact sums of numeric (column, Arrow type) over the selected rows (0 where none)."""
     dialect = connection.dialect.name
-    row = connection.execute(sa.select(*(exact_sum(c, t, dialect) for c, t in columns))
-                             .where(where)).one()
-    return [as_decimal(v) for v in row]
+
+    def query(halves: bool) -> sa.Row:
+        return connection.execute(sa.select(*(exact_sum(c, t, dialect, halves)
+                                              for c, t in columns)).where(where)).one()
+
+    return [as_decimal(v) for v in with_halves_on_overflow(query)]
 
 
 def register_sqlite_functions(connection: sqlite3.Connection) -> None:

@@ -16,11 +16,12 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import replace
 
 import sqlalchemy as sa
+import structlog
 
 from mfpipe.db.control import mfp_run
 from mfpipe.db.registry import SKIPPED, SUCCESS, Claim, FileFacts, FileRegistry
 from mfpipe.db.runs import COMPLETED, FAILED, RunStore
-from mfpipe.errors import EXIT_DATA, EXIT_NO_INPUT, EXIT_TEMPORARY
+from mfpipe.errors import EXIT_DATA, EXIT_INTERNAL, EXIT_NO_INPUT, EXIT_TEMPORARY, MfpipeError
 from mfpipe.framing import iter_chunks
 from mfpipe.pipeline import forking
 from mfpipe.pipeline.config import RunConfig
@@ -31,6 +32,7 @@ from mfpipe.recon import ReconciliationReport, ReconciliationService
 from mfpipe.recon.subject import RunSubject, staging_side
 
 EXIT_NOTHING_TO_DO = 99
+log = structlog.get_logger()
 
 
 def load_file(config: RunConfig, progress: Progress | None = None, reprocess: bool = False,
@@ -50,11 +52,12 @@ def load_file(config: RunConfig, progress: Progress | None = None, reprocess: bo
         if loaded_as:
             registry.release(facts.path, config.run_id, SKIPPED, last_run_id=loaded_as)
             return _not_loaded(config, Claim("skip", loaded_as))
-        replaces = _earlier_loads(store, facts.path) if reprocess else []
-        config = replace(config, file_sha256=facts.sha256)
+        replaces = tuple(_earlier_loads(store, facts.path)) if reprocess else ()
+        # kept with the run's options, so that a restart of a reprocess replaces them too
+        config = replace(config, file_sha256=facts.sha256, replaces=replaces)
         try:
             summary = Engine(config, progress).run(store)
-            finish(store, config, summary, facts, replaces)
+            finish(store, config, summary, facts)
         except BaseException:  # never leave the file claimed by a run that ended in error
             registry.release(facts.path, config.run_id, FAILED)
             raise
@@ -64,8 +67,8 @@ def load_file(config: RunConfig, progress: Progress | None = None, reprocess: bo
         store.close()
 
 
-def finish(store: RunStore, config: RunConfig, summary: RunSummary, facts: FileFacts,
-           replaces: list[str] = ()) -> None:
+def finish(store: RunStore, config: RunConfig, summary: RunSummary, facts: FileFacts
+           ) -> None:
     """After the engine: check the file did not change, promote, reconcile (in place)."""
     if summary.status != COMPLETED:
         return
@@ -75,7 +78,16 @@ def finish(store: RunStore, config: RunConfig, summary: RunSummary, facts: FileF
                                              "nothing was promoted: run it again once the "
                                              "file is complete")
         return
-    report = promote_and_reconcile(store, config.run_id, replaces)
+    try:
+        report = promote_and_reconcile(store, config.run_id)
+    except Exception as exc:  # the rows are safe in staging: a restart finishes the run
+        log.exception("promotion or reconciliation failed", run_id=config.run_id)
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        _fail(store, summary, exc.exit_code if isinstance(exc, MfpipeError) else EXIT_INTERNAL,
+              f"promotion or reconciliation failed ({type(exc).__name__}: {reason}); every "
+              f"record is in staging: `mfpipe restart {config.run_id}` promotes and "
+              "reconciles again")
+        return
     summary.counts["final"] = report.counts.final
     summary.reconciliation = report.summary()
     if not report.passed:
@@ -89,9 +101,9 @@ def release(registry: FileRegistry, path: str, summary: RunSummary) -> None:
                      summary.run_id if loaded else None)
 
 
-def promote_and_reconcile(store: RunStore, run_id: str, replaces: list[str] = ()
-                          ) -> ReconciliationReport:
-    """Promote a loaded run's staging rows to its final table, then reconcile the run.
+def promote_and_reconcile(store: RunStore, run_id: str) -> ReconciliationReport:
+    """Promote a loaded run's staging rows to its final table (removing the earlier loads a
+    reprocess replaces), then reconcile the run.
 
     The run's staging rows no longer change, so they are measured (a full scan that hashes
     every row) and checked against the business rules on a second connection while
@@ -106,7 +118,8 @@ def promote_and_reconcile(store: RunStore, run_id: str, replaces: list[str] = ()
                       else ThreadPoolExecutor(1, thread_name_prefix="measure-staging"))
     with pool:
         staged = pool.submit(staging_side, store.url, run_id)
-        store.promote(run_id, subject.staging, subject.final, subject.config.key, replaces)
+        store.promote(run_id, subject.staging, subject.final, subject.config.key,
+                      subject.config.replaces)
         subject.final_measure  # noqa: B018 (measured now, kept by the subject)
         subject.adopt_staging_side(staged.result())
     return ReconciliationService(store).reconcile(run_id, subject)

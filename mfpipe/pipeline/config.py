@@ -45,6 +45,7 @@ class RunConfig:
     # promotion and reconciliation
     final_table: str | None = None  # default: the record's table name
     key: tuple[str, ...] = ()  # merge key of the final table; none: append
+    replaces: tuple[str, ...] = ()  # a reprocess: the earlier loads promotion removes
     money_columns: tuple[str, ...] | None = None  # None: every decimal column with decimals
     hash_columns: tuple[str, ...] | None = None  # None: every column all databases hash alike
     rules: tuple[Rule, ...] = ()
@@ -83,6 +84,7 @@ def config_from_options(options: dict[str, Any], db_url: str) -> RunConfig:
     values.update(
         db_url=db_url, framing=FramingOptions(**values["framing"]),
         decode=DecodeOptions(**decode), key=tuple(values.get("key", ())),
+        replaces=tuple(values.get("replaces", ())),
         trailer_totals=tuple(tuple(p) for p in values.get("trailer_totals", ())),
         rules=tuple(Rule(r["kind"], tuple(r["columns"]), tuple(r["values"]), r["severity"],
                          r["fmt"]) for r in values.get("rules", ())))

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from mfpipe.codec.digest import combine
-from mfpipe.db.digest import as_decimal, as_hash, canonical_row, digest_sum, exact_sum
+from mfpipe.db.digest import (as_decimal, as_hash, canonical_row, digest_sum, exact_sum,
+                              with_halves_on_overflow)
 
 if TYPE_CHECKING:
     from mfpipe.recon.subject import RunSubject
@@ -52,12 +53,14 @@ def measure(subject: RunSubject, table: sa.Table, where: sa.ColumnElement,
     if hashed:
         aggregates.append(digest_sum(canonical_row(table, subject.types, hashed, dialect,
                                                    subject.nul_free), dialect))
-    aggregates += [exact_sum(table.c[m], subject.types[m], dialect) for m in money]
-    query = sa.select(*group, *aggregates).where(where)
-    if group:
-        query = query.group_by(*group)
+
+    def fetch(halves: bool) -> list[sa.Row]:
+        sums = [exact_sum(table.c[m], subject.types[m], dialect, halves) for m in money]
+        query = sa.select(*group, *aggregates, *sums).where(where)
+        return _fetch(subject, query.group_by(*group) if group else query, bool(group))
+
     found = {}
-    for row in _fetch(subject, query, grouped=bool(group)):
+    for row in with_halves_on_overflow(fetch):
         keys, values = tuple(row[:len(group)]), list(row[len(group):])
         count = int(values.pop(0))
         digest = as_hash(values.pop(0)) if hashed else 0

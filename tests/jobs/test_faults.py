@@ -278,6 +278,50 @@ class TestOperatorCommands:
             store.close()
 
 
+CLOSE_FINAL = {
+    "sqlite": ["CREATE TRIGGER closed BEFORE INSERT ON customer_account "
+               "BEGIN SELECT RAISE(ABORT, 'final table closed'); END"],
+    "postgresql": ["CREATE FUNCTION closed() RETURNS trigger LANGUAGE plpgsql AS "
+                   "$$ BEGIN RAISE EXCEPTION 'final table closed'; END $$",
+                   "CREATE TRIGGER closed BEFORE INSERT ON customer_account FOR EACH ROW "
+                   "EXECUTE FUNCTION closed()"]}
+OPEN_FINAL = {"sqlite": ["DROP TRIGGER closed"],
+              "postgresql": ["DROP TRIGGER closed ON customer_account"]}
+
+
+class TestFailureAfterTheLoad:
+    def test_failed_promotion_of_a_reprocess_then_restart(self, tmp_path, db_url, capsys):
+        """Promotion fails (a trigger refuses the final table's inserts): the run ends FAILED
+        with exit 70, a JSON summary and the restart command in its message, the earlier load
+        untouched. After the trigger is gone, `restart` promotes and reconciles, and still
+        replaces the earlier load (append mode: otherwise both loads' rows would stay)."""
+        from mfpipe.cli import main
+
+        args = ["--layout", LAYOUT, "--date", "open_date=YYYYMMDD", "--chunk-records", "1000",
+                "--db", db_url, "--json"]
+        path = keyed_file(tmp_path / "in.dat", 3_000)
+        assert main(["run", "--input", path, *args]) == 0
+        first = last_json(capsys.readouterr().out)["run_id"]
+        dialect = RunStore(db_url).dialect
+        with _admin(db_url) as c:
+            for sql in CLOSE_FINAL[dialect]:
+                c.execute(sa.text(sql))
+        assert main(["reprocess", path, *args]) == 70
+        failed = last_json(capsys.readouterr().out)
+        assert failed["status"] == "FAILED" and "final table closed" in failed["message"]
+        assert f"mfpipe restart {failed['run_id']}" in failed["message"]
+        assert final_fingerprint(db_url, first)[0] == 3_000  # the earlier load stays whole
+        with _admin(db_url) as c:
+            for sql in OPEN_FINAL[dialect]:
+                c.execute(sa.text(sql))
+        assert main(["restart", failed["run_id"], "--db", db_url, "--json"]) == 0
+        done = last_json(capsys.readouterr().out)
+        assert done["status"] == "COMPLETED" and done["reconciliation"]["passed"]
+        assert final_fingerprint(db_url, failed["run_id"])[0] == 3_000
+        assert final_fingerprint(db_url, first)[0] == 0
+        assert RunStore(db_url).run(first)["status"] == "ABANDONED"
+
+
 class TestUnstableFiles:
     @pytest.mark.parametrize("change, word", [("append", "changed"), ("delete", "disappeared")])
     def test_file_changed_or_gone_while_read(self, tmp_path, change, word):

@@ -3,6 +3,8 @@ right check, and the report names it and narrows it down."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from mfpipe.recon import ReconciliationService
@@ -179,4 +181,34 @@ class TestRunOutcome:
                      "--json"])
         summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
         assert (code, summary["reconciliation"]["passed"]) == (0, True), summary
+
+    def test_money_totals_past_two_to_the_63(self, tmp_path, db_url, capsys):
+        """Twelve amounts of 9,999,999,999,999,999.99 sum past 2**63 as unscaled integers:
+        SQLite's plain sum overflows and is summed again in halves; every total is exact."""
+        import json
+
+        from mfpipe.cli import main
+        from mfpipe.db.runs import RunStore
+        from mfpipe.recon.subject import RunSubject
+        from tests.support import copybook
+
+        layout = tmp_path / "big.cpy"
+        layout.write_text(copybook("""
+            01  BIG-REC.
+                05  BIG-ID   PIC 9(4).
+                05  AMOUNT   PIC S9(16)V99 COMP-3.
+            """))
+        data = tmp_path / "big.dat"
+        data.write_bytes(b"".join(f"{i:04d}".encode("cp037") + bytes.fromhex("0" + "9" * 18 + "c")
+                                  for i in range(12)))
+        code = main(["run", "--layout", str(layout), "--input", str(data), "--db", db_url,
+                     "--json"])
+        summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert (code, summary["reconciliation"]["passed"]) == (0, True), summary
+        store = RunStore(db_url)
+        subject = RunSubject.load(store, summary["run_id"])
+        expected = 12 * Decimal("9999999999999999.99")
+        assert subject.final_measure.totals["amount"] == subject.staged.totals["amount"] \
+            == expected
+        store.close()
 

@@ -193,7 +193,7 @@ class RunStore:
             promoted = promote(c, staging, final, run_id, key, replaces)
             if replaces:
                 c.execute(mfp_run.update().where(mfp_run.c.run_id.in_(list(replaces))).values(
-                    status=ABANDONED, message=f"replaced by run {run_id} (reprocess)"))
+                    status=ABANDONED, message=f"replaced by run {run_id} (the file again)"))
             return promoted
 
     def close(self) -> None:

@@ -6,7 +6,8 @@ name, is skipped with exit 99). A run that completes is checked against the file
 file that changed or vanished while it was read fails with exit 66), promoted in one
 transaction (a reprocess replaces the earlier load's rows in that same transaction) and
 reconciled; failed fail-severity checks end it FAILED with exit 65, its rows left for
-inspection, and the report says which check failed and where.
+inspection until the file is loaded again, and the report says which check failed and
+where.
 """
 
 from __future__ import annotations
@@ -52,9 +53,9 @@ def load_file(config: RunConfig, progress: Progress | None = None, reprocess: bo
         if loaded_as:
             registry.release(facts.path, config.run_id, SKIPPED, last_run_id=loaded_as)
             return _not_loaded(config, Claim("skip", loaded_as))
-        replaces = tuple(_earlier_loads(store, facts.path)) if reprocess else ()
-        # kept with the run's options, so that a restart of a reprocess replaces them too
-        config = replace(config, file_sha256=facts.sha256, replaces=replaces)
+        # kept with the run's options, so that a restart replaces them too
+        config = replace(config, file_sha256=facts.sha256,
+                         replaces=_earlier_loads(store, facts, reprocess))
         try:
             summary = Engine(config, progress).run(store)
             finish(store, config, summary, facts)
@@ -178,12 +179,20 @@ def count_records(config: RunConfig) -> int:
                                                      config.chunk_records, config.input_path))
 
 
-def _earlier_loads(store: RunStore, path: str) -> list[str]:
-    """Completed runs of this file whose rows a reprocess replaces."""
-    query = sa.select(mfp_run.c.run_id).where(mfp_run.c.file == path,
-                                              mfp_run.c.status == COMPLETED)
+def _earlier_loads(store: RunStore, facts: FileFacts, reprocess: bool) -> tuple[str, ...]:
+    """The earlier runs of this file whose rows (in final and staging) this load replaces.
+
+    A reprocess replaces every completed or failed run of the file. Any other load
+    replaces the failed runs of the same content: a failed run's rows stay for inspection
+    (promoted, when only its checks failed), and loading the file again must not add them
+    a second time. A failed run of other content at the same path is another day's data;
+    it stays."""
+    r = mfp_run.c
+    query = sa.select(r.run_id).where(r.file == facts.path)
+    query = (query.where(r.status.in_((COMPLETED, FAILED))) if reprocess
+             else query.where(r.status == FAILED, r.file_sha256 == facts.sha256))
     with store.engine.connect() as c:
-        return list(c.execute(query).scalars())
+        return tuple(c.execute(query).scalars())
 
 
 def _not_loaded(config: RunConfig, claim: Claim) -> RunSummary:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from mfpipe.cli import main
 from mfpipe.db.registry import FileRegistry
 from mfpipe.db.runs import RunStore
-from tests.jobs.support import RUN_ARGS, keyed_file
+from tests.jobs.support import LAYOUT, RUN_ARGS, keyed_file
 
 
 
@@ -70,6 +70,28 @@ class TestReprocess:
                              "GROUP BY run_id") == [(second, 2_000)]
         assert query(db_url, f"SELECT status FROM mfp_run WHERE run_id = '{first}'") == [
             ("ABANDONED",)]
+
+
+    def test_loading_a_failed_file_again_replaces_the_failed_run(self, tmp_path, db_url,
+                                                                  capsys):
+        """A run whose checks failed leaves its rows promoted for inspection; loading the
+        same file again replaces them instead of adding them twice (append mode), and a
+        reprocess replaces failed runs too. The replaced runs are ABANDONED."""
+        path = keyed_file(tmp_path / "in.dat", 2_000)
+        args = ["--layout", LAYOUT, "--date", "open_date=YYYYMMDD", "--db", db_url, "--json",
+                "--input", path]
+        failing = [*args, "--rule", "range:balance:0..100"]
+        runs = []
+        for command in (["run", *failing], ["run", *failing], ["reprocess", *args]):
+            code = main(command if command[0] == "run" else
+                        ["reprocess", path, *[a for a in args if a not in ("--input", path)]])
+            runs.append((code, json.loads(capsys.readouterr().out.strip().splitlines()[-1])))
+        assert [code for code, _ in runs] == [65, 65, 0]
+        first, second, third = (summary["run_id"] for _, summary in runs)
+        assert query(db_url, "SELECT last_run_id, count(*) FROM customer_account "
+                             "GROUP BY last_run_id") == [(third, 2_000)]
+        assert dict(query(db_url, "SELECT run_id, status FROM mfp_run")) == {
+            first: "ABANDONED", second: "ABANDONED", third: "COMPLETED"}
 
 
 class TestGlob:

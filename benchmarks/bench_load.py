@@ -277,11 +277,11 @@ def run_mfpipe(path: Path, url: str, records: int, processors: int | None = None
     require(counts["read"] == counts["loaded"] == counts.get("final") == records
             and counts["rejected"] == 0, f"counts {counts} for {records} records")
     require(summary["reconciliation"].get("passed") is True, summary["reconciliation"])
-    run_ended = [json.loads(line) for line in err.splitlines()
-                 if line.startswith("{") and '"run ended"' in line]
+    load_ended = [json.loads(line) for line in err.splitlines()
+                 if line.startswith("{") and '"load ended"' in line]
     after = None
-    if run_ended:
-        stamp = dt.datetime.fromisoformat(run_ended[-1]["timestamp"])
+    if load_ended:
+        stamp = dt.datetime.fromisoformat(load_ended[-1]["timestamp"])
         after = (ended - stamp).total_seconds()
     return {"wall_s": wall, "load_s": summary["elapsed_s"], "after_load_s": after,
             "run_id": summary["run_id"], **peak}

@@ -7,10 +7,12 @@ by the writers, inside each chunk's transaction.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -20,7 +22,7 @@ import tenacity
 from mfpipe.db.control import create_control_tables, create_table, mfp_chunk, mfp_run
 from mfpipe.db.promote import promote
 from mfpipe.db.schema import final_table, staging_table
-from mfpipe.db.urls import create_engine, redact, session_name
+from mfpipe.db.urls import create_engine, redact, session_name, session_url
 from mfpipe.errors import EXIT_TEMPORARY, ConfigError, DatabaseUnavailableError, RunError
 
 # Run statuses of ARCHITECTURE.md; restart is allowed from the RESTARTABLE ones.
@@ -43,9 +45,11 @@ def utcnow() -> dt.datetime:
 class RunStore:
     """Reads and writes one database's control tables."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, run_id: str | None = None) -> None:
+        """``run_id``: the store works for that run, and its PostgreSQL sessions carry its
+        name, as the writers' do (see :meth:`end_sessions`)."""
         self.url = url
-        self.engine = create_engine(url)
+        self.engine = create_engine(session_url(url, run_id) if run_id else url)
         self.dialect = self.engine.dialect.name
         self._control_ready = False
 
@@ -130,13 +134,37 @@ class RunStore:
             return c.execute(sa.select(mfp_run.c.status).where(mfp_run.c.run_id == run_id)
                              ).scalar_one_or_none()
 
-    def finish(self, run_id: str, status: str, exit_code: int, counts: dict[str, Any],
-               message: str = "", **values: Any) -> None:
-        """Record a run's outcome (``values``: elapsed_s, cpu_s, metrics, ...)."""
-        self.update(run_id, status=status, exit_code=exit_code, ended_at=utcnow(),
-                    heartbeat_at=utcnow(), message=message[:2000], **values,
+    def record_load(self, run_id: str, counts: dict[str, Any], **values: Any) -> None:
+        """Record a load's counts (``values``: elapsed_s, cpu_s, metrics, ...)."""
+        self.update(run_id, heartbeat_at=utcnow(), **values,
                     records_read=counts.get("read"), records_loaded=counts.get("loaded"),
                     records_rejected=counts.get("rejected"), chunks=counts.get("chunks"))
+
+    def finish(self, run_id: str, status: str, exit_code: int, counts: dict[str, Any],
+               message: str = "", **values: Any) -> None:
+        """Record a run's outcome with its load's counts."""
+        self.record_load(run_id, counts, status=status, exit_code=exit_code,
+                         ended_at=utcnow(), message=message[:2000], **values)
+
+    @contextlib.contextmanager
+    def beating(self, run_id: str, every_s: float) -> Iterator[None]:
+        """Keep the run's heartbeat fresh while the block runs (promotion and
+        reconciliation, after the engine's own beat has stopped), so that other launchers
+        and ``runs recover`` see the run alive; a beat that fails is skipped."""
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(every_s):
+                with contextlib.suppress(sa.exc.DBAPIError):
+                    self.heartbeat(run_id)
+
+        thread = threading.Thread(target=beat, name="heartbeat", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
 
     def run(self, run_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as c:
@@ -158,10 +186,11 @@ class RunStore:
         """End the database sessions a dead launcher of ``run_id`` left behind, and wait
         until they are gone, so that its ledger no longer changes.
 
-        A launcher killed while its writer was committing a chunk leaves the server to
-        finish that commit after the launcher is gone; a restart that read the ledger in
-        that moment would load the chunk again. PostgreSQL names each writer session after
-        its run (:func:`mfpipe.db.urls.session_url`). A SQLite writer dies with its process
+        A launcher killed while its writer was committing a chunk, or while it promoted,
+        leaves the server to finish that transaction after the launcher is gone; a restart
+        that read the ledger in that moment would load the chunk again, and its own
+        promotion would wait on the dead one's locks. PostgreSQL names the writers' and the
+        launcher's sessions after their run (:func:`mfpipe.db.urls.session_url`). A SQLite writer dies with its process
         (its transaction is rolled back or committed, nothing in between); Oracle sessions
         are not looked up (that needs V$SESSION privileges)."""
         if self.dialect != "postgresql":

@@ -21,7 +21,7 @@ import structlog
 
 from mfpipe.db.control import mfp_run
 from mfpipe.db.registry import SKIPPED, SUCCESS, Claim, FileFacts, FileRegistry
-from mfpipe.db.runs import COMPLETED, FAILED, RunStore
+from mfpipe.db.runs import COMPLETED, FAILED, RunStore, utcnow
 from mfpipe.errors import EXIT_DATA, EXIT_INTERNAL, EXIT_NO_INPUT, EXIT_TEMPORARY, MfpipeError
 from mfpipe.framing import iter_chunks
 from mfpipe.pipeline import forking
@@ -41,7 +41,7 @@ def load_file(config: RunConfig, progress: Progress | None = None, reprocess: bo
     """Claim, load, promote and reconcile one file (see the module docstring)."""
     facts = _facts(config.input_path)
     config = replace(config, input_path=facts.path)  # absolute: restart may run elsewhere
-    store = RunStore(config.db_url)
+    store = RunStore(config.db_url, config.run_id)
     try:
         store.check_available(config.retry_s)
         store.prepare_control()
@@ -70,8 +70,13 @@ def load_file(config: RunConfig, progress: Progress | None = None, reprocess: bo
 
 def finish(store: RunStore, config: RunConfig, summary: RunSummary, facts: FileFacts
            ) -> None:
-    """After the engine: check the file did not change, promote, reconcile (in place)."""
-    if summary.status != COMPLETED:
+    """After the engine: check the file did not change, promote, reconcile, and only then
+    end the run COMPLETED (or FAILED), in ``mfp_run`` and in ``summary``.
+
+    Until then the run stays STARTED with a fresh heartbeat: a launcher killed in the
+    meantime leaves a run that ``runs recover`` (or the next launch) marks FAILED and
+    ``restart`` finishes, never one that says COMPLETED without its proof."""
+    if summary.status != COMPLETED:  # the engine ended it already
         return
     changed = _changed(facts)
     if changed:
@@ -80,7 +85,8 @@ def finish(store: RunStore, config: RunConfig, summary: RunSummary, facts: FileF
                                              "file is complete")
         return
     try:
-        report = promote_and_reconcile(store, config.run_id)
+        with store.beating(config.run_id, config.heartbeat_s):
+            report = promote_and_reconcile(store, config.run_id)
     except Exception as exc:  # the rows are safe in staging: a restart finishes the run
         log.exception("promotion or reconciliation failed", run_id=config.run_id)
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
@@ -93,6 +99,9 @@ def finish(store: RunStore, config: RunConfig, summary: RunSummary, facts: FileF
     summary.reconciliation = report.summary()
     if not report.passed:
         _fail(store, summary, EXIT_DATA, "reconciliation failed: " + ", ".join(report.failed))
+        return
+    store.update(config.run_id, status=COMPLETED, exit_code=0, ended_at=utcnow(),
+                 heartbeat_at=utcnow())
 
 
 def release(registry: FileRegistry, path: str, summary: RunSummary) -> None:
@@ -128,7 +137,7 @@ def promote_and_reconcile(store: RunStore, run_id: str) -> ReconciliationReport:
 
 def run_load(config: RunConfig, progress: Progress | None = None) -> RunSummary:
     """Load a file as a new run outside the registry (no claim, no skip): the demo's way."""
-    store = RunStore(config.db_url)
+    store = RunStore(config.db_url, config.run_id)
     try:
         store.check_available(config.retry_s)
         facts = _facts(config.input_path)
@@ -207,5 +216,6 @@ def _not_loaded(config: RunConfig, claim: Claim) -> RunSummary:
 
 def _fail(store: RunStore, summary: RunSummary, code: int, message: str) -> None:
     summary.status, summary.exit_code, summary.message = FAILED, code, message
-    store.update(summary.run_id, status=FAILED, exit_code=code, message=message)
+    store.update(summary.run_id, status=FAILED, exit_code=code, message=message[:2000],
+                 ended_at=utcnow())
 

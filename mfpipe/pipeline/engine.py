@@ -107,10 +107,13 @@ class Engine:
                               "ledger": "mfp_chunk", "rejects": "mfp_reject"},
                              round(time.perf_counter() - started, 3),
                              config.bad_path if counts["rejected"] else None)
-        store.finish(config.run_id, status, exit_code, counts, message,
-                     elapsed_s=summary.elapsed_s, cpu_s=round(_cpu_seconds() - cpu, 3),
-                     metrics=json.dumps(counts["per_worker"]))
-        log.info("run ended", run_id=config.run_id, status=status, exit_code=exit_code,
+        outcome = {"elapsed_s": summary.elapsed_s, "cpu_s": round(_cpu_seconds() - cpu, 3),
+                   "metrics": json.dumps(counts["per_worker"])}
+        if status == COMPLETED:  # loaded: the run stays STARTED until promotion and
+            store.record_load(config.run_id, counts, **outcome)  # reconciliation end it
+        else:
+            store.finish(config.run_id, status, exit_code, counts, message, **outcome)
+        log.info("load ended", run_id=config.run_id, status=status, exit_code=exit_code,
                  message=message, **{k: v for k, v in counts.items() if k != "per_worker"})
         return summary
 

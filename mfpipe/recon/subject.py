@@ -175,7 +175,7 @@ def staging_side(url: str, run_id: str) -> StagingSide:
     connection of its own: the launcher takes them in another thread, or on SQLite in
     another process (SQLite's measure calls Python once per row, and would hold the GIL
     the launcher needs for the final table's)."""
-    store = RunStore(url)
+    store = RunStore(url, run_id)
     try:
         subject = RunSubject.load(store, run_id)
         return subject.staging_chunks, subject.rule_findings

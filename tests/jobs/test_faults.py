@@ -322,6 +322,52 @@ class TestFailureAfterTheLoad:
         assert RunStore(db_url).run(first)["status"] == "ABANDONED"
 
 
+    def test_launcher_killed_during_promotion(self, tmp_path, postgres_url):
+        """A launcher killed after the load, while it promotes: the run still says STARTED
+        (never COMPLETED without its reconciliation), is recovered FAILED, and a restart
+        ends the dead promotion's session, promotes and reconciles: every row once. (A
+        trigger holds promotion in pg_sleep so the kill lands there.)"""
+        from mfpipe.cli import main
+
+        path = keyed_file(tmp_path / "in.dat", 3_000)
+        args = ["--layout", LAYOUT, "--date", "open_date=YYYYMMDD", "--chunk-records", "1000",
+                "--db", postgres_url]
+        assert main(["run", "--input", keyed_file(tmp_path / "other.dat", 10, first_key=9_000),
+                     *args]) == 0  # the tables exist, for the trigger
+        with _admin(postgres_url) as c:
+            c.execute(sa.text("CREATE FUNCTION held() RETURNS trigger LANGUAGE plpgsql AS "
+                              "$$ BEGIN PERFORM pg_sleep(60); RETURN NULL; END $$"))
+            c.execute(sa.text("CREATE TRIGGER held BEFORE INSERT ON customer_account "
+                              "FOR EACH STATEMENT EXECUTE FUNCTION held()"))
+        process = launcher(["run", "--input", path, *args], tmp_path)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not _sleeping(postgres_url):
+            time.sleep(0.1)
+        process.send_signal(signal.SIGKILL)
+        process.communicate(timeout=30)
+        store = RunStore(postgres_url)
+        with store.engine.connect() as c:
+            (run_id,) = c.execute(sa.text("SELECT run_id FROM mfp_run WHERE file = :f"),
+                                  {"f": path}).scalars().all()
+        assert store.run(run_id)["status"] == "STARTED"
+        assert main(["runs", "recover", "--db", postgres_url]) == 0
+        assert store.run(run_id)["status"] == "FAILED"
+        store.end_sessions(run_id)  # what restart does first; the trigger can go after it
+        with _admin(postgres_url) as c:
+            c.execute(sa.text("DROP TRIGGER held ON customer_account"))
+        summary = restart_run(run_id, postgres_url)
+        assert (summary.status, summary.reconciliation["passed"]) == ("COMPLETED", True)
+        assert final_fingerprint(postgres_url, run_id)[0] == 3_000
+        store.close()
+
+
+def _sleeping(db_url: str) -> bool:
+    """Is a session of the database in pg_sleep (the test trigger holding promotion)?"""
+    with _admin(db_url) as c:
+        return bool(c.execute(sa.text("SELECT count(*) FROM pg_stat_activity "
+                                      "WHERE wait_event = 'PgSleep'")).scalar_one())
+
+
 class TestUnstableFiles:
     @pytest.mark.parametrize("change, word", [("append", "changed"), ("delete", "disappeared")])
     def test_file_changed_or_gone_while_read(self, tmp_path, change, word):

@@ -190,9 +190,9 @@ class RunStore:
         leaves the server to finish that transaction after the launcher is gone; a restart
         that read the ledger in that moment would load the chunk again, and its own
         promotion would wait on the dead one's locks. PostgreSQL names the writers' and the
-        launcher's sessions after their run (:func:`mfpipe.db.urls.session_url`). A SQLite writer dies with its process
-        (its transaction is rolled back or committed, nothing in between); Oracle sessions
-        are not looked up (that needs V$SESSION privileges)."""
+        launcher's sessions after their run (:func:`mfpipe.db.urls.session_url`). A SQLite
+        writer dies with its process (its transaction is rolled back or committed, nothing
+        in between); Oracle sessions are not looked up (that needs V$SESSION privileges)."""
         if self.dialect != "postgresql":
             return
         sessions = sa.text("SELECT pid FROM pg_stat_activity WHERE application_name = :name "

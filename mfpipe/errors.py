@@ -19,6 +19,13 @@ EXIT_INTERNAL = 70
 EXIT_TEMPORARY = 75
 EXIT_CONFIG = 78
 
+def first_line(exc: BaseException) -> str:
+    """An error's first line for a one-line message (drivers append SQL and hints below
+    it); its type's name when it says nothing."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 MESSAGES: dict[str, str] = {
     "MFP-1001": "{path}:{line}:{column}: {message}",
     "MFP-1002": "layout {layout}: {message}",

@@ -5,7 +5,6 @@ before these imports."""
 
 from __future__ import annotations
 
-
 import click
 import structlog
 
@@ -39,4 +38,3 @@ def main(argv: list[str] | None = None) -> int:
         click.echo(f"mfpipe: internal error: {type(exc).__name__}: {exc}", err=True)
         return EXIT_INTERNAL
     return code if isinstance(code, int) else 0
-

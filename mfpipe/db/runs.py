@@ -23,7 +23,8 @@ from mfpipe.db.control import create_control_tables, create_table, mfp_chunk, mf
 from mfpipe.db.promote import promote
 from mfpipe.db.schema import final_table, staging_table
 from mfpipe.db.urls import create_engine, redact, session_name, session_url
-from mfpipe.errors import EXIT_TEMPORARY, ConfigError, DatabaseUnavailableError, RunError
+from mfpipe.errors import (EXIT_TEMPORARY, ConfigError, DatabaseUnavailableError, RunError,
+                           first_line)
 
 # Run statuses of ARCHITECTURE.md; restart is allowed from the RESTARTABLE ones.
 STARTING, STARTED, STOPPING, STOPPED = "STARTING", "STARTED", "STOPPING", "STOPPED"
@@ -64,7 +65,7 @@ class RunStore:
                               wait=tenacity.wait_exponential(multiplier=0.2, max=5),
                               stop=tenacity.stop_after_delay(retry_s), reraise=True)(attempt)
         except sa.exc.OperationalError as exc:
-            detail = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+            detail = first_line(exc.orig) if exc.orig else type(exc).__name__
             raise DatabaseUnavailableError(f"{redact(self.url)}: {detail}") from None
 
     def prepare(self, table: str, schema: pa.Schema, final: str | None = None,

@@ -65,14 +65,15 @@ def libpq_uri(url: str) -> str:
 
 
 def session_name(run_id: str) -> str:
-    """The name a run's writer sessions carry on PostgreSQL (``application_name``)."""
+    """The name a run's sessions carry on PostgreSQL (``application_name``)."""
     return f"mfpipe:{run_id}"
 
 
 def session_url(url: str, run_id: str) -> str:
-    """The URL a run's writers connect with: on PostgreSQL it names their sessions after the
-    run, so that sessions a dead launcher left behind can be found and ended before the run
-    restarts (:meth:`mfpipe.db.runs.RunStore.end_sessions`); other URLs are unchanged."""
+    """The URL a run's writers and launcher connect with: on PostgreSQL it names their
+    sessions after the run, so that sessions a dead launcher left behind can be found and
+    ended before the run restarts (:meth:`mfpipe.db.runs.RunStore.end_sessions`); other
+    URLs are unchanged."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "postgresql":
         return url

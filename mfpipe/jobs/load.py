@@ -22,7 +22,8 @@ import structlog
 from mfpipe.db.control import mfp_run
 from mfpipe.db.registry import SKIPPED, SUCCESS, Claim, FileFacts, FileRegistry
 from mfpipe.db.runs import COMPLETED, FAILED, RunStore, utcnow
-from mfpipe.errors import EXIT_DATA, EXIT_INTERNAL, EXIT_NO_INPUT, EXIT_TEMPORARY, MfpipeError
+from mfpipe.errors import (EXIT_DATA, EXIT_INTERNAL, EXIT_NO_INPUT, EXIT_TEMPORARY, MfpipeError,
+                           first_line)
 from mfpipe.framing import iter_chunks
 from mfpipe.pipeline import forking
 from mfpipe.pipeline.config import RunConfig
@@ -89,10 +90,9 @@ def finish(store: RunStore, config: RunConfig, summary: RunSummary, facts: FileF
             report = promote_and_reconcile(store, config.run_id)
     except Exception as exc:  # the rows are safe in staging: a restart finishes the run
         log.exception("promotion or reconciliation failed", run_id=config.run_id)
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         _fail(store, summary, exc.exit_code if isinstance(exc, MfpipeError) else EXIT_INTERNAL,
-              f"promotion or reconciliation failed ({type(exc).__name__}: {reason}); every "
-              f"record is in staging: `mfpipe restart {config.run_id}` promotes and "
+              f"promotion or reconciliation failed ({type(exc).__name__}: {first_line(exc)}); "
+              f"every record is in staging: `mfpipe restart {config.run_id}` promotes and "
               "reconciles again")
         return
     summary.counts["final"] = report.counts.final

@@ -13,7 +13,8 @@ import pyarrow as pa
 from mfpipe.db.loaders.base import BulkLoader, Capabilities, LoadResult, preview, quoted
 from mfpipe.db.loaders.pgcopy import CopyData, encode
 from mfpipe.db.urls import libpq_uri, redact
-from mfpipe.errors import DatabaseUnavailableError, TerminalLoadError, TransientLoadError
+from mfpipe.errors import (DatabaseUnavailableError, TerminalLoadError, TransientLoadError,
+                           first_line)
 
 _TRANSIENT_CLASSES = ("08", "40", "53", "57", "58")
 
@@ -33,7 +34,7 @@ class AdbcLoader(BulkLoader):
         try:
             self._connection = dbapi.connect(libpq_uri(url))
         except adbc_driver_manager.Error as exc:
-            raise DatabaseUnavailableError(f"{redact(url)}: {_first_line(exc)}") from None
+            raise DatabaseUnavailableError(f"{redact(url)}: {first_line(exc)}") from None
         self._cursor = self._connection.cursor()
 
     def load(self, table: str, batch: pa.RecordBatch | pa.Table) -> LoadResult:
@@ -45,7 +46,7 @@ class AdbcLoader(BulkLoader):
             state = getattr(exc, "sqlstate", None) or ""
             error = TransientLoadError if (state[:2] in _TRANSIENT_CLASSES or isinstance(
                 exc, self._errors.OperationalError)) else TerminalLoadError
-            raise error(table, -1, _first_line(exc),
+            raise error(table, -1, first_line(exc),
                         params_preview=preview(batch) if self._show_values else "") from None
         return LoadResult(table, rows if rows and rows > 0 else batch.num_rows)
 
@@ -53,7 +54,7 @@ class AdbcLoader(BulkLoader):
         try:
             self._connection.commit()
         except self._errors.Error as exc:
-            raise TransientLoadError("<commit>", -1, _first_line(exc)) from None
+            raise TransientLoadError("<commit>", -1, first_line(exc)) from None
 
     def rollback(self) -> None:
         try:
@@ -67,10 +68,6 @@ class AdbcLoader(BulkLoader):
             self._connection.close()
         except self._errors.Error:
             pass
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 class PostgresCopyLoader(BulkLoader):
@@ -90,7 +87,7 @@ class PostgresCopyLoader(BulkLoader):
         try:
             self._connection = psycopg.connect(libpq_uri(url))
         except psycopg.OperationalError as exc:
-            raise DatabaseUnavailableError(f"{redact(url)}: {_first_line(exc)}") from None
+            raise DatabaseUnavailableError(f"{redact(url)}: {first_line(exc)}") from None
 
     @staticmethod
     def prepare(batch: pa.RecordBatch) -> CopyData:
@@ -110,7 +107,7 @@ class PostgresCopyLoader(BulkLoader):
             error = TransientLoadError if (state[:2] in _TRANSIENT_CLASSES or isinstance(
                 exc, self._psycopg.OperationalError)) else TerminalLoadError
             shown = self._show_values and not isinstance(batch, CopyData)
-            raise error(table, -1, _first_line(exc),
+            raise error(table, -1, first_line(exc),
                         params_preview=preview(batch) if shown else "") from None
         return LoadResult(table, rows.num_rows)
 
@@ -118,7 +115,7 @@ class PostgresCopyLoader(BulkLoader):
         try:
             self._connection.commit()
         except self._psycopg.Error as exc:
-            raise TransientLoadError("<commit>", -1, _first_line(exc)) from None
+            raise TransientLoadError("<commit>", -1, first_line(exc)) from None
 
     def rollback(self) -> None:
         try:

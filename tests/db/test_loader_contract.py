@@ -80,6 +80,30 @@ class TestLoaderContract:
         assert str(rows[0]["opened"])[:10] == "2024-02-29"
         assert [r["big"] for r in rows] == ROWS["big"]
 
+    def test_prepared_rows_load_like_the_batch(self, target):
+        """What ``prepare`` makes of a batch (in the processors) loads the same values, in
+        the transaction the writer already has open, and a rollback discards it too."""
+        kind, url, engine, table = target
+        with open_loader(url, kind) as loader:
+            prepared = type(loader).prepare(batch())
+            assert prepared.num_rows == 3
+            loader.load("t_contract", batch().slice(0, 1))
+            loader.rollback()
+            loader.load("t_contract", batch().slice(2, 1))  # the transaction is open already
+            assert loader.load("t_contract", prepared).rows == 3
+            loader.commit()
+            loader.load("t_contract", type(loader).prepare(batch()))
+            loader.rollback()
+        with open_loader(url, kind) as loader:
+            direct = stored(engine, table)
+            with engine.begin() as c:
+                c.execute(table.delete())
+            loader.load("t_contract", batch())
+            loader.load("t_contract", batch().slice(2, 1))
+            loader.commit()
+        assert sorted(direct, key=repr) == sorted(stored(engine, table), key=repr)
+        assert len(direct) == 4
+
     def test_rollback_discards(self, target):
         """Rows loaded and rolled back are gone; a later commit keeps only its own rows."""
         kind, url, engine, table = target

@@ -10,9 +10,16 @@ from typing import Any
 import click
 
 from mfpipe.cli.group import cli
+from mfpipe.db.retention import purge_staging
 from mfpipe.db.runs import RunStore
 from mfpipe.db.urls import DEFAULT_URL, resolve
-from mfpipe.jobs.operations import cancel_run, list_runs, recover_runs, run_stats, show_run
+from mfpipe.jobs.operations import (
+    cancel_run,
+    list_runs,
+    recover_runs,
+    run_stats,
+    show_run,
+)
 
 _DB = click.option("--db", "db_url", help=f"Database URL (default: $MFPIPE_DB, then {DEFAULT_URL}).")
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -20,7 +27,7 @@ _JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
 @cli.group()
 def runs() -> None:
-    """List, show, cancel, recover runs; statistics per job."""
+    """List, show, cancel, recover runs; statistics per job; purge old staging rows."""
 
 
 @runs.command("list")
@@ -52,6 +59,9 @@ def show(run_id: str, db_url: str | None, as_json: bool) -> None:
     for key in ("run_id", "job", "file", "status", "exit_code", "message", "started_at",
                 "ended_at", "records_read", "records_loaded", "records_rejected"):
         click.echo(f"{key:<17}{run.get(key)}")
+    if found["purged"]:
+        click.echo(f"staging purged   {found['purged']['purged_at']} "
+                   f"({found['purged']['rows_deleted']} rows)")
     click.echo(f"chunks           {len(found['chunks'])} committed")
     for c in found["chunks"]:
         click.echo(f"  chunk {c['chunk_id']:>5} worker {c['worker_id']} records "
@@ -81,6 +91,31 @@ def recover(heartbeat_ttl: float, db_url: str | None, as_json: bool) -> None:
     found = _with_store(db_url, lambda store: recover_runs(store, heartbeat_ttl))
     click.echo(json.dumps({"recovered": found}) if as_json else
                f"recovered {len(found)} run(s) to FAILED" + "".join(f"\n  {r}" for r in found))
+
+
+@runs.command()
+@click.option("--older-than", "days", type=click.FloatRange(min=0), required=True,
+              help="Purge the runs that ended more than this many days ago.")
+@click.option("--dry-run", is_flag=True, help="Only say which runs and how many rows.")
+@_DB
+@_JSON
+def purge(days: float, dry_run: bool, db_url: str | None, as_json: bool) -> None:
+    """Delete the staging rows of old COMPLETED and ABANDONED runs.
+
+    Staging keeps every run's rows, so without a purge it grows by a file a night, and so
+    do the nightly scans that read it. Final rows, ledger, rejects and check results stay;
+    a purged run can no longer be reconciled again (its report still shows its checks).
+    FAILED and STOPPED runs are kept for their restart."""
+    older_than = dt.timedelta(days=days)
+    purged = _with_store(db_url, lambda store: purge_staging(store.engine, older_than, dry_run))
+    if as_json:
+        click.echo(json.dumps({"dry_run": dry_run, "runs": purged}))
+        return
+    verb = "would purge" if dry_run else "purged"
+    click.echo(f"{verb} the staging rows of {len(purged)} run(s), "
+               f"{sum(p['rows'] for p in purged)} rows"
+               + "".join(f"\n  {p['run_id']}  {p['staging_table']}  {p['rows']} rows"
+                         for p in purged))
 
 
 @runs.command()

@@ -1,4 +1,5 @@
-"""The control tables: runs, the chunk ledger (restart log and audit), and rejects.
+"""The control tables: runs, the chunk ledger (restart log and audit), rejects, files, check
+results and staging purges.
 
 ``mfp_chunk`` is written in the same transaction as the chunk's staging rows, so the ledger
 says exactly which chunks are loaded: a restart redoes the chunks that are not in it.
@@ -100,6 +101,15 @@ mfp_recon_result = sa.Table(
     sa.Column("severity", sa.String(8), nullable=False),
     sa.Column("details", sa.Text),  # JSON list of lines narrowing a failure down
     sa.Column("checked_at", sa.DateTime, nullable=False),
+)
+
+
+mfp_purge = sa.Table(
+    "mfp_purge", metadata,
+    sa.Column("run_id", RUN_ID, primary_key=True),
+    sa.Column("staging_table", sa.String(100), nullable=False),
+    sa.Column("rows_deleted", sa.BigInteger, nullable=False),
+    sa.Column("purged_at", sa.DateTime, nullable=False),
 )
 
 

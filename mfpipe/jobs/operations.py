@@ -11,7 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from mfpipe.db.control import mfp_chunk, mfp_recon_result, mfp_reject, mfp_run
+from mfpipe.db.control import mfp_chunk, mfp_purge, mfp_recon_result, mfp_reject, mfp_run
 from mfpipe.db.registry import is_alive, recover
 from mfpipe.db.runs import ACTIVE, COMPLETED, STOPPING, RunStore
 from mfpipe.errors import EXIT_NO_INPUT, EXIT_USAGE, RunError
@@ -36,7 +36,7 @@ def list_runs(store: RunStore, status: str | None = None, job: str | None = None
 
 
 def show_run(store: RunStore, run_id: str) -> dict[str, Any]:
-    """One run with its chunks, first rejects and check results."""
+    """One run with its chunks, first rejects, check results and purge (or None)."""
     run = store.run(run_id)
     if run is None:
         raise RunError(run_id, "no such run in this database", EXIT_NO_INPUT)
@@ -49,8 +49,11 @@ def show_run(store: RunStore, run_id: str) -> dict[str, Any]:
         checks = [_plain(r) for r in c.execute(sa.select(mfp_recon_result).where(
             mfp_recon_result.c.run_id == run_id).order_by(mfp_recon_result.c.position))
             .mappings()]
+        purge = c.execute(sa.select(mfp_purge).where(mfp_purge.c.run_id == run_id)
+                          ).mappings().first()
     run.pop("trailer_hex", None)
-    return {"run": _plain(run), "chunks": chunks, "rejects": rejects, "checks": checks}
+    return {"run": _plain(run), "chunks": chunks, "rejects": rejects, "checks": checks,
+            "purged": _plain(purge) if purge else None}
 
 
 def cancel_run(store: RunStore, run_id: str) -> str:

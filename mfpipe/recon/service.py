@@ -16,7 +16,9 @@ import sqlalchemy as sa
 
 from mfpipe.db.control import mfp_recon_result
 from mfpipe.db.digest import EXACT
+from mfpipe.db.retention import purged_at
 from mfpipe.db.runs import RunStore, utcnow
+from mfpipe.errors import EXIT_NO_INPUT, RunError
 from mfpipe.recon import facts
 from mfpipe.recon.content import content_checks
 from mfpipe.recon.counts import count_checks
@@ -43,8 +45,13 @@ class ReconciliationService:
     def reconcile(self, run_id: str, subject: RunSubject | None = None
                   ) -> ReconciliationReport:
         """Run every check on the run, store the results, and return the report; a
-        ``subject`` of the run may come with measures already taken."""
-        subject = subject or RunSubject.load(self.store, run_id)
+        ``subject`` of the run may come with measures already taken.
+
+        A run whose staging rows were purged cannot be checked again (its staging side is
+        gone): that is an error naming the purge, not a run of failing checks."""
+        if subject is None:  # not the end of a load: the run may be an old one
+            self._refuse_purged(run_id)
+            subject = RunSubject.load(self.store, run_id)
         with localcontext(EXACT):  # totals are summed, combined and compared unrounded
             report = self._report(subject, [c for check in CHECKS for c in check(subject)])
         report.checks += history_check(report.history_stats)
@@ -68,6 +75,17 @@ class ReconciliationService:
             facts.run_info(subject), facts.counts(subject), checks, facts.worker_stats(subject),
             facts.reject_groups(subject), entries, history_stats(subject, entries),
             facts.restart_hint(subject), utcnow().isoformat(timespec="seconds") + "Z")
+
+    def _refuse_purged(self, run_id: str) -> None:
+        """A run whose staging rows were purged cannot be checked again."""
+        self.store.prepare_control()  # a database of an older mfpipe may lack mfp_purge
+        with self.store.engine.connect() as c:
+            purged = purged_at(c, run_id)
+        if purged is not None:
+            raise RunError(run_id, f"its staging rows were purged at {purged:%Y-%m-%d %H:%M:%S}"
+                                   " UTC (`mfpipe runs purge`), so its checks cannot run "
+                                   f"again; its checks as they last ran: `mfpipe report "
+                                   f"{run_id}`", EXIT_NO_INPUT)
 
     def _save(self, run_id: str, checks: list[CheckResult]) -> None:
         """Replace the run's stored results in one transaction."""

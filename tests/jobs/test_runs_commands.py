@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
+import sqlalchemy as sa
+
 from mfpipe.cli import main
+from mfpipe.db.control import mfp_chunk, mfp_run
+from mfpipe.db.urls import create_engine
 from tests.jobs.support import RUN_ARGS, keyed_file
 
 
@@ -52,3 +57,64 @@ class TestRunsCommands:
         run_id = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["run_id"]
         assert main(["restart", run_id, "--db", db]) == 99
         assert "reprocess" in capsys.readouterr().err
+
+
+class TestPurge:
+    def test_purge_deletes_old_finished_runs_staging_rows_only(self, db_url, tmp_path, capsys):
+        """Only COMPLETED/ABANDONED runs older than the cut lose their staging rows, once;
+        FAILED runs, recent runs, final rows and the ledger stay; the purge is recorded."""
+        first = keyed_file(tmp_path / "a.dat", 1_500)
+        second = keyed_file(tmp_path / "b.dat", 700, seed=9, first_key=5_000)
+        ids = []
+        for path in (first, second):
+            assert main(["run", "--input", path, *RUN_ARGS, "--db", db_url, "--json"]) == 0
+            ids.append(json.loads(capsys.readouterr().out.strip().splitlines()[-1])["run_id"])
+        old, failed = ids
+        assert runs(capsys, "purge", "--older-than", "1", "--db", db_url, "--json")[1] == {
+            "dry_run": False, "runs": []}  # both ended just now
+        engine = create_engine(db_url)
+        two_days_ago = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(days=2)
+        with engine.begin() as c:
+            c.execute(mfp_run.update().values(ended_at=two_days_ago))
+            c.execute(mfp_run.update().where(mfp_run.c.run_id == failed).values(
+                status="FAILED"))
+        _, planned = runs(capsys, "purge", "--older-than", "1", "--dry-run", "--db", db_url,
+                           "--json")
+        assert planned["runs"] == [{"run_id": old, "staging_table": "stg_customer_account",
+                                    "rows": 1_500}]
+        assert staged(engine) == {old: 1_500, failed: 700}  # a dry run deletes nothing
+        assert runs(capsys, "purge", "--older-than", "1", "--db", db_url, "--json")[1] == {
+            "dry_run": False, "runs": planned["runs"]}
+        assert staged(engine) == {failed: 700}
+        with engine.connect() as c:
+            assert c.execute(sa.select(sa.func.count()).select_from(
+                sa.table("customer_account"))).scalar_one() == 2_200
+            assert c.execute(sa.select(sa.func.count()).select_from(mfp_chunk).where(
+                mfp_chunk.c.run_id == old)).scalar_one() == 1
+        engine.dispose()
+        assert runs(capsys, "purge", "--older-than", "1", "--db", db_url, "--json")[1][
+            "runs"] == []  # once only
+        assert "staging purged" in runs(capsys, "show", old, "--db", db_url)[1]
+
+    def test_a_purged_run_is_not_reconciled_again_but_keeps_its_report(self, tmp_path,
+                                                                       capsys):
+        """reconcile of a purged run exits 66 naming the purge, instead of failing checks
+        against an empty staging; its report still shows the checks it passed."""
+        db = f"sqlite:///{tmp_path / 'mfpipe.db'}"
+        path = keyed_file(tmp_path / "in.dat", 500)
+        main(["run", "--input", path, *RUN_ARGS, "--db", db, "--json"])
+        run_id = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["run_id"]
+        assert main(["runs", "purge", "--older-than", "0", "--db", db]) == 0
+        assert "purged the staging rows of 1 run(s), 500 rows" in capsys.readouterr().out
+        assert main(["reconcile", run_id, "--db", db]) == 66
+        assert "purged at" in capsys.readouterr().err
+        assert main(["report", run_id, "--db", db]) == 0
+        assert "RECONCILED" in capsys.readouterr().out
+
+
+def staged(engine) -> dict[str, int]:
+    """Staging rows per run."""
+    staging = sa.table("stg_customer_account", sa.column("run_id"))
+    with engine.connect() as c:
+        return dict(c.execute(sa.select(staging.c.run_id, sa.func.count())
+                              .group_by(staging.c.run_id)).all())

@@ -52,6 +52,9 @@ _LOAD_OPTIONS = [
     click.option("--heartbeat-ttl", type=click.FloatRange(min=1), default=60.0,
                  show_default=True, help="Seconds without a heartbeat after which a run's "
                  "launcher counts as dead (its run is recovered to FAILED)."),
+    click.option("--keep-staging-days", type=click.FloatRange(min=0),
+                 help="After loading, purge the staging rows of the COMPLETED and ABANDONED "
+                      "runs that ended more than this many days ago (see `runs purge`)."),
     click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON."),
 ]
 
@@ -122,7 +125,7 @@ def _launch(opts: dict[str, Any], reprocess: bool) -> None:
         writers=opts["writers"], chunk_records=opts["chunk_records"],
         max_errors=opts["max_errors"], bad_file=opts["bad_file"], loader=opts["loader"],
         direct_path=opts["direct_path"], retry_s=opts["retry_seconds"],
-        **reconcile_settings(opts))
+        keep_staging_days=opts["keep_staging_days"], **reconcile_settings(opts))
     files = [os.path.abspath(p) for p in matching_files(opts["input_path"])]
     summary = launch(base, files, lambda: Progress(enabled=False if opts["as_json"] else None),
                      opts["parallel_files"], opts["stop_on_error"], reprocess,

@@ -37,6 +37,7 @@ SECTIONS: dict[str, dict[str, tuple[str, type]]] = {
         "db": ("db_url", _TEXT), "db_env": ("db_env", _TEXT),
         "final_table": ("final_table", _TEXT), "key": ("key", _LIST),
         "loader": ("loader", _TEXT), "direct_path": ("direct_path", _BOOL),
+        "keep_staging_days": ("keep_staging_days", _INT),
     },
     "pipeline": {
         "processors": ("processors", _INT), "writers": ("writers", _INT),

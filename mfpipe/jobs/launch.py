@@ -5,26 +5,33 @@ chunk boundary), or a few at a time (``parallel_files``), each its own run with 
 processes. ``stop_on_error`` leaves the files after a failure unstarted. The launch is
 COMPLETED when no file failed, SKIPPED when every file was already loaded (exit 99),
 PARTIAL when some failed and others loaded, FAILED when all failed; a failed launch exits
-with its first failure's code.
+with its first failure's code. A launch that loaded files then purges the staging rows of
+the finished runs older than the job keeps (``keep_staging_days``, as ``runs purge`` does).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import glob
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import sqlalchemy as sa
+import structlog
+
 from mfpipe.db.registry import SKIPPED, FileFacts, FileRegistry
+from mfpipe.db.retention import purge_staging
 from mfpipe.db.runs import COMPLETED, FAILED, RunStore
-from mfpipe.errors import EXIT_OK, InputError, MfpipeError
+from mfpipe.errors import EXIT_OK, InputError, MfpipeError, first_line
 from mfpipe.jobs.load import EXIT_NOTHING_TO_DO, load_file
 from mfpipe.pipeline.config import RunConfig, new_run_id
 from mfpipe.pipeline.engine import RunSummary
 from mfpipe.pipeline.progress import Progress
 
 PARTIAL = "PARTIAL"
+log = structlog.get_logger()
 
 
 @dataclass
@@ -68,15 +75,20 @@ def launch(base: RunConfig, files: list[str], progress: Callable[[], Progress],
             return RunSummary(config.run_id, FAILED, exc.exit_code, str(exc), {}, {}, 0.0)
 
     runs: list[RunSummary] = []
+    not_started: list[str] = []
     if parallel <= 1:
         for index, config in enumerate(configs):
             runs.append(one(config))
             if stop_on_error and runs[-1].status == FAILED:
-                return outcome(runs, [c.input_path for c in configs[index + 1:]])
-        return outcome(runs, [])
-    with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="file") as pool:
-        runs = list(pool.map(one, configs))
-    return outcome(runs, [])
+                not_started = [c.input_path for c in configs[index + 1:]]
+                break
+    else:
+        with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="file") as pool:
+            runs = list(pool.map(one, configs))
+    summary = outcome(runs, not_started)
+    if base.keep_staging_days is not None and summary.status in (COMPLETED, PARTIAL):
+        _purge_old_staging(base.db_url, base.keep_staging_days)
+    return summary
 
 
 def outcome(runs: list[RunSummary], not_started: list[str]) -> LaunchSummary:
@@ -88,6 +100,21 @@ def outcome(runs: list[RunSummary], not_started: list[str]) -> LaunchSummary:
         return LaunchSummary(COMPLETED if loaded else SKIPPED, code, runs, not_started)
     status = FAILED if len(failed) == len(runs) else PARTIAL
     return LaunchSummary(status, failed[0].exit_code, runs, not_started)
+
+
+def _purge_old_staging(db_url: str, days: float) -> None:
+    """``runs purge --older-than days`` after a launch that loaded files. A purge that fails
+    is logged, not made the launch's failure: its files are loaded and proved."""
+    store = RunStore(db_url)
+    try:
+        purged = purge_staging(store.engine, dt.timedelta(days=days))
+        log.info("staging purged", older_than_days=days, runs=len(purged),
+                 rows=sum(p["rows"] for p in purged))
+    except (MfpipeError, sa.exc.SQLAlchemyError) as exc:
+        log.warning("staging purge failed: run `mfpipe runs purge` later",
+                    error=first_line(exc))
+    finally:
+        store.close()
 
 
 def _register(base: RunConfig, files: list[str], ttl_s: float) -> None:

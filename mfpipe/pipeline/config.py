@@ -54,6 +54,8 @@ class RunConfig:
     trailer_count: str | None = None  # trailer column holding the number of detail records
     trailer_totals: tuple[tuple[str, str], ...] = ()  # (trailer column, detail column)
     condition_rules: bool = True  # 88-level VALUEs as allowed-value rules (severity warn)
+    # after a launch that loaded files: purge the staging rows of finished runs older than this
+    keep_staging_days: float | None = None
 
     def __post_init__(self) -> None:
         if self.processors < 1 or self.writers < 1:
@@ -62,6 +64,8 @@ class RunConfig:
             raise ConfigError("--chunk-records must be at least 1")
         if self.max_errors < 0:
             raise ConfigError("--max-errors must be 0 (no limit) or more")
+        if self.keep_staging_days is not None and self.keep_staging_days < 0:
+            raise ConfigError("--keep-staging-days must be 0 or more")
         if self.trailer_record and not self.framing.skip_trailer_bytes:
             raise ConfigError("a trailer record needs --skip-trailer-bytes (the trailer's size)")
 

@@ -31,6 +31,7 @@ class TestReadJob:
         assert settings["db_url"] == "sqlite:///nightly.db"
         assert settings["key"] == "cust_id" and settings["dates"] == ("open_date=YYYYMMDD",)
         assert "unique:cust_id" in settings["rules"] and settings["job"] == "customer-nightly"
+        assert settings["keep_staging_days"] == 7
 
     @pytest.mark.parametrize("text, named", [
         ("[source]\nlrecl = 'x'\n", "source.lrecl must be a whole number"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 
@@ -141,3 +142,25 @@ class TestGlob:
         db = f"sqlite:///{tmp_path / 'x.db'}"
         assert main(["run", "--input", str(tmp_path), *RUN_ARGS, "--db", db]) == 66
         assert "is a directory, not a file" in capsys.readouterr().out
+
+
+class TestKeepStagingDays:
+    def test_a_launch_purges_the_older_runs_staging_rows(self, tmp_path, db_url, capsys):
+        """--keep-staging-days: after a launch that loaded a file, the finished runs older
+        than that lose their staging rows; the new run and the final table keep theirs."""
+        first = run(capsys, db_url, "run", "--input", keyed_file(tmp_path / "a.dat", 800))[1]
+        store = RunStore(db_url)
+        with store.engine.begin() as c:
+            c.execute(sa.text("UPDATE mfp_run SET ended_at = :t"),
+                      {"t": dt.datetime(2026, 1, 1)})
+        store.close()
+        code, second = run(capsys, db_url, "run", "--input",
+                           keyed_file(tmp_path / "b.dat", 300, seed=8, first_key=2_000),
+                           "--keep-staging-days", "1")
+        assert code == 0 and second["status"] == "COMPLETED"
+        assert query(db_url, "SELECT run_id, count(*) FROM stg_customer_account "
+                             "GROUP BY run_id") == [(second["run_id"], 300)]
+        assert query(db_url, "SELECT run_id, rows_deleted FROM mfp_purge") == [
+            (first["run_id"], 800)]
+        assert query(db_url, "SELECT count(*) FROM customer_account") == [(1_100,)]
+

@@ -1,7 +1,9 @@
 """Promotion: a run's staging rows into the final table, in the caller's transaction.
 
-Without a key the rows are appended (after removing what this run promoted before, so
-promoting twice is harmless). With a key they are merged: PostgreSQL and SQLite use
+Without a key the rows are appended; a promotion that may have run before (a restart's:
+its launcher may have died after promotion committed) first removes what the run promoted
+then, so promoting twice is harmless. A run's first promotion skips that delete, which reads
+the whole final table. With a key the rows are merged: PostgreSQL and SQLite use
 ``INSERT ... ON CONFLICT DO UPDATE``, Oracle ``MERGE``. When a file holds one key twice the
 later record wins, as a mainframe update file means it (the duplicate-key check reports it).
 Rows of the runs in ``replaces`` (an earlier load of the same file, reprocessed) are removed
@@ -30,8 +32,9 @@ def promoted_rows(staging: sa.Table, run_id: str, key: Sequence[str]) -> sa.Colu
 
 
 def promote(connection: sa.Connection, staging: sa.Table, final: sa.Table, run_id: str,
-            key: Sequence[str] = (), replaces: Sequence[str] = ()) -> int:
-    """Write the run's rows into ``final`` with ``last_run_id``; return how many."""
+            key: Sequence[str] = (), replaces: Sequence[str] = (), again: bool = False) -> int:
+    """Write the run's rows into ``final`` with ``last_run_id``; return how many.
+    ``again``: the run may have been promoted before (see the module docstring)."""
     missing = [k for k in key if k not in final.c]
     if missing:
         raise ConfigError(f"key column {missing[0]!r} is not a column of {final.name}")
@@ -43,7 +46,8 @@ def promote(connection: sa.Connection, staging: sa.Table, final: sa.Table, run_i
               .where(promoted_rows(staging, run_id, key)))
     dialect = connection.dialect.name
     if not key:
-        connection.execute(sa.delete(final).where(final.c.last_run_id == run_id))
+        if again:
+            connection.execute(sa.delete(final).where(final.c.last_run_id == run_id))
         statement: sa.Executable = sa.insert(final).from_select([*columns, "last_run_id"],
                                                                 source)
     elif dialect == "oracle":
@@ -53,9 +57,14 @@ def promote(connection: sa.Connection, staging: sa.Table, final: sa.Table, run_i
         insert = insert.from_select([*columns, "last_run_id"], source)
         updates = {n: insert.excluded[n] for n in [*columns, "last_run_id"] if n not in key}
         statement = insert.on_conflict_do_update(index_elements=list(key), set_=updates)
-    connection.execute(statement)  # drivers differ on rowcount for INSERT ... SELECT: count
-    return connection.execute(sa.select(sa.func.count()).where(final.c.last_run_id == run_id)
-                              ).scalar_one()
+    # the rows written (inserted plus updated) as the driver counts them; a count(*) of the
+    # run's final rows would read the whole final table, which an append-mode job grows
+    # every night (SQLAlchemy keeps an INSERT's rowcount only when asked to)
+    written = connection.execute(statement.execution_options(preserve_rowcount=True)).rowcount
+    if written < 0:
+        raise ConfigError(f"the database driver did not say how many rows promotion wrote "
+                          f"into {final.name}")
+    return written
 
 
 def merge_statement(staging: sa.Table, final: sa.Table, run_id: str, key: Sequence[str],

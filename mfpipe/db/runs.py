@@ -216,11 +216,12 @@ class RunStore:
                                    "they are gone", EXIT_TEMPORARY)
 
     def promote(self, run_id: str, staging: sa.Table, final: sa.Table, key: Sequence[str] = (),
-                replaces: Sequence[str] = ()) -> int:
+                replaces: Sequence[str] = (), again: bool = False) -> int:
         """Promote a run's staging rows to the final table in one transaction; the runs it
-        replaces lose their rows and become ABANDONED in the same transaction."""
+        replaces lose their rows and become ABANDONED in the same transaction. ``again``:
+        a restarted run, which an earlier launcher may have promoted already."""
         with self.engine.begin() as c:
-            promoted = promote(c, staging, final, run_id, key, replaces)
+            promoted = promote(c, staging, final, run_id, key, replaces, again)
             if replaces:
                 c.execute(mfp_run.update().where(mfp_run.c.run_id.in_(list(replaces))).values(
                     status=ABANDONED, message=f"replaced by run {run_id} (the file again)"))

@@ -69,14 +69,16 @@ def load_file(config: RunConfig, progress: Progress | None = None, reprocess: bo
         store.close()
 
 
-def finish(store: RunStore, config: RunConfig, summary: RunSummary, facts: FileFacts
-           ) -> None:
+def finish(store: RunStore, config: RunConfig, summary: RunSummary, facts: FileFacts,
+           restarted: bool = False) -> None:
     """After the engine: check the file did not change, promote, reconcile, and only then
     end the run COMPLETED (or FAILED), in ``mfp_run`` and in ``summary``.
 
     Until then the run stays STARTED with a fresh heartbeat: a launcher killed in the
     meantime leaves a run that ``runs recover`` (or the next launch) marks FAILED and
-    ``restart`` finishes, never one that says COMPLETED without its proof."""
+    ``restart`` finishes (``restarted``: its promotion may have committed already, so
+    the restart's removes what it wrote first), never one that says COMPLETED without its
+    proof."""
     if summary.status != COMPLETED:  # the engine ended it already
         return
     changed = _changed(facts)
@@ -87,7 +89,7 @@ def finish(store: RunStore, config: RunConfig, summary: RunSummary, facts: FileF
         return
     try:
         with store.beating(config.run_id, config.heartbeat_s):
-            report = promote_and_reconcile(store, config.run_id)
+            report = promote_and_reconcile(store, config.run_id, again=restarted)
     except Exception as exc:  # the rows are safe in staging: a restart finishes the run
         log.exception("promotion or reconciliation failed", run_id=config.run_id)
         _fail(store, summary, exc.exit_code if isinstance(exc, MfpipeError) else EXIT_INTERNAL,
@@ -111,9 +113,10 @@ def release(registry: FileRegistry, path: str, summary: RunSummary) -> None:
                      summary.run_id if loaded else None)
 
 
-def promote_and_reconcile(store: RunStore, run_id: str) -> ReconciliationReport:
+def promote_and_reconcile(store: RunStore, run_id: str, again: bool = False
+                          ) -> ReconciliationReport:
     """Promote a loaded run's staging rows to its final table (removing the earlier loads a
-    reprocess replaces), then reconcile the run.
+    reprocess replaces; ``again``: a restarted run's, see ``finish``), then reconcile it.
 
     The run's staging rows no longer change, so they are measured (a full scan that hashes
     every row) and checked against the business rules on a second connection while
@@ -129,7 +132,7 @@ def promote_and_reconcile(store: RunStore, run_id: str) -> ReconciliationReport:
     with pool:
         staged = pool.submit(staging_side, store.url, run_id)
         store.promote(run_id, subject.staging, subject.final, subject.config.key,
-                      subject.config.replaces)
+                      subject.config.replaces, again)
         subject.final_measure  # noqa: B018 (measured now, kept by the subject)
         subject.adopt_staging_side(staged.result())
     return ReconciliationService(store).reconcile(run_id, subject)

@@ -47,7 +47,7 @@ def restart_run(run_id: str, db_url: str, progress: Progress | None = None,
                 for c in store.ledger(run_id)}
         config = replace(config, db_url=db_url)
         summary = Engine(config, progress).run(store, done)
-        finish(store, config, summary, facts)
+        finish(store, config, summary, facts, restarted=True)
         release(registry, facts.path, summary)
         return summary
     finally:

@@ -41,10 +41,11 @@ def final_rows(store: RunStore, final: sa.Table) -> list[tuple]:
 
 class TestAppend:
     def test_promoting_twice_is_harmless(self, db_url):
-        """Without a key rows are appended once per run, however often promotion runs."""
+        """Without a key rows are appended once per run, however often a restarted run's
+        promotion runs."""
         store, staging, final = stage(db_url, "r1", [(1, "1.00", "a"), (1, "2.00", "b")])
         assert store.promote("r1", staging, final) == 2
-        assert store.promote("r1", staging, final) == 2
+        assert store.promote("r1", staging, final, again=True) == 2
         assert final_rows(store, final) == [(1, "1.00", "a", "r1"), (1, "2.00", "b", "r1")]
 
     def test_replaced_run_is_removed(self, db_url):

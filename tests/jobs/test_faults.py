@@ -321,6 +321,27 @@ class TestFailureAfterTheLoad:
         assert final_fingerprint(db_url, first)[0] == 0
         assert RunStore(db_url).run(first)["status"] == "ABANDONED"
 
+    def test_restart_after_a_committed_promotion_appends_once(self, tmp_path, db_url,
+                                                              capsys):
+        """A launcher that died after its promotion committed, before reconciliation ended
+        the run (recovered FAILED): the restart promotes again and the append-mode final
+        table still holds every row once (a first promotion skips that delete)."""
+        from mfpipe.cli import main
+
+        path = keyed_file(tmp_path / "in.dat", 2_500)
+        assert main(["run", "--input", path, "--layout", LAYOUT, "--date", "open_date=YYYYMMDD",
+                     "--chunk-records", "1000", "--db", db_url, "--json"]) == 0
+        run_id = last_json(capsys.readouterr().out)["run_id"]
+        assert final_fingerprint(db_url, run_id)[0] == 2_500
+        store = RunStore(db_url)
+        store.update(run_id, status="FAILED")  # what `runs recover` leaves of such a run
+        assert main(["restart", run_id, "--db", db_url, "--json"]) == 0
+        assert last_json(capsys.readouterr().out)["reconciliation"]["passed"]
+        assert final_fingerprint(db_url, run_id)[0] == 2_500
+        with store.engine.connect() as c:
+            assert c.execute(sa.text("SELECT count(*) FROM customer_account")).scalar() == 2_500
+        store.close()
+
 
     def test_launcher_killed_during_promotion(self, tmp_path, postgres_url):
         """A launcher killed after the load, while it promotes: the run still says STARTED

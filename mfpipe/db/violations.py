@@ -28,31 +28,48 @@ class Violations:
     samples: tuple[str, ...]
 
 
+def row_condition(rule: Rule, table: sa.Table, types: dict[str, pa.DataType], dialect: str
+                  ) -> sa.ColumnElement | None:
+    """What a row breaking ``rule`` satisfies, for the rules that judge each row on its own
+    (not_null, allowed, range), so that one scan can count several; None for unique and
+    date rules, which look at many rows at once."""
+    _check_columns(rule, table)
+    if rule.kind in ("unique", "date"):
+        return None
+    column = table.c[rule.columns[0]]
+    if rule.kind == "not_null":
+        return column.is_(None)
+    if rule.kind == "allowed":
+        allowed = [_bound(v, types[column.name], dialect) for v in rule.values]
+        return column.is_not(None) & column.not_in(allowed)
+    return _outside(_comparable(column, types[column.name], dialect), rule.values)
+
+
 def violations(connection: sa.Connection, rule: Rule, table: sa.Table,
-               where: sa.ColumnElement, types: dict[str, pa.DataType]) -> Violations:
-    """Count the rows of ``table`` selected by ``where`` that break ``rule``."""
-    for column in rule.columns:
-        if column not in table.c:
-            raise ConfigError(f"rule {rule.name} names column {column!r}, which {table.name} "
-                              "does not have")
+               where: sa.ColumnElement, types: dict[str, pa.DataType],
+               counted: int | None = None) -> Violations:
+    """Count the rows of ``table`` selected by ``where`` that break ``rule``; ``counted``:
+    a row-wise rule's count, when a scan of the same rows took it already."""
+    _check_columns(rule, table)
     if rule.kind == "unique":
         return _duplicates(connection, table.c, rule.columns, where)
     if rule.kind == "date":
         return _bad_dates(connection, table.c[rule.columns[0]], where, rule.fmt)
-    column = table.c[rule.columns[0]]
-    dialect = connection.dialect.name
-    if rule.kind == "not_null":
-        bad = column.is_(None)
-    elif rule.kind == "allowed":
-        allowed = [_bound(v, types[column.name], dialect) for v in rule.values]
-        bad = column.is_not(None) & column.not_in(allowed)
-    else:
-        bad = _outside(_comparable(column, types[column.name], dialect), rule.values)
-    count = int(connection.execute(sa.select(sa.func.count()).where(where, bad)).scalar_one())
+    bad = row_condition(rule, table, types, connection.dialect.name)
+    count = counted if counted is not None else int(
+        connection.execute(sa.select(sa.func.count()).where(where, bad)).scalar_one())
     if not count:  # the usual case: no second scan for samples
         return Violations(0, ())
+    column = table.c[rule.columns[0]]
     rows = connection.execute(sa.select(column).where(where, bad).distinct().limit(SAMPLES))
     return Violations(count, tuple(repr(r[0]) for r in rows))
+
+
+def _check_columns(rule: Rule, table: sa.Table) -> None:
+    for column in rule.columns:
+        if column not in table.c:
+            raise ConfigError(f"rule {rule.name} names column {column!r}, which {table.name} "
+                              "does not have")
 
 
 def _duplicates(connection: sa.Connection, c: sa.ColumnCollection, columns: tuple[str, ...],

@@ -9,7 +9,7 @@ count, total and hash checks all compare these measures.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -26,11 +26,13 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Measure:
-    """Rows, content hash (sum of row digests mod 2**64) and exact totals of some rows."""
+    """Rows, content hash (sum of row digests mod 2**64) and exact totals of some rows, and
+    how many of them meet each of the conditions the scan was asked to count (``flagged``)."""
 
     rows: int = 0
     content_hash: int = 0
     totals: dict[str, Decimal] = field(default_factory=dict)
+    flagged: tuple[int, ...] = ()
 
     @classmethod
     def combined(cls, measures: Iterable[Measure]) -> Measure:
@@ -40,12 +42,17 @@ class Measure:
         for part in parts:
             for column, total in part.totals.items():
                 totals[column] = totals.get(column, Decimal(0)) + total
-        return cls(sum(p.rows for p in parts), combine(p.content_hash for p in parts), totals)
+        flagged = tuple(map(sum, zip(*(p.flagged for p in parts)))) if parts else ()
+        return cls(sum(p.rows for p in parts), combine(p.content_hash for p in parts), totals,
+                   flagged)
 
 
 def measure(subject: RunSubject, table: sa.Table, where: sa.ColumnElement,
-            group: tuple[sa.Column, ...] = ()) -> dict[tuple, Measure]:
-    """One scan of ``table``'s selected rows, grouped by ``group`` (``{(): ...}`` if none)."""
+            group: tuple[sa.Column, ...] = (), flags: Sequence[sa.ColumnElement] = ()
+            ) -> dict[tuple, Measure]:
+    """One scan of ``table``'s selected rows, grouped by ``group`` (``{(): ...}`` if none),
+    also counting the rows that meet each of ``flags`` (a business rule's violations: the
+    rows are read once for all of them)."""
     dialect = subject.store.dialect
     hashed = subject.config.hash_columns or ()
     money = subject.config.money_columns or ()
@@ -53,6 +60,7 @@ def measure(subject: RunSubject, table: sa.Table, where: sa.ColumnElement,
     if hashed:
         aggregates.append(digest_sum(canonical_row(table, subject.types, hashed, dialect,
                                                    subject.nul_free), dialect))
+    aggregates += [sa.func.sum(sa.case((flag, 1), else_=0)) for flag in flags]
 
     def fetch(halves: bool) -> list[sa.Row]:
         sums = [exact_sum(table.c[m], subject.types[m], dialect, halves) for m in money]
@@ -64,7 +72,9 @@ def measure(subject: RunSubject, table: sa.Table, where: sa.ColumnElement,
         keys, values = tuple(row[:len(group)]), list(row[len(group):])
         count = int(values.pop(0))
         digest = as_hash(values.pop(0)) if hashed else 0
-        found[keys] = Measure(count, digest, {m: as_decimal(v) for m, v in zip(money, values)})
+        flagged = tuple(int(values.pop(0) or 0) for _ in flags)  # sum() of no rows: NULL
+        found[keys] = Measure(count, digest, {m: as_decimal(v) for m, v in zip(money, values)},
+                              flagged)
     return found
 
 

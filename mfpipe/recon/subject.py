@@ -20,7 +20,7 @@ from mfpipe.db.promote import promoted_rows
 from mfpipe.db.rules import Rule
 from mfpipe.db.runs import RunStore
 from mfpipe.db.schema import final_table, staging_table
-from mfpipe.db.violations import Violations, violations
+from mfpipe.db.violations import Violations, row_condition, violations
 from mfpipe.errors import EXIT_NO_INPUT, RunError
 from mfpipe.layout import Category, RecordLayout, load_layout
 from mfpipe.pipeline.config import RunConfig, config_from_options
@@ -96,10 +96,23 @@ class RunSubject:
 
     @cached_property
     def staging_chunks(self) -> dict[tuple[int, int], Measure]:
-        """The run's staging rows per (chunk_id, worker_id), measured in one scan."""
+        """The run's staging rows per (chunk_id, worker_id), measured in one scan, which
+        also counts the violations of the row-wise rules (``row_rules``)."""
         c = self.staging.c
-        return {(int(k[0]), int(k[1])): m for k, m in
-                measure(self, self.staging, self.in_staging, (c.chunk_id, c.worker_id)).items()}
+        flags = [condition for _, condition in self.row_rules]
+        return {(int(k[0]), int(k[1])): m for k, m in measure(
+            self, self.staging, self.in_staging, (c.chunk_id, c.worker_id), flags).items()}
+
+    @cached_property
+    def row_rules(self) -> list[tuple[Rule, sa.ColumnElement]]:
+        """The rules that judge each row on its own, with the condition a breaking row
+        meets (``row_condition``)."""
+        found = []
+        for rule in self.rules:
+            condition = row_condition(rule, self.staging, self.types, self.store.dialect)
+            if condition is not None:
+                found.append((rule, condition))
+        return found
 
     def staged_by(self, part: str) -> dict[int, Measure]:
         """The run's staging rows per ``chunk`` or per ``worker``."""
@@ -152,10 +165,13 @@ class RunSubject:
     @cached_property
     def rule_findings(self) -> list[tuple[Rule, Violations]]:
         """Each rule's violations among the run's staging rows (every record that was
-        loaded, duplicates included)."""
+        loaded, duplicates included); the row-wise rules' counts come from the staging
+        measure's scan."""
+        counted = dict(zip((rule.name for rule, _ in self.row_rules), self.staged.flagged))
         with self.store.engine.connect() as connection:
             return [(rule, violations(connection, rule, self.staging, self.in_staging,
-                                      self.types)) for rule in self.rules]
+                                      self.types, counted.get(rule.name)))
+                    for rule in self.rules]
 
     def scalar(self, query: sa.Select) -> Any:
         """One value from the run's database."""

@@ -21,7 +21,7 @@ class TestRuleFindings:
         try:
             subject = RunSubject.load(run.store, run.summary.run_id)
             assert len(subject.staging_chunks) > 2 and len(subject.row_rules) == 4
-            found = dict((rule.name, v) for rule, v in subject.rule_findings)
+            found = {rule.name: v for rule, v in subject.rule_findings}
             with run.store.engine.connect() as c:
                 alone = {rule.name: violations(c, rule, subject.staging, subject.in_staging,
                                                subject.types) for rule in subject.rules}

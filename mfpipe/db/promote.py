@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from mfpipe.errors import ConfigError
+from mfpipe.errors import ConfigError, TerminalLoadError
 
 
 def promoted_rows(staging: sa.Table, run_id: str, key: Sequence[str]) -> sa.ColumnElement:
@@ -62,8 +62,8 @@ def promote(connection: sa.Connection, staging: sa.Table, final: sa.Table, run_i
     # every night (SQLAlchemy keeps an INSERT's rowcount only when asked to)
     written = connection.execute(statement.execution_options(preserve_rowcount=True)).rowcount
     if written < 0:
-        raise ConfigError(f"the database driver did not say how many rows promotion wrote "
-                          f"into {final.name}")
+        raise TerminalLoadError(final.name, -1, "the database driver did not say how many "
+                                                "rows promotion wrote")
     return written
 
 

@@ -76,9 +76,9 @@ def finish(store: RunStore, config: RunConfig, summary: RunSummary, facts: FileF
 
     Until then the run stays STARTED with a fresh heartbeat: a launcher killed in the
     meantime leaves a run that ``runs recover`` (or the next launch) marks FAILED and
-    ``restart`` finishes (``restarted``: its promotion may have committed already, so
-    the restart's removes what it wrote first), never one that says COMPLETED without its
-    proof."""
+    ``restart`` finishes, never one that says COMPLETED without its proof. ``restarted``:
+    the dead launcher's promotion may have committed, so this one first removes what that
+    one wrote."""
     if summary.status != COMPLETED:  # the engine ended it already
         return
     changed = _changed(facts)

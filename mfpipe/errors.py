@@ -18,6 +18,7 @@ EXIT_NO_INPUT = 66
 EXIT_INTERNAL = 70
 EXIT_TEMPORARY = 75
 EXIT_CONFIG = 78
+EXIT_NOTHING_TO_DO = 99
 
 def first_line(exc: BaseException) -> str:
     """An error's first line for a one-line message (drivers append SQL and hints below

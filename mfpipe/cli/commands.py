@@ -14,8 +14,9 @@ from mfpipe.cli.output import print_summary
 from mfpipe.codec import DecodePlan
 from mfpipe.db import DIALECTS, ddl, sql_type
 from mfpipe.db.runs import RunStore
-from mfpipe.db.urls import DEFAULT_URL, redact
-from mfpipe.jobs import run_load
+from mfpipe.db.urls import DEFAULT_URL, redact, resolve
+from mfpipe.jobs import load_file
+from mfpipe.jobs.load import SKIPPED
 from mfpipe.layout import load_layout
 from mfpipe.pipeline import convert_file, generate_file
 from mfpipe.pipeline.config import RunConfig
@@ -72,14 +73,17 @@ def _dialect(name: str) -> Any:
 @click.option("--record", "record_name", help="Only this 01-level record.")
 @click.option("--date", "dates", multiple=True, metavar="COLUMN=FORMAT",
               help="Columns decoded as dates (they become DATE columns).")
-def ddl_command(copybook: str, dialect: str, record_name: str | None, dates: tuple[str, ...]
-                ) -> None:
+@click.option("--key", help="Key columns of the final table, comma-separated (its primary "
+              "key, as `run --key` makes it).")
+def ddl_command(copybook: str, dialect: str, record_name: str | None, dates: tuple[str, ...],
+                key: str | None) -> None:
     """Print CREATE TABLE statements for the staging and final tables."""
     parsed = load_layout(copybook)
     records = [parsed.record(record_name)] if record_name else list(parsed.records)
+    columns = tuple(c.strip() for c in key.split(",") if c.strip()) if key else ()
     for r in records:
         options = decode_options(source_defaults(dates=dates))
-        click.echo(ddl(r.table, DecodePlan.compile(r, options).schema, dialect))
+        click.echo(ddl(r.table, DecodePlan.compile(r, options).schema, dialect, columns))
 
 
 @cli.command()
@@ -146,10 +150,14 @@ def report_text(run_id: str, db_url: str) -> str:
 @cli.command()
 @click.option("--dir", "directory", default="mfpipe-demo", show_default=True,
               type=click.Path(file_okay=False), help="Where the sample file goes.")
-@click.option("--db", "db_url", default=DEFAULT_URL, show_default=True)
+@click.option("--db", "db_url", help=f"Database URL (default: $MFPIPE_DB, then {DEFAULT_URL}).")
 @click.option("--records", type=click.IntRange(min=1), default=100_000, show_default=True)
-def demo(directory: str, db_url: str, records: int) -> None:
-    """Generate a sample EBCDIC file (5 bad records), load it, reconcile it, print the report."""
+def demo(directory: str, db_url: str | None, records: int) -> None:
+    """Generate a sample EBCDIC file (5 bad records), load it, reconcile it, print the report.
+
+    The sample is the same file every time (for the same --records): a second demo finds it
+    loaded and shows that run's report instead of loading it twice."""
+    url = resolve(db_url)
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     record = load_layout(DEMO_LAYOUT).record()
@@ -160,13 +168,16 @@ def demo(directory: str, db_url: str, records: int) -> None:
                "columns)")
     click.echo(f"input    {sample.path}: {sample.records} records, EBCDIC cp037, "
                f"corrupted on purpose: {list(sample.bad_records)}")
-    config = RunConfig(str(DEMO_LAYOUT), sample.path, db_url, framing, options,
-                       job="demo", bad_file=str(out / "customer.bad"))
-    summary = run_load(config, Progress())
-    print_summary(summary, redact(db_url))
-    if summary.reconciliation:  # the run got as far as its checks: show the operator's report
+    config = RunConfig(str(DEMO_LAYOUT), sample.path, url, framing, options,
+                       job="demo")
+    summary = load_file(config, Progress())
+    if summary.status == SKIPPED:
+        click.echo(f"loaded   already, by run {summary.run_id} (the same sample): its report")
+    else:
+        print_summary(summary, redact(url))
+    if summary.reconciliation or summary.status == SKIPPED:  # the run got to its checks
         click.echo()
-        click.echo(report_text(summary.run_id, db_url))
+        click.echo(report_text(str(summary.run_id), url))
         click.echo(f"\nnext     mfpipe report {summary.run_id} --format html -o report.html")
-    if summary.exit_code:
+    if summary.exit_code and summary.status != SKIPPED:
         raise click.exceptions.Exit(summary.exit_code)

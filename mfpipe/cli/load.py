@@ -36,8 +36,9 @@ _LOAD_OPTIONS = [
                  show_default=True),
     click.option("--max-errors", type=click.IntRange(min=0), default=50, show_default=True,
                  help="Fail the run when more records are rejected (0: no limit)."),
-    click.option("--bad-file", type=click.Path(dir_okay=False),
-                 help="Where the rejected records' original bytes go."),
+    click.option("--bad-file", type=click.Path(),
+                 help="Where the rejected records' original bytes go: a file, or a folder "
+                      "for <input name>.<run id>.bad (default: beside the input)."),
     click.option("--job", help="Job name (default: the record's table name)."),
     click.option("--loader", type=click.Choice(sorted(LOADERS)),
                  help="Bulk loader (default: the database's fastest; postgresql-adbc: "
@@ -82,23 +83,38 @@ def run_command(ctx: click.Context, job_file: str | None, **opts: Any) -> None:
 @cli.command()
 @click.argument("path")
 @click.argument("job_file", required=False, type=click.Path(dir_okay=False))
+@click.option("--replace", "replace_runs", multiple=True, metavar="RUN_ID",
+              help="Also replace this run of other content (a corrected re-send; "
+                   "repeatable).")
 @load_options
 @click.pass_context
-def reprocess(ctx: click.Context, path: str, job_file: str | None, **opts: Any) -> None:
-    """Load PATH again as a new run, replacing the earlier load's staging and final rows."""
-    _launch({**_merged(ctx, job_file, opts), "input_path": path}, reprocess=True)
+def reprocess(ctx: click.Context, path: str, job_file: str | None,
+              replace_runs: tuple[str, ...], **opts: Any) -> None:
+    """Load PATH again as a new run, replacing the earlier runs of the same content (and the
+    runs named with --replace) once it is published."""
+    _launch({**_merged(ctx, job_file, opts), "input_path": path}, reprocess=True,
+            replace_runs=replace_runs)
 
 
 @cli.command()
 @click.argument("run_id")
 @click.option("--db", "db_url", help=_DB_HELP)
 @click.option("--heartbeat-ttl", type=click.FloatRange(min=1), default=60.0, show_default=True)
+@click.option("--processors", type=click.IntRange(min=1), help="Another number of processors.")
+@click.option("--writers", type=click.IntRange(min=1), help="Another number of writers.")
+@click.option("--max-errors", type=click.IntRange(min=0), help="Another error limit (0: none).")
+@click.option("--retry-seconds", "retry_s", type=click.FloatRange(min=0),
+              help="Another retry period for transient database errors.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
-def restart(run_id: str, db_url: str | None, heartbeat_ttl: float, as_json: bool) -> None:
-    """Resume a FAILED or STOPPED run: only the chunks missing from its ledger are loaded."""
+def restart(run_id: str, db_url: str | None, heartbeat_ttl: float, as_json: bool,
+            **changes: Any) -> None:
+    """Resume a FAILED or STOPPED run: only the chunks missing from its ledger are loaded.
+
+    Only how fast it runs and its error limit may change; what is loaded and proved is the
+    run's own."""
     url = resolve(db_url)
     summary = restart_run(run_id, url, Progress(enabled=False if as_json else None),
-                          heartbeat_ttl)
+                          heartbeat_ttl, {k: v for k, v in changes.items() if v is not None})
     _print(summary, url, as_json)
     if summary.exit_code:
         raise click.exceptions.Exit(summary.exit_code)
@@ -113,7 +129,7 @@ def _merged(ctx: click.Context, job_file: str | None, opts: dict[str, Any]) -> d
                        if ctx.get_parameter_source(k) != ParameterSource.COMMANDLINE}}
 
 
-def _launch(opts: dict[str, Any], reprocess: bool) -> None:
+def _launch(opts: dict[str, Any], reprocess: bool, replace_runs: tuple[str, ...] = ()) -> None:
     for name, flag in (("layout_path", "--layout"), ("input_path", "--input")):
         if not opts.get(name):
             raise click.UsageError(f"{flag} is required (or a job file that gives it)")
@@ -129,7 +145,7 @@ def _launch(opts: dict[str, Any], reprocess: bool) -> None:
     files = [os.path.abspath(p) for p in matching_files(opts["input_path"])]
     summary = launch(base, files, lambda: Progress(enabled=False if opts["as_json"] else None),
                      opts["parallel_files"], opts["stop_on_error"], reprocess,
-                     opts["heartbeat_ttl"])
+                     opts["heartbeat_ttl"], replace_runs)
     if len(summary.runs) == 1 and not summary.not_started:
         _print(summary.runs[0], base.db_url, opts["as_json"])
     else:
@@ -144,8 +160,8 @@ def _print(summary: RunSummary, url: str, as_json: bool) -> None:
     elif summary.counts:
         print_summary(summary, redact(url))
     else:
-        click.echo(f"run      {summary.run_id}: {summary.status} (exit {summary.exit_code}): "
-                   f"{summary.message}")
+        click.echo(f"run      {summary.run_id or '-'}: {summary.status} (exit "
+                   f"{summary.exit_code}): {summary.message}")
 
 
 def _print_launch(summary: LaunchSummary, as_json: bool) -> None:
@@ -158,7 +174,7 @@ def _print_launch(summary: LaunchSummary, as_json: bool) -> None:
         counts = run.counts
         loaded = f"loaded {counts.get('loaded', 0)}, rejected {counts.get('rejected', 0)}; " \
             if counts else ""
-        click.echo(f"  {run.run_id}  {run.status:<9} exit {run.exit_code:<3} {loaded}"
+        click.echo(f"  {run.run_id or '-':<23}  {run.status:<9} exit {run.exit_code:<3} {loaded}"
                    f"{run.message}")
     for path in summary.not_started:
         click.echo(f"  not started: {path}")

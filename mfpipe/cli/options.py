@@ -105,6 +105,9 @@ _RECONCILE_OPTIONS = [
     click.option("--final-table", help="Final table (default: the record's table name)."),
     click.option("--key", help="Key columns of the final table, comma-separated: rows are "
                  "merged on it (default: no key, rows are appended)."),
+    click.option("--duplicate-keys", type=click.Choice(["fail", "warn"]), default="fail",
+                 show_default=True, help="A key twice in one file fails the run's proof, or "
+                 "(warn) only warns, the later record replacing the earlier."),
     click.option("--money", multiple=True, metavar="COLUMN",
                  help="Control-total column (repeatable; default: every decimal column with "
                  "decimal places)."),
@@ -139,6 +142,7 @@ def reconcile_settings(opts: dict[str, Any]) -> dict[str, Any]:
         return tuple(c.strip() for c in text.split(",") if c.strip()) if text else None
 
     return {"final_table": opts["final_table"], "key": columns(opts["key"]) or (),
+            "duplicate_keys": opts["duplicate_keys"],
             "money_columns": tuple(opts["money"]) or None,
             "hash_columns": columns(opts["hash_columns"]),
             "rules": tuple(Rule.parse(r) for r in opts["rules"]),

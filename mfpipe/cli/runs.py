@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from mfpipe.cli.group import cli
+from mfpipe.db.claims import abandon_run
 from mfpipe.db.retention import purge_staging
 from mfpipe.db.runs import RunStore
 from mfpipe.db.urls import DEFAULT_URL, resolve
@@ -21,7 +22,8 @@ _JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
 @cli.group()
 def runs() -> None:
-    """List, show, cancel, recover runs; statistics per job; purge old staging rows."""
+    """List, show, cancel, abandon, recover runs; statistics per job; purge old staging
+    rows."""
 
 
 @runs.command("list")
@@ -74,6 +76,17 @@ def show(run_id: str, db_url: str | None, as_json: bool) -> None:
 def cancel(run_id: str, db_url: str | None) -> None:
     """Stop a running run at its next chunk boundary (it ends STOPPED, restartable)."""
     click.echo(_with_store(db_url, lambda store: cancel_run(store, run_id)))
+
+
+@runs.command()
+@click.argument("run_id")
+@click.option("--heartbeat-ttl", type=click.FloatRange(min=1), default=60.0, show_default=True)
+@_DB
+def abandon(run_id: str, heartbeat_ttl: float, db_url: str | None) -> None:
+    """Give up a FAILED or STOPPED run: it never restarts, and the next launch of its content
+    loads it afresh (its staging rows go with `runs purge`)."""
+    _with_store(db_url, lambda store: abandon_run(store, run_id, heartbeat_ttl))
+    click.echo(f"run {run_id}: ABANDONED")
 
 
 @runs.command()

@@ -35,6 +35,7 @@ class DecodeOptions:
     odo: Literal["variable", "fixed"] = "variable"  # do fields after an ODO table shift?
     dates: tuple[tuple[str, str], ...] = ()  # (column, format) pairs, e.g. ("open_date", "YYYYMMDD")
     branches: tuple[Branch, ...] = field(default=())
+    required: tuple[str, ...] = ()  # columns that must have a value (a key): NULL is a reject
 
     def __post_init__(self) -> None:
         from mfpipe.codec.charsets import charset

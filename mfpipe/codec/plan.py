@@ -59,7 +59,7 @@ class DecodePlan:
         options = options or DecodeOptions()
         dates = options.date_formats
         known = {f.column for f in record.fields}
-        for column in [*dates, *(b.column for b in options.branches)]:
+        for column in [*dates, *(b.column for b in options.branches), *options.required]:
             if column not in known:
                 raise ConfigError(f"option names column {column!r}, which record {record.name} "
                                   "does not have")
@@ -77,8 +77,10 @@ class DecodePlan:
                           else c.field.arrow_field for c in self.columns])
 
     def decode(self, matrix: np.ndarray, first_record_no: int, byte_offsets: np.ndarray,
-               lengths: np.ndarray | None = None) -> DecodedBatch:
-        """Decode a chunk; ``lengths`` is given for variable-length records."""
+               lengths: np.ndarray | None = None, exact: bool = False) -> DecodedBatch:
+        """Decode a chunk; ``lengths`` is given for variable-length records. ``exact``:
+        a record of another length than the layout's (longer only, for a layout with
+        OCCURS DEPENDING ON) is a reject, named by the last field."""
         n = matrix.shape[0]
         if matrix.shape[1] < self.record.size:
             matrix = _pad(matrix, self.record.size)
@@ -89,6 +91,10 @@ class DecodePlan:
         decoded: dict[str, pa.Array] = {}
         first_bad = np.full(n, -1, dtype=np.int64)
         first_reason = np.zeros(n, dtype=np.uint8)
+        if exact and lengths is not None:
+            size = self.record.size
+            misfit = lengths > size if self.record.odo else lengths != size
+            _note(first_bad, first_reason, misfit, len(self.columns) - 1, Reason.LENGTH)
         if odo is not None:
             _note(first_bad, first_reason, odo.bad_count, self.record.fields.index(
                 self.record.field(self.record.odo[0].count_column)), Reason.ODO_COUNT)
@@ -100,6 +106,9 @@ class DecodePlan:
                 result = to_dates(raw, result, f, column.date_format, self.options)
             absent = self._absent(f, n, lengths, odo, decoded)
             decoded[f.column] = _null_where(result.values, absent)
+            if f.column in self.options.required:
+                _note(first_bad, first_reason, np.asarray(decoded[f.column].is_null()), index,
+                      Reason.REQUIRED_EMPTY)
             if result.reasons is not None:
                 reasons = result.reasons
                 if absent is not None:

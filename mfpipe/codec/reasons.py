@@ -23,6 +23,8 @@ class Reason(enum.IntEnum):
     BAD_CHARACTER = 12
     ODO_COUNT = 13
     STRICT_SIGN = 14
+    REQUIRED_EMPTY = 15
+    LENGTH = 16
 
     @property
     def text(self) -> str:
@@ -45,4 +47,6 @@ _TEXT = {
     Reason.BAD_CHARACTER: "unpaired UTF-16 surrogate in a national field",
     Reason.ODO_COUNT: "OCCURS DEPENDING ON count outside its range",
     Reason.STRICT_SIGN: "sign nibble A, B or E refused by strict_signs",
+    Reason.REQUIRED_EMPTY: "key field has no value (all spaces, or absent)",
+    Reason.LENGTH: "line is not as long as the record layout",
 }

@@ -25,6 +25,10 @@ mfp_run = sa.Table(
     sa.Column("staging_table", sa.String(100)),
     sa.Column("final_table", sa.String(100)),
     sa.Column("status", sa.String(12), nullable=False),
+    # the launcher attempt that owns the run (1, then one more per resume): every write of a
+    # launcher names its attempt, so a superseded launcher that comes back changes nothing
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("superseded_by", RUN_ID),  # ABANDONED: the run that replaced it, if one did
     sa.Column("started_at", sa.DateTime, nullable=False),
     sa.Column("ended_at", sa.DateTime),
     sa.Column("heartbeat_at", sa.DateTime),
@@ -110,6 +114,12 @@ mfp_purge = sa.Table(
     sa.Column("staging_table", sa.String(100), nullable=False),
     sa.Column("rows_deleted", sa.BigInteger, nullable=False),
     sa.Column("purged_at", sa.DateTime, nullable=False),
+)
+
+
+mfp_lock = sa.Table(  # Oracle: one row per locked name, for claims (see registry.serialized)
+    "mfp_lock", metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
 )
 
 

@@ -1,13 +1,13 @@
 """Promotion: a run's staging rows into the final table, in the caller's transaction.
 
-Without a key the rows are appended; a promotion that may have run before (a restart's:
-its launcher may have died after promotion committed) first removes what the run promoted
-then, so promoting twice is harmless. A run's first promotion skips that delete, which reads
-the whole final table. With a key the rows are merged: PostgreSQL and SQLite use
+Without a key the rows are appended. With a key they are merged: PostgreSQL and SQLite use
 ``INSERT ... ON CONFLICT DO UPDATE``, Oracle ``MERGE``. When a file holds one key twice the
-later record wins, as a mainframe update file means it (the duplicate-key check reports it).
-Rows of the runs in ``replaces`` (an earlier load of the same file, reprocessed) are removed
-from final and staging first, in the same transaction.
+later record wins, as a mainframe update file means it (the duplicate-key check fails the
+run unless the job accepts duplicates). Rows of the runs in ``replaces`` (an earlier load
+of the same content, reprocessed) are removed from final and staging first, in the same
+transaction. The transaction publishes the run only if every check passes (see
+:mod:`mfpipe.recon.publish`), so a run's rows are in the final table exactly when the run
+is COMPLETED, and promotion never finds rows of its own run there.
 """
 
 from __future__ import annotations
@@ -28,13 +28,12 @@ def promoted_rows(staging: sa.Table, run_id: str, key: Sequence[str]) -> sa.Colu
     keys = [staging.c[k] for k in key]
     latest = (sa.select(sa.func.max(staging.c.record_no)).where(staging.c.run_id == run_id)
               .group_by(*keys))
-    return sa.and_(condition, staging.c.record_no.in_(latest), *(k.is_not(None) for k in keys))
+    return sa.and_(condition, staging.c.record_no.in_(latest))
 
 
 def promote(connection: sa.Connection, staging: sa.Table, final: sa.Table, run_id: str,
-            key: Sequence[str] = (), replaces: Sequence[str] = (), again: bool = False) -> int:
-    """Write the run's rows into ``final`` with ``last_run_id``; return how many.
-    ``again``: the run may have been promoted before (see the module docstring)."""
+            key: Sequence[str] = (), replaces: Sequence[str] = ()) -> int:
+    """Write the run's rows into ``final`` with ``last_run_id``; return how many."""
     missing = [k for k in key if k not in final.c]
     if missing:
         raise ConfigError(f"key column {missing[0]!r} is not a column of {final.name}")
@@ -46,8 +45,6 @@ def promote(connection: sa.Connection, staging: sa.Table, final: sa.Table, run_i
               .where(promoted_rows(staging, run_id, key)))
     dialect = connection.dialect.name
     if not key:
-        if again:
-            connection.execute(sa.delete(final).where(final.c.last_run_id == run_id))
         statement: sa.Executable = sa.insert(final).from_select([*columns, "last_run_id"],
                                                                 source)
     elif dialect == "oracle":
@@ -76,7 +73,7 @@ def merge_statement(staging: sa.Table, final: sa.Table, run_id: str, key: Sequen
     keys = ", ".join(q(k) for k in key)
     using = (f"SELECT {', '.join(q(c) for c in columns)} FROM {stg} WHERE run_id = :run_id "
              f"AND record_no IN (SELECT MAX(record_no) FROM {stg} WHERE run_id = :run_id "
-             f"GROUP BY {keys})" + "".join(f" AND {q(k)} IS NOT NULL" for k in key))
+             f"GROUP BY {keys})")
     on = " AND ".join(f"f.{q(k)} = s.{q(k)}" for k in key)
     sets = ", ".join([*(f"f.{q(c)} = s.{q(c)}" for c in columns if c not in key),
                       "f.last_run_id = :run_id"])

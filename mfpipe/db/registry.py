@@ -1,10 +1,10 @@
-"""The file registry (``mfp_file``) and the lease that lets exactly one launcher load a file.
+"""The file registry (``mfp_file``): every file a launcher met, and the run holding it.
 
-A launcher claims a file in one serialized transaction: PostgreSQL takes a transaction-level
-advisory lock on the path, SQLite ``BEGIN IMMEDIATE`` (the database's write lock), Oracle a
-row lock (``SELECT ... FOR UPDATE``; a concurrent first insert fails on the key). Inside it the
-registry row says whether the file is held by a live run (refused: exit 75), already loaded
-and unchanged (skipped: exit 99), or free; a claim records the claiming run as the owner.
+A path's row says what the operator needs to know of it: size, modification time, SHA-256,
+status (DISCOVERED, PROCESSING, SUCCESS, FAILED, SKIPPED), the run holding it while
+PROCESSING and the run whose rows the final table holds for it. Which run may load a file
+is decided by a claim (:mod:`mfpipe.db.claims`) in a transaction that :func:`serialized`
+makes exclusive per path and per load identity.
 
 A run is alive while its status is active, its heartbeat is younger than the TTL and, on this
 host, its launcher process exists. A dead owner's run is recovered to FAILED on the spot, so
@@ -18,13 +18,13 @@ import hashlib
 import os
 import socket
 from collections.abc import Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import sqlalchemy as sa
 
-from mfpipe.db.control import mfp_file, mfp_run
+from mfpipe.db.control import mfp_file, mfp_lock, mfp_run
 from mfpipe.db.runs import ACTIVE, FAILED, RunStore, utcnow
 
 DISCOVERED, PROCESSING, SUCCESS, SKIPPED = "DISCOVERED", "PROCESSING", "SUCCESS", "SKIPPED"
@@ -62,15 +62,6 @@ class FileFacts:
         return dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC).replace(tzinfo=None)
 
 
-@dataclass(frozen=True)
-class Claim:
-    """The outcome of claiming a file: ``claimed``, ``skip`` (loaded, unchanged) or ``held``."""
-
-    outcome: Literal["claimed", "skip", "held"]
-    run_id: str  # held: the live owner; skip: the run that loaded it; claimed: the claimer
-    previous_run_id: str | None = None  # the run that last loaded the file, if any
-
-
 def is_alive(run: Mapping[str, Any] | None, ttl_s: float) -> bool:
     """Is the run's launcher still working (see the module docstring)?"""
     if run is None or run["status"] not in ACTIVE:
@@ -91,84 +82,66 @@ def _process_exists(pid: int) -> bool:
     return True
 
 
-class FileRegistry:
-    """Claims, skips and releases files for launchers of one database."""
+def discover(store: RunStore, facts: FileFacts) -> None:
+    """Record a file a launch has found, if the registry does not know it yet."""
+    with serialized(store.engine, facts.path) as c:
+        if file_row(c, facts.path) is None:
+            c.execute(mfp_file.insert().values(path=facts.path, size=facts.size,
+                                               mtime=facts.mtime, sha256=facts.sha256,
+                                               status=DISCOVERED, updated_at=utcnow()))
 
-    def __init__(self, store: RunStore, ttl_s: float = 60.0) -> None:
-        self.store = store
-        self.ttl_s = ttl_s
 
-    def discover(self, facts: FileFacts) -> None:
-        """Record a file a launch has found, if the registry does not know it yet."""
-        with self._serialized(facts.path) as c:
-            if c.execute(sa.select(mfp_file.c.path).where(mfp_file.c.path == facts.path)
-                         ).first() is None:
-                c.execute(mfp_file.insert().values(_row(facts, DISCOVERED)))
+def release(store: RunStore, path: str, run_id: str, status: str,
+            last_run_id: str | None = None) -> None:
+    """End ``run_id``'s hold on ``path`` with ``status``; ``last_run_id``: the run whose rows
+    the target now holds for the file (kept as it was when None)."""
+    values: dict[str, Any] = {"status": status, "owner_run_id": None, "updated_at": utcnow()}
+    if last_run_id:
+        values["last_run_id"] = last_run_id
+    with store.engine.begin() as c:
+        c.execute(mfp_file.update().where(mfp_file.c.path == path,
+                                          mfp_file.c.owner_run_id == run_id).values(values))
 
-    def claim(self, facts: FileFacts, run_id: str, reprocess: bool = False) -> Claim:
-        """Take the file for ``run_id``, unless a live run holds it or it is already loaded."""
-        with self._serialized(facts.path) as c:
-            row = c.execute(self._select(facts.path, c)).first()
-            if row is not None and row.status == PROCESSING and row.owner_run_id != run_id:
-                owner = c.execute(sa.select(mfp_run).where(
-                    mfp_run.c.run_id == row.owner_run_id)).mappings().first()
-                starting = owner is None and utcnow() - row.updated_at < dt.timedelta(
-                    seconds=self.ttl_s)  # claimed a moment ago; its run row is on the way
-                if starting or is_alive(owner, self.ttl_s):
-                    return Claim("held", row.owner_run_id, row.last_run_id)
-                recover(c, row.owner_run_id)
-            if (row is not None and row.status in (SUCCESS, SKIPPED) and not reprocess
-                    and row.sha256 == facts.sha256):
-                c.execute(mfp_file.update().where(mfp_file.c.path == facts.path).values(
-                    status=SKIPPED, updated_at=utcnow()))
-                return Claim("skip", row.last_run_id or "", row.last_run_id)
-            values = {**_row(facts, PROCESSING), "owner_run_id": run_id}
-            if row is None:
-                c.execute(mfp_file.insert().values(values))
-            else:
-                c.execute(mfp_file.update().where(mfp_file.c.path == facts.path).values(values))
-            return Claim("claimed", run_id, row.last_run_id if row is not None else None)
 
-    def release(self, path: str, run_id: str, status: str, last_run_id: str | None = None
-                ) -> None:
-        """End ``run_id``'s claim with ``status``; ``last_run_id``: the run whose rows the
-        target now holds for the file (kept as it was when None)."""
-        values: dict[str, Any] = {"status": status, "owner_run_id": None, "updated_at": utcnow()}
-        if last_run_id:
-            values["last_run_id"] = last_run_id
-        with self.store.engine.begin() as c:
-            c.execute(mfp_file.update().where(mfp_file.c.path == path,
-                                              mfp_file.c.owner_run_id == run_id).values(values))
-
-    def file(self, path: str) -> Any:
-        """The registry row of a path (None when unknown)."""
-        with self.store.engine.connect() as c:
-            return c.execute(sa.select(mfp_file).where(mfp_file.c.path == path)).first()
-
-    def _select(self, path: str, c: sa.Connection) -> sa.Select:
-        query = sa.select(mfp_file).where(mfp_file.c.path == path)
-        return query.with_for_update() if c.dialect.name == "oracle" else query
-
-    def _serialized(self, path: str) -> AbstractContextManager[sa.Connection]:
-        return serialized(self.store.engine, path)
+def file_row(c: sa.Connection, path: str) -> Any:
+    """The registry row of a path (None when unknown), locked on Oracle."""
+    query = sa.select(mfp_file).where(mfp_file.c.path == path)
+    return c.execute(query.with_for_update() if c.dialect.name == "oracle" else query).first()
 
 
 @contextmanager
-def serialized(engine: sa.Engine, path: str) -> Iterator[sa.Connection]:
-    """A transaction that no other claimer of the same path runs alongside."""
+def serialized(engine: sa.Engine, *names: str) -> Iterator[sa.Connection]:
+    """A transaction that no other holder of any of ``names`` runs alongside: PostgreSQL
+    advisory locks (taken in sorted order, so two holders never wait on each other),
+    SQLite's write lock, Oracle row locks in ``mfp_lock``."""
     with engine.connect() as connection:
         dialect = connection.dialect.name
         if dialect == "sqlite":
             connection.exec_driver_sql("BEGIN IMMEDIATE")
-        elif dialect == "postgresql":
-            connection.execute(sa.select(sa.func.pg_advisory_xact_lock(
-                sa.func.hashtextextended(path, 0))))
+        for name in sorted(set(names)):
+            if dialect == "postgresql":
+                connection.execute(sa.select(sa.func.pg_advisory_xact_lock(
+                    sa.func.hashtextextended(name, 0))))
+            elif dialect == "oracle":
+                _lock_row(connection, hashlib.sha256(name.encode()).hexdigest())
         try:
             yield connection
         except BaseException:
             connection.rollback()
             raise
         connection.commit()
+
+
+def _lock_row(connection: sa.Connection, name: str) -> None:
+    """Oracle: lock the ``mfp_lock`` row of ``name``, creating it first if needed (a
+    concurrent creator waits, then fails on the key; the row is there either way)."""
+    try:
+        with connection.begin_nested():
+            connection.execute(mfp_lock.insert().values(name=name))
+    except sa.exc.IntegrityError:
+        pass
+    connection.execute(sa.select(mfp_lock.c.name).where(mfp_lock.c.name == name)
+                       .with_for_update())
 
 
 def recover(c: sa.Connection, run_id: str) -> None:
@@ -179,8 +152,3 @@ def recover(c: sa.Connection, run_id: str) -> None:
                               "heartbeat); restartable"))
     c.execute(mfp_file.update().where(mfp_file.c.owner_run_id == run_id).values(
         status=FAILED, owner_run_id=None, updated_at=utcnow()))
-
-
-def _row(facts: FileFacts, status: str) -> dict[str, Any]:
-    return {"path": facts.path, "size": facts.size, "mtime": facts.mtime,
-            "sha256": facts.sha256, "status": status, "updated_at": utcnow()}

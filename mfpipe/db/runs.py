@@ -20,15 +20,16 @@ import sqlalchemy as sa
 import tenacity
 
 from mfpipe.db.control import create_control_tables, create_table, mfp_chunk, mfp_run
-from mfpipe.db.promote import promote
+from mfpipe.db.identity import LoadIdentity
 from mfpipe.db.schema import final_table, staging_table
 from mfpipe.db.urls import create_engine, redact, session_name, session_url
-from mfpipe.errors import (EXIT_TEMPORARY, ConfigError, DatabaseUnavailableError, RunError,
-                           first_line)
+from mfpipe.errors import (EXIT_TEMPORARY, EXIT_USAGE, ConfigError, DatabaseUnavailableError,
+                           RunError, first_line)
 
 # Run statuses of ARCHITECTURE.md; restart is allowed from the RESTARTABLE ones.
 STARTING, STARTED, STOPPING, STOPPED = "STARTING", "STARTED", "STOPPING", "STOPPED"
 FAILED, COMPLETED, ABANDONED = "FAILED", "COMPLETED", "ABANDONED"
+LOADED = "LOADED"  # the engine's outcome, never stored: every chunk committed, not published
 RESTARTABLE = (FAILED, STOPPED)
 ACTIVE = (STARTING, STARTED, STOPPING)  # a launcher is (or was, if it died) working on it
 
@@ -53,6 +54,7 @@ class RunStore:
         self.engine = create_engine(session_url(url, run_id) if run_id else url)
         self.dialect = self.engine.dialect.name
         self._control_ready = False
+        self._lease: tuple[str, int] | None = None
 
     def check_available(self, retry_s: float) -> None:
         """Connect once, retrying with backoff for ``retry_s``; then say it is unavailable."""
@@ -116,15 +118,30 @@ class RunStore:
                               + "; ".join(problems[:5]) + ". Drop it or load into another "
                               "database; mfpipe never alters its tables")
 
-    def create_run(self, run_id: str, **values: Any) -> None:
-        with self.engine.begin() as c:
-            c.execute(mfp_run.insert().values(run_id=run_id, status=STARTING,
-                                              started_at=utcnow(), heartbeat_at=utcnow(),
-                                              **values))
+    def lease(self, run_id: str, attempt: int) -> None:
+        """From now on this store writes to ``run_id`` only while ``attempt`` owns the run:
+        a launcher whose run was recovered and taken over by a later attempt (it was
+        stopped, not dead) changes nothing when it comes back."""
+        self._lease = (run_id, attempt)
 
-    def update(self, run_id: str, **values: Any) -> None:
+    def update(self, run_id: str, **values: Any) -> int:
+        """Update the run's row (fenced by the lease, if the store holds one for it);
+        return how many rows changed: 0 when another attempt owns the run now."""
         with self.engine.begin() as c:
-            c.execute(mfp_run.update().where(mfp_run.c.run_id == run_id).values(**values))
+            return int(c.execute(self._fenced(run_id).values(**values)).rowcount)
+
+    def update_active(self, run_id: str, **values: Any) -> int:
+        """:meth:`update`, only while the run is active (a launcher's last word on a run that
+        something else may have ended already)."""
+        with self.engine.begin() as c:
+            return int(c.execute(self._fenced(run_id).where(mfp_run.c.status.in_(ACTIVE))
+                                 .values(**values)).rowcount)
+
+    def _fenced(self, run_id: str) -> sa.Update:
+        statement = mfp_run.update().where(mfp_run.c.run_id == run_id)
+        if self._lease is not None and self._lease[0] == run_id:
+            statement = statement.where(mfp_run.c.attempt == self._lease[1])
+        return statement
 
     def heartbeat(self, run_id: str) -> None:
         self.update(run_id, heartbeat_at=utcnow())
@@ -215,17 +232,56 @@ class RunStore:
                                    "are still open and could not be ended; try again once "
                                    "they are gone", EXIT_TEMPORARY)
 
-    def promote(self, run_id: str, staging: sa.Table, final: sa.Table, key: Sequence[str] = (),
-                replaces: Sequence[str] = (), again: bool = False) -> int:
-        """Promote a run's staging rows to the final table in one transaction; the runs it
-        replaces lose their rows and become ABANDONED in the same transaction. ``again``:
-        a restarted run, which an earlier launcher may have promoted already."""
-        with self.engine.begin() as c:
-            promoted = promote(c, staging, final, run_id, key, replaces, again)
-            if replaces:
-                c.execute(mfp_run.update().where(mfp_run.c.run_id.in_(list(replaces))).values(
-                    status=ABANDONED, message=f"replaced by run {run_id} (the file again)"))
-            return promoted
+    def complete(self, connection: sa.Connection, run_id: str, replaces: Sequence[str] = ()
+                 ) -> None:
+        """End a run COMPLETED inside its publishing transaction (``connection``), after its
+        rows were promoted and proved: the runs it replaces (their rows removed by
+        promotion) and the other unpublished runs of its identity become ABANDONED.
+
+        Refused (:class:`RunError`, and the caller rolls back) when the store's attempt no
+        longer owns the run, or when another run of the same identity is published and not
+        replaced: the final table never holds one content twice."""
+        run = connection.execute(sa.select(mfp_run).where(mfp_run.c.run_id == run_id)
+                                 ).mappings().one()
+        twins = connection.execute(sa.select(mfp_run.c.run_id).where(
+            LoadIdentity.of_run(run).runs(), mfp_run.c.status == COMPLETED,
+            mfp_run.c.run_id.not_in([run_id, *replaces]))).scalars().first()
+        if twins is not None:
+            raise RunError(run_id, f"run {twins} has published the same content already; "
+                                   "nothing was published twice", EXIT_USAGE)
+        done = connection.execute(self._fenced(run_id).where(mfp_run.c.status == STARTED)
+                                  .values(status=COMPLETED, exit_code=0, ended_at=utcnow(),
+                                          heartbeat_at=utcnow(), message=""))
+        if done.rowcount != 1:
+            raise RunError(run_id, "another launcher took the run over (it was restarted "
+                                   "while this one was stopped); nothing was published",
+                           EXIT_TEMPORARY)
+        superseded = connection.execute(sa.select(mfp_run.c.run_id).where(
+            LoadIdentity.of_run(run).runs(), mfp_run.c.status.in_(RESTARTABLE))).scalars()
+        abandon(connection, [*replaces, *superseded], run_id)
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def insert_run(connection: sa.Connection, run_id: str, **values: Any) -> None:
+    """A new run's row, STARTING, owned by its first attempt."""
+    now = utcnow()
+    connection.execute(mfp_run.insert().values(run_id=run_id, status=STARTING, attempt=1,
+                                               started_at=now, heartbeat_at=now, **values))
+
+
+def abandon(connection: sa.Connection, run_ids: Sequence[str], superseded_by: str | None,
+            message: str = "") -> None:
+    """Make runs ABANDONED: superseded by another run's load of the file (or given up by an
+    operator when ``superseded_by`` is None). An abandoned run is never restarted and never
+    publishes; its staging rows wait for ``runs purge``."""
+    if not run_ids:
+        return
+    text = message or (f"superseded by run {superseded_by}" if superseded_by
+                       else "abandoned by an operator")
+    r = mfp_run.c
+    connection.execute(mfp_run.update().where(r.run_id.in_(list(run_ids)),
+                                              r.status != ABANDONED).values(
+        status=ABANDONED, superseded_by=superseded_by, message=text,
+        ended_at=sa.func.coalesce(r.ended_at, utcnow())))

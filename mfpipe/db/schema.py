@@ -54,6 +54,7 @@ def final_table(metadata: sa.MetaData, name: str, schema: pa.Schema, dialect: st
     for column in columns:
         column.primary_key = column.name in key
         column.nullable = column.name not in key
+        column.autoincrement = False  # a business key: never a generated value (SERIAL)
     return sa.Table(check_identifier(name, "table"), metadata, *columns,
                     sa.Column("last_run_id", RUN_ID, nullable=False))
 

@@ -1,5 +1,5 @@
-"""Nightly operations: job files, loading files through the registry, restart, reprocess."""
+"""Nightly operations: job files, loading files through their claims, restart, reprocess."""
 
-from mfpipe.jobs.load import load_file, promote_and_reconcile, run_load
+from mfpipe.jobs.load import load_file
 
-__all__ = ["load_file", "promote_and_reconcile", "run_load"]
+__all__ = ["load_file"]

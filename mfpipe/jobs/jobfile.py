@@ -36,6 +36,7 @@ SECTIONS: dict[str, dict[str, tuple[str, type]]] = {
     "target": {
         "db": ("db_url", _TEXT), "db_env": ("db_env", _TEXT),
         "final_table": ("final_table", _TEXT), "key": ("key", _LIST),
+        "duplicate_keys": ("duplicate_keys", _TEXT),
         "loader": ("loader", _TEXT), "direct_path": ("direct_path", _BOOL),
         "keep_staging_days": ("keep_staging_days", _INT),
     },

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 import glob
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -21,11 +22,12 @@ from typing import Any
 import sqlalchemy as sa
 import structlog
 
-from mfpipe.db.registry import SKIPPED, FileFacts, FileRegistry
+from mfpipe.db.registry import FileFacts, discover
 from mfpipe.db.retention import purge_staging
 from mfpipe.db.runs import COMPLETED, FAILED, RunStore
-from mfpipe.errors import EXIT_OK, InputError, MfpipeError, first_line
-from mfpipe.jobs.load import EXIT_NOTHING_TO_DO, load_file
+from mfpipe.errors import (EXIT_NOTHING_TO_DO, EXIT_OK, ConfigError, InputError, MfpipeError,
+                           first_line)
+from mfpipe.jobs.load import SKIPPED, load_file
 from mfpipe.pipeline.config import RunConfig, new_run_id
 from mfpipe.pipeline.engine import RunSummary
 from mfpipe.pipeline.progress import Progress
@@ -62,24 +64,28 @@ def matching_files(pattern: str) -> list[str]:
 
 def launch(base: RunConfig, files: list[str], progress: Callable[[], Progress],
            parallel: int = 1, stop_on_error: bool = False, reprocess: bool = False,
-           ttl_s: float = 60.0) -> LaunchSummary:
-    """Load ``files`` with ``base``'s settings, one run per file."""
+           ttl_s: float = 60.0, replace_runs: Sequence[str] = ()) -> LaunchSummary:
+    """Load ``files`` with ``base``'s settings, one run per file (``replace_runs``: what a
+    reprocess replaces by name, see :func:`load_file`)."""
+    if len(files) > 1 and base.bad_file and not os.path.isdir(base.bad_file):
+        raise ConfigError(f"--bad-file {base.bad_file}: with several files it must be a "
+                          "folder (each run writes <input name>.<run id>.bad there)")
     configs = [base] if len(files) == 1 and files[0] == base.input_path else [
-        replace(base, input_path=path, run_id=new_run_id(), bad_file=None) for path in files]
-    _register(base, files, ttl_s)
+        replace(base, input_path=path, run_id=new_run_id()) for path in files]
+    _register(base, files)
 
     def one(config: RunConfig) -> RunSummary:
         try:
-            return load_file(config, progress(), reprocess, ttl_s)
-        except MfpipeError as exc:  # this file's error; the launch goes on with the others
-            return RunSummary(config.run_id, FAILED, exc.exit_code, str(exc), {}, {}, 0.0)
+            return load_file(config, progress(), reprocess, ttl_s, replace_runs)
+        except MfpipeError as exc:  # this file's error before any run took it: the launch
+            return RunSummary(None, FAILED, exc.exit_code, str(exc), {}, {}, 0.0)  # goes on
 
     runs: list[RunSummary] = []
     not_started: list[str] = []
     if parallel <= 1:
         for index, config in enumerate(configs):
             runs.append(one(config))
-            if stop_on_error and runs[-1].status == FAILED:
+            if stop_on_error and runs[-1].status not in (COMPLETED, SKIPPED):
                 not_started = [c.input_path for c in configs[index + 1:]]
                 break
     else:
@@ -117,7 +123,7 @@ def _purge_old_staging(db_url: str, days: float) -> None:
         store.close()
 
 
-def _register(base: RunConfig, files: list[str], ttl_s: float) -> None:
+def _register(base: RunConfig, files: list[str]) -> None:
     """Record every file found as DISCOVERED before any is loaded."""
     if len(files) < 2:
         return
@@ -125,10 +131,9 @@ def _register(base: RunConfig, files: list[str], ttl_s: float) -> None:
     try:
         store.check_available(base.retry_s)
         store.prepare_control()
-        registry = FileRegistry(store, ttl_s)
         for path in files:
             try:
-                registry.discover(FileFacts.stat(path))
+                discover(store, FileFacts.stat(path))
             except OSError:
                 pass  # unreadable: its own run says so, with the right exit code
     finally:

@@ -1,157 +1,166 @@
-"""Loading one file as an operator asks for it: claim it, run it, promote it, reconcile it.
+"""Loading one file as an operator asks for it: claim it, load it, publish it with its proof.
 
-The file is claimed in the registry first (a file held by a live launcher exits 75; one
-already loaded and unchanged, or whose content the target already holds under another
-name, is skipped with exit 99). A run that completes is checked against the file again (a
-file that changed or vanished while it was read fails with exit 66), promoted in one
-transaction (a reprocess replaces the earlier load's rows in that same transaction) and
-reconciled; failed fail-severity checks end it FAILED with exit 65, its rows left for
-inspection until the file is loaded again, and the report says which check failed and
-where.
+The claim (:mod:`mfpipe.db.claims`) decides by the load's identity (job, final table, record,
+content): a live run of the content holds it (exit 75), a published one means nothing to do
+(99), a FAILED or STOPPED one is resumed from its ledger, a reprocess replaces the earlier
+runs of the content; otherwise a new run starts. A loaded run is checked against the file
+again (a file that changed or vanished while it was read fails with exit 66) and published
+atomically (:mod:`mfpipe.recon.publish`): a run whose checks fail ends FAILED with exit 65,
+publishes nothing, and keeps its staging rows for inspection.
 """
 
 from __future__ import annotations
 
 import os
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import replace
 
-import sqlalchemy as sa
 import structlog
 
-from mfpipe.db.control import mfp_run
-from mfpipe.db.registry import SKIPPED, SUCCESS, Claim, FileFacts, FileRegistry
-from mfpipe.db.runs import COMPLETED, FAILED, RunStore, utcnow
-from mfpipe.errors import (EXIT_DATA, EXIT_INTERNAL, EXIT_NO_INPUT, EXIT_TEMPORARY, MfpipeError,
-                           first_line)
-from mfpipe.framing import iter_chunks
-from mfpipe.pipeline import forking
-from mfpipe.pipeline.config import RunConfig
-from mfpipe.pipeline.engine import Engine, RunSummary
+from mfpipe.codec import DecodePlan
+from mfpipe.db.claims import Claim, ClaimRequest, claim
+from mfpipe.db.identifiers import check_identifier
+from mfpipe.db.identity import LoadIdentity
+from mfpipe.db.registry import SUCCESS, FileFacts, release
+from mfpipe.db.runs import COMPLETED, FAILED, LOADED, RunStore, utcnow
+from mfpipe.errors import EXIT_DATA, EXIT_INTERNAL, EXIT_NO_INPUT, MfpipeError, first_line
+from mfpipe.layout import load_layout
+from mfpipe.pipeline.config import RunConfig, changed_options, config_from_options, resumed
+from mfpipe.pipeline.engine import Engine, RunSummary, resolve_columns
+from mfpipe.pipeline.process import check_framing
 from mfpipe.pipeline.progress import Progress
 from mfpipe.pipeline.source import open_input
-from mfpipe.recon import ReconciliationReport, ReconciliationService
-from mfpipe.recon.subject import RunSubject, staging_side
+from mfpipe.recon.publish import publish
 
-EXIT_NOTHING_TO_DO = 99
+SKIPPED, REFUSED = "SKIPPED", "REFUSED"  # launch outcomes of a file that no run loaded
 log = structlog.get_logger()
 
 
 def load_file(config: RunConfig, progress: Progress | None = None, reprocess: bool = False,
-              ttl_s: float = 60.0) -> RunSummary:
-    """Claim, load, promote and reconcile one file (see the module docstring)."""
-    facts = _facts(config.input_path)
-    config = replace(config, input_path=facts.path)  # absolute: restart may run elsewhere
-    store = RunStore(config.db_url, config.run_id)
+              ttl_s: float = 60.0, replace_runs: Sequence[str] = ()) -> RunSummary:
+    """Claim, load and publish one file (see the module docstring); ``replace_runs``: the
+    runs of other content a reprocess replaces (``--replace``)."""
+    facts = file_facts(config.input_path)
+    config, identity = _identified(config, facts)
+    config.check_outputs()
+    request = ClaimRequest("reprocess" if reprocess else "run", config.run_id,
+                           named=tuple(replace_runs),
+                           changes=lambda stored: ", ".join(changed_options(stored, config)))
+    store = RunStore(config.db_url)
     try:
         store.check_available(config.retry_s)
         store.prepare_control()
-        registry = FileRegistry(store, ttl_s)
-        claim = registry.claim(facts, config.run_id, reprocess)
-        if claim.outcome != "claimed":
-            return _not_loaded(config, claim)
-        loaded_as = None if reprocess else _same_content_loaded(store, config, facts)
-        if loaded_as:
-            registry.release(facts.path, config.run_id, SKIPPED, last_run_id=loaded_as)
-            return _not_loaded(config, Claim("skip", loaded_as))
-        # kept with the run's options, so that a restart replaces them too
-        config = replace(config, file_sha256=facts.sha256,
-                         replaces=_earlier_loads(store, facts, reprocess))
-        try:
-            summary = Engine(config, progress).run(store)
-            finish(store, config, summary, facts)
-        except BaseException:  # never leave the file claimed by a run that ended in error
-            registry.release(facts.path, config.run_id, FAILED)
-            raise
-        release(registry, facts.path, summary)
+        decision = claim(store, facts, identity, request, ttl_s)
+        if decision.outcome == "resume":
+            stored = store.run(decision.run_id)
+            assert stored is not None  # the claim just took it
+            config = resumed(config_from_options(stored["options"], config.db_url), config)
+    finally:
+        store.close()
+    if decision.outcome == "new":
+        return run_attempt(replace(config, replaces=decision.replaces), decision.attempt,
+                           facts, progress, resuming=False)
+    if decision.outcome == "resume":
+        log.info("resuming run", run_id=decision.run_id, attempt=decision.attempt)
+        return run_attempt(config, decision.attempt, facts, progress, resuming=True)
+    return not_loaded(decision)
+
+
+def run_attempt(config: RunConfig, attempt: int, facts: FileFacts,
+                progress: Progress | None, resuming: bool) -> RunSummary:
+    """One attempt of a claimed run: load what its ledger lacks, then publish.
+
+    A resumed run first ends the database sessions its earlier launcher left (a commit the
+    server was still finishing must not slip in beside this attempt's load of that chunk),
+    then reads its ledger. Every write of the attempt is fenced by its number. An error
+    ends the run FAILED with its exit code, never leaves it STARTED, and frees the file."""
+    store = RunStore(config.db_url, config.run_id)
+    store.lease(config.run_id, attempt)
+    try:
+        done: dict[int, tuple[int, int, int, int]] = {}
+        if resuming:
+            store.end_sessions(config.run_id)
+            done = {int(c["chunk_id"]): (int(c["worker_id"]),
+                                         int(c["last_record_no"]) - int(c["first_record_no"]) + 1,
+                                         int(c["rows_loaded"]), int(c["rows_rejected"]))
+                    for c in store.ledger(config.run_id)}
+        summary = Engine(config, progress).run(store, done)
+        finish(store, config, summary, facts)
+    except MfpipeError as exc:  # an error the operator can act on: the run says it
+        _end_in_error(store, config.run_id, exc)
+        release(store, facts.path, config.run_id, FAILED)
+        return RunSummary(config.run_id, FAILED, exc.exit_code, str(exc), {}, {}, 0.0)
+    except BaseException as exc:
+        _end_in_error(store, config.run_id, exc)
+        release(store, facts.path, config.run_id, FAILED)
+        raise
+    else:
+        loaded = summary.status == COMPLETED
+        release(store, facts.path, config.run_id, SUCCESS if loaded else FAILED,
+                config.run_id if loaded else None)
         return summary
     finally:
         store.close()
 
 
-def finish(store: RunStore, config: RunConfig, summary: RunSummary, facts: FileFacts,
-           restarted: bool = False) -> None:
-    """After the engine: check the file did not change, promote, reconcile, and only then
-    end the run COMPLETED (or FAILED), in ``mfp_run`` and in ``summary``.
+def finish(store: RunStore, config: RunConfig, summary: RunSummary, facts: FileFacts) -> None:
+    """After the engine: check that the file did not change, then publish the run with its
+    proof (COMPLETED) or end it FAILED, in ``mfp_run`` and in ``summary``.
 
     Until then the run stays STARTED with a fresh heartbeat: a launcher killed in the
     meantime leaves a run that ``runs recover`` (or the next launch) marks FAILED and
-    ``restart`` finishes, never one that says COMPLETED without its proof. ``restarted``:
-    the dead launcher's promotion may have committed, so this one first removes what that
-    one wrote."""
-    if summary.status != COMPLETED:  # the engine ended it already
+    ``restart`` finishes, never one that says COMPLETED without its proof."""
+    if summary.status != LOADED:  # the engine ended it already
         return
     changed = _changed(facts)
     if changed:
         _fail(store, summary, EXIT_NO_INPUT, f"{facts.path} {changed} while it was read; "
-                                             "nothing was promoted: run it again once the "
+                                             "nothing was published: run it again once the "
                                              "file is complete")
         return
     try:
         with store.beating(config.run_id, config.heartbeat_s):
-            report = promote_and_reconcile(store, config.run_id, again=restarted)
-    except Exception as exc:  # the rows are safe in staging: a restart finishes the run
-        log.exception("promotion or reconciliation failed", run_id=config.run_id)
+            report = publish(store, config.run_id)
+    except Exception as exc:  # the rows are safe in staging: a restart publishes them
+        log.exception("publication failed", run_id=config.run_id)
         _fail(store, summary, exc.exit_code if isinstance(exc, MfpipeError) else EXIT_INTERNAL,
-              f"promotion or reconciliation failed ({type(exc).__name__}: {first_line(exc)}); "
-              f"every record is in staging: `mfpipe restart {config.run_id}` promotes and "
-              "reconciles again")
+              f"publication failed ({type(exc).__name__}: {first_line(exc)}); nothing was "
+              f"published and every record is in staging: `mfpipe restart {config.run_id}` "
+              "publishes again")
         return
-    summary.counts["final"] = report.counts.final
     summary.reconciliation = report.summary()
     if not report.passed:
-        _fail(store, summary, EXIT_DATA, "reconciliation failed: " + ", ".join(report.failed))
+        summary.counts["final"] = 0
+        _fail(store, summary, EXIT_DATA, "reconciliation failed: " + ", ".join(report.failed)
+              + "; nothing was published (the final table is unchanged) and the run keeps "
+              "its staging rows for inspection")
         return
-    store.update(config.run_id, status=COMPLETED, exit_code=0, ended_at=utcnow(),
-                 heartbeat_at=utcnow())
+    summary.counts["final"] = report.counts.final
+    summary.status = COMPLETED
 
 
-def release(registry: FileRegistry, path: str, summary: RunSummary) -> None:
-    """End the run's claim on its file: SUCCESS (the file's last load) or FAILED."""
-    loaded = summary.status == COMPLETED
-    registry.release(path, summary.run_id, SUCCESS if loaded else FAILED,
-                     summary.run_id if loaded else None)
+def not_loaded(decision: Claim) -> RunSummary:
+    """The summary of a launch that loaded nothing: skipped (99), held (75) or refused."""
+    status = SKIPPED if decision.outcome == "skip" else REFUSED
+    return RunSummary(decision.run_id or None, status, decision.exit_code, decision.message,
+                      {}, {}, 0.0)
 
 
-def promote_and_reconcile(store: RunStore, run_id: str, again: bool = False
-                          ) -> ReconciliationReport:
-    """Promote a loaded run's staging rows to its final table (removing the earlier loads a
-    reprocess replaces; ``again``: a restarted run's, see ``finish``), then reconcile it.
-
-    The run's staging rows no longer change, so they are measured (a full scan that hashes
-    every row) and checked against the business rules on a second connection while
-    promotion writes the final table, and the final table is measured as soon as promotion
-    commits, whether or not the staging side is done: the scans and the insert share the
-    machine's cores instead of taking turns. On SQLite the staging side runs in a process
-    of its own: its hash calls Python once per row, and in a thread it would contend for
-    the GIL with the final table's."""
-    subject = RunSubject.load(store, run_id)
-    pool: Executor = (ProcessPoolExecutor(1, mp_context=forking.context())
-                      if store.dialect == "sqlite"
-                      else ThreadPoolExecutor(1, thread_name_prefix="measure-staging"))
-    with pool:
-        staged = pool.submit(staging_side, store.url, run_id)
-        store.promote(run_id, subject.staging, subject.final, subject.config.key,
-                      subject.config.replaces, again)
-        subject.final_measure  # noqa: B018 (measured now, kept by the subject)
-        subject.adopt_staging_side(staged.result())
-    return ReconciliationService(store).reconcile(run_id, subject)
+def _identified(config: RunConfig, facts: FileFacts) -> tuple[RunConfig, LoadIdentity]:
+    """The config with its path, content, job, table, record and proof columns resolved
+    (so that a resumed run's stored options compare alike), and the load's identity."""
+    record = load_layout(config.layout_path).record(config.record_name)
+    check_framing(record, config.framing)
+    final = check_identifier(config.final_table or record.table, "final table")
+    job = config.job or record.table
+    config = replace(config, input_path=facts.path, file_sha256=facts.sha256, job=job,
+                     final_table=final, record_name=record.name)
+    config = resolve_columns(config, DecodePlan.compile(record, config.decode).schema)
+    return config, LoadIdentity(job, final, record.name, facts.sha256)
 
 
-def run_load(config: RunConfig, progress: Progress | None = None) -> RunSummary:
-    """Load a file as a new run outside the registry (no claim, no skip): the demo's way."""
-    store = RunStore(config.db_url, config.run_id)
-    try:
-        store.check_available(config.retry_s)
-        facts = _facts(config.input_path)
-        summary = Engine(config, progress).run(store)
-        finish(store, config, summary, facts)
-        return summary
-    finally:
-        store.close()
-
-
-def _facts(path: str) -> FileFacts:
+def file_facts(path: str) -> FileFacts:
+    """The facts of an input file; a missing or unreadable one is the clear InputError (66)."""
     with open_input(path):  # missing, a directory, unreadable: the clear InputError (66)
         pass
     return FileFacts.of(path)
@@ -167,54 +176,15 @@ def _changed(facts: FileFacts) -> str:
     return "" if same else "changed"
 
 
-def _same_content_loaded(store: RunStore, config: RunConfig, facts: FileFacts) -> str | None:
-    """Pre-validation: the last completed load of the same content (by SHA-256, under any
-    name) whose rows the final table still holds in full, when the file's record count
-    equals what that run read; None otherwise."""
-    query = (sa.select(mfp_run).where(mfp_run.c.file_sha256 == facts.sha256,
-                                      mfp_run.c.status == COMPLETED)
-             .order_by(mfp_run.c.started_at.desc()).limit(1))
-    with store.engine.connect() as c:
-        run = c.execute(query).first()
-    if run is None or not run.records_read or run.records_read != count_records(config):
-        return None
-    subject = RunSubject.load(store, run.run_id)
-    final = subject.scalar(sa.select(sa.func.count()).where(subject.in_final))
-    return run.run_id if final == subject.scalar(
-        sa.select(sa.func.count()).where(subject.promoted)) > 0 else None
-
-
-def count_records(config: RunConfig) -> int:
-    """The number of records in the file, by framing it (no decoding)."""
-    with open_input(config.input_path) as buffer:
-        return sum(c.n_records for c in iter_chunks(buffer, config.framing,
-                                                     config.chunk_records, config.input_path))
-
-
-def _earlier_loads(store: RunStore, facts: FileFacts, reprocess: bool) -> tuple[str, ...]:
-    """The earlier runs of this file whose rows (in final and staging) this load replaces.
-
-    A reprocess replaces every completed or failed run of the file. Any other load
-    replaces the failed runs of the same content: a failed run's rows stay for inspection
-    (promoted, when only its checks failed), and loading the file again must not add them
-    a second time. A failed run of other content at the same path is another day's data;
-    it stays."""
-    r = mfp_run.c
-    query = sa.select(r.run_id).where(r.file == facts.path)
-    query = (query.where(r.status.in_((COMPLETED, FAILED))) if reprocess
-             else query.where(r.status == FAILED, r.file_sha256 == facts.sha256))
-    with store.engine.connect() as c:
-        return tuple(c.execute(query).scalars())
-
-
-def _not_loaded(config: RunConfig, claim: Claim) -> RunSummary:
-    if claim.outcome == "held":
-        return RunSummary(config.run_id, FAILED, EXIT_TEMPORARY,
-                          f"{config.input_path} is being loaded by run {claim.run_id}; not "
-                          "loaded twice", {}, {}, 0.0)
-    return RunSummary(config.run_id, SKIPPED, EXIT_NOTHING_TO_DO,
-                      f"{config.input_path} was loaded by run {claim.run_id} and is unchanged; "
-                      "use `mfpipe reprocess` to load it again", {}, {}, 0.0)
+def _end_in_error(store: RunStore, run_id: str, exc: BaseException) -> None:
+    """End a run that an error stopped outside the engine's own handling FAILED, with the
+    error's exit code (if this attempt still owns it and it is still active)."""
+    code = exc.exit_code if isinstance(exc, MfpipeError) else EXIT_INTERNAL
+    try:
+        store.update_active(run_id, status=FAILED, exit_code=code, ended_at=utcnow(),
+                            message=f"{type(exc).__name__}: {first_line(exc)}"[:2000])
+    except Exception:  # the database is gone too: recovery ends the run later
+        log.warning("could not record the run's failure", run_id=run_id)
 
 
 def _fail(store: RunStore, summary: RunSummary, code: int, message: str) -> None:

@@ -158,6 +158,12 @@ class RecordLayout:
         return tuple(seen[k] for k in sorted(seen))
 
     @property
+    def binary_fields(self) -> tuple[Field, ...]:
+        """Fields whose bytes are not characters (binary, packed, floating point, national):
+        any byte value, a newline's included, may appear in them."""
+        return tuple(f for f in self.fields if f.usage is not Usage.DISPLAY)
+
+    @property
     def arrow_schema(self) -> pa.Schema:
         """The Arrow schema of the decoded record batch."""
         return pa.schema([f.arrow_field for f in self.fields])

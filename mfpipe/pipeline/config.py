@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
-from dataclasses import dataclass, field, fields
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from mfpipe.codec import Branch, DecodeOptions
@@ -35,7 +37,7 @@ class RunConfig:
     writers: int = 2
     chunk_records: int = 50_000
     max_errors: int = 50  # 0: no limit (SQL*Loader's ERRORS=)
-    bad_file: str | None = None  # original bytes of rejected records
+    bad_file: str | None = None  # original bytes of rejected records: a file, or a folder
     run_id: str = field(default_factory=new_run_id)
     loader: str | None = None  # a non-default bulk loader, e.g. "postgresql-adbc"
     file_sha256: str | None = None  # the content being loaded, as the registry saw it
@@ -45,6 +47,7 @@ class RunConfig:
     # promotion and reconciliation
     final_table: str | None = None  # default: the record's table name
     key: tuple[str, ...] = ()  # merge key of the final table; none: append
+    duplicate_keys: str = "fail"  # a key twice in one file: "fail", or "warn" (the last wins)
     replaces: tuple[str, ...] = ()  # a reprocess: the earlier loads promotion removes
     money_columns: tuple[str, ...] | None = None  # None: every decimal column with decimals
     hash_columns: tuple[str, ...] | None = None  # None: every column all databases hash alike
@@ -66,13 +69,69 @@ class RunConfig:
             raise ConfigError("--max-errors must be 0 (no limit) or more")
         if self.keep_staging_days is not None and self.keep_staging_days < 0:
             raise ConfigError("--keep-staging-days must be 0 or more")
+        if self.duplicate_keys not in ("fail", "warn"):
+            raise ConfigError("--duplicate-keys must be fail or warn")
         if self.trailer_record and not self.framing.skip_trailer_bytes:
             raise ConfigError("a trailer record needs --skip-trailer-bytes (the trailer's size)")
 
     @property
+    def record_decode(self) -> DecodeOptions:
+        """How the loaded record decodes: a key column must have a value, so a record
+        without one is a reject with its reason, never a row the final table cannot hold
+        (promotion would have to drop it)."""
+        return replace(self.decode, required=self.key) if self.key else self.decode
+
+    @property
     def bad_path(self) -> str:
-        stem = os.path.basename(self.input_path)
-        return self.bad_file or f"{stem}.{self.run_id}.bad"
+        """Where the rejected records' original bytes go: ``bad_file``, or, when that is a
+        folder or not given, ``<input name>.<run id>.bad`` in it or beside the input (one
+        rule for every command; never the launcher's working directory)."""
+        if self.bad_file and not os.path.isdir(self.bad_file):
+            return self.bad_file
+        name = f"{os.path.basename(self.input_path)}.{self.run_id}.bad"
+        return os.path.join(self.bad_file or os.path.dirname(self.input_path), name)
+
+    def check_outputs(self) -> None:
+        """Refuse now (78, naming the path) a bad file that could not be written when the
+        first reject comes, hours into a run."""
+        path = self.bad_path
+        folder = os.path.dirname(path) or "."
+        if not os.path.isdir(folder):
+            raise ConfigError(f"bad file {path}: folder {folder} does not exist (--bad-file)")
+        if not os.access(path if os.path.exists(path) else folder, os.W_OK):
+            raise ConfigError(f"bad file {path}: not writable (--bad-file names another file "
+                              "or folder)")
+
+
+# What an attempt may change when it resumes a run: how fast, from which path (the content
+# is the same) and with what error limit; never what is decoded, loaded or proved.
+RESUMABLE = frozenset({"processors", "writers", "max_errors", "retry_s", "heartbeat_s",
+                       "loader", "direct_path", "keep_staging_days", "bad_file", "input_path",
+                       "db_url"})
+_RUN_OWN = frozenset({"run_id", "file_sha256", "replaces"})  # the run's, kept on resume
+
+
+def options_of(config: RunConfig) -> dict[str, Any]:
+    """The run's options as stored with it (``mfp_run.options``: JSON, the database URL
+    without its password)."""
+    from mfpipe.db.urls import redact
+
+    options = asdict(config)
+    options["db_url"] = redact(config.db_url)
+    return json.loads(json.dumps(options))
+
+
+def changed_options(stored: Mapping[str, Any], config: RunConfig) -> list[str]:
+    """The options of ``config`` that differ from a run's ``stored`` ones and may not
+    change when the run resumes."""
+    mine = options_of(config)
+    return sorted(k for k, v in mine.items()
+                  if k not in RESUMABLE | _RUN_OWN and stored.get(k) != v)
+
+
+def resumed(stored: RunConfig, launch: RunConfig) -> RunConfig:
+    """A resumed run's config: its own, with the launch's resumable options."""
+    return replace(stored, **{k: getattr(launch, k) for k in RESUMABLE})
 
 
 def config_from_options(options: dict[str, Any], db_url: str) -> RunConfig:
@@ -83,6 +142,7 @@ def config_from_options(options: dict[str, Any], db_url: str) -> RunConfig:
     values = {k: v for k, v in options.items() if k in _FIELDS}
     decode = dict(values.get("decode", {}))
     decode["dates"] = tuple(tuple(pair) for pair in decode.get("dates", ()))
+    decode["required"] = tuple(decode.get("required", ()))
     decode["branches"] = tuple(Branch(b["branch"], b["column"], tuple(b["values"]))
                                for b in decode.get("branches", ()))
     values.update(

@@ -23,7 +23,7 @@ from mfpipe.codec import DecodeOptions, DecodePlan
 from mfpipe.errors import ConfigError
 from mfpipe.framing import FramingOptions, iter_chunks
 from mfpipe.layout import RecordLayout
-from mfpipe.pipeline.process import decode_chunk
+from mfpipe.pipeline.process import check_framing, decode_chunk
 from mfpipe.pipeline.source import open_input
 
 
@@ -54,6 +54,7 @@ def convert_file(record: RecordLayout, source: str | Path, output: str | Path,
     kind = target.suffix.lower()
     if kind not in (".parquet", ".jsonl"):
         raise ConfigError(f"output {target} must end in .parquet or .jsonl")
+    check_framing(record, framing)
     plan = DecodePlan.compile(record, options)
     rejects_target = rejects_path_for(target)
     started = time.perf_counter()

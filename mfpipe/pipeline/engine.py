@@ -10,7 +10,6 @@ chunk boundary (STOPPED). Nothing is half-written: each chunk commits with its l
 from __future__ import annotations
 
 import json
-import os
 import queue
 import resource
 import signal
@@ -24,14 +23,12 @@ import structlog
 from mfpipe.codec import DecodePlan
 from mfpipe.codec.digest import hash_columns, money_columns
 from mfpipe.db.loaders import LOADERS, loader_kind
-from mfpipe.db.registry import HOST
-from mfpipe.db.runs import (COMPLETED, FAILED, STARTED, STARTING, STOPPED, STOPPING, RunStore,
-                            utcnow)
+from mfpipe.db.runs import FAILED, LOADED, STARTED, STOPPED, STOPPING, RunStore, utcnow
 from mfpipe.db.urls import redact
-from mfpipe.errors import EXIT_DATA, EXIT_INTERNAL, EXIT_OK, MfpipeError
+from mfpipe.errors import EXIT_DATA, EXIT_INTERNAL, EXIT_OK, EXIT_TEMPORARY, MfpipeError, RunError
 from mfpipe.layout import load_layout
 from mfpipe.pipeline import forking
-from mfpipe.pipeline.config import RunConfig
+from mfpipe.pipeline.config import RunConfig, options_of
 from mfpipe.pipeline.metrics import MetricsAggregator
 from mfpipe.pipeline.processor import leave_with_launcher, run_processor
 from mfpipe.pipeline.progress import Progress
@@ -50,7 +47,7 @@ log = structlog.get_logger()
 class RunSummary:
     """The outcome of a run, as printed with ``--json``."""
 
-    run_id: str
+    run_id: str | None  # None: the launch failed before any run took the file
     status: str
     exit_code: int
     message: str
@@ -65,7 +62,8 @@ class RunSummary:
 
 
 class Engine:
-    """Runs one :class:`RunConfig` to COMPLETED, STOPPED or FAILED."""
+    """Loads one :class:`RunConfig`'s file into staging: LOADED (every chunk committed; the
+    caller publishes it), STOPPED or FAILED."""
 
     def __init__(self, config: RunConfig, progress: Progress | None = None) -> None:
         self.config = config
@@ -79,29 +77,31 @@ class Engine:
 
     def run(self, store: RunStore, done_chunks: dict[int, tuple[int, int, int, int]] | None = None
             ) -> RunSummary:
-        """Load the file; ``done_chunks`` (restart) are counted but not loaded again."""
+        """Load the file into the run a claim made or resumed (``mfp_run`` has its row);
+        ``done_chunks`` (a resumed run's ledger) are counted but not loaded again."""
         started, cpu = time.perf_counter(), _cpu_seconds()
         record = load_layout(self.config.layout_path).record(self.config.record_name)
-        plan = DecodePlan.compile(record, self.config.decode)
+        plan = DecodePlan.compile(record, self.config.record_decode)
         self.config = config = resolve_columns(self.config, plan.schema)
         staging, final = store.prepare(record.table, plan.schema, config.final_table,
                                        config.key)
         self._committed = dict(done_chunks or {})
-        launcher = {"host": HOST, "pid": os.getpid()}
-        if done_chunks is None:
-            store.create_run(config.run_id, job=config.job or record.table,
-                             file=config.input_path, layout=config.layout_path,
-                             record_name=record.name, staging_table=staging.name,
-                             final_table=final.name, options=json.dumps(_options(config)),
-                             trailer_hex=read_trailer(config), version=_version(),
-                             file_sha256=config.file_sha256, **launcher)
-        else:  # a restart: the same run, now in this launcher
-            store.update(config.run_id, status=STARTING, message="", ended_at=None,
-                         heartbeat_at=utcnow(), **launcher)
+        if not store.update_active(config.run_id, layout=config.layout_path,
+                                   staging_table=staging.name,
+                                   options=json.dumps(options_of(config)),
+                                   trailer_hex=read_trailer(config), version=_version(),
+                                   heartbeat_at=utcnow()):
+            raise RunError(config.run_id, "is not claimed by this launcher (another attempt "
+                                          "owns it, or it ended); nothing was loaded",
+                           EXIT_TEMPORARY)
         log.info("run starting", run_id=config.run_id, input=config.input_path,
                  db=redact(config.db_url), processors=config.processors, writers=config.writers)
         status, exit_code, message, reader, metrics = self._supervise(store, staging.name)
-        counts = self._counts(reader, metrics)
+        counts = self._counts(store, reader, metrics)
+        if status == LOADED and counts["read"] != reader.records:
+            status, exit_code, message = FAILED, EXIT_INTERNAL, (
+                f"the ledger holds {counts['read']} of the {reader.records} records framed; "
+                "the run is restartable")
         summary = RunSummary(config.run_id, status, exit_code, message, counts,
                              {"staging": staging.name, "final": final.name,
                               "ledger": "mfp_chunk", "rejects": "mfp_reject"},
@@ -109,8 +109,8 @@ class Engine:
                              config.bad_path if counts["rejected"] else None)
         outcome = {"elapsed_s": summary.elapsed_s, "cpu_s": round(_cpu_seconds() - cpu, 3),
                    "metrics": json.dumps(counts["per_worker"])}
-        if status == COMPLETED:  # loaded: the run stays STARTED until promotion and
-            store.record_load(config.run_id, counts, **outcome)  # reconciliation end it
+        if status == LOADED:  # the run stays STARTED until its publication ends it
+            store.record_load(config.run_id, counts, **outcome)
         else:
             store.finish(config.run_id, status, exit_code, counts, message, **outcome)
         log.info("load ended", run_id=config.run_id, status=status, exit_code=exit_code,
@@ -192,7 +192,7 @@ class Engine:
                     return FAILED, failure[1], failure[0]
                 if stopping or not reader.finished:
                     return STOPPED, EXIT_STOPPED, "stopped at a chunk boundary; restartable"
-                return COMPLETED, EXIT_OK, ""
+                return LOADED, EXIT_OK, ""
             if time.monotonic() - beat > config.heartbeat_s:
                 store.heartbeat(config.run_id)
                 beat = time.monotonic()
@@ -216,11 +216,16 @@ class Engine:
             self._committed[chunk_id] = (worker_id, records, rows, rejects)
             self.progress.advance(records, length)
 
-    def _counts(self, reader: Reader, per_worker: dict[int, dict[str, int]]) -> dict[str, Any]:
-        committed = self._committed.values()
-        return {"read": reader.records, "loaded": sum(c[2] for c in committed),
-                "rejected": sum(c[3] for c in committed), "chunks": reader.chunks,
-                "chunks_committed": len(self._committed),
+    def _counts(self, store: RunStore, reader: Reader, per_worker: dict[int, dict[str, int]]
+                ) -> dict[str, Any]:
+        """The run's counts as its ledger holds them once every process is gone (a writer
+        may commit chunks in flight while a failed run ends): read, loaded and rejected are
+        those of committed chunks, so they always equal the ledger's."""
+        ledger = store.ledger(self.config.run_id)
+        return {"read": sum(c["last_record_no"] - c["first_record_no"] + 1 for c in ledger),
+                "loaded": sum(c["rows_loaded"] for c in ledger),
+                "rejected": sum(c["rows_rejected"] for c in ledger), "chunks": reader.chunks,
+                "chunks_committed": len(ledger),
                 "per_worker": {str(k): v for k, v in per_worker.items()}}
 
 
@@ -286,13 +291,6 @@ def _cpu_seconds() -> float:
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(
         resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
-def _options(config: RunConfig) -> dict[str, Any]:
-    """The run's options as JSON (the database URL without its password)."""
-    options = asdict(config)
-    options["db_url"] = redact(config.db_url)
-    return options
 
 
 def _version() -> str:

@@ -52,7 +52,7 @@ def _process_tasks(worker_id: int, config: RunConfig, tasks: Any, results: Any,
                    metrics: MetricsAggregator, abort: Any) -> bool:
     """Decode until the reader's sentinel (True) or until the run is over without it."""
     record = load_layout(config.layout_path).record(config.record_name)
-    plan = DecodePlan.compile(record, config.decode)
+    plan = DecodePlan.compile(record, config.record_decode)
     prepare = loader_class(config.db_url, config.loader).prepare  # e.g. encode for COPY
     with open_input(config.input_path) as buffer:
         data = np.frombuffer(buffer, dtype=np.uint8)

@@ -18,6 +18,7 @@ from mfpipe.codec.synth import synthesize
 from mfpipe.errors import ConfigError
 from mfpipe.framing import FramingOptions, write_records
 from mfpipe.layout import Category, Field, RecordLayout, Usage
+from mfpipe.pipeline.process import check_framing
 
 _BLOCK = 100_000  # records generated at a time, so memory stays flat for any N
 
@@ -46,6 +47,7 @@ def generate_file(record: RecordLayout, path: str | Path, n: int, framing: Frami
                   ) -> SampleFile:
     """Write ``n`` records (``bad`` of them corrupted) to ``path`` in the given record format."""
     options = options or DecodeOptions()
+    check_framing(record, framing)
     if not 0 <= bad <= n:
         raise ConfigError(f"--bad {bad} must be between 0 and the record count {n}")
     targets = corruptible(record)
@@ -75,9 +77,6 @@ def _block(record: RecordLayout, n: int, seed: int, options: DecodeOptions,
     rows = encode_records(record, values, n, options)
     if framing.recfm in ("F", "FB"):
         width = framing.lrecl or record.size
-        if width < record.size:
-            raise ConfigError(f"lrecl {width} is shorter than record {record.name} "
-                              f"({record.size} bytes)")
         if width > record.size:
             pad = np.full((n, width - record.size), charset(options.encoding).space, np.uint8)
             rows = np.concatenate([rows, pad], axis=1)

@@ -104,7 +104,7 @@ def _narrow_records(subject: RunSubject, chunk_ids: list[int]) -> list[str]:
 def _decode_chunks(subject: RunSubject, chunk_ids: set[int]) -> list[tuple[int, int]]:
     """(record_no, digest) of every valid record of the given chunks, as a processor saw them."""
     config = subject.config
-    plan = DecodePlan.compile(subject.record, config.decode)
+    plan = DecodePlan.compile(subject.record, config.record_decode)
     found: list[tuple[int, int]] = []
     with open_input(config.input_path) as buffer:
         for chunk in iter_chunks(buffer, config.framing, config.chunk_records, config.input_path):

@@ -1,9 +1,10 @@
 """ReconciliationService: run every check on a run, keep the results, build the report.
 
-``reconcile`` runs the checks (at the end of ``mfpipe run``, or later with ``mfpipe
-reconcile RUN_ID``, e.g. after someone touched the final table) and replaces the run's rows
-in ``mfp_recon_result``; ``report`` rebuilds the report from what was kept, without
-re-running anything, so a report shows what was signed off.
+``check`` runs the checks (at the end of a load, inside the publishing transaction: see
+:mod:`mfpipe.recon.publish`); ``reconcile`` runs them again later (``mfpipe reconcile
+RUN_ID``) and replaces the run's rows in ``mfp_recon_result``; ``report`` rebuilds the
+report from what was kept, without re-running anything, so a report shows what was signed
+off.
 """
 
 from __future__ import annotations
@@ -42,20 +43,24 @@ class ReconciliationService:
     def __init__(self, store: RunStore) -> None:
         self.store = store
 
-    def reconcile(self, run_id: str, subject: RunSubject | None = None
-                  ) -> ReconciliationReport:
-        """Run every check on the run, store the results, and return the report; a
-        ``subject`` of the run may come with measures already taken.
+    def reconcile(self, run_id: str) -> ReconciliationReport:
+        """Run every check on a run again (an audit: a fresh scan of staging and final, e.g.
+        after someone touched the final table), store the results, and return the report.
 
         A run whose staging rows were purged cannot be checked again (its staging side is
         gone): that is an error naming the purge, not a run of failing checks."""
-        if subject is None:  # not the end of a load: the run may be an old one
-            self._refuse_purged(run_id)
-            subject = RunSubject.load(self.store, run_id)
+        self._refuse_purged(run_id)
+        report = self.check(RunSubject.load(self.store, run_id))
+        with self.store.engine.begin() as connection:
+            self.save(connection, run_id, report.checks)
+        return report
+
+    def check(self, subject: RunSubject) -> ReconciliationReport:
+        """Run every check on ``subject`` (whose measures may be taken already) and return
+        the report; nothing is stored."""
         with localcontext(EXACT):  # totals are summed, combined and compared unrounded
             report = self._report(subject, [c for check in CHECKS for c in check(subject)])
         report.checks += history_check(report.history_stats)
-        self._save(run_id, report.checks)
         return report
 
     def report(self, run_id: str) -> ReconciliationReport:
@@ -87,8 +92,8 @@ class ReconciliationService:
                                    f"again; its checks as they last ran: `mfpipe report "
                                    f"{run_id}`", EXIT_NO_INPUT)
 
-    def _save(self, run_id: str, checks: list[CheckResult]) -> None:
-        """Replace the run's stored results in one transaction."""
+    def save(self, connection: sa.Connection, run_id: str, checks: list[CheckResult]) -> None:
+        """Replace the run's stored results, in the caller's transaction."""
         now = utcnow()
         rows = [{"run_id": run_id, "position": i, "check_name": c.check[:100],
                  "check_type": c.type,
@@ -96,8 +101,6 @@ class ReconciliationService:
                  "discrepancy": c.discrepancy[:_TEXT], "passed": c.passed,
                  "severity": c.severity, "details": json.dumps(list(c.details)),
                  "checked_at": now} for i, c in enumerate(checks)]
-        with self.store.engine.begin() as c:
-            c.execute(sa.delete(mfp_recon_result).where(mfp_recon_result.c.run_id == run_id))
-            if rows:
-                c.execute(sa.insert(mfp_recon_result), rows)
-
+        connection.execute(sa.delete(mfp_recon_result).where(mfp_recon_result.c.run_id == run_id))
+        if rows:
+            connection.execute(sa.insert(mfp_recon_result), rows)

@@ -39,6 +39,9 @@ class RunSubject:
     staging: sa.Table
     final: sa.Table
     ledger: list[dict[str, Any]]
+    # while the run is being published: the publishing transaction, which every query of
+    # the subject then goes through (it alone sees the promoted rows)
+    connection: sa.Connection | None = None
 
     @classmethod
     def load(cls, store: RunStore, run_id: str) -> RunSubject:
@@ -153,10 +156,15 @@ class RunSubject:
 
     @property
     def rules(self) -> list[Rule]:
-        """The job's business rules, then an allowed-values rule (warn) for each loaded
-        field whose level-88 conditions list single VALUEs (unless the job names the same
-        rule, or asked for none: ``--no-88-rules``)."""
+        """The job's business rules; with a key, the key's uniqueness within the run (a
+        failure unless the job accepts duplicates: ``--duplicate-keys warn``, or names the
+        rule itself); then an allowed-values rule (warn) for each loaded field whose
+        level-88 conditions list single VALUEs (unless the job names the same rule, or asked
+        for none: ``--no-88-rules``)."""
         rules = list(self.config.rules)
+        key = Rule("unique", self.config.key, (), self.config.duplicate_keys)
+        if self.config.key and key.name not in {r.name for r in rules}:
+            rules.insert(0, key)
         if self.config.condition_rules:
             named = {r.name for r in rules}
             rules += [r for r in condition_rules(self.record) if r.name not in named]
@@ -175,10 +183,12 @@ class RunSubject:
 
     def scalar(self, query: sa.Select) -> Any:
         """One value from the run's database."""
-        with self.store.engine.connect() as c:
-            return c.execute(query).scalar_one()
+        return self.rows(query)[0][0]
 
     def rows(self, query: sa.Select) -> list[sa.Row]:
+        """The query's rows, read in the publishing transaction if there is one."""
+        if self.connection is not None:
+            return list(self.connection.execute(query))
         with self.store.engine.connect() as c:
             return list(c.execute(query))
 

@@ -116,9 +116,45 @@ class TestGenAndConvert:
         data = tmp_path / "c.dat"
         run(capsys, "gen", CUSTOMER, "-o", str(data), "--records", "10")
         code, _, err = run(capsys, "convert", CUSTOMER, str(data), "-o",
-                           str(tmp_path / "c.parquet"), "--lrecl", "99")
-        assert code == 65 and "LRECL 99" in err and "remainder 10" in err
+                           str(tmp_path / "c.parquet"), "--lrecl", "110")
+        assert code == 65 and "LRECL 110" in err and "remainder 10" in err
         assert not (tmp_path / "c.parquet").exists()
+
+    def test_lrecl_shorter_than_the_record_exits_78(self, capsys, tmp_path):
+        """An LRECL that would cut every record short is refused before reading (it used to
+        convert 100-byte records as 99-byte ones)."""
+        data = tmp_path / "c.dat"
+        run(capsys, "gen", CUSTOMER, "-o", str(data), "--records", "99")
+        code, _, err = run(capsys, "convert", CUSTOMER, str(data), "-o",
+                           str(tmp_path / "c.parquet"), "--lrecl", "50")
+        assert code == 78 and "--lrecl 50 is shorter" in err
+
+    @pytest.mark.parametrize("command", ["gen", "convert"])
+    def test_text_for_a_binary_layout_is_refused(self, capsys, tmp_path, command):
+        """TEXT lines cannot hold packed or binary fields (a byte may be a newline): `gen`
+        and `convert` refuse (78) instead of writing or reading misframed records."""
+        target = tmp_path / "t.txt"
+        args = (["-o", str(target), "--records", "10"] if command == "gen" else
+                [str(target), "-o", str(tmp_path / "t.jsonl")])
+        code, _, err = run(capsys, command, CUSTOMER, *args, "--recfm", "TEXT")
+        assert code == 78 and "BALANCE (COMP_3)" in err and not target.exists()
+
+    def test_text_lines_of_another_length_are_rejects(self, capsys, tmp_path):
+        """A TEXT line shorter or longer than the record is a reject with its reason, never
+        a record read at shifted offsets."""
+        layout = tmp_path / "t.cpy"
+        layout.write_text(copybook("01  REC.\n    05  ID  PIC 9(4).\n    05  NAME PIC X(6)."))
+        data = tmp_path / "t.txt"
+        data.write_bytes(b"0001ALICE \n0002BOB\n00003CAROL \n0004DAVE  \r\n")
+        code, _, _ = run(capsys, "convert", str(layout), str(data), "-o",
+                         str(tmp_path / "t.jsonl"), "--recfm", "TEXT", "--encoding", "ascii")
+        assert code == 0
+        rows = (tmp_path / "t.jsonl").read_text().splitlines()
+        rejects = [json.loads(r) for r in (tmp_path / "t.rejects.jsonl").read_text().splitlines()]
+        assert [json.loads(r)["id"] for r in rows] == [1, 4]
+        assert [(r["record_no"], r["reason"]) for r in rejects] == [
+            (2, "line is not as long as the record layout"),
+            (3, "line is not as long as the record layout")]
 
     def test_usage_error_exits_64(self, capsys):
         """A missing argument is a usage error: exit 64."""

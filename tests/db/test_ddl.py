@@ -54,6 +54,23 @@ class TestDdl:
         text = ddl(*schema_of(LAYOUTS[1]), "oracle")
         assert "NUMBER(13, 2)" in text and "CHAR)" in text and "BINARY_DOUBLE" in text
 
+    def test_a_business_key_is_never_generated(self, postgres_url):
+        """A single integer key column is a plain NOT NULL primary key: no SERIAL, no
+        DEFAULT nextval(...) (SQLAlchemy's autoincrement would have made one)."""
+        name, schema = schema_of(LAYOUTS[0])
+        text = ddl(name, schema, "postgresql", ("cust_id",))
+        assert "cust_id BIGINT NOT NULL" in text and "SERIAL" not in text.upper()
+        engine = sa.create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://"))
+        table = final_table(sa.MetaData(), name, schema, "postgresql", ("cust_id",))
+        try:
+            table.create(engine)
+            column = next(c for c in sa.inspect(engine).get_columns(name)
+                          if c["name"] == "cust_id")
+            assert column["default"] is None and column["autoincrement"] is False
+        finally:
+            table.drop(engine)
+            engine.dispose()
+
     def test_sqlite_decimals_are_text(self):
         """SQLite keeps decimals as exact text, never REAL."""
         text = ddl("t", pa.schema([pa.field("amt", pa.decimal128(9, 2))]), "sqlite")

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from mfpipe.db.loaders import open_loader
-from mfpipe.db.promote import merge_statement
+from mfpipe.db.promote import merge_statement, promote
 from mfpipe.db.runs import RunStore
 from mfpipe.db.schema import dialect_for, final_table, staging_table
 from mfpipe.errors import ConfigError
@@ -39,21 +39,27 @@ def final_rows(store: RunStore, final: sa.Table) -> list[tuple]:
             sa.select(final).order_by(final.c.acct, final.c.last_run_id))]
 
 
+def promote_run(store: RunStore, run_id: str, staging: sa.Table, final: sa.Table, key=(),
+                replaces=()) -> int:
+    """Promote in a transaction of its own (publication shares it with the proof)."""
+    with store.engine.begin() as connection:
+        return promote(connection, staging, final, run_id, key, replaces)
+
+
 class TestAppend:
-    def test_promoting_twice_is_harmless(self, db_url):
-        """Without a key rows are appended once per run, however often a restarted run's
-        promotion runs."""
+    def test_rows_are_appended_with_their_run(self, db_url):
+        """Without a key every staging row of the run is appended, with ``last_run_id``,
+        and the rows written are counted."""
         store, staging, final = stage(db_url, "r1", [(1, "1.00", "a"), (1, "2.00", "b")])
-        assert store.promote("r1", staging, final) == 2
-        assert store.promote("r1", staging, final, again=True) == 2
+        assert promote_run(store, "r1", staging, final) == 2
         assert final_rows(store, final) == [(1, "1.00", "a", "r1"), (1, "2.00", "b", "r1")]
 
     def test_replaced_run_is_removed(self, db_url):
         """Rows of the run a reprocess replaces leave the final table in the same transaction."""
         store, staging, final = stage(db_url, "r1", [(1, "1.00", "a")])
-        store.promote("r1", staging, final)
+        promote_run(store, "r1", staging, final)
         stage(db_url, "r2", [(2, "2.00", "b")])
-        store.promote("r2", staging, final, replaces=["r1"])
+        promote_run(store, "r2", staging, final, replaces=["r1"])
         assert final_rows(store, final) == [(2, "2.00", "b", "r2")]
 
 
@@ -62,9 +68,9 @@ class TestMerge:
         """With a key, a later run updates existing keys and adds new ones."""
         store, staging, final = stage(db_url, "r1", [(1, "1.00", "a"), (2, "2.00", "b")],
                                       key=("acct",))
-        store.promote("r1", staging, final, key=("acct",))
+        promote_run(store, "r1", staging, final, key=("acct",))
         stage(db_url, "r2", [(2, "20.00", "B"), (3, "3.00", "c")], key=("acct",))
-        store.promote("r2", staging, final, key=("acct",))
+        promote_run(store, "r2", staging, final, key=("acct",))
         assert final_rows(store, final) == [(1, "1.00", "a", "r1"), (2, "20.00", "B", "r2"),
                                             (3, "3.00", "c", "r2")]
 
@@ -72,8 +78,8 @@ class TestMerge:
         """A key twice in one file: the later record is the one promoted."""
         store, staging, final = stage(db_url, "r1", [(7, "1.00", "first"), (7, "2.00", "last")],
                                       key=("acct",))
-        assert store.promote("r1", staging, final, key=("acct",)) == 1
-        assert store.promote("r1", staging, final, key=("acct",)) == 1  # twice: updated
+        assert promote_run(store, "r1", staging, final, key=("acct",)) == 1
+        assert promote_run(store, "r1", staging, final, key=("acct",)) == 1  # twice: updated
         assert final_rows(store, final) == [(7, "2.00", "last", "r1")]
 
     def test_unknown_key_is_a_config_error(self):

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from mfpipe.db import retention
 from mfpipe.db.control import mfp_purge, mfp_run
 from mfpipe.db.loaders import open_loader
-from mfpipe.db.runs import RunStore, utcnow
+from mfpipe.db.runs import RunStore, insert_run, utcnow
 
 SCHEMA = pa.schema([("acct", pa.int64())])
 STAGING_SCHEMA = pa.schema([("run_id", pa.string()), ("worker_id", pa.int32()),
@@ -29,8 +29,10 @@ def staged_runs(db_url: str) -> RunStore:
     with open_loader(db_url) as loader:
         loader.load(staging.name, pa.RecordBatch.from_pylist(rows, schema=STAGING_SCHEMA))
         loader.commit()
+    with store.engine.begin() as c:
+        for run_id, (status, days, _) in RUNS.items():
+            insert_run(c, run_id, job="j", file="f.dat", staging_table=staging.name)
     for run_id, (status, days, _) in RUNS.items():
-        store.create_run(run_id, job="j", file="f.dat", staging_table=staging.name)
         store.update(run_id, status=status, ended_at=utcnow() - dt.timedelta(days=days))
     return store
 

@@ -321,33 +321,31 @@ class TestFailureAfterTheLoad:
         assert final_fingerprint(db_url, first)[0] == 0
         assert RunStore(db_url).run(first)["status"] == "ABANDONED"
 
-    def test_restart_after_a_committed_promotion_appends_once(self, tmp_path, db_url,
-                                                              capsys):
-        """A launcher that died after its promotion committed, before reconciliation ended
-        the run (recovered FAILED): the restart promotes again and the append-mode final
-        table still holds every row once (a first promotion skips that delete)."""
+    def test_a_publication_that_would_duplicate_rows_is_rolled_back(self, tmp_path, db_url,
+                                                                    capsys):
+        """A published run forced back to FAILED (a state publication never leaves: rows
+        and COMPLETED commit together) and restarted: its second publication finds the
+        final table holding twice the staging rows, fails its proof (exit 65) and rolls
+        back; the append-mode final table still holds every row once."""
         from mfpipe.cli import main
 
         path = keyed_file(tmp_path / "in.dat", 2_500)
         assert main(["run", "--input", path, "--layout", LAYOUT, "--date", "open_date=YYYYMMDD",
                      "--chunk-records", "1000", "--db", db_url, "--json"]) == 0
         run_id = last_json(capsys.readouterr().out)["run_id"]
-        assert final_fingerprint(db_url, run_id)[0] == 2_500
         store = RunStore(db_url)
-        store.update(run_id, status="FAILED")  # what `runs recover` leaves of such a run
-        assert main(["restart", run_id, "--db", db_url, "--json"]) == 0
-        assert last_json(capsys.readouterr().out)["reconciliation"]["passed"]
-        assert final_fingerprint(db_url, run_id)[0] == 2_500
+        store.update(run_id, status="FAILED")
+        assert main(["restart", run_id, "--db", db_url, "--json"]) == 65
+        assert "final_rows" in last_json(capsys.readouterr().out)["reconciliation"]["failed"]
         with store.engine.connect() as c:
             assert c.execute(sa.text("SELECT count(*) FROM customer_account")).scalar() == 2_500
         store.close()
 
-
     def test_launcher_killed_during_promotion(self, tmp_path, postgres_url):
-        """A launcher killed after the load, while it promotes: the run still says STARTED
-        (never COMPLETED without its reconciliation), is recovered FAILED, and a restart
-        ends the dead promotion's session, promotes and reconciles: every row once. (A
-        trigger holds promotion in pg_sleep so the kill lands there.)"""
+        """A launcher killed after the load, while it publishes: nothing is published, the
+        run still says STARTED (never COMPLETED without its proof), is recovered FAILED,
+        and a restart ends the dead publication's session and publishes: every row once.
+        (A trigger holds promotion in pg_sleep so the kill lands there.)"""
         from mfpipe.cli import main
 
         path = keyed_file(tmp_path / "in.dat", 3_000)
@@ -371,6 +369,7 @@ class TestFailureAfterTheLoad:
             (run_id,) = c.execute(sa.text("SELECT run_id FROM mfp_run WHERE file = :f"),
                                   {"f": path}).scalars().all()
         assert store.run(run_id)["status"] == "STARTED"
+        assert final_fingerprint(postgres_url, run_id)[0] == 0
         assert main(["runs", "recover", "--db", postgres_url]) == 0
         assert store.run(run_id)["status"] == "FAILED"
         store.end_sessions(run_id)  # what restart does first; the trigger can go after it

@@ -9,7 +9,6 @@ import shutil
 import sqlalchemy as sa
 
 from mfpipe.cli import main
-from mfpipe.db.registry import FileRegistry
 from mfpipe.db.runs import RunStore
 from tests.jobs.support import LAYOUT, RUN_ARGS, keyed_file
 
@@ -30,14 +29,14 @@ def query(db_url: str, sql: str) -> list[tuple]:
 
 class TestSkipIfLoaded:
     def test_loaded_unchanged_file_is_skipped_with_99(self, tmp_path, db_url, capsys):
-        """The second launch on an unchanged file loads nothing and exits 99."""
+        """The second launch on an unchanged file loads nothing and exits 99, naming the run
+        that loaded it; the file stays SUCCESS in the registry."""
         path = keyed_file(tmp_path / "in.dat", 2_000)
-        assert run(capsys, db_url, "run", "--input", path)[0] == 0
+        first = run(capsys, db_url, "run", "--input", path)[1]["run_id"]
         code, summary = run(capsys, db_url, "run", "--input", path)
         assert (code, summary["status"]) == (99, "SKIPPED")
-        assert "reprocess" in summary["message"]
-        registry = FileRegistry(RunStore(db_url)).file(str(tmp_path / "in.dat"))
-        assert registry.status == "SKIPPED"
+        assert "reprocess" in summary["message"] and summary["run_id"] == first
+        assert query(db_url, "SELECT status, last_run_id FROM mfp_file") == [("SUCCESS", first)]
 
     def test_changed_file_is_loaded_as_a_new_run(self, tmp_path, db_url, capsys):
         """Same path, new content (checksum): loaded again, as a new run."""
@@ -164,3 +163,28 @@ class TestKeepStagingDays:
             (first["run_id"], 800)]
         assert query(db_url, "SELECT count(*) FROM customer_account") == [(1_100,)]
 
+
+
+class TestBadFile:
+    def test_bad_file_goes_beside_the_input(self, tmp_path, capsys):
+        """Rejected records' bytes go to <input>.<run id>.bad beside the input (not into
+        the launcher's working directory), as the summary says."""
+        db_url = f"sqlite:///{tmp_path / 'mfpipe.db'}"
+        path = keyed_file(tmp_path / "in.dat", 1_000)
+        data = bytearray(open(path, "rb").read())
+        data[100 * 7 + 53] = 0xFF  # a packed digit nibble above 9 in record 8's balance
+        open(path, "wb").write(bytes(data))
+        code, summary = run(capsys, db_url, "run", "--input", path)
+        assert code == 0 and summary["counts"]["rejected"] == 1
+        expected = tmp_path / f"in.dat.{summary['run_id']}.bad"
+        assert summary["bad_file"] == str(expected) and expected.read_bytes() == data[700:800]
+
+    def test_unwritable_bad_file_is_refused_before_loading(self, tmp_path, capsys):
+        """A bad file whose folder does not exist is refused at start-up (78, naming it),
+        not when the first reject comes; no run is created."""
+        db_url = f"sqlite:///{tmp_path / 'mfpipe.db'}"
+        path = keyed_file(tmp_path / "in.dat", 1_000)
+        code, summary = run(capsys, db_url, "run", "--input", path, "--bad-file",
+                            str(tmp_path / "missing" / "x.bad"))
+        assert code == 78 and "missing" in summary["message"]
+        assert summary["run_id"] is None

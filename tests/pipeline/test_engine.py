@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from mfpipe.codec import DecodeOptions
 from mfpipe.codec.synth import synthesize
-from mfpipe.db.runs import RunStore
+from mfpipe.db.runs import RunStore, insert_run
 from mfpipe.framing import FramingOptions
 from mfpipe.layout import load_layout
 from mfpipe.pipeline import generate_file
@@ -45,6 +45,17 @@ def config_for(tmp_path, db_url, framing, made, **overrides):
     return RunConfig(**values)
 
 
+def claimed(config: RunConfig) -> RunStore:
+    """A store holding the run's first attempt, its row made as a claim makes it (the
+    engine loads only into a claimed run)."""
+    store = RunStore(config.db_url)
+    store.prepare_control()
+    with store.engine.begin() as c:
+        insert_run(c, config.run_id, job="engine-test", file=config.input_path)
+    store.lease(config.run_id, 1)
+    return store
+
+
 def staging_rows(db_url, run_id):
     engine = RunStore(db_url).engine
     with engine.connect() as c:
@@ -64,8 +75,8 @@ class TestLoad:
         """All good records land with exact values; exactly the corrupted ones are rejected."""
         record, framing, made = sample(tmp_path, recfm=recfm)
         config = config_for(tmp_path, db_url, framing, made)
-        summary = Engine(config).run(RunStore(db_url))
-        assert (summary.status, summary.exit_code) == ("COMPLETED", 0)
+        summary = Engine(config).run(claimed(config))
+        assert (summary.status, summary.exit_code) == ("LOADED", 0)
         rows, ledger, rejects = staging_rows(db_url, config.run_id)
         assert [r[0] for r in rejects] == list(made.bad_records)
         assert len(rows) == made.records - len(made.bad_records)
@@ -84,7 +95,7 @@ class TestLoad:
         """MetricsAggregator per-worker counts equal GROUP BY worker_id on staging."""
         _, framing, made = sample(tmp_path)
         config = config_for(tmp_path, db_url, framing, made)
-        store = RunStore(db_url)
+        store = claimed(config)
         summary = Engine(config).run(store)
         by_worker = {w: m.rows for w, m in
                      RunSubject.load(store, config.run_id).staged_by("worker").items()}
@@ -95,7 +106,7 @@ class TestLoad:
         """The bad file holds the rejected records byte for byte, RDW included for VB."""
         _, framing, made = sample(tmp_path, recfm="VB")
         config = config_for(tmp_path, db_url, framing, made)
-        Engine(config).run(RunStore(db_url))
+        Engine(config).run(claimed(config))
         bad = (tmp_path / "in.bad").read_bytes()
         assert len(bad) == 6 * 104 and bad[:4] == b"\x00\x68\x00\x00"
 
@@ -103,7 +114,7 @@ class TestLoad:
         """More rejects than --max-errors ends the run FAILED with exit code 65."""
         _, framing, made = sample(tmp_path, n=20_000, bad=40)
         config = config_for(tmp_path, db_url, framing, made, max_errors=10, chunk_records=2_000)
-        summary = Engine(config).run(RunStore(db_url))
+        summary = Engine(config).run(claimed(config))
         assert (summary.status, summary.exit_code) == ("FAILED", 65)
         assert "--max-errors 10" in summary.message
 
@@ -138,7 +149,7 @@ class TestFaults:
                     return
 
         threading.Thread(target=kill_when_loading, daemon=True).start()
-        summary = engine.run(RunStore(db_url))
+        summary = engine.run(claimed(config))
         ended = time.monotonic()
         assert killed, "the victim process was never found"
         assert summary.status == "FAILED" and summary.exit_code == 70
@@ -187,11 +198,11 @@ class TestDatabaseFaults:
 
         killer = threading.Thread(target=terminate, daemon=True)
         killer.start()
-        summary = Engine(config).run(RunStore(postgres_url))
+        summary = Engine(config).run(claimed(config))
         killer.join(5)
         engine.dispose()
         assert terminated, "no connection was terminated"
-        assert (summary.status, summary.counts["loaded"]) == ("COMPLETED", made.records - 3)
+        assert (summary.status, summary.counts["loaded"]) == ("LOADED", made.records - 3)
         rows, _, rejects = staging_rows(postgres_url, config.run_id)
         assert len({r["record_no"] for r in rows}) == len(rows) == made.records - 3
         assert len(rejects) == 3

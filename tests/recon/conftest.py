@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pytest
@@ -14,7 +14,7 @@ from mfpipe.codec.synth import synthesize
 from mfpipe.db.rules import Rule
 from mfpipe.db.runs import RunStore
 from mfpipe.framing import FramingOptions, write_records
-from mfpipe.jobs import run_load
+from mfpipe.jobs import load_file
 from mfpipe.layout import load_layout
 from mfpipe.pipeline.config import RunConfig
 from tests.support import ROOT
@@ -52,16 +52,17 @@ class LoadedRun:
             return c.execute(sa.text(sql), params).scalar_one()
 
 
-def load(tmp_path, db_url, n: int = 6_000, **overrides) -> LoadedRun:
+def load(tmp_path, db_url, n: int = 6_000, seed: int = 5, **overrides) -> LoadedRun:
     """Load a keyed file with two processors and small chunks, as a nightly job would."""
-    values = dict(layout_path=LAYOUT, input_path=keyed_file(tmp_path / "in.dat", n),
+    values = dict(layout_path=LAYOUT, input_path=keyed_file(tmp_path / "in.dat", n, seed),
                   db_url=db_url, framing=FramingOptions("FB", lrecl=100), decode=OPTIONS,
                   processors=2, writers=2, chunk_records=1_000, key=("cust_id",),
                   rules=(Rule.parse("unique:cust_id"), Rule.parse("not_null:cust_id")),
                   bad_file=str(tmp_path / "in.bad"))
     values.update(overrides)
     config = RunConfig(**values)
-    summary = run_load(config)
+    summary = load_file(config)
+    config = replace(config, run_id=summary.run_id)  # a resumed run keeps its own id
     store = RunStore(db_url)
     return LoadedRun(config, summary, store)
 

@@ -51,7 +51,7 @@ class TestHistoryQuery:
         """The history holds the job's earlier completed runs, newest first, not the run."""
         db = f"sqlite:///{tmp_path / 'h.db'}"
         first = load(tmp_path, db, n=1_000, job="nightly")
-        second = load(tmp_path, db, n=1_000, job="nightly")
+        second = load(tmp_path, db, n=1_000, seed=6, job="nightly")
         found = history(RunSubject.load(second.store, second.config.run_id))
         assert [e.run_id for e in found] == [first.config.run_id]
         assert found[0].loaded == 1_000 and found[0].elapsed_s > 0

@@ -1,0 +1,55 @@
+"""Atomic publish: a loaded run reaches the final table only together with its proof.
+
+Promotion, the final table's measure, every check and the run's COMPLETED status share one
+transaction. The checks decide it: when every fail-severity check passes, the check results,
+the promotion, the replaced runs' removal and COMPLETED commit together; otherwise the
+transaction rolls back, the final table is as it was, and the run (FAILED, by the caller)
+keeps its staging rows for inspection. A launcher killed on the way leaves no half: either
+nothing was published, or the run is COMPLETED with its proof.
+
+The staging side (measured per chunk and worker, with the business rules) is taken on
+another connection while promotion writes, so the scans and the insert share the machine's
+cores instead of taking turns; on SQLite in a process of its own, since its hash calls
+Python once per row and in a thread would contend for the GIL with the final side's.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+
+from mfpipe.db.promote import promote
+from mfpipe.db.runs import RunStore
+from mfpipe.pipeline import forking
+from mfpipe.recon.model import ReconciliationReport
+from mfpipe.recon.service import ReconciliationService
+from mfpipe.recon.subject import RunSubject, staging_side
+
+
+def publish(store: RunStore, run_id: str) -> ReconciliationReport:
+    """Promote, prove and complete a loaded run in one transaction, or publish nothing
+    (see the module docstring). ``store`` holds the run's lease: a launcher whose run was
+    taken over publishes nothing."""
+    subject = RunSubject.load(store, run_id)
+    service = ReconciliationService(store)
+    pool: Executor = (ProcessPoolExecutor(1, mp_context=forking.context())
+                      if store.dialect == "sqlite"
+                      else ThreadPoolExecutor(1, thread_name_prefix="measure-staging"))
+    with pool:
+        staged = pool.submit(staging_side, store.url, run_id)
+        with store.engine.connect() as connection, connection.begin() as transaction:
+            promote(connection, subject.staging, subject.final, run_id, subject.config.key,
+                    subject.config.replaces)
+            subject.connection = connection
+            subject.final_measure  # noqa: B018 (measured now, inside the transaction)
+            subject.adopt_staging_side(staged.result())
+            report = service.check(subject)
+            if report.passed:
+                service.save(connection, run_id, report.checks)
+                store.complete(connection, run_id, subject.config.replaces)
+            else:
+                transaction.rollback()
+            subject.connection = None
+    if not report.passed:
+        with store.engine.begin() as connection:
+            service.save(connection, run_id, report.checks)
+    return report

@@ -1,0 +1,193 @@
+"""The operator sequences of issue 12 that lost or doubled rows, each end to end through the
+CLI on SQLite and PostgreSQL: nights of one path, reprocess, SIGTERM and relaunch, abandon,
+a trailer that says the transfer was incomplete."""
+
+from __future__ import annotations
+
+import signal
+
+import sqlalchemy as sa
+
+from mfpipe.cli import main
+from mfpipe.db.runs import RunStore
+from tests.jobs.support import LAYOUT, keyed_file, last_json, launcher, wait_for_commits
+
+ARGS = ["--layout", LAYOUT, "--date", "open_date=YYYYMMDD", "--processors", "2",
+        "--writers", "1", "--chunk-records", "500", "--json"]
+
+
+def cli(capsys, db_url: str, *args: str) -> tuple[int, dict]:
+    code = main([*args, *ARGS, "--db", db_url])
+    return code, last_json(capsys.readouterr().out)
+
+
+def final_rows(db_url: str) -> dict[str, int]:
+    """Rows of the final table per run that wrote them."""
+    store = RunStore(db_url)
+    with store.engine.connect() as c:
+        found = dict(c.execute(sa.text("SELECT last_run_id, count(*) FROM customer_account "
+                                       "GROUP BY last_run_id")).all())
+    store.close()
+    return found
+
+
+def run_row(db_url: str, run_id: str) -> dict:
+    store = RunStore(db_url)
+    run = store.run(run_id)
+    store.close()
+    assert run is not None
+    return run
+
+
+class TestNights:
+    def test_reprocess_replaces_tonights_run_only(self, tmp_path, db_url, capsys):
+        """Three nights of one path, each other content; `reprocess` of the path replaces
+        tonight's load only (it used to delete the other nights' rows), and loading tonight's
+        file again is skipped (99)."""
+        path = tmp_path / "cust.dat"
+        nights = []
+        for night in range(3):
+            keyed_file(path, 1_000, seed=night, first_key=1 + 1_000 * night)
+            code, summary = cli(capsys, db_url, "run", "--input", str(path))
+            assert code == 0, summary
+            nights.append(summary["run_id"])
+        code, again = cli(capsys, db_url, "reprocess", str(path))
+        assert code == 0 and again["reconciliation"]["passed"], again
+        assert final_rows(db_url) == {nights[0]: 1_000, nights[1]: 1_000, again["run_id"]: 1_000}
+        assert run_row(db_url, nights[2])["status"] == "ABANDONED"
+        assert cli(capsys, db_url, "run", "--input", str(path))[0] == 99
+
+    def test_a_corrected_resend_names_the_run_it_replaces(self, tmp_path, db_url, capsys):
+        """Other content at a loaded path: `reprocess` alone is ambiguous (64, listing the
+        earlier run); with `--replace RUN_ID` the corrected file replaces that run."""
+        path = tmp_path / "cust.dat"
+        keyed_file(path, 1_000, seed=1)
+        monday = cli(capsys, db_url, "run", "--input", str(path))[1]["run_id"]
+        keyed_file(path, 900, seed=2)  # the corrected re-send
+        code, refused = cli(capsys, db_url, "reprocess", str(path))
+        assert code == 64 and monday in refused["message"] and refused["run_id"] is None
+        assert final_rows(db_url) == {monday: 1_000}
+        code, fixed = cli(capsys, db_url, "reprocess", str(path), "--replace", monday)
+        assert code == 0
+        assert final_rows(db_url) == {fixed["run_id"]: 900}
+        assert run_row(db_url, monday)["superseded_by"] == fixed["run_id"]
+
+
+class TestStoppedRuns:
+    def test_relaunch_after_sigterm_resumes_the_stopped_run(self, tmp_path, db_url, capsys):
+        """`run`, SIGTERM (143, STOPPED), `run` again: the relaunch resumes the stopped run
+        (same run id, attempt 2) instead of loading the file a second time beside it; a
+        restart of it afterwards has nothing to do (99). The final table holds each record
+        once."""
+        path = keyed_file(tmp_path / "in.dat", 40_000)
+        process = launcher(["run", "--input", path, *ARGS, "--db", db_url], tmp_path)
+        wait_for_commits(db_url, 3)
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=60)
+        assert process.returncode == 143, err
+        stopped = last_json(out)["run_id"]
+        code, summary = cli(capsys, db_url, "run", "--input", path)
+        assert (code, summary["run_id"]) == (0, stopped), summary
+        assert run_row(db_url, stopped)["attempt"] == 2
+        assert main(["restart", stopped, "--db", db_url]) == 99
+        assert final_rows(db_url) == {stopped: 40_000}
+
+    def test_an_abandoned_run_never_restarts(self, tmp_path, db_url, capsys):
+        """`runs abandon` gives a stopped run up: `restart` refuses it (64) and the next
+        launch loads the content afresh as a new run."""
+        path = keyed_file(tmp_path / "in.dat", 40_000)
+        process = launcher(["run", "--input", path, *ARGS, "--db", db_url], tmp_path)
+        wait_for_commits(db_url, 2)
+        process.send_signal(signal.SIGTERM)
+        stopped = last_json(process.communicate(timeout=60)[0])["run_id"]
+        assert main(["runs", "abandon", stopped, "--db", db_url]) == 0
+        assert main(["restart", stopped, "--db", db_url]) == 64
+        code, summary = cli(capsys, db_url, "run", "--input", path)
+        assert code == 0 and summary["run_id"] != stopped
+        assert final_rows(db_url) == {summary["run_id"]: 40_000}
+
+    def test_relaunch_with_other_proof_options_is_refused(self, tmp_path, db_url, capsys):
+        """A run whose proof failed (65) is resumed by a relaunch with the same options
+        (and fails again: same content, same proof); a relaunch with other rules is refused
+        (64), and `reprocess` loads the content afresh with them."""
+        path = keyed_file(tmp_path / "in.dat", 1_000)
+        strict = ["--rule", "range:cust_id:1..999"]
+        code, failed = cli(capsys, db_url, "run", "--input", path, *strict)
+        assert code == 65
+        code, again = cli(capsys, db_url, "run", "--input", path, *strict)
+        assert (code, again["run_id"]) == (65, failed["run_id"])
+        code, refused = cli(capsys, db_url, "run", "--input", path)
+        assert code == 64 and "rules" in refused["message"], refused
+        code, done = cli(capsys, db_url, "reprocess", path)
+        assert code == 0 and final_rows(db_url) == {done["run_id"]: 1_000}
+        assert run_row(db_url, failed["run_id"])["status"] == "ABANDONED"
+
+
+class TestAtomicPublish:
+    def test_a_failed_proof_publishes_nothing(self, tmp_path, db_url, capsys):
+        """A run whose proof fails (a not_null rule here) exits 65 with nothing in the final
+        table; its staging rows stay for inspection; `runs abandon` gives it up."""
+        path = keyed_file(tmp_path / "in.dat", 1_000)
+        code, summary = cli(capsys, db_url, "run", "--input", path,
+                            "--rule", "range:cust_id:1..999")
+        assert code == 65 and "nothing was published" in summary["message"]
+        assert summary["counts"]["final"] == 0 and final_rows(db_url) == {}
+        store = RunStore(db_url)
+        with store.engine.connect() as c:
+            assert c.execute(sa.text("SELECT count(*) FROM stg_customer_account")
+                             ).scalar_one() == 1_000
+        store.close()
+
+
+def with_keys(path, keys: dict[int, bytes]) -> str:
+    """Overwrite the cust_id bytes (the first 10 of 100) of some records (0-based)."""
+    data = bytearray(open(path, "rb").read())
+    for index, key in keys.items():
+        data[index * 100:index * 100 + 10] = key
+    open(path, "wb").write(bytes(data))
+    return str(path)
+
+
+class TestKeys:
+    def test_a_blank_key_is_a_reject_not_a_lost_row(self, tmp_path, db_url, capsys):
+        """A record whose key is all spaces: rejected with its reason, so read 1,000 =
+        loaded 999 + rejected 1 = final 999 + 1 (it used to load, then vanish at
+        promotion with every check passing)."""
+        path = with_keys(keyed_file(tmp_path / "in.dat", 1_000), {41: b"\x40" * 10})
+        code, summary = cli(capsys, db_url, "run", "--input", path, "--key", "cust_id")
+        assert code == 0, summary
+        counts = summary["counts"]
+        assert (counts["read"], counts["loaded"], counts["rejected"], counts["final"]) == (
+            1_000, 999, 1, 999)
+        store = RunStore(db_url)
+        with store.engine.connect() as c:
+            reject = c.execute(sa.text("SELECT record_no, field, reason FROM mfp_reject")).one()
+        store.close()
+        assert tuple(reject) == (42, "CUST-ID", "key field has no value (all spaces, or "
+                                                "absent)")
+
+    def test_duplicate_keys_fail_the_proof(self, tmp_path, db_url, capsys):
+        """A key twice in one file fails the built-in uniqueness check (65), publishing
+        nothing (they used to collapse silently, 1,000 loaded -> 990 final)."""
+        source = keyed_file(tmp_path / "in.dat", 1_000)
+        path = with_keys(source, {i: open(source, "rb").read()[:10] for i in range(1, 11)})
+        code, summary = cli(capsys, db_url, "run", "--input", path, "--key", "cust_id")
+        assert code == 65 and "rule_unique_cust_id" in summary["reconciliation"]["failed"]
+        assert final_rows(db_url) == {}
+
+    def test_accepted_duplicates_are_accounted_for(self, tmp_path, db_url, capsys):
+        """With `--duplicate-keys warn` the later record wins; the count check says where
+        every staging row went (990 final + 10 replaced by a later record)."""
+        source = keyed_file(tmp_path / "in.dat", 1_000)
+        path = with_keys(source, {i: open(source, "rb").read()[:10] for i in range(1, 11)})
+        code, summary = cli(capsys, db_url, "run", "--input", path, "--key", "cust_id",
+                            "--duplicate-keys", "warn")
+        assert code == 0 and summary["reconciliation"]["warnings"] == ["rule_unique_cust_id"]
+        assert summary["counts"]["final"] == 990
+        store = RunStore(db_url)
+        with store.engine.connect() as c:
+            check = c.execute(sa.text("SELECT expected, actual, details FROM mfp_recon_result "
+                                      "WHERE check_name = 'final_rows'")).one()
+        store.close()
+        assert (check.expected, check.actual) == ("1000", "1000")
+        assert "990 row(s) in the final table + 10 earlier record(s)" in check.details

@@ -156,7 +156,8 @@ class RunStore:
         """Record a load's counts (``values``: elapsed_s, cpu_s, metrics, ...)."""
         self.update(run_id, heartbeat_at=utcnow(), **values,
                     records_read=counts.get("read"), records_loaded=counts.get("loaded"),
-                    records_rejected=counts.get("rejected"), chunks=counts.get("chunks"))
+                    records_rejected=counts.get("rejected"),
+                    chunks=counts.get("chunks_committed"))
 
     def finish(self, run_id: str, status: str, exit_code: int, counts: dict[str, Any],
                message: str = "", **values: Any) -> None:

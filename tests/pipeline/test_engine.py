@@ -111,12 +111,21 @@ class TestLoad:
         assert len(bad) == 6 * 104 and bad[:4] == b"\x00\x68\x00\x00"
 
     def test_max_errors_fails_with_65(self, tmp_path, db_url):
-        """More rejects than --max-errors ends the run FAILED with exit code 65."""
-        _, framing, made = sample(tmp_path, n=20_000, bad=40)
-        config = config_for(tmp_path, db_url, framing, made, max_errors=10, chunk_records=2_000)
-        summary = Engine(config).run(claimed(config))
+        """More rejects than --max-errors ends the run FAILED with exit code 65; its counts,
+        in the summary and in mfp_run, are its ledger's (chunks in flight committed while
+        the run ended used to be missing from them)."""
+        _, framing, made = sample(tmp_path, n=40_000, bad=400)
+        config = config_for(tmp_path, db_url, framing, made, max_errors=10, chunk_records=500)
+        store = claimed(config)
+        summary = Engine(config).run(store)
         assert (summary.status, summary.exit_code) == ("FAILED", 65)
         assert "--max-errors 10" in summary.message
+        _, ledger, rejects = staging_rows(db_url, config.run_id)
+        counts, run = summary.counts, store.run(config.run_id)
+        assert (counts["loaded"], counts["rejected"]) == (sum(c[1] for c in ledger),
+                                                          sum(c[2] for c in ledger))
+        assert (run["records_loaded"], run["records_rejected"], run["chunks"]) == (
+            counts["loaded"], len(rejects), len(ledger))
 
 
 def _ledger_agrees(db_url, run_id):

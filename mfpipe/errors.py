@@ -8,6 +8,7 @@ arguments are kept in ``args``), because errors cross process boundaries in the 
 
 from __future__ import annotations
 
+import os
 from typing import Any, ClassVar
 
 # Exit codes of ARCHITECTURE.md, named once.
@@ -33,6 +34,7 @@ MESSAGES: dict[str, str] = {
     "MFP-1003": "field {field} ({usage}, PIC {picture}) has no decoder",
     "MFP-2001": "{path}: {message} at byte offset {offset}; header={header_hex}; {hint}",
     "MFP-2002": "{path}: {message}",
+    "MFP-2003": "{path}: {message}",
     "MFP-3001": "field {field}, record {record_no} at byte offset {offset}: {reason} (raw={raw_hex})",
     "MFP-4001": "{message}",
     "MFP-5001": "loading {table} (chunk {batch_id}) failed: {message}{preview}",
@@ -125,6 +127,32 @@ class DecodeError(MfpipeError):
     def __init__(self, field: str, record_no: int, offset: int, reason: str, raw_hex: str) -> None:
         super().__init__(field=field, record_no=record_no, offset=offset, reason=reason,
                          raw_hex=raw_hex[:32])
+
+
+class OutputError(MfpipeError):
+    """An output (a converted file, a sample, a report, a bad file) cannot be written where
+    the operator asked: a folder that does not exist, no permission, a full disk."""
+
+    code = "MFP-2003"
+    exit_code = EXIT_CONFIG
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(path=path, message=message)
+
+    @classmethod
+    def of(cls, path: str | os.PathLike[str], exc: OSError) -> OutputError:
+        """The error of an ``OSError`` met while writing ``path``."""
+        return cls(str(path), f"cannot write it: {exc.strerror or exc}")
+
+    @classmethod
+    def check(cls, path: str | os.PathLike[str], what: str = "output") -> None:
+        """Refuse now an output that could not be written later: its folder must exist and
+        be writable (and the file, if it exists)."""
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise cls(str(path), f"cannot write the {what}: folder {folder} does not exist")
+        if not os.access(path if os.path.exists(path) else folder, os.W_OK):
+            raise cls(str(path), f"cannot write the {what}: permission denied")
 
 
 class ConfigError(MfpipeError):

@@ -15,6 +15,7 @@ from mfpipe.codec import DecodePlan
 from mfpipe.db import DIALECTS, ddl, sql_type
 from mfpipe.db.runs import RunStore
 from mfpipe.db.urls import DEFAULT_URL, redact, resolve
+from mfpipe.errors import EXIT_DATA, OutputError
 from mfpipe.jobs import load_file
 from mfpipe.jobs.load import SKIPPED
 from mfpipe.layout import load_layout
@@ -102,10 +103,14 @@ def convert(copybook: str, input_path: str, output: str, chunk_records: int, as_
                           decode_options(opts), chunk_records)
     if as_json:
         click.echo(json.dumps(result.__dict__))
-        return
-    click.echo(f"read {result.read} records from {result.input}: {result.written} written to "
-               f"{result.output}, {result.rejected} rejected to {result.rejects_path} "
-               f"({result.elapsed_s:.2f} s)")
+    else:
+        click.echo(f"read {result.read} records from {result.input}: {result.written} written "
+                   f"to {result.output}, {result.rejected} rejected to {result.rejects_path} "
+                   f"({result.elapsed_s:.2f} s)")
+    if result.read and result.rejected == result.read:
+        click.echo(f"mfpipe: error: every record of {result.input} was rejected: check "
+                   "--encoding, --recfm, --lrecl and --record against the file", err=True)
+        raise click.exceptions.Exit(EXIT_DATA)
 
 
 @cli.command()
@@ -159,7 +164,10 @@ def demo(directory: str, db_url: str | None, records: int) -> None:
     loaded and shows that run's report instead of loading it twice."""
     url = resolve(db_url)
     out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError.of(out, exc) from None
     record = load_layout(DEMO_LAYOUT).record()
     opts = source_defaults(dates=("open_date=YYYYMMDD",))
     framing, options = framing_options(opts, record), decode_options(opts)

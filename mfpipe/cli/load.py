@@ -36,6 +36,9 @@ _LOAD_OPTIONS = [
                  show_default=True),
     click.option("--max-errors", type=click.IntRange(min=0), default=50, show_default=True,
                  help="Fail the run when more records are rejected (0: no limit)."),
+    click.option("--empty-file", type=click.Choice(["load", "skip", "fail"]), default="load",
+                 show_default=True, help="A file with no records: load it (a zero-record "
+                 "run that reconciles), skip it (99) or fail (65)."),
     click.option("--bad-file", type=click.Path(),
                  help="Where the rejected records' original bytes go: a file, or a folder "
                       "for <input name>.<run id>.bad (default: beside the input)."),
@@ -139,7 +142,8 @@ def _launch(opts: dict[str, Any], reprocess: bool, replace_runs: tuple[str, ...]
         resolve(opts["db_url"]), framing_options(opts, record), decode_options(opts),
         record_name=opts["record_name"], job=opts["job"] or "", processors=opts["processors"],
         writers=opts["writers"], chunk_records=opts["chunk_records"],
-        max_errors=opts["max_errors"], bad_file=opts["bad_file"], loader=opts["loader"],
+        max_errors=opts["max_errors"], empty_file=opts["empty_file"],
+        bad_file=opts["bad_file"], loader=opts["loader"],
         direct_path=opts["direct_path"], retry_s=opts["retry_seconds"],
         keep_staging_days=opts["keep_staging_days"], **reconcile_settings(opts))
     files = [os.path.abspath(p) for p in matching_files(opts["input_path"])]

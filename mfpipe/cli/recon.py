@@ -11,7 +11,7 @@ import click
 from mfpipe.cli.group import cli
 from mfpipe.db.runs import RunStore
 from mfpipe.db.urls import DEFAULT_URL, resolve
-from mfpipe.errors import EXIT_DATA, EXIT_OK, InputError
+from mfpipe.errors import EXIT_DATA, EXIT_OK, OutputError
 from mfpipe.recon import ReconciliationReport, ReconciliationService
 from mfpipe.report import FORMATS, render
 
@@ -27,7 +27,7 @@ def reconcile(run_id: str, db_url: str | None, as_json: bool) -> None:
 
     Exits 0 when every fail-severity check passes, 65 when one does not.
     """
-    store = RunStore(resolve(db_url))
+    store = RunStore.existing(resolve(db_url))
     try:
         report = ReconciliationService(store).reconcile(run_id)
     finally:
@@ -48,8 +48,11 @@ def reconcile(run_id: str, db_url: str | None, as_json: bool) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Write the report to this file instead of standard output.")
 def report(run_id: str, db_url: str | None, fmt: str, output: str | None) -> None:
-    """Print the reconciliation report of a run (the checks as its last reconciliation left them)."""
-    store = RunStore(resolve(db_url))
+    """Print the reconciliation report of a run (the checks as its last reconciliation left
+    them)."""
+    if output is not None:
+        OutputError.check(output, "report")
+    store = RunStore.existing(resolve(db_url))
     try:
         text = render(ReconciliationService(store).report(run_id), fmt)
     finally:
@@ -60,7 +63,7 @@ def report(run_id: str, db_url: str | None, fmt: str, output: str | None) -> Non
     try:
         Path(output).write_text(text + "\n", encoding="utf-8")
     except OSError as exc:
-        raise InputError(output, f"cannot write the report: {exc.strerror}") from None
+        raise OutputError.of(output, exc) from None
     click.echo(f"report of {run_id} written to {output}", err=True)
 
 

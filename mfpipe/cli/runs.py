@@ -146,9 +146,8 @@ def _echo_rows(rows: list[dict[str, Any]], as_json: bool,
 
 
 def _with_store(db_url: str | None, work: Any) -> Any:
-    store = RunStore(resolve(db_url))
+    store = RunStore.existing(resolve(db_url))
     try:
-        store.prepare_control()
         return work(store)
     finally:
         store.close()

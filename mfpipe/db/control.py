@@ -140,17 +140,21 @@ def create_table(engine: sa.Engine, table: sa.Table) -> bool:
     return True
 
 
-def create_control_tables(engine: sa.Engine) -> None:
-    """Create the control tables that do not exist yet, and check the ones that do.
+def create_control_tables(engine: sa.Engine, create: bool = True) -> None:
+    """Create the control tables that do not exist yet (unless ``create`` is False: then a
+    missing one is an error), and check the ones that do.
 
     Control tables are never altered by mfpipe: tables left by an older version that lack a
     column are refused with a message, not written half-way.
     """
     existing = set(sa.inspect(engine).get_table_names())
     existed = [t for t in metadata.sorted_tables if t.name in existing]
-    for table in metadata.sorted_tables:
-        if table not in existed:
-            create_table(engine, table)
+    missing = [t for t in metadata.sorted_tables if t not in existed]
+    if missing and not create:
+        raise ConfigError(f"control tables {', '.join(t.name for t in missing)} are missing: "
+                          "the database was set up by an older mfpipe, or by hand")
+    for table in missing:
+        create_table(engine, table)
     # one reflection query for every table (PostgreSQL's per-table ones take ~10 ms each)
     reflected = sa.inspect(engine).get_multi_columns(filter_names=[t.name for t in existed])
     columns = {name: cols for (_schema, name), cols in reflected.items()}

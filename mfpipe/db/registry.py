@@ -24,7 +24,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from mfpipe.db.control import mfp_file, mfp_lock, mfp_run
+from mfpipe.db.control import mfp_chunk, mfp_file, mfp_lock, mfp_run
 from mfpipe.db.runs import ACTIVE, FAILED, RunStore, utcnow
 
 DISCOVERED, PROCESSING, SUCCESS, SKIPPED = "DISCOVERED", "PROCESSING", "SUCCESS", "SKIPPED"
@@ -145,9 +145,20 @@ def _lock_row(connection: sa.Connection, name: str) -> None:
 
 
 def recover(c: sa.Connection, run_id: str) -> None:
-    """Mark a run whose launcher is gone FAILED (restartable), and free its files."""
+    """Mark a run whose launcher is gone FAILED (restartable), with the counts of its ledger
+    (the dead launcher recorded none for its last attempt), and free its files."""
+    ledger = mfp_chunk.c
+    mine = ledger.run_id == run_id
+
+    def total(column: sa.ColumnElement) -> sa.ScalarSelect:
+        return sa.select(sa.func.coalesce(sa.func.sum(column), 0)).where(mine).scalar_subquery()
+
     c.execute(mfp_run.update().where(mfp_run.c.run_id == run_id, mfp_run.c.status.in_(ACTIVE))
               .values(status=FAILED, exit_code=70, ended_at=utcnow(),
+                      records_read=total(ledger.last_record_no - ledger.first_record_no + 1),
+                      records_loaded=total(ledger.rows_loaded),
+                      records_rejected=total(ledger.rows_rejected),
+                      chunks=sa.select(sa.func.count()).where(mine).scalar_subquery(),
                       message="recovered: the launcher stopped without ending the run (no "
                               "heartbeat); restartable"))
     c.execute(mfp_file.update().where(mfp_file.c.owner_run_id == run_id).values(

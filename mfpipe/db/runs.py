@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -18,13 +19,14 @@ from typing import Any
 import pyarrow as pa
 import sqlalchemy as sa
 import tenacity
+from sqlalchemy.engine import make_url
 
 from mfpipe.db.control import create_control_tables, create_table, mfp_chunk, mfp_run
 from mfpipe.db.identity import LoadIdentity
 from mfpipe.db.schema import final_table, staging_table
 from mfpipe.db.urls import create_engine, redact, session_name, session_url
 from mfpipe.errors import (EXIT_TEMPORARY, EXIT_USAGE, ConfigError, DatabaseUnavailableError,
-                           RunError, first_line)
+                           InputError, RunError, first_line)
 
 # Run statuses of ARCHITECTURE.md; restart is allowed from the RESTARTABLE ones.
 STARTING, STARTED, STOPPING, STOPPED = "STARTING", "STARTED", "STOPPING", "STOPPED"
@@ -55,6 +57,28 @@ class RunStore:
         self.dialect = self.engine.dialect.name
         self._control_ready = False
         self._lease: tuple[str, int] | None = None
+
+    @classmethod
+    def existing(cls, url: str, retry_s: float = 5.0) -> RunStore:
+        """A store of a database that holds mfpipe's runs, for the commands that read or
+        tidy them: nothing is created (no SQLite file, no control table). A database that
+        is not there, or never held a run, is 66; one that does not answer is 75."""
+        parsed = make_url(url)
+        database = parsed.database or ""
+        if (parsed.get_backend_name() == "sqlite" and database not in ("", ":memory:")
+                and not os.path.exists(database)):
+            raise InputError(redact(url), "no such database file (nothing was loaded there)")
+        store = cls(url)
+        try:
+            store.check_available(retry_s)
+            if not sa.inspect(store.engine).has_table(mfp_run.name):
+                raise InputError(redact(url), "holds no mfpipe runs (no control tables)")
+            create_control_tables(store.engine, create=False)
+        except BaseException:
+            store.close()
+            raise
+        store._control_ready = True
+        return store
 
     def check_available(self, retry_s: float) -> None:
         """Connect once, retrying with backoff for ``retry_s``; then say it is unavailable."""

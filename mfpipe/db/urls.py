@@ -8,6 +8,7 @@ libpq URI, and logs and reports only ever see :func:`redact`'s output.
 from __future__ import annotations
 
 import os
+import re
 from urllib.parse import quote
 
 import sqlalchemy as sa
@@ -43,12 +44,37 @@ def dialect_name(url: str) -> str:
     return parse(url).get_backend_name()
 
 
+# query keys (any case) whose values are secrets, in libpq, SQLAlchemy and python-oracledb
+SECRET_KEYS = frozenset({"password", "passwd", "pwd", "pass", "sslpassword", "new_password",
+                         "wallet_password", "token", "access_token", "secret"})
+# a secret inside a value: a libpq conninfo ("host=h password=x"), a URL with user-info
+# ("oracle://scott:pw@db"), an Oracle connect string ("scott/pw@db")
+_IN_VALUE = ((re.compile(r"(?i)\b(password|passwd|pwd|sslpassword)\s*=\s*('[^']*'|\S+)"),
+              r"\1=***"),
+             (re.compile(r"(//[^:/@\s]*):[^@/\s]*@"), r"\1:***@"),
+             (re.compile(r"^([^/@:\s]+)/[^@\s]+@"), r"\1/***@"))
+
+
 def redact(url: str) -> str:
-    """The URL with its password replaced by ***, safe for logs, errors and reports."""
+    """The URL with every password replaced by ***, safe for logs, errors and reports: the
+    user-info's, a password in the query (``?password=``, ``sslpassword``, ...), and one
+    written inside a query value (a libpq conninfo in ``dbname``, a DSN with user-info)."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
     except sa.exc.ArgumentError:
         return "<unparseable database URL>"
+    shown = parsed.set(query={}).render_as_string(hide_password=True)
+    pairs = [(key, "***" if key.lower() in SECRET_KEYS else _hidden(value))
+             for key, values in parsed.query.items()
+             for value in ((values,) if isinstance(values, str) else values)]
+    return shown + ("?" + "&".join(f"{k}={quote(v, safe='*/:=@')}" for k, v in pairs)
+                    if pairs else "")
+
+
+def _hidden(value: str) -> str:
+    for pattern, replacement in _IN_VALUE:
+        value = pattern.sub(replacement, value)
+    return value
 
 
 def libpq_uri(url: str) -> str:

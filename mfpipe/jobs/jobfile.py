@@ -43,6 +43,7 @@ SECTIONS: dict[str, dict[str, tuple[str, type]]] = {
     "pipeline": {
         "processors": ("processors", _INT), "writers": ("writers", _INT),
         "chunk_records": ("chunk_records", _INT), "max_errors": ("max_errors", _INT),
+        "empty_file": ("empty_file", _TEXT),
         "bad_file": ("bad_file", _TEXT), "retry_seconds": ("retry_seconds", _INT),
         "parallel_files": ("parallel_files", _INT), "stop_on_error": ("stop_on_error", _BOOL),
         "heartbeat_ttl": ("heartbeat_ttl", _INT),

@@ -23,7 +23,9 @@ from mfpipe.db.identifiers import check_identifier
 from mfpipe.db.identity import LoadIdentity
 from mfpipe.db.registry import SUCCESS, FileFacts, release
 from mfpipe.db.runs import COMPLETED, FAILED, LOADED, RunStore, utcnow
-from mfpipe.errors import EXIT_DATA, EXIT_INTERNAL, EXIT_NO_INPUT, MfpipeError, first_line
+from mfpipe.errors import (EXIT_DATA, EXIT_INTERNAL, EXIT_NO_INPUT, EXIT_NOTHING_TO_DO,
+                           MfpipeError, first_line)
+from mfpipe.framing import iter_chunks
 from mfpipe.layout import load_layout
 from mfpipe.pipeline.config import RunConfig, changed_options, config_from_options, resumed
 from mfpipe.pipeline.engine import Engine, RunSummary, resolve_columns
@@ -43,6 +45,12 @@ def load_file(config: RunConfig, progress: Progress | None = None, reprocess: bo
     facts = file_facts(config.input_path)
     config, identity = _identified(config, facts)
     config.check_outputs()
+    if config.empty_file != "load" and _empty(config):
+        skip = config.empty_file == "skip"
+        return RunSummary(None, SKIPPED if skip else FAILED,
+                          EXIT_NOTHING_TO_DO if skip else EXIT_DATA,
+                          f"{facts.path} holds no records (--empty-file {config.empty_file})",
+                          {}, {}, 0.0)
     request = ClaimRequest("reprocess" if reprocess else "run", config.run_id,
                            named=tuple(replace_runs),
                            changes=lambda stored: ", ".join(changed_options(stored, config)))
@@ -164,6 +172,12 @@ def file_facts(path: str) -> FileFacts:
     with open_input(path):  # missing, a directory, unreadable: the clear InputError (66)
         pass
     return FileFacts.of(path)
+
+
+def _empty(config: RunConfig) -> bool:
+    """Does the file hold no record (header and trailer aside)? Framing stops at the first."""
+    with open_input(config.input_path) as buffer:
+        return next(iter_chunks(buffer, config.framing, 1, config.input_path), None) is None
 
 
 def _changed(facts: FileFacts) -> str:

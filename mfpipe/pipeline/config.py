@@ -11,7 +11,7 @@ from typing import Any
 
 from mfpipe.codec import Branch, DecodeOptions
 from mfpipe.db.rules import Rule
-from mfpipe.errors import ConfigError
+from mfpipe.errors import ConfigError, OutputError
 from mfpipe.framing import FramingOptions
 
 
@@ -37,6 +37,7 @@ class RunConfig:
     writers: int = 2
     chunk_records: int = 50_000
     max_errors: int = 50  # 0: no limit (SQL*Loader's ERRORS=)
+    empty_file: str = "load"  # no records: load (a zero-record run), skip (99) or fail (65)
     bad_file: str | None = None  # original bytes of rejected records: a file, or a folder
     run_id: str = field(default_factory=new_run_id)
     loader: str | None = None  # a non-default bulk loader, e.g. "postgresql-adbc"
@@ -69,6 +70,8 @@ class RunConfig:
             raise ConfigError("--max-errors must be 0 (no limit) or more")
         if self.keep_staging_days is not None and self.keep_staging_days < 0:
             raise ConfigError("--keep-staging-days must be 0 or more")
+        if self.empty_file not in ("load", "skip", "fail"):
+            raise ConfigError("--empty-file must be load, skip or fail")
         if self.duplicate_keys not in ("fail", "warn"):
             raise ConfigError("--duplicate-keys must be fail or warn")
         if self.trailer_record and not self.framing.skip_trailer_bytes:
@@ -94,13 +97,7 @@ class RunConfig:
     def check_outputs(self) -> None:
         """Refuse now (78, naming the path) a bad file that could not be written when the
         first reject comes, hours into a run."""
-        path = self.bad_path
-        folder = os.path.dirname(path) or "."
-        if not os.path.isdir(folder):
-            raise ConfigError(f"bad file {path}: folder {folder} does not exist (--bad-file)")
-        if not os.access(path if os.path.exists(path) else folder, os.W_OK):
-            raise ConfigError(f"bad file {path}: not writable (--bad-file names another file "
-                              "or folder)")
+        OutputError.check(self.bad_path, "bad file (--bad-file)")
 
 
 # What an attempt may change when it resumes a run: how fast, from which path (the content

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mfpipe.codec import DecodeOptions, DecodePlan
-from mfpipe.errors import ConfigError
+from mfpipe.errors import ConfigError, OutputError
 from mfpipe.framing import FramingOptions, iter_chunks
 from mfpipe.layout import RecordLayout
 from mfpipe.pipeline.process import check_framing, decode_chunk
@@ -57,6 +57,7 @@ def convert_file(record: RecordLayout, source: str | Path, output: str | Path,
     check_framing(record, framing)
     plan = DecodePlan.compile(record, options)
     rejects_target = rejects_path_for(target)
+    OutputError.check(target)
     started = time.perf_counter()
     read = written = rejected = 0
     temporary = [target.with_name(f".{target.name}.part"),
@@ -75,6 +76,8 @@ def convert_file(record: RecordLayout, source: str | Path, output: str | Path,
                 rejected += decoded.rejects.num_rows
         os.replace(temporary[0], target)
         os.replace(temporary[1], rejects_target)
+    except OSError as exc:  # the input's errors are InputErrors already: this is the output
+        raise OutputError.of(target, exc) from None
     finally:
         for part in temporary:
             part.unlink(missing_ok=True)

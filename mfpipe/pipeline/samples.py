@@ -15,7 +15,7 @@ from mfpipe.codec import DecodeOptions, charset
 from mfpipe.codec.encode import encode_records
 from mfpipe.codec.odo import compact
 from mfpipe.codec.synth import synthesize
-from mfpipe.errors import ConfigError
+from mfpipe.errors import ConfigError, OutputError
 from mfpipe.framing import FramingOptions, write_records
 from mfpipe.layout import Category, Field, RecordLayout, Usage
 from mfpipe.pipeline.process import check_framing
@@ -50,9 +50,19 @@ def generate_file(record: RecordLayout, path: str | Path, n: int, framing: Frami
     check_framing(record, framing)
     if not 0 <= bad <= n:
         raise ConfigError(f"--bad {bad} must be between 0 and the record count {n}")
-    targets = corruptible(record)
-    if bad and not targets:
+    if bad and not corruptible(record):
         raise ConfigError(f"record {record.name} has no packed or zoned field to corrupt")
+    OutputError.check(path, "sample file")
+    try:
+        return _write(record, path, n, framing, options, bad, seed)
+    except OSError as exc:
+        raise OutputError.of(path, exc) from None
+
+
+def _write(record: RecordLayout, path: str | Path, n: int, framing: FramingOptions,
+           options: DecodeOptions, bad: int, seed: int) -> SampleFile:
+    """The sample, a block of records at a time (memory stays flat whatever ``n``)."""
+    targets = corruptible(record)
     rng = np.random.default_rng(seed)
     bad_at = np.sort(rng.choice(n, size=bad, replace=False)) if bad else np.zeros(0, np.int64)
     bad_fields = rng.integers(0, max(len(targets), 1), bad)

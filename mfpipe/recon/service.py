@@ -83,7 +83,6 @@ class ReconciliationService:
 
     def _refuse_purged(self, run_id: str) -> None:
         """A run whose staging rows were purged cannot be checked again."""
-        self.store.prepare_control()  # a database of an older mfpipe may lack mfp_purge
         with self.store.engine.connect() as c:
             purged = purged_at(c, run_id)
         if purged is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
@@ -127,7 +128,11 @@ class RunSubject:
 
     @cached_property
     def staged(self) -> Measure:
-        """All of the run's staging rows."""
+        """All of the run's staging rows (an empty file's run has none: zero rows, zero
+        totals, no rule broken)."""
+        if not self.staging_chunks:
+            return Measure(0, 0, {m: Decimal(0) for m in self.config.money_columns or ()},
+                           (0,) * len(self.row_rules))
         return Measure.combined(self.staging_chunks.values())
 
     @cached_property

@@ -178,3 +178,52 @@ class TestDemo:
         assert "read 2000, loaded 1995, rejected 5" in result.stdout
         assert "checks   all passed" in result.stdout
         assert (tmp_path / "mfpipe.db").exists()
+
+
+class TestErrorsAndExitCodes:
+    @pytest.mark.parametrize("command", [
+        ["convert", CUSTOMER, "{data}", "-o", "{missing}/x.parquet"],
+        ["gen", CUSTOMER, "-o", "{missing}/x.dat", "--records", "5"],
+        ["demo", "--dir", "/proc/{name}", "--records", "5"],
+        ["report", "R", "-o", "{missing}/r.html"]], ids=["convert", "gen", "demo", "report"])
+    def test_outputs_that_cannot_be_written_exit_78(self, capsys, tmp_path, command):
+        """An output location that cannot be written is one clear line naming the path
+        (78), never a traceback (it used to be an internal error, 70)."""
+        data = tmp_path / "c.dat"
+        run(capsys, "gen", CUSTOMER, "-o", str(data), "--records", "5")
+        args = [a.format(data=data, missing=tmp_path / "missing", name="nope") for a in command]
+        code, _, err = run(capsys, *args)
+        assert code == 78 and "MFP-2003" in err and "Traceback" not in err
+
+    def test_convert_with_every_record_rejected_exits_65(self, capsys, tmp_path):
+        """Every record rejected (here: the wrong code page) is a data error, not a success."""
+        data = tmp_path / "c.dat"
+        run(capsys, "gen", CUSTOMER, "-o", str(data), "--records", "20")
+        code, _, err = run(capsys, "convert", CUSTOMER, str(data), "-o",
+                           str(tmp_path / "c.jsonl"), "--encoding", "ascii")
+        assert code == 65 and "every record" in err and "--encoding" in err
+
+    @pytest.mark.parametrize("command", [["runs", "list"], ["runs", "stats"],
+                                         ["runs", "show", "R"], ["report", "R"],
+                                         ["reconcile", "R"], ["runs", "recover"]])
+    def test_read_commands_create_nothing(self, capsys, tmp_path, command):
+        """Against a database file that does not exist, the read commands exit 66 naming
+        it, and leave no file behind (they used to create an empty database)."""
+        db = tmp_path / "typo.db"
+        code, _, err = run(capsys, *command, "--db", f"sqlite:///{db}")
+        assert code == 66 and "no such database file" in err and not db.exists()
+
+    def test_a_down_database_is_75_with_json(self, capsys):
+        """A database that does not answer is temporary (75), in one line, and --json still
+        prints its object (read commands used to exit 70 with a long traceback)."""
+        code, out, err = run(capsys, "runs", "list", "--json", "--db",
+                             "postgresql://postgres@127.0.0.1:1/test?connect_timeout=2")
+        assert code == 75 and "database unavailable" in err and "Traceback" not in err
+        assert json.loads(out.strip().splitlines()[-1])["exit_code"] == 75
+
+    def test_json_is_printed_for_configuration_errors(self, capsys, tmp_path):
+        """`run --json` prints its JSON object on 66/78 errors too."""
+        code, out, _ = run(capsys, "run", "--layout", str(tmp_path / "nope.cpy"), "--input",
+                           "x.dat", "--json")
+        summary = json.loads(out.strip().splitlines()[-1])
+        assert code == 66 and summary["exit_code"] == 66 and summary["run_id"] is None

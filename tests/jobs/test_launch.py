@@ -188,3 +188,28 @@ class TestBadFile:
                             str(tmp_path / "missing" / "x.bad"))
         assert code == 78 and "missing" in summary["message"]
         assert summary["run_id"] is None
+
+
+class TestEmptyFile:
+    def test_an_empty_file_is_a_zero_record_run_that_reconciles(self, tmp_path, db_url,
+                                                                 capsys):
+        """An empty file (or one with only a header and a trailer) is an ordinary night:
+        a run of zero records whose checks pass (it used to exit 70, KeyError 'balance')."""
+        path = tmp_path / "in.dat"
+        for content, extra in ((b"", ()), (b"H" * 100 + b"T" * 100,
+                                           ("--skip-header-bytes", "100",
+                                            "--skip-trailer-bytes", "100"))):
+            path.write_bytes(content)
+            code, summary = run(capsys, db_url, "run", "--input", str(path), *extra)
+            assert (code, summary["status"]) == (0, "COMPLETED"), summary
+            assert summary["counts"]["read"] == 0 and summary["reconciliation"]["passed"]
+
+    def test_a_job_may_skip_or_fail_an_empty_file(self, tmp_path, db_url, capsys):
+        """--empty-file skip exits 99 and fail exits 65, both without a run."""
+        path = tmp_path / "in.dat"
+        path.write_bytes(b"")
+        for choice, expected in (("skip", 99), ("fail", 65)):
+            code, summary = run(capsys, db_url, "run", "--input", str(path), "--empty-file",
+                                choice)
+            assert code == expected and "no records" in summary["message"]
+            assert summary["run_id"] is None

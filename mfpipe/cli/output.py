@@ -20,7 +20,9 @@ def print_summary(summary: Any, db: str) -> None:
                    f"{c['rejected']}, batches {c['batches']}")
     recon = summary.reconciliation
     if recon:
-        click.echo("checks   " + ("all passed" if recon["passed"] else
-                                  "FAILED: " + ", ".join(recon["failed"])))
+        click.echo("checks   " + ("FAILED: " + ", ".join(recon["failed"]) if not recon["passed"]
+                                  else "passed, with warnings: " + ", ".join(recon["warnings"])
+                                  if recon["warnings"] else "all passed"))
+        click.echo(f"verdict  {recon['verdict']}")
     if summary.bad_file:
         click.echo(f"rejects  in mfp_reject; original bytes in {summary.bad_file}")

@@ -30,15 +30,25 @@ def runs() -> None:
 @click.option("--status", help="Only runs in this status (COMPLETED, FAILED, ...).")
 @click.option("--job", help="Only runs of this job.")
 @click.option("--since", type=click.DateTime(), help="Only runs started at or after (UTC).")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True,
+              help="At most this many runs.")
 @_DB
 @_JSON
-def list_command(status: str | None, job: str | None, since: dt.datetime | None,
+def list_command(status: str | None, job: str | None, since: dt.datetime | None, limit: int,
                  db_url: str | None, as_json: bool) -> None:
-    """The newest runs first."""
-    _echo_rows(_with_store(db_url, lambda store: list_runs(store, status, job, since)), as_json,
-               lambda r: f"{r['run_id']}  {r['status']:<10} {r['job']:<20} read "
-                         f"{r['records_read']}, loaded {r['records_loaded']}, rejected "
-                         f"{r['records_rejected']}  {r['file']}")
+    """The newest runs first: status, start (UTC), duration, counts, file."""
+    rows = _with_store(db_url, lambda store: list_runs(store, status, job, since, limit))
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    click.echo(f"{'RUN ID':<23}  {'STATUS':<9}  {'JOB':<18}  {'STARTED (UTC)':<19}  "
+               f"{'ELAPSED':>8}  {'READ':>10}  {'LOADED':>10}  {'REJECTED':>8}  FILE")
+    for r in rows:
+        elapsed = "-" if r["elapsed_s"] is None else f"{r['elapsed_s']:.1f}s"
+        click.echo(f"{r['run_id']:<23}  {r['status']:<9}  {r['job'][:18]:<18}  "
+                   f"{(r['started_at'] or '-').replace('T', ' '):<19}  {elapsed:>8}  "
+                   f"{_n(r['records_read']):>10}  {_n(r['records_loaded']):>10}  "
+                   f"{_n(r['records_rejected']):>8}  {r['file']}")
 
 
 @runs.command()
@@ -131,8 +141,14 @@ def purge(days: float, dry_run: bool, db_url: str | None, as_json: bool) -> None
 def stats(db_url: str | None, as_json: bool) -> None:
     """Per job: runs, success rate, mean duration, records per second."""
     _echo_rows(_with_store(db_url, run_stats), as_json,
-               lambda s: f"{s['job']:<24} runs {s['runs']:>5}  success {s['success_rate']:.0%}  "
-                         f"mean {s['mean_elapsed_s']:.1f} s  {s['records_per_s']:,.0f} records/s")
+               lambda s: f"{s['job']:<24} runs {s['runs']:>5} (completed {s['completed']}, "
+                         f"failed {s['failed']}, superseded {s['abandoned']})  success "
+                         f"{s['success_rate']:.0%}  mean {s['mean_elapsed_s']:.1f} s  "
+                         f"{s['records_per_s']:,.0f} records/s")
+
+
+def _n(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
 
 
 def _echo_rows(rows: list[dict[str, Any]], as_json: bool,

@@ -25,6 +25,7 @@ class Rule:
     values: tuple[str, ...] = ()  # range: (low, high), either may be ""; allowed: the values
     severity: str = "fail"
     fmt: str = ""  # date rules: YYYYMMDD, YYYY-MM-DD, ...
+    ranges: tuple[tuple[str, str], ...] = ()  # allowed: (low, high) ranges too (88 THRU)
 
     @property
     def name(self) -> str:

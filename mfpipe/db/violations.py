@@ -40,8 +40,10 @@ def row_condition(rule: Rule, table: sa.Table, types: dict[str, pa.DataType], di
     if rule.kind == "not_null":
         return column.is_(None)
     if rule.kind == "allowed":
-        allowed = [_bound(v, types[column.name], dialect) for v in rule.values]
-        return column.is_not(None) & column.not_in(allowed)
+        arrow_type = types[column.name]
+        allowed = [_bound(v, arrow_type, dialect) for v in rule.values]
+        inside = [_between(column, arrow_type, dialect, low, high) for low, high in rule.ranges]
+        return column.is_not(None) & column.not_in(allowed) & sa.not_(sa.or_(False, *inside))
     return _outside(_comparable(column, types[column.name], dialect), rule.values)
 
 
@@ -62,7 +64,21 @@ def violations(connection: sa.Connection, rule: Rule, table: sa.Table,
         return Violations(0, ())
     column = table.c[rule.columns[0]]
     rows = connection.execute(sa.select(column).where(where, bad).distinct().limit(SAMPLES))
-    return Violations(count, tuple(repr(r[0]) for r in rows))
+    text = pa.types.is_string(types[column.name])
+    return Violations(count, tuple(shown(r[0], text) for r in rows))
+
+
+def shown(value: object, text: bool = True) -> str:
+    """A sample value as an operator reads it: text quoted (its spaces show), numbers
+    plain (``12.50``, never ``Decimal('12.50')``; SQLite's decimal text too, when ``text``
+    is False), dates ISO."""
+    if isinstance(value, str):
+        return repr(value) if text else value
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
 
 
 def _check_columns(rule: Rule, table: sa.Table) -> None:
@@ -81,7 +97,7 @@ def _duplicates(connection: sa.Connection, c: sa.ColumnCollection, columns: tupl
                                ).scalar_one()
     samples = connection.execute(sa.select(groups).limit(SAMPLES)).all()
     return Violations(int(extra), tuple(
-        ", ".join(f"{k}={v!r}" for k, v in zip(columns, row[:-1])) + f" x{row[-1]}"
+        ", ".join(f"{k}={shown(v)}" for k, v in zip(columns, row[:-1])) + f" x{row[-1]}"
         for row in samples))
 
 
@@ -96,7 +112,7 @@ def _bad_dates(connection: sa.Connection, column: sa.Column, where: sa.ColumnEle
         try:
             dt.datetime.strptime(text, DATE_FORMATS[fmt])
         except ValueError:
-            bad.append((repr(value), int(n)))
+            bad.append((shown(value), int(n)))
     return Violations(sum(n for _, n in bad), tuple(v for v, _ in bad[:SAMPLES]))
 
 
@@ -119,6 +135,17 @@ def _comparable(column: sa.Column, arrow_type: pa.DataType, dialect: str) -> sa.
     if dialect == "sqlite" and pa.types.is_decimal(arrow_type):
         return sa.cast(column, sa.Numeric)
     return column
+
+
+def _between(column: sa.Column, arrow_type: pa.DataType, dialect: str, low: str, high: str
+             ) -> sa.ColumnElement:
+    """A level-88 ``VALUE low THRU high``: numbers compare as numbers; text in code-point
+    order (PostgreSQL's "C" collation, SQLite's binary one), not a locale's."""
+    if pa.types.is_string(arrow_type):
+        text = column.collate("C") if dialect == "postgresql" else column
+        return text.between(low, high)
+    return _comparable(column, arrow_type, dialect).between(Decimal(low.strip()),
+                                                           Decimal(high.strip()))
 
 
 def _outside(column: sa.ColumnElement, bounds: tuple[str, ...]) -> sa.ColumnElement:

@@ -13,7 +13,8 @@ import sqlalchemy as sa
 
 from mfpipe.db.control import mfp_chunk, mfp_purge, mfp_recon_result, mfp_reject, mfp_run
 from mfpipe.db.registry import is_alive, recover
-from mfpipe.db.runs import ACTIVE, COMPLETED, STOPPING, RunStore
+from mfpipe.db.runs import (ABANDONED, ACTIVE, COMPLETED, FAILED, STOPPED, STOPPING,
+                            RunStore)
 from mfpipe.errors import EXIT_NO_INPUT, EXIT_USAGE, RunError
 
 SHOWN = 20  # rejects listed by `runs show`
@@ -79,22 +80,37 @@ def recover_runs(store: RunStore, ttl_s: float) -> list[str]:
 
 
 def run_stats(store: RunStore) -> list[dict[str, Any]]:
-    """Per job: runs, success rate, mean duration and records per second of completed runs."""
+    """Per job: runs, success rate, mean duration and records per second of completed runs.
+
+    An ABANDONED run was given up or superseded by another load of its file: it is counted
+    apart, neither a success nor a failure; the success rate is completed runs among those
+    that ended COMPLETED, FAILED or STOPPED."""
     r = mfp_run.c
-    completed = sa.case((r.status == COMPLETED, 1), else_=0)
+
+    def counted(*statuses: str) -> sa.ColumnElement:
+        return sa.func.sum(sa.case((r.status.in_(statuses), 1), else_=0))
+
     query = (sa.select(r.job, sa.func.count().label("runs"),
-                       sa.func.sum(completed).label("completed"),
+                       counted(COMPLETED).label("completed"),
+                       counted(FAILED, STOPPED).label("failed"),
+                       counted(ABANDONED).label("abandoned"),
                        sa.func.avg(sa.case((r.status == COMPLETED, r.elapsed_s))).label("mean_s"),
                        sa.func.sum(sa.case((r.status == COMPLETED, r.records_read))).label("read"),
                        sa.func.sum(sa.case((r.status == COMPLETED, r.elapsed_s))).label("secs"))
              .group_by(r.job).order_by(r.job))
     with store.engine.connect() as c:
         rows = c.execute(query).mappings().all()
-    return [{"job": row["job"], "runs": int(row["runs"]), "completed": int(row["completed"] or 0),
-             "success_rate": round(int(row["completed"] or 0) / int(row["runs"]), 4),
+    return [{"job": row["job"], "runs": int(row["runs"]),
+             "completed": int(row["completed"] or 0), "failed": int(row["failed"] or 0),
+             "abandoned": int(row["abandoned"] or 0),
+             "success_rate": _rate(int(row["completed"] or 0), int(row["failed"] or 0)),
              "mean_elapsed_s": round(float(row["mean_s"] or 0), 3),
              "records_per_s": round(float(row["read"] or 0) / float(row["secs"]), 1)
              if row["secs"] else 0.0} for row in rows]
+
+
+def _rate(completed: int, failed: int) -> float:
+    return round(completed / (completed + failed), 4) if completed + failed else 0.0
 
 
 def _plain(row: Any) -> dict[str, Any]:

@@ -148,7 +148,8 @@ def config_from_options(options: dict[str, Any], db_url: str) -> RunConfig:
         replaces=tuple(values.get("replaces", ())),
         trailer_totals=tuple(tuple(p) for p in values.get("trailer_totals", ())),
         rules=tuple(Rule(r["kind"], tuple(r["columns"]), tuple(r["values"]), r["severity"],
-                         r["fmt"]) for r in values.get("rules", ())))
+                         r["fmt"], tuple(tuple(p) for p in r.get("ranges", ())))
+                    for r in values.get("rules", ())))
     for name in ("money_columns", "hash_columns"):
         if values.get(name) is not None:
             values[name] = tuple(values[name])

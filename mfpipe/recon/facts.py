@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from mfpipe.db.control import mfp_chunk, mfp_reject
 from mfpipe.db.runs import RESTARTABLE
 from mfpipe.db.urls import redact
+from mfpipe.errors import EXIT_CONFIG, EXIT_DATA, EXIT_NO_INPUT
 from mfpipe.recon.model import Counts, RejectGroup, RejectSample, RunInfo, WorkerStats
 from mfpipe.recon.subject import RunSubject
 
@@ -61,11 +62,22 @@ def reject_groups(subject: RunSubject) -> list[RejectGroup]:
 
 
 def restart_hint(subject: RunSubject) -> str:
-    """What to run when the run did not complete."""
-    if subject.run["status"] not in RESTARTABLE:
+    """What to do about a run that did not complete, by why it stopped: a restart only
+    helps when something outside the data stopped it (a process, the database, a stop)."""
+    run, db = subject.run, redact(subject.store.url)
+    if run["status"] not in RESTARTABLE:
         return ""
-    return (f"mfpipe restart {subject.run_id} --db {redact(subject.store.url)}  "
-            "(loads only the chunks missing from the ledger)")
+    if run["exit_code"] == EXIT_DATA:  # the data: the same file fails the same way again
+        return (f"the data failed its checks or the error limit; a restart would fail the "
+                f"same way. Fix the file (then `mfpipe reprocess {run['file']}`) or the "
+                f"job's options (`mfpipe reprocess` with them), or give the run up: "
+                f"`mfpipe runs abandon {subject.run_id} --db {db}`")
+    if run["exit_code"] in (EXIT_NO_INPUT, EXIT_CONFIG):
+        return ("the file or the options were not usable (see the message): correct them "
+                f"and load the file with `mfpipe reprocess`, or `mfpipe runs abandon "
+                f"{subject.run_id} --db {db}`")
+    return (f"mfpipe restart {subject.run_id} --db {db}  (loads only the chunks missing "
+            "from the ledger)")
 
 
 def _shorten(raw_hex: str) -> str:

@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 Severity = Literal["fail", "warn"]
 REPORT_SCHEMA_VERSION = 1
+RECONCILED, WITH_WARNINGS, NOT_RECONCILED = ("RECONCILED", "RECONCILED WITH WARNINGS",
+                                             "NOT RECONCILED")
 
 
 @dataclass(frozen=True)
@@ -150,13 +152,23 @@ class ReconciliationReport:
         return [c.check for c in self.checks if not c.passed and c.severity == "warn"]
 
     @property
+    def verdict(self) -> str:
+        """What the checks say: RECONCILED, RECONCILED WITH WARNINGS (a warn-severity check
+        found something: never shown as a plain green), or NOT RECONCILED (a fail-severity
+        check failed, or no check ran)."""
+        if not self.passed or not self.checks:
+            return NOT_RECONCILED
+        return WITH_WARNINGS if self.warnings else RECONCILED
+
+    @property
     def success_rate(self) -> float:
         """Share of checks passed, 0.0-1.0 (1.0 when there are no checks)."""
         return sum(c.passed for c in self.checks) / len(self.checks) if self.checks else 1.0
 
     def summary(self) -> dict[str, Any]:
         """The ``reconciliation`` member of the run summary (``--json``)."""
-        return {"passed": self.passed, "failed": self.failed, "warnings": self.warnings,
+        return {"passed": self.passed, "verdict": self.verdict, "failed": self.failed,
+                "warnings": self.warnings,
                 "success_rate": round(self.success_rate, 4), "check_count": len(self.checks)}
 
     def to_json(self) -> dict[str, Any]:

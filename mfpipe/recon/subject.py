@@ -215,12 +215,34 @@ def staging_side(url: str, run_id: str) -> StagingSide:
 
 
 def condition_rules(record: RecordLayout) -> list[Rule]:
-    """An allowed-values rule (warn) for every loaded field with level-88 single VALUEs:
-    copybooks do not always list every value, so a stray one is worth a look, not a
-    failure."""
+    """An allowed-values rule (warn) for every loaded field with level-88 conditions, their
+    single VALUEs and their THRU ranges: copybooks do not always list every value, so a
+    stray one is worth a look, not a failure."""
     rules = []
     for f in record.fields:
-        values = [v for c in f.conditions for v in c.values]
-        if values and not any(c.ranges for c in f.conditions):
-            rules.append(Rule("allowed", (f.column,), tuple(values), "warn"))
+        text = f.category is not Category.NUMERIC
+        values = tuple(v for c in f.conditions for v in _literal_values(c.values, text))
+        ranges = tuple(r for c in f.conditions for r in c.ranges)
+        if values or ranges:
+            rules.append(Rule("allowed", (f.column,), values, "warn", ranges=ranges))
     return rules
+
+
+# figurative constants a level-88 VALUE may name, as the loaded column holds them (text is
+# trimmed: SPACES is ''); the others (HIGH-VALUES, LOW-VALUES, QUOTES) have no loaded form
+_FIGURATIVE = {"ZERO": "0", "ZEROS": "0", "ZEROES": "0", "SPACE": "", "SPACES": "",
+               **dict.fromkeys(("HIGH-VALUE", "HIGH-VALUES", "LOW-VALUE", "LOW-VALUES", "QUOTE",
+                                "QUOTES", "NULL", "NULLS"), None)}
+
+
+def _literal_values(values: tuple[str, ...], text: bool) -> list[str]:
+    """A condition's values as the column holds them: figurative constants resolved, and
+    left out where the column has no form of them (SPACES in a number is NULL, which no
+    rule flags; a word in a number is no number)."""
+    found = []
+    for value in values:
+        resolved = _FIGURATIVE.get(value, value)
+        if resolved is None or (not text and (resolved == "" or resolved.isalpha())):
+            continue
+        found.append(resolved)
+    return found

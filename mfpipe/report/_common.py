@@ -11,7 +11,8 @@ import math
 import unicodedata
 from typing import Literal, NamedTuple
 
-from mfpipe.recon.model import CheckResult, HistoryEntry, ReconciliationReport
+from mfpipe.recon.model import (NOT_RECONCILED, CheckResult, HistoryEntry,
+                                ReconciliationReport)
 
 CheckState = Literal["PASS", "FAIL", "WARN"]
 
@@ -23,7 +24,7 @@ class Verdict(NamedTuple):
     """The one-line answer an operator signs off on, plus the reasons behind it."""
 
     reconciled: bool
-    headline: str  # "RECONCILED" or "NOT RECONCILED"
+    headline: str  # RECONCILED, RECONCILED WITH WARNINGS or NOT RECONCILED
     reasons: tuple[str, ...]  # why not: failed checks, no checks, run not completed
     warnings: tuple[str, ...]  # names of warn-severity checks that failed
 
@@ -51,7 +52,7 @@ def verdict(report: ReconciliationReport) -> Verdict:
         reasons.append("no checks ran")
     if report.run.status != COMPLETED:
         reasons.append(f"run status {report.run.status or 'unknown'}")
-    headline = "NOT RECONCILED" if reasons else "RECONCILED"
+    headline = NOT_RECONCILED if reasons else report.verdict
     return Verdict(not reasons, headline, tuple(reasons), tuple(report.warnings))
 
 

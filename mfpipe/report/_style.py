@@ -20,6 +20,7 @@ h2 { font-size: 16px; margin: 28px 0 8px; border-bottom: 1px solid #d0d7de;
   overflow-wrap: anywhere; }
 .verdict-ok { background: #dafbe1; border: 2px solid #1a7f37; color: #0f5323; }
 .verdict-bad { background: #ffebe9; border: 2px solid #cf222e; color: #82071e; }
+.verdict-warn { background: #fff8c5; border: 2px solid #9a6700; color: #633c01; }
 .verdict ul { margin: 6px 0 0; font-weight: normal; font-size: 14px; }
 table { border-collapse: collapse; margin: 4px 0; }
 th, td { border: 1px solid #d0d7de; padding: 4px 8px; text-align: left; vertical-align: top;

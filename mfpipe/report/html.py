@@ -64,7 +64,8 @@ def _td(value: object, num: bool = False) -> str:
 
 def _verdict(report: ReconciliationReport) -> str:
     result = verdict(report)
-    css = "verdict-ok" if result.reconciled else "verdict-bad"
+    css = ("verdict-bad" if not result.reconciled else
+           "verdict-warn" if result.warnings else "verdict-ok")
     items = [f"<li>{_e(reason)}</li>" for reason in result.reasons]
     if result.warnings:
         items.append(f"<li>warnings: {_e(', '.join(result.warnings))}</li>")
@@ -200,6 +201,6 @@ def _history_chart(report: ReconciliationReport) -> str:
 def _restart(report: ReconciliationReport) -> str:
     if not report.restart_hint:
         return ""
-    return ('<section id="restart" class="restart"><h2>Restart</h2>'
-            "<p>The run did not complete; to resume it, run:</p>"
+    return ('<section id="restart" class="restart"><h2>Next</h2>'
+            "<p>The run did not complete:</p>"
             f"<pre><code>{_e(report.restart_hint)}</code></pre></section>")

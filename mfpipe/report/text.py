@@ -14,9 +14,10 @@ from mfpipe.report._common import (
     fmt_duration,
     fmt_float,
     fmt_int,
+    printable,
     verdict,
 )
-from mfpipe.report._texttable import WIDTH, field, fit, free_width, indented, table
+from mfpipe.report._texttable import WIDTH, field, fit, free_width, indented, table, wrap
 
 __all__ = ["render_text"]
 
@@ -85,12 +86,28 @@ def _checks(report: ReconciliationReport) -> list[str]:
     lines.extend(table(headers, [], widths))
     for check in checks:
         state = check_state(check)
-        row = (check.check, check.expected, check.actual, check.discrepancy, check.severity,
-               state)
+        values = (check.expected, check.actual, check.discrepancy)
+        fits = all(len(printable(v)) <= w for v, w in zip(values, widths[1:4], strict=True))
+        row = (check.check, *(values if fits else ("", "", "")), check.severity, state)
         lines.extend(table(headers, [row], widths, frozenset({1, 2, 3}))[2:])
+        if not fits:
+            lines.extend(_values_below(values))
         if state != "PASS":
             for detail in check.details:
                 lines.extend(indented(detail, "      - "))
+    return lines
+
+
+def _values_below(values: tuple[str, str, str]) -> list[str]:
+    """Values too long for their columns, each on a line of its own, right-aligned on one
+    edge: wrapped inside a column, the digits where two totals differ would fall onto
+    another line than the ones a reader compares."""
+    width = min(max(len(printable(v)) for v in values), WIDTH - 20)
+    lines = []
+    for label, value in zip(("expected", "actual", "discrepancy"), values, strict=True):
+        for part in wrap(value, width) if value else []:
+            lines.append(f"      {label:<12}{part:>{width}}")
+            label = ""
     return lines
 
 
@@ -136,5 +153,4 @@ def _history(report: ReconciliationReport) -> list[str]:
 def _restart(report: ReconciliationReport) -> list[str]:
     if not report.restart_hint:
         return []
-    return ["Restart (the run did not complete; to resume it, run:)",
-            *indented(report.restart_hint, "  ")]
+    return ["Next (the run did not complete)", *indented(report.restart_hint, "  ")]

@@ -191,3 +191,17 @@ class TestKeys:
         store.close()
         assert (check.expected, check.actual) == ("1000", "1000")
         assert "990 row(s) in the final table + 10 earlier record(s)" in check.details
+
+
+class TestAdvice:
+    def test_a_data_failure_is_not_told_to_restart(self, tmp_path, db_url, capsys):
+        """The report of a run whose checks failed says a restart would fail the same way
+        and names reprocess and abandon; the report of a killed run says restart."""
+        path = keyed_file(tmp_path / "in.dat", 500)
+        code, failed = cli(capsys, db_url, "run", "--input", path,
+                           "--rule", "range:cust_id:1..9")
+        assert code == 65
+        assert main(["report", failed["run_id"], "--db", db_url]) == 0
+        text = capsys.readouterr().out
+        assert "would fail the same way" in text and "runs abandon" in text
+        assert f"mfpipe restart {failed['run_id']}" not in text

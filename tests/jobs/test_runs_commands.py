@@ -39,6 +39,22 @@ class TestRunsCommands:
         assert stats[0]["job"] == "nightly" and stats[0]["success_rate"] == 1.0
         code, text = runs(capsys, "show", run_id, "--db", db)
         assert "chunk     3 worker" in text and "check content_hash_final" in text
+        code, text = runs(capsys, "list", "--db", db, "--limit", "1")
+        header, row = text.splitlines()
+        assert header.split()[:4] == ["RUN", "ID", "STATUS", "JOB"] and "ELAPSED" in header
+        assert row.startswith(run_id) and "2,000" in row and row.endswith("in.dat")
+
+    def test_stats_count_superseded_runs_apart(self, tmp_path, capsys):
+        """A reprocess supersedes the earlier run (ABANDONED): stats count it apart, and
+        the job's success rate stays 100% (it used to count as a failure)."""
+        db = f"sqlite:///{tmp_path / 'mfpipe.db'}"
+        path = keyed_file(tmp_path / "in.dat", 500)
+        for command in (["run", "--input", path], ["reprocess", path]):
+            assert main([*command, *RUN_ARGS, "--db", db, "--job", "nightly"]) == 0
+        capsys.readouterr()
+        stats = runs(capsys, "stats", "--db", db, "--json")[1][0]
+        assert (stats["runs"], stats["completed"], stats["abandoned"]) == (2, 1, 1)
+        assert stats["success_rate"] == 1.0
 
     def test_cancel_of_a_finished_run_is_refused(self, tmp_path, capsys):
         """Only a running run can be cancelled; the message says why not."""

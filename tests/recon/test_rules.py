@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mfpipe.db.rules import Rule
+from mfpipe.db.runs import RunStore
 from mfpipe.db.violations import violations
 from mfpipe.recon.subject import RunSubject
 from tests.recon.conftest import load
@@ -30,3 +31,37 @@ class TestRuleFindings:
             assert found["rule_not_null_cust_id"].count == 0
         finally:
             run.store.close()
+
+
+class TestConditionRules:
+    def test_thru_ranges_and_figurative_values_are_checked(self, tmp_path, db_url, capsys):
+        """Level-88 THRU ranges are checked (they were silently skipped) and a figurative
+        VALUE ZERO on a number is the number 0 (it failed the run with exit 78): only the
+        values outside every condition are warned about."""
+        import json
+
+        from mfpipe.cli import main
+        from tests.support import copybook
+
+        layout = tmp_path / "c.cpy"
+        layout.write_text(copybook("""
+            01  REC.
+                05  CODE   PIC 9(2).
+                    88  LOW-CODE   VALUE 1 THRU 5.
+                    88  NO-CODE    VALUE ZERO.
+                05  GRADE  PIC X.
+                    88  GOOD       VALUE 'A' THRU 'C'.
+                    88  UNKNOWN    VALUE SPACE.
+        """))
+        data = tmp_path / "c.dat"
+        data.write_bytes(b"01A07B00Z03 06C")
+        assert main(["run", "--layout", str(layout), "--input", str(data), "--encoding",
+                     "ascii", "--db", db_url, "--json"]) == 0
+        summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert summary["reconciliation"]["warnings"] == ["rule_allowed_code",
+                                                         "rule_allowed_grade"]
+        run = RunSubject.load(RunStore(db_url), summary["run_id"])
+        found = {rule.name: (v.count, sorted(v.samples)) for rule, v in run.rule_findings}
+        assert found == {"rule_allowed_code": (2, ["6", "7"]),
+                         "rule_allowed_grade": (1, ["'Z'"])}
+        run.store.close()

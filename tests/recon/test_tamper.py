@@ -113,13 +113,17 @@ class TestTampering:
 
 class TestRunOutcome:
     def test_failed_rule_fails_the_run_with_65(self, tmp_path, db_url):
-        """A fail-severity rule that does not hold ends `run` FAILED with exit code 65."""
+        """A fail-severity rule that does not hold ends `run` FAILED with exit code 65; the
+        report's samples show amounts as numbers, never as Python reprs."""
         from mfpipe.db.rules import Rule
 
         run = load(tmp_path, db_url, n=2_000, rules=(Rule.parse("range:balance:0..100"),))
         try:
             assert (run.summary.status, run.summary.exit_code) == ("FAILED", 65)
             assert run.summary.reconciliation["failed"] == ["rule_range_balance"]
+            text = render(ReconciliationService(run.store).report(run.config.run_id), "text")
+            sample = next(line for line in text.splitlines() if "- balance: " in line)
+            assert "Decimal" not in text and "'" not in sample, sample
         finally:
             run.store.close()
 
@@ -133,6 +137,7 @@ class TestRunOutcome:
         try:
             assert (run.summary.status, run.summary.exit_code) == ("COMPLETED", 0)
             assert run.summary.reconciliation["warnings"] == ["rule_range_balance"]
+            assert run.summary.reconciliation["verdict"] == "RECONCILED WITH WARNINGS"
         finally:
             run.store.close()
 

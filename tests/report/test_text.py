@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from mfpipe.report import render_text
+from mfpipe.recon.model import CheckResult
+from mfpipe.report import render_html, render_text
 from mfpipe.report._common import fmt_int
 from tests.report.reports import FAILED_DETAILS, WARN_DETAILS
 
@@ -89,6 +90,16 @@ class TestTextVerdict:
         """A completed run whose checks all passed is RECONCILED."""
         assert "VERDICT: RECONCILED\n" in render_text(clean_report)
 
+    def test_warnings_are_never_a_plain_green(self, clean_report):
+        """A warn-severity check that found something (29% of rows breaking a warn rule)
+        gives its own verdict, naming it, in the text, the HTML and the JSON."""
+        warned = CheckResult("rule_range_rate", "rule_range", "0", "290", False, "warn", "290")
+        report = dataclasses.replace(clean_report, checks=[*clean_report.checks, warned])
+        assert ("VERDICT: RECONCILED WITH WARNINGS - warnings: rule_range_rate"
+                in render_text(report))
+        assert 'class="verdict verdict-warn">RECONCILED WITH WARNINGS' in render_html(report)
+        assert report.to_json()["verdict"] == "RECONCILED WITH WARNINGS"
+
     def test_no_checks_is_not_reconciled(self, minimal_report):
         """A run with no checks is not called reconciled: nothing was compared."""
         assert "VERDICT: NOT RECONCILED - no checks ran" in render_text(minimal_report)
@@ -131,3 +142,17 @@ class TestTextLayout:
                      "No earlier runs of this job."):
             assert note in text
         assert "Restart" not in text
+
+
+class TestLongValues:
+    def test_long_totals_line_up_on_lines_of_their_own(self, clean_report):
+        """Totals too long for their columns are written below the check, each whole on
+        one line and right-aligned, so the digits that differ sit one above the other."""
+        expected, actual = "12345678901234567890123456.78", "12345678901234567890123457.78"
+        check = CheckResult("total_balance_final", "control_total", expected, actual, False,
+                            discrepancy="1.00")
+        report = dataclasses.replace(clean_report, checks=[check])
+        lines = render_text(report).splitlines()
+        shown = [line for line in lines if line.strip().startswith(("expected", "actual"))]
+        assert [line.split()[-1] for line in shown] == [expected, actual]
+        assert len({len(line) for line in shown}) == 1  # the same right edge

@@ -11,13 +11,16 @@ def print_summary(summary: Any, db: str) -> None:
     """SQL*Loader-style counters, per worker, and the outcome."""
     counts = summary.counts
     click.echo(f"run      {summary.run_id} -> {db}, table {summary.tables['staging']}")
+    phases = ", ".join(f"{name.removesuffix('_s')} {seconds:.2f} s"
+                       for name, seconds in summary.phases.items())
     click.echo(f"status   {summary.status} (exit {summary.exit_code}) in {summary.elapsed_s:.2f} s"
-               + (f": {summary.message}" if summary.message else ""))
+               + (f" ({phases}; CPU {summary.cpu_s:.2f} s; attempt {summary.attempt})"
+                  if phases else "") + (f": {summary.message}" if summary.message else ""))
     click.echo(f"records  read {counts['read']}, loaded {counts['loaded']}, rejected "
                f"{counts['rejected']}; chunks {counts['chunks_committed']}/{counts['chunks']}")
     for worker, c in counts["per_worker"].items():
         click.echo(f"  worker {worker}: read {c['read']}, loaded {c['written']}, rejected "
-                   f"{c['rejected']}, batches {c['batches']}")
+                   f"{c['rejected']}, batches {c['batches']}, decoding {c['busy_s']:.2f} s")
     recon = summary.reconciliation
     if recon:
         click.echo("checks   " + ("FAILED: " + ", ".join(recon["failed"]) if not recon["passed"]

@@ -68,6 +68,11 @@ def show(run_id: str, db_url: str | None, as_json: bool) -> None:
     if found["purged"]:
         click.echo(f"staging purged   {found['purged']['purged_at']} "
                    f"({found['purged']['rows_deleted']} rows)")
+    for a in found["attempts"]:
+        click.echo(f"attempt {a['attempt']:<8} {a['command']:<9} {a['started_at']} "
+                   f"{a['status']:<9} exit {a['exit_code']}, loaded {_n(a['records_loaded'])}, "
+                   f"{a['elapsed_s'] or 0:.1f} s (load {a['load_s'] or 0:.1f}, publish "
+                   f"{a['publish_s'] or 0:.1f}, CPU {a['cpu_s'] or 0:.1f})")
     click.echo(f"chunks           {len(found['chunks'])} committed")
     for c in found["chunks"]:
         click.echo(f"  chunk {c['chunk_id']:>5} worker {c['worker_id']} records "

@@ -34,7 +34,7 @@ from mfpipe.db.identity import LoadIdentity
 from mfpipe.db.registry import (HOST, PROCESSING, SKIPPED, SUCCESS, FileFacts, file_row,
                                 is_alive, recover, serialized)
 from mfpipe.db.runs import (ABANDONED, ACTIVE, COMPLETED, FAILED, RESTARTABLE, STARTING,
-                            RunStore, abandon, insert_run, utcnow)
+                            RunStore, abandon, begin_attempt, insert_run, utcnow)
 from mfpipe.errors import EXIT_NO_INPUT, EXIT_NOTHING_TO_DO, EXIT_TEMPORARY, EXIT_USAGE, RunError
 
 Mode = Literal["run", "reprocess", "restart"]
@@ -95,6 +95,8 @@ def claim(store: RunStore, facts: FileFacts, identity: LoadIdentity, request: Cl
         elif decision.outcome == "resume":
             decision = _take(c, decision, facts.path)
         if decision.outcome in ("new", "resume"):
+            begin_attempt(c, decision.run_id, decision.attempt, request.mode, host=HOST,
+                          pid=os.getpid())
             _hold_file(c, facts, decision.run_id)
         elif decision.outcome == "skip":
             _skipped_file(c, facts, decision.run_id)

@@ -37,8 +37,8 @@ mfp_run = sa.Table(
     sa.Column("records_rejected", sa.BigInteger),
     sa.Column("chunks", sa.Integer),
     sa.Column("exit_code", sa.Integer),
-    sa.Column("elapsed_s", sa.Float),
-    sa.Column("cpu_s", sa.Float),  # launcher and every process it started
+    sa.Column("elapsed_s", sa.Float),  # every attempt's wall time (mfp_attempt), summed
+    sa.Column("cpu_s", sa.Float),  # every attempt's launcher and processes, summed
     sa.Column("metrics", sa.Text),  # JSON: the MetricsAggregator's per-worker counts
     sa.Column("message", sa.String(2000)),
     sa.Column("options", sa.Text),  # JSON: source, decode and pipeline options of the run
@@ -46,6 +46,30 @@ mfp_run = sa.Table(
     sa.Column("version", sa.String(20)),
     sa.Column("host", sa.String(100)),  # where the launcher runs, and its process id:
     sa.Column("pid", sa.Integer),  # a dead launcher on this host is seen at once
+)
+
+mfp_attempt = sa.Table(  # Spring Batch's job executions: every launcher's go at a run
+    "mfp_attempt", metadata,
+    sa.Column("run_id", RUN_ID, primary_key=True),
+    sa.Column("attempt", sa.Integer, primary_key=True),
+    sa.Column("command", sa.String(12), nullable=False),  # run, reprocess, restart
+    sa.Column("host", sa.String(100)),
+    sa.Column("pid", sa.Integer),
+    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("ended_at", sa.DateTime),
+    sa.Column("status", sa.String(12), nullable=False),  # STARTED, then how it ended
+    sa.Column("exit_code", sa.Integer),
+    sa.Column("message", sa.String(2000)),
+    # what this attempt added to the ledger (earlier attempts' chunks are not counted again)
+    sa.Column("chunks", sa.Integer),
+    sa.Column("records_read", sa.BigInteger),
+    sa.Column("records_loaded", sa.BigInteger),
+    sa.Column("records_rejected", sa.BigInteger),
+    sa.Column("elapsed_s", sa.Float),  # wall time of the whole attempt
+    sa.Column("load_s", sa.Float),  # phases: loading staging, publishing with the proof
+    sa.Column("publish_s", sa.Float),
+    sa.Column("cpu_s", sa.Float),  # the launcher and every process it started
+    sa.Column("metrics", sa.Text),  # JSON: per worker counts and busy seconds
 )
 
 mfp_chunk = sa.Table(

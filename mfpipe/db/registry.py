@@ -24,8 +24,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from mfpipe.db.control import mfp_chunk, mfp_file, mfp_lock, mfp_run
-from mfpipe.db.runs import ACTIVE, FAILED, RunStore, utcnow
+from mfpipe.db.control import mfp_attempt, mfp_chunk, mfp_file, mfp_lock, mfp_run
+from mfpipe.db.runs import ACTIVE, FAILED, RunStore, attempt_totals, utcnow
 
 DISCOVERED, PROCESSING, SUCCESS, SKIPPED = "DISCOVERED", "PROCESSING", "SUCCESS", "SKIPPED"
 HOST = socket.gethostname()[:100]
@@ -163,3 +163,23 @@ def recover(c: sa.Connection, run_id: str) -> None:
                               "heartbeat); restartable"))
     c.execute(mfp_file.update().where(mfp_file.c.owner_run_id == run_id).values(
         status=FAILED, owner_run_id=None, updated_at=utcnow()))
+    _end_lost_attempts(c, run_id)
+
+
+def _end_lost_attempts(c: sa.Connection, run_id: str) -> None:
+    """The attempts a dead launcher left STARTED end FAILED at its last heartbeat (the last
+    moment it was known to work), so that their time counts, and no more than that."""
+    a = mfp_attempt.c
+    heartbeat = c.execute(sa.select(mfp_run.c.heartbeat_at).where(mfp_run.c.run_id == run_id)
+                          ).scalar_one_or_none()
+    lost = c.execute(sa.select(a.attempt, a.started_at).where(a.run_id == run_id,
+                                                             a.status == "STARTED")).all()
+    for attempt, started in lost:
+        ended = max(heartbeat or started, started)
+        c.execute(mfp_attempt.update().where(a.run_id == run_id, a.attempt == attempt).values(
+            status=FAILED, exit_code=70, ended_at=ended,
+            elapsed_s=round((ended - started).total_seconds(), 3),
+            message="the launcher stopped without ending its attempt"))
+    if lost:
+        c.execute(mfp_run.update().where(mfp_run.c.run_id == run_id).values(
+            attempt_totals(c, run_id)))

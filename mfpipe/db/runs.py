@@ -21,7 +21,8 @@ import sqlalchemy as sa
 import tenacity
 from sqlalchemy.engine import make_url
 
-from mfpipe.db.control import create_control_tables, create_table, mfp_chunk, mfp_run
+from mfpipe.db.control import (create_control_tables, create_table, mfp_attempt, mfp_chunk,
+                               mfp_run)
 from mfpipe.db.identity import LoadIdentity
 from mfpipe.db.schema import final_table, staging_table
 from mfpipe.db.urls import create_engine, redact, session_name, session_url
@@ -153,6 +154,23 @@ class RunStore:
         return how many rows changed: 0 when another attempt owns the run now."""
         with self.engine.begin() as c:
             return int(c.execute(self._fenced(run_id).values(**values)).rowcount)
+
+    def end_attempt(self, run_id: str, attempt: int, **values: Any) -> None:
+        """Record how an attempt ended (status, exit code, what it added to the ledger,
+        its phases and CPU) and the run's totals over every attempt: its wall time and CPU
+        (a restarted run's elapsed time covers all its attempts, not the last load)."""
+        a = mfp_attempt.c
+        mine = sa.and_(a.run_id == run_id, a.attempt == attempt)
+        with self.engine.begin() as c:
+            c.execute(mfp_attempt.update().where(mine).values(ended_at=utcnow(), **values))
+            c.execute(self._fenced(run_id).values(attempt_totals(c, run_id)))
+
+    def attempts(self, run_id: str) -> list[dict[str, Any]]:
+        """The run's attempts, first to last."""
+        query = sa.select(mfp_attempt).where(mfp_attempt.c.run_id == run_id).order_by(
+            mfp_attempt.c.attempt)
+        with self.engine.connect() as c:
+            return [dict(r) for r in c.execute(query).mappings()]
 
     def update_active(self, run_id: str, **values: Any) -> int:
         """:meth:`update`, only while the run is active (a launcher's last word on a run that
@@ -287,6 +305,22 @@ class RunStore:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def attempt_totals(connection: sa.Connection, run_id: str) -> dict[str, float]:
+    """The run's wall time and CPU over all its attempts, for ``mfp_run``."""
+    a = mfp_attempt.c
+    elapsed, cpu = connection.execute(sa.select(sa.func.sum(a.elapsed_s), sa.func.sum(
+        a.cpu_s)).where(a.run_id == run_id)).one()
+    return {"elapsed_s": round(float(elapsed or 0), 3), "cpu_s": round(float(cpu or 0), 3)}
+
+
+def begin_attempt(connection: sa.Connection, run_id: str, attempt: int, command: str,
+                  **values: Any) -> None:
+    """A launcher's attempt at a run begins (``values``: host, pid)."""
+    connection.execute(mfp_attempt.insert().values(run_id=run_id, attempt=attempt,
+                                                   command=command, started_at=utcnow(),
+                                                   status=STARTED, **values))
 
 
 def insert_run(connection: sa.Connection, run_id: str, **values: Any) -> None:

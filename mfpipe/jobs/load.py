@@ -11,10 +11,13 @@ publishes nothing, and keeps its staging rows for inspection.
 
 from __future__ import annotations
 
+import json
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 
+import sqlalchemy as sa
 import structlog
 
 from mfpipe.codec import DecodePlan
@@ -84,8 +87,10 @@ def run_attempt(config: RunConfig, attempt: int, facts: FileFacts,
     ends the run FAILED with its exit code, never leaves it STARTED, and frees the file."""
     store = RunStore(config.db_url, config.run_id)
     store.lease(config.run_id, attempt)
+    began, cpu = time.perf_counter(), time.process_time()
+    done: dict[int, tuple[int, int, int, int]] = {}
+    summary = RunSummary(config.run_id, FAILED, EXIT_INTERNAL, "", {}, {}, 0.0)
     try:
-        done: dict[int, tuple[int, int, int, int]] = {}
         if resuming:
             store.end_sessions(config.run_id)
             done = {int(c["chunk_id"]): (int(c["worker_id"]),
@@ -94,21 +99,22 @@ def run_attempt(config: RunConfig, attempt: int, facts: FileFacts,
                     for c in store.ledger(config.run_id)}
         summary = Engine(config, progress).run(store, done)
         finish(store, config, summary, facts)
-    except MfpipeError as exc:  # an error the operator can act on: the run says it
-        _end_in_error(store, config.run_id, exc)
-        release(store, facts.path, config.run_id, FAILED)
-        return RunSummary(config.run_id, FAILED, exc.exit_code, str(exc), {}, {}, 0.0)
-    except BaseException as exc:
-        _end_in_error(store, config.run_id, exc)
-        release(store, facts.path, config.run_id, FAILED)
-        raise
-    else:
+    except BaseException as exc:  # the run says why; an error the operator can act on is
+        _end_in_error(store, config.run_id, exc)  # this attempt's outcome, any other is
+        summary.status, summary.message = FAILED, f"{type(exc).__name__}: {first_line(exc)}"
+        summary.exit_code = exc.exit_code if isinstance(exc, MfpipeError) else EXIT_INTERNAL
+        if not isinstance(exc, MfpipeError):  # raised on, to the CLI's last line of defence
+            raise
+        summary.message = str(exc)
+    finally:
+        summary.attempt, summary.elapsed_s = attempt, round(time.perf_counter() - began, 3)
+        summary.cpu_s = round(summary.cpu_s + time.process_time() - cpu, 3)
+        _end_attempt(store, summary, done)
         loaded = summary.status == COMPLETED
         release(store, facts.path, config.run_id, SUCCESS if loaded else FAILED,
                 config.run_id if loaded else None)
-        return summary
-    finally:
         store.close()
+    return summary
 
 
 def finish(store: RunStore, config: RunConfig, summary: RunSummary, facts: FileFacts) -> None:
@@ -126,9 +132,11 @@ def finish(store: RunStore, config: RunConfig, summary: RunSummary, facts: FileF
                                              "nothing was published: run it again once the "
                                              "file is complete")
         return
+    began = time.perf_counter()
     try:
         with store.beating(config.run_id, config.heartbeat_s):
-            report = publish(store, config.run_id)
+            report, cpu_elsewhere = publish(store, config.run_id)
+        summary.cpu_s += cpu_elsewhere
     except Exception as exc:  # the rows are safe in staging: a restart publishes them
         log.exception("publication failed", run_id=config.run_id)
         _fail(store, summary, exc.exit_code if isinstance(exc, MfpipeError) else EXIT_INTERNAL,
@@ -136,6 +144,7 @@ def finish(store: RunStore, config: RunConfig, summary: RunSummary, facts: FileF
               f"published and every record is in staging: `mfpipe restart {config.run_id}` "
               "publishes again")
         return
+    summary.phases["publish_s"] = round(time.perf_counter() - began, 3)
     summary.reconciliation = report.summary()
     if not report.passed:
         summary.counts["final"] = 0
@@ -188,6 +197,28 @@ def _changed(facts: FileFacts) -> str:
         return "disappeared"
     same = stat.st_size == facts.size and FileFacts.mtime_of(stat) == facts.mtime
     return "" if same else "changed"
+
+
+def _end_attempt(store: RunStore, summary: RunSummary,
+                 done: dict[int, tuple[int, int, int, int]]) -> None:
+    """Record the attempt's outcome: what it added to the ledger (the chunks earlier attempts
+    committed are theirs), its phases, wall time and CPU; a database gone by now only
+    leaves the attempt for recovery to end."""
+    counts = summary.counts
+    added = {"chunks": counts.get("chunks_committed", len(done)) - len(done)}
+    for name, index in (("records_read", 1), ("records_loaded", 2), ("records_rejected", 3)):
+        total = counts.get(name.removeprefix("records_"), sum(c[index] for c in done.values()))
+        added[name] = total - sum(c[index] for c in done.values())
+    try:
+        store.end_attempt(str(summary.run_id), summary.attempt, status=summary.status,
+                          exit_code=summary.exit_code, message=summary.message[:2000],
+                          elapsed_s=summary.elapsed_s, cpu_s=summary.cpu_s,
+                          load_s=summary.phases.get("load_s"),
+                          publish_s=summary.phases.get("publish_s"),
+                          metrics=json.dumps(counts.get("per_worker", {})), **added)
+    except sa.exc.SQLAlchemyError:
+        log.warning("could not record the attempt's end", run_id=summary.run_id,
+                    attempt=summary.attempt)
 
 
 def _end_in_error(store: RunStore, run_id: str, exc: BaseException) -> None:

@@ -37,7 +37,8 @@ def list_runs(store: RunStore, status: str | None = None, job: str | None = None
 
 
 def show_run(store: RunStore, run_id: str) -> dict[str, Any]:
-    """One run with its chunks, first rejects, check results and purge (or None)."""
+    """One run with its attempts, chunks, first rejects, check results and purge (or
+    None)."""
     run = store.run(run_id)
     if run is None:
         raise RunError(run_id, "no such run in this database", EXIT_NO_INPUT)
@@ -53,7 +54,8 @@ def show_run(store: RunStore, run_id: str) -> dict[str, Any]:
         purge = c.execute(sa.select(mfp_purge).where(mfp_purge.c.run_id == run_id)
                           ).mappings().first()
     run.pop("trailer_hex", None)
-    return {"run": _plain(run), "chunks": chunks, "rejects": rejects, "checks": checks,
+    return {"run": _plain(run), "attempts": [_plain(a) for a in store.attempts(run_id)],
+            "chunks": chunks, "rejects": rejects, "checks": checks,
             "purged": _plain(purge) if purge else None}
 
 

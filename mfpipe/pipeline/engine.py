@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import queue
-import resource
 import signal
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -53,9 +52,12 @@ class RunSummary:
     message: str
     counts: dict[str, Any]
     tables: dict[str, str]
-    elapsed_s: float
+    elapsed_s: float  # the whole attempt's wall time (load and publication)
     bad_file: str | None = None
     reconciliation: dict[str, Any] = field(default_factory=dict)
+    attempt: int = 0  # which attempt at the run this was (1, then one more per resume)
+    phases: dict[str, float] = field(default_factory=dict)  # load_s, publish_s
+    cpu_s: float = 0.0  # the launcher and every process it started
 
     def to_json(self) -> dict[str, Any]:
         return {"schema_version": 1, **asdict(self)}
@@ -79,7 +81,7 @@ class Engine:
             ) -> RunSummary:
         """Load the file into the run a claim made or resumed (``mfp_run`` has its row);
         ``done_chunks`` (a resumed run's ledger) are counted but not loaded again."""
-        started, cpu = time.perf_counter(), _cpu_seconds()
+        started = time.perf_counter()
         record = load_layout(self.config.layout_path).record(self.config.record_name)
         plan = DecodePlan.compile(record, self.config.record_decode)
         self.config = config = resolve_columns(self.config, plan.schema)
@@ -96,19 +98,19 @@ class Engine:
                            EXIT_TEMPORARY)
         log.info("run starting", run_id=config.run_id, input=config.input_path,
                  db=redact(config.db_url), processors=config.processors, writers=config.writers)
-        status, exit_code, message, reader, metrics = self._supervise(store, staging.name)
+        status, exit_code, message, reader, metrics, cpu = self._supervise(store, staging.name)
         counts = self._counts(store, reader, metrics)
         if status == LOADED and counts["read"] != reader.records:
             status, exit_code, message = FAILED, EXIT_INTERNAL, (
                 f"the ledger holds {counts['read']} of the {reader.records} records framed; "
                 "the run is restartable")
+        load_s = round(time.perf_counter() - started, 3)
         summary = RunSummary(config.run_id, status, exit_code, message, counts,
                              {"staging": staging.name, "final": final.name,
-                              "ledger": "mfp_chunk", "rejects": "mfp_reject"},
-                             round(time.perf_counter() - started, 3),
-                             config.bad_path if counts["rejected"] else None)
-        outcome = {"elapsed_s": summary.elapsed_s, "cpu_s": round(_cpu_seconds() - cpu, 3),
-                   "metrics": json.dumps(counts["per_worker"])}
+                              "ledger": "mfp_chunk", "rejects": "mfp_reject"}, load_s,
+                             config.bad_path if counts["rejected"] else None,
+                             phases={"load_s": load_s}, cpu_s=cpu)
+        outcome = {"metrics": json.dumps(counts["per_worker"])}
         if status == LOADED:  # the run stays STARTED until its publication ends it
             store.record_load(config.run_id, counts, **outcome)
         else:
@@ -118,7 +120,9 @@ class Engine:
         return summary
 
     def _supervise(self, store: RunStore, staging: str
-                   ) -> tuple[str, int, str, Reader, dict[int, dict[str, int]]]:
+                   ) -> tuple[str, int, str, Reader, dict[int, dict[str, float]], float]:
+        """Run the processes to an outcome: (status, exit code, message, the reader, the
+        per-worker metrics, and the CPU seconds the processes reported)."""
         config = self.config
         # started by the CLI already, or now with the Manager, preloading the run's loader
         ctx = forking.context(LOADERS[loader_kind(config.db_url, config.loader)][0])
@@ -152,7 +156,7 @@ class Engine:
                 abort.set()
                 _reap([*processors, writer], (tasks, results, events))
                 self.progress.close()
-            return (*outcome, reader, metrics.per_worker())
+            return (*outcome, reader, metrics.per_worker(), metrics.cpu_seconds())
 
     def _loop(self, store: RunStore, reader: Reader, processors: list[Any], writer: Any,
               events: Any, results: Any) -> tuple[str, int, str]:
@@ -284,13 +288,6 @@ def read_trailer(config: RunConfig) -> str | None:
     load_layout(config.layout_path).record(config.trailer_record)  # a missing one fails now
     with open_input(config.input_path) as buffer:
         return bytes(buffer[len(buffer) - config.framing.skip_trailer_bytes:]).hex()
-
-
-def _cpu_seconds() -> float:
-    """CPU time of this process and of every child it has waited for."""
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(
-        resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def _version() -> str:

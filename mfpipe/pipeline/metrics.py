@@ -1,17 +1,20 @@
-"""MetricsAggregator: per-worker counts shared by every process through a Manager.
+"""MetricsAggregator: per-worker counts and times shared by every process through a Manager.
 
 Counts are updated once per chunk, never per record. Each key has one owner (a processor
-for its read/processed/rejected counts; the writer process, under a local lock, for
-written/batches), so no Manager lock is held across processes: a process killed mid-update
-cannot leave the others waiting.
+for its read/processed/rejected counts and its busy seconds; the writer process, under a
+local lock, for written/batches; every process for its own CPU seconds), so no Manager
+lock is held across processes: a process killed mid-update cannot leave the others waiting.
+The processes are the fork server's children, not the launcher's, so the launcher's own
+``RUSAGE_CHILDREN`` never sees their CPU: each process reports it here.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
-COUNTERS = ("read", "processed", "rejected", "written", "batches")
+COUNTERS = ("read", "processed", "rejected", "written", "batches", "busy_s")
 
 
 class MetricsAggregator:
@@ -28,18 +31,28 @@ class MetricsAggregator:
         self._counts = state["_counts"]
         self._local = threading.Lock()
 
-    def add(self, worker_id: int, **deltas: int) -> None:
+    def add(self, worker_id: int, **deltas: float) -> None:
         """Add to a worker's counters (thread-safe within a process)."""
         with self._local:
             for name, delta in deltas.items():
                 key = f"{worker_id}:{name}"
                 self._counts[key] = self._counts.get(key, 0) + delta
 
-    def per_worker(self) -> dict[int, dict[str, int]]:
-        """``{worker_id: {counter: value}}`` with every counter present."""
-        snapshot = dict(self._counts)
+    def cpu(self, process: str) -> None:
+        """Record the CPU seconds a process has used so far (its own, since it started)."""
+        self._counts[f"cpu:{process}"] = round(time.process_time(), 3)
+
+    def per_worker(self) -> dict[int, dict[str, float]]:
+        """``{worker_id: {counter: value}}`` with every counter present (busy seconds: the
+        time a processor spent decoding, rounded to the millisecond)."""
+        snapshot = {k: v for k, v in dict(self._counts).items() if not k.startswith("cpu:")}
         workers = sorted({int(key.split(":")[0]) for key in snapshot})
-        return {w: {c: snapshot.get(f"{w}:{c}", 0) for c in COUNTERS} for w in workers}
+        return {w: {c: round(snapshot.get(f"{w}:{c}", 0), 3) if c == "busy_s"
+                    else snapshot.get(f"{w}:{c}", 0) for c in COUNTERS} for w in workers}
+
+    def cpu_seconds(self) -> float:
+        """The CPU seconds every process reported (processors and writer)."""
+        return sum(v for k, v in dict(self._counts).items() if k.startswith("cpu:"))
 
     def totals(self) -> dict[str, int]:
         per = self.per_worker()

@@ -63,10 +63,13 @@ def _process_tasks(worker_id: int, config: RunConfig, tasks: Any, results: Any,
                 continue
             if task is None:
                 return True
+            began = time.perf_counter()
             result = process_task(task, worker_id, config, plan, data)
             result = result._replace(rows=prepare(result.rows))
             metrics.add(worker_id, read=result.records, processed=result.rows.num_rows,
-                        rejected=result.rejects.num_rows)
+                        rejected=result.rejects.num_rows,
+                        busy_s=time.perf_counter() - began)
+            metrics.cpu(f"processor-{worker_id}")
             while not abort.is_set() and launcher_alive():  # a dead writer never drains it
                 try:
                     results.put(result, timeout=POLL_S)

@@ -66,6 +66,7 @@ def _write_loop(config: RunConfig, staging: str, results: Any, events: Any,
                 return
             loader = _commit_with_retry(config, staging, result, loader)
             metrics.add(result.worker_id, written=result.rows.num_rows, batches=1)
+            metrics.cpu("writer")
             if result.bad_bytes:
                 with bad_lock, open(config.bad_path, "ab") as bad:
                     bad.write(result.bad_bytes)

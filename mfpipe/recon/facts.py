@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import sqlalchemy as sa
 
@@ -10,7 +11,8 @@ from mfpipe.db.control import mfp_chunk, mfp_reject
 from mfpipe.db.runs import RESTARTABLE
 from mfpipe.db.urls import redact
 from mfpipe.errors import EXIT_CONFIG, EXIT_DATA, EXIT_NO_INPUT
-from mfpipe.recon.model import Counts, RejectGroup, RejectSample, RunInfo, WorkerStats
+from mfpipe.recon.model import (AttemptInfo, Counts, RejectGroup, RejectSample, RunInfo,
+                                WorkerStats)
 from mfpipe.recon.subject import RunSubject
 
 SAMPLES = 3
@@ -31,16 +33,30 @@ def counts(subject: RunSubject) -> Counts:
                   int(run["records_rejected"] or 0), 0, subject.final_rows)
 
 
-def worker_stats(subject: RunSubject) -> list[WorkerStats]:
-    """Per worker, from the ledger: records read, loaded, rejected, chunks, records/s."""
+def worker_stats(subject: RunSubject, attempts: list[dict]) -> list[WorkerStats]:
+    """Per worker, from the ledger: records read, loaded, rejected, chunks; and records/s
+    over the worker's own decoding time, as each attempt's metrics recorded it."""
     c = mfp_chunk.c
     query = (sa.select(c.worker_id, sa.func.sum(c.last_record_no - c.first_record_no + 1),
                        sa.func.sum(c.rows_loaded), sa.func.sum(c.rows_rejected), sa.func.count())
              .where(c.run_id == subject.run_id).group_by(c.worker_id).order_by(c.worker_id))
-    elapsed = float(subject.run["elapsed_s"] or 0.0)
+    busy: dict[int, float] = {}
+    for attempt in attempts:
+        for worker, metric in json.loads(attempt["metrics"] or "{}").items():
+            busy[int(worker)] = busy.get(int(worker), 0.0) + float(metric.get("busy_s", 0))
     return [WorkerStats(int(w), int(r), int(lo), int(rj), int(n),
-                        round(int(r) / elapsed, 1) if elapsed else 0.0)
+                        round(int(r) / busy[int(w)], 1) if busy.get(int(w)) else 0.0,
+                        round(busy.get(int(w), 0.0), 3))
             for w, r, lo, rj, n in subject.rows(query)]
+
+
+def attempt_info(attempts: list[dict]) -> list[AttemptInfo]:
+    """Every attempt at the run, first to last."""
+    return [AttemptInfo(int(a["attempt"]), a["command"], _iso(a["started_at"]),
+                        _iso(a["ended_at"]), a["status"], a["exit_code"],
+                        int(a["records_loaded"] or 0), float(a["elapsed_s"] or 0),
+                        float(a["load_s"] or 0), float(a["publish_s"] or 0),
+                        float(a["cpu_s"] or 0)) for a in attempts]
 
 
 def reject_groups(subject: RunSubject) -> list[RejectGroup]:

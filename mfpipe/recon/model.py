@@ -67,7 +67,8 @@ class Counts:
 
 @dataclass(frozen=True)
 class WorkerStats:
-    """One processor's share of the run, from the chunk ledger."""
+    """One processor's share of the run, from the chunk ledger; its throughput is records
+    read per second of its own decoding time (over every attempt)."""
 
     worker_id: int
     read: int
@@ -75,6 +76,25 @@ class WorkerStats:
     rejected: int
     chunks: int
     records_per_s: float
+    busy_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class AttemptInfo:
+    """One launcher's go at the run (Spring Batch's job execution): when, how it ended,
+    what it added to the ledger, and where its time went."""
+
+    attempt: int
+    command: str
+    started_at: str
+    ended_at: str
+    status: str
+    exit_code: int | None
+    records_loaded: int
+    elapsed_s: float
+    load_s: float
+    publish_s: float
+    cpu_s: float
 
 
 @dataclass(frozen=True)
@@ -130,6 +150,7 @@ class ReconciliationReport:
     counts: Counts
     checks: list[CheckResult] = field(default_factory=list)
     workers: list[WorkerStats] = field(default_factory=list)
+    attempts: list[AttemptInfo] = field(default_factory=list)
     rejects: list[RejectGroup] = field(default_factory=list)
     history: list[HistoryEntry] = field(default_factory=list)
     history_stats: list[HistoryStat] = field(default_factory=list)

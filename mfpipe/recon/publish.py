@@ -25,10 +25,11 @@ from mfpipe.recon.service import ReconciliationService
 from mfpipe.recon.subject import RunSubject, staging_side
 
 
-def publish(store: RunStore, run_id: str) -> ReconciliationReport:
+def publish(store: RunStore, run_id: str) -> tuple[ReconciliationReport, float]:
     """Promote, prove and complete a loaded run in one transaction, or publish nothing
-    (see the module docstring). ``store`` holds the run's lease: a launcher whose run was
-    taken over publishes nothing."""
+    (see the module docstring); return the report and the CPU seconds the staging side
+    used in a process of its own. ``store`` holds the run's lease: a launcher whose run
+    was taken over publishes nothing."""
     subject = RunSubject.load(store, run_id)
     service = ReconciliationService(store)
     pool: Executor = (ProcessPoolExecutor(1, mp_context=forking.context())
@@ -41,7 +42,10 @@ def publish(store: RunStore, run_id: str) -> ReconciliationReport:
                     subject.config.replaces)
             subject.connection = connection
             subject.final_measure  # noqa: B018 (measured now, inside the transaction)
-            subject.adopt_staging_side(staged.result())
+            side, cpu_elsewhere = staged.result()
+            subject.adopt_staging_side(side)
+            if store.dialect != "sqlite":  # a thread: the launcher's own CPU counts it
+                cpu_elsewhere = 0.0
             report = service.check(subject)
             if report.passed:
                 service.save(connection, run_id, report.checks)
@@ -52,4 +56,4 @@ def publish(store: RunStore, run_id: str) -> ReconciliationReport:
     if not report.passed:
         with store.engine.begin() as connection:
             service.save(connection, run_id, report.checks)
-    return report
+    return report, cpu_elsewhere

@@ -76,8 +76,10 @@ class ReconciliationService:
 
     def _report(self, subject: RunSubject, checks: list[CheckResult]) -> ReconciliationReport:
         entries = history(subject)
+        attempts = self.store.attempts(subject.run_id)
         return ReconciliationReport(
-            facts.run_info(subject), facts.counts(subject), checks, facts.worker_stats(subject),
+            facts.run_info(subject), facts.counts(subject), checks,
+            facts.worker_stats(subject, attempts), facts.attempt_info(attempts),
             facts.reject_groups(subject), entries, history_stats(subject, entries),
             facts.restart_hint(subject), utcnow().isoformat(timespec="seconds") + "Z")
 

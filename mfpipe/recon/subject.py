@@ -8,6 +8,7 @@ nothing from the launcher's memory.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cached_property
@@ -201,15 +202,15 @@ class RunSubject:
 StagingSide = tuple[dict[tuple[int, int], Measure], list[tuple[Rule, Violations]]]
 
 
-def staging_side(url: str, run_id: str) -> StagingSide:
+def staging_side(url: str, run_id: str) -> tuple[StagingSide, float]:
     """A run's staging measure per chunk and worker, and its rule findings, from a
-    connection of its own: the launcher takes them in another thread, or on SQLite in
-    another process (SQLite's measure calls Python once per row, and would hold the GIL
-    the launcher needs for the final table's)."""
+    connection of its own, with the CPU seconds its process has used: the launcher takes
+    them in another thread, or on SQLite in another process (SQLite's measure calls Python
+    once per row, and would hold the GIL the launcher needs for the final table's)."""
     store = RunStore(url, run_id)
     try:
         subject = RunSubject.load(store, run_id)
-        return subject.staging_chunks, subject.rule_findings
+        return (subject.staging_chunks, subject.rule_findings), time.process_time()
     finally:
         store.close()
 

@@ -40,7 +40,8 @@ def page_title(report: ReconciliationReport) -> str:
 
 def render_html(report: ReconciliationReport) -> str:
     """The whole report as an HTML5 document."""
-    body = [_verdict(report), _run(report), _counts(report), _workers(report),
+    body = [_verdict(report), _run(report), _counts(report), _attempts(report),
+            _workers(report),
             _checks(report), _rejects(report), _history(report), _restart(report),
             f"<footer>Generated {_e(report.generated_at or '-')} by mfpipe.</footer>"]
     return "\n".join([
@@ -98,6 +99,19 @@ def _counts(report: ReconciliationReport) -> str:
     table = _table(("Counter", "Value"),
                    (f"<tr>{_td(label)}{_td(value, num=True)}</tr>" for label, value in rows))
     return f'<section id="counts"><h2>Counts</h2>{table}</section>'
+
+
+def _attempts(report: ReconciliationReport) -> str:
+    if not report.attempts:
+        return ""
+    rows = (f"<tr>{_td(a.attempt, True)}{_td(a.command)}{_td(a.started_at)}{_td(a.status)}"
+            f"{_td('-' if a.exit_code is None else a.exit_code, True)}"
+            f"{_td(fmt_int(a.records_loaded), True)}{_td(fmt_duration(a.elapsed_s), True)}"
+            f"{_td(fmt_duration(a.load_s), True)}{_td(fmt_duration(a.publish_s), True)}"
+            f"{_td(fmt_duration(a.cpu_s), True)}</tr>" for a in report.attempts)
+    table = _table(("#", "Command", "Started", "Status", "Exit", "Loaded", "Elapsed", "Load",
+                    "Publish", "CPU"), rows)
+    return f'<section id="attempts"><h2>Attempts</h2>{table}</section>'
 
 
 def _workers(report: ReconciliationReport) -> str:

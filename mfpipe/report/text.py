@@ -26,7 +26,8 @@ _RULE = "=" * WIDTH
 
 def render_text(report: ReconciliationReport) -> str:
     """The whole report as text, one section after another, ending with a newline."""
-    sections = [_title(report), _run(report), _counts(report), _workers(report),
+    sections = [_title(report), _run(report), _counts(report), _attempts(report),
+                _workers(report),
                 _checks(report), _rejects(report), _history(report), _restart(report),
                 [_RULE, *indented("VERDICT: " + verdict(report).line, ""), _RULE]]
     return "\n\n".join("\n".join(section) for section in sections if section) + "\n"
@@ -61,13 +62,28 @@ def _counts(report: ReconciliationReport) -> list[str]:
     return ["Counts", *(f"  {label:<36}{value:>16}".rstrip() for label, value in rows)]
 
 
+def _attempts(report: ReconciliationReport) -> list[str]:
+    if not report.attempts:
+        return []
+    rows = [(a.attempt, a.command, a.started_at[5:19].replace("T", " "), a.status,
+             "-" if a.exit_code is None else a.exit_code, fmt_int(a.records_loaded),
+             *(fmt_float(s, 2) for s in (a.elapsed_s, a.load_s, a.publish_s, a.cpu_s)))
+            for a in report.attempts]
+    headers = ("#", "Command", "Started (UTC)", "Status", "Exit", "Loaded", "Elapsed",
+               "Load", "Publish", "CPU")
+    lines = table(headers, rows, (2, 9, 14, 9, 4, 10, 8, 8, 8, 8),
+                  frozenset({0, 4, 5, 6, 7, 8, 9}))
+    return ["Attempts (seconds; the run's times add up every attempt's)", *lines]
+
+
 def _workers(report: ReconciliationReport) -> list[str]:
     if not report.workers:
         return ["Workers", "  No worker statistics recorded."]
     rows = [(w.worker_id, fmt_int(w.read), fmt_int(w.loaded), fmt_int(w.rejected),
              fmt_int(w.chunks), fmt_float(w.records_per_s)) for w in report.workers]
     headers = ("Worker", "Read", "Loaded", "Rejected", "Chunks", "Records/s")
-    return ["Workers", *table(headers, rows, (8, 15, 15, 15, 10, 15), frozenset(range(6)))]
+    return ["Workers (records/s: per second of the worker's own decoding time)",
+            *table(headers, rows, (8, 15, 15, 15, 10, 15), frozenset(range(6)))]
 
 
 def _checks(report: ReconciliationReport) -> list[str]:

@@ -87,10 +87,20 @@ class TestStoppedRuns:
         assert process.returncode == 143, err
         stopped = last_json(out)["run_id"]
         code, summary = cli(capsys, db_url, "run", "--input", path)
-        assert (code, summary["run_id"]) == (0, stopped), summary
-        assert run_row(db_url, stopped)["attempt"] == 2
+        assert (code, summary["run_id"], summary["attempt"]) == (0, stopped, 2), summary
         assert main(["restart", stopped, "--db", db_url]) == 99
         assert final_rows(db_url) == {stopped: 40_000}
+        # every attempt is recorded, and the run's time is theirs added up (it used to be
+        # the last attempt's load alone)
+        store = RunStore(db_url)
+        attempts = store.attempts(stopped)
+        run = store.run(stopped)
+        store.close()
+        assert [(a["attempt"], a["status"], a["exit_code"]) for a in attempts] == [
+            (1, "STOPPED", 143), (2, "COMPLETED", 0)]
+        assert sum(a["records_loaded"] for a in attempts) == 40_000
+        assert run["elapsed_s"] == round(sum(a["elapsed_s"] for a in attempts), 3)
+        assert attempts[1]["elapsed_s"] >= attempts[1]["load_s"] + attempts[1]["publish_s"]
 
     def test_an_abandoned_run_never_restarts(self, tmp_path, db_url, capsys):
         """`runs abandon` gives a stopped run up: `restart` refuses it (64) and the next

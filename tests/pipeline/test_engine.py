@@ -101,6 +101,10 @@ class TestLoad:
                      RunSubject.load(store, config.run_id).staged_by("worker").items()}
         assert {int(w): c["written"] for w, c in summary.counts["per_worker"].items()} == by_worker
         assert sum(c["read"] for c in summary.counts["per_worker"].values()) == made.records
+        # the processes' own CPU and decoding time are reported (the launcher alone saw
+        # none of it: they are the fork server's children)
+        assert summary.cpu_s > 0
+        assert all(c["busy_s"] > 0 for c in summary.counts["per_worker"].values())
 
     def test_bad_file_holds_original_bytes(self, tmp_path, db_url):
         """The bad file holds the rejected records byte for byte, RDW included for VB."""

@@ -35,7 +35,8 @@ MESSAGES: dict[str, str] = {
     "MFP-2001": "{path}: {message} at byte offset {offset}; header={header_hex}; {hint}",
     "MFP-2002": "{path}: {message}",
     "MFP-2003": "{path}: {message}",
-    "MFP-3001": "field {field}, record {record_no} at byte offset {offset}: {reason} (raw={raw_hex})",
+    "MFP-3001": ("field {field}, record {record_no} at byte offset {offset}: {reason} "
+                 "(raw={raw_hex})"),
     "MFP-4001": "{message}",
     "MFP-5001": "loading {table} (chunk {batch_id}) failed: {message}{preview}",
     "MFP-5002": "database unavailable: {message}",
@@ -103,7 +104,8 @@ class FramingError(MfpipeError):
     code = "MFP-2001"
     exit_code = EXIT_DATA
 
-    def __init__(self, path: str, offset: int, message: str, header_hex: str = "", hint: str = "") -> None:
+    def __init__(self, path: str, offset: int, message: str, header_hex: str = "",
+                 hint: str = "") -> None:
         super().__init__(path=path, offset=offset, message=message, header_hex=header_hex or "-",
                          hint=hint or "check the record format options")
 
@@ -170,6 +172,11 @@ class LoadError(MfpipeError):
 
     code = "MFP-5001"
     exit_code = EXIT_INTERNAL
+    table: str
+    batch_id: int
+    message: str
+    statement: str
+    params_preview: str
 
     def __init__(self, table: str, batch_id: int, message: str, statement: str = "",
                  params_preview: str = "") -> None:

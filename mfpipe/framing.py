@@ -92,8 +92,9 @@ class RawChunk:
 def _bounds(size: int, options: FramingOptions, path: str) -> tuple[int, int]:
     begin, end = options.skip_header_bytes, size - options.skip_trailer_bytes
     if end < begin:
-        raise FramingError(path, 0, f"the file has {size} bytes, fewer than the "
-                                    f"{begin + options.skip_trailer_bytes} header and trailer bytes")
+        skipped = begin + options.skip_trailer_bytes
+        raise FramingError(path, 0, f"the file has {size} bytes, fewer than the {skipped} "
+                                    "header and trailer bytes")
     return begin, end
 
 

@@ -50,12 +50,14 @@ _RECORDS = st.lists(st.binary(min_size=1, max_size=200), min_size=1, max_size=30
 
 
 class TestVariable:
-    @pytest.mark.parametrize("options", VARIABLE, ids=lambda o: f"{o.recfm}-le{o.rdw_little_endian:d}"
-                             f"-ex{o.rdw_excludes_header:d}-bdw{o.bdw:d}")
+    @pytest.mark.parametrize("options", VARIABLE,
+                             ids=lambda o: f"{o.recfm}-le{o.rdw_little_endian:d}"
+                                           f"-ex{o.rdw_excludes_header:d}-bdw{o.bdw:d}")
     @SETTINGS
     @given(records=_RECORDS, per_chunk=st.integers(1, 7), block_size=st.integers(64, 1024))
     def test_roundtrip(self, options, records, per_chunk, block_size):
-        """RDW (big/little endian, with or without its header) and BDW files give the records back."""
+        """RDW (big/little endian, with or without its header) and BDW files give the records
+        back."""
         rows, lengths = _rows(records)
         data = write_records(rows, lengths, options, block_size=block_size)
         assert _framed(data, options) == records

@@ -15,7 +15,8 @@ from mfpipe.errors import EXIT_DATA, EXIT_OK, OutputError
 from mfpipe.recon import ReconciliationReport, ReconciliationService
 from mfpipe.report import FORMATS, render
 
-_DB = click.option("--db", "db_url", help=f"Database URL (default: $MFPIPE_DB, then {DEFAULT_URL}).")
+_DB = click.option("--db", "db_url",
+                   help=f"Database URL (default: $MFPIPE_DB, then {DEFAULT_URL}).")
 
 
 @cli.command()

@@ -16,7 +16,8 @@ from mfpipe.db.runs import RunStore
 from mfpipe.db.urls import DEFAULT_URL, resolve
 from mfpipe.jobs.operations import cancel_run, list_runs, recover_runs, run_stats, show_run
 
-_DB = click.option("--db", "db_url", help=f"Database URL (default: $MFPIPE_DB, then {DEFAULT_URL}).")
+_DB = click.option("--db", "db_url",
+                   help=f"Database URL (default: $MFPIPE_DB, then {DEFAULT_URL}).")
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
 

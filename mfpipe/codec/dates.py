@@ -54,18 +54,19 @@ def to_dates(matrix: np.ndarray, base: DecodedColumn, field: Field, fmt: str,
         null = (values == 0) | np.asarray(base.values.is_null())
         not_digits = (values < 0) | (values >= 10 ** len(letters))
         digits = _digit_columns(np.abs(values), len(letters))
-    year = _component(digits, letters, "Y")
+    year, day = _component(digits, letters, "Y"), _component(digits, letters, "D")
+    assert year is not None and day is not None  # every date format has both
     if "YYYY" not in fmt:
         century = _component(digits, letters, "C")
-        century = (year < _PIVOT).astype(np.int64) if century is None else century
+        century = np.less(year, _PIVOT).astype(np.int64) if century is None else century
         year = 1900 + 100 * century + year
     month = _component(digits, letters, "M")
-    day = _component(digits, letters, "D")
     if month is None:  # Julian: YYYYDDD
         month, day_of_year = np.ones_like(year), day
         leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
         bad = (day_of_year < 1) | (day_of_year > 365 + leap)
-        month_start = (np.clip(year, 1, 9999) - 1970).astype("datetime64[Y]").astype("datetime64[D]")
+        years = (np.clip(year, 1, 9999) - 1970).astype("datetime64[Y]")
+        month_start = years.astype("datetime64[D]")
         dates = month_start + (np.clip(day_of_year, 1, 366) - 1).astype("timedelta64[D]")
     else:
         start = ((np.clip(year, 1, 9999) - 1970).astype("datetime64[Y]")

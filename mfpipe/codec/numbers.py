@@ -79,6 +79,7 @@ def _times_power_of_ten(value: Unscaled, power: int) -> Unscaled:
         negative = value.low < 0
         low, high = np.abs(value.low), np.zeros(len(value.low), dtype=np.int64)
     else:
+        assert value.negative is not None  # a two-word value carries its sign apart
         low, high, negative = value.low, value.high, value.negative
     while power > 0:  # at most 18 digits move per step; a loop over digits, not records
         step = min(power, 18)

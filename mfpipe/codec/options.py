@@ -33,7 +33,7 @@ class DecodeOptions:
     strict_signs: bool = False  # reject the A, B, E sign nibbles/zones (accept C, D, F only)
     binary_range: Literal["full", "pic"] = "full"  # "pic" rejects values beyond the PIC digits
     odo: Literal["variable", "fixed"] = "variable"  # do fields after an ODO table shift?
-    dates: tuple[tuple[str, str], ...] = ()  # (column, format) pairs, e.g. ("open_date", "YYYYMMDD")
+    dates: tuple[tuple[str, str], ...] = ()  # (column, format), e.g. ("open_date", "YYYYMMDD")
     branches: tuple[Branch, ...] = field(default=())
     required: tuple[str, ...] = ()  # columns that must have a value (a key): NULL is a reject
 

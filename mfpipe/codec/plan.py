@@ -65,8 +65,9 @@ class DecodePlan:
                                   "does not have")
         for binding in options.branches:
             if binding.branch not in record.redefine_branches:
+                branches = ", ".join(record.redefine_branches)
                 raise ConfigError(f"{binding.branch!r} is not a REDEFINES branch of "
-                                  f"{record.name} (branches: {', '.join(record.redefine_branches)})")
+                                  f"{record.name} (branches: {branches})")
         columns = tuple(_Column(f, select_decoder(f), dates.get(f.column)) for f in record.fields)
         return cls(record, options, columns)
 
@@ -110,9 +111,9 @@ class DecodePlan:
                 _note(first_bad, first_reason, np.asarray(decoded[f.column].is_null()), index,
                       Reason.REQUIRED_EMPTY)
             if result.reasons is not None:
-                reasons = result.reasons
+                reasons: np.ndarray | None = result.reasons
                 if absent is not None:
-                    reasons = np.where(absent, 0, reasons)
+                    reasons = np.where(absent, 0, result.reasons)
                 if f.redefines and not self._bound(f):
                     reasons = None  # unbound overlay: invalid bytes read as NULL, not a reject
                     decoded[f.column] = _null_where(decoded[f.column], result.reasons != 0)
@@ -130,8 +131,9 @@ class DecodePlan:
         """Records where the field is not there: short record, past the ODO count, other branch."""
         absent = None
         if lengths is not None:
-            shifted = odo is not None and self.options.odo == "variable"
-            end = f.offset + f.size - (odo.shift_at(f.offset) if shifted else 0)
+            shift = (odo.shift_at(f.offset) if odo is not None and self.options.odo == "variable"
+                     else 0)
+            end = f.offset + f.size - shift
             short = lengths < end
             absent = short if short.any() else None
         if odo is not None and f.odo is not None:

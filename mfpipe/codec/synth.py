@@ -28,7 +28,8 @@ def synthesize(record: RecordLayout, n: int, seed: int = 0,
     """A column of ``n`` valid values for every field (unscaled integers for numbers)."""
     options = options or DecodeOptions()
     if n == 0:  # NumPy's string padding fails on empty arrays: make one value, keep none
-        return {column: values[:0] for column, values in synthesize(record, 1, seed, options).items()}
+        one = synthesize(record, 1, seed, options)
+        return {column: values[:0] for column, values in one.items()}
     rng = np.random.default_rng(seed)
     dates = options.date_formats
     counters = {f.odo.count_column: f.odo for f in record.fields if f.odo is not None}

@@ -49,7 +49,7 @@ def decode_national(matrix: np.ndarray, field: Field, options: DecodeOptions) ->
     second = np.zeros_like(high)
     second[:, 1:] = pair[:, :-1]
     lone = (high | low) & ~pair & ~second
-    reasons = merge_reasons((lone.any(axis=1), Reason.BAD_CHARACTER))
+    reasons = merge_reasons((np.asarray(lone.any(axis=1)), Reason.BAD_CHARACTER))
     if pair.any():
         first = points[:, :-1]  # a view: the pair's code point replaces its high half
         combined = 0x10000 + ((first - 0xD800) << 10) + (points[:, 1:] - 0xDC00)
@@ -143,8 +143,9 @@ def strings_from_codepoints(points: np.ndarray, trim: Trim, dropped: np.ndarray 
         return 0x80 | ((points >> shift) & 0x3F)
 
     utf8 = np.zeros(points.shape + (longest,), dtype=np.uint8)
-    utf8[..., 0] = np.select([one, two, three, four], [points, 0xC0 | (points >> 6),
-                                                       0xE0 | (points >> 12), 0xF0 | (points >> 18)])
+    utf8[..., 0] = np.select([one, two, three, four],
+                             [points, 0xC0 | (points >> 6), 0xE0 | (points >> 12),
+                              0xF0 | (points >> 18)])
     utf8[..., 1] = np.select([two, three], [tail(0), tail(6)], tail(12))
     utf8[..., 2] = np.where(three, tail(0), tail(6))
     if longest == 4:

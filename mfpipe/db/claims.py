@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -34,14 +34,14 @@ from mfpipe.db.identity import LoadIdentity
 from mfpipe.db.registry import (HOST, PROCESSING, SKIPPED, SUCCESS, FileFacts, file_row,
                                 is_alive, recover, serialized)
 from mfpipe.db.runs import (ABANDONED, ACTIVE, COMPLETED, FAILED, RESTARTABLE, STARTING,
-                            RunStore, abandon, begin_attempt, insert_run, utcnow)
+                            RunRow, RunStore, abandon, begin_attempt, insert_run, utcnow)
 from mfpipe.errors import EXIT_NO_INPUT, EXIT_NOTHING_TO_DO, EXIT_TEMPORARY, EXIT_USAGE, RunError
 
 Mode = Literal["run", "reprocess", "restart"]
 Outcome = Literal["new", "resume", "skip", "held", "refused"]
 
 
-def _no_changes(_stored: Mapping[str, Any]) -> str:
+def _no_changes(_stored: RunRow) -> str:
     return ""
 
 
@@ -58,7 +58,7 @@ class ClaimRequest:
     run_id: str
     named: tuple[str, ...] = ()
     allowed: tuple[str, ...] = ()
-    changes: Callable[[Mapping[str, Any]], str] = _no_changes
+    changes: Callable[[RunRow], str] = _no_changes
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ def claim(store: RunStore, facts: FileFacts, identity: LoadIdentity, request: Cl
 
 
 def _for_run(c: sa.Connection, facts: FileFacts, identity: LoadIdentity,
-             runs: list[Mapping[str, Any]], request: ClaimRequest, ttl_s: float) -> Claim:
+             runs: Sequence[RunRow], request: ClaimRequest, ttl_s: float) -> Claim:
     published = next((r for r in runs if r["status"] == COMPLETED), None)
     if published is not None:
         return Claim("skip", published["run_id"], message=(
@@ -131,9 +131,9 @@ def _for_run(c: sa.Connection, facts: FileFacts, identity: LoadIdentity,
 
 
 def _for_reprocess(c: sa.Connection, facts: FileFacts, identity: LoadIdentity,
-                   runs: list[Mapping[str, Any]], request: ClaimRequest, ttl_s: float
+                   runs: Sequence[RunRow], request: ClaimRequest, ttl_s: float
                    ) -> Claim:
-    named: list[Mapping[str, Any]] = []
+    named: list[RunRow] = []
     for run_id in request.named:
         run = _replaceable(c, run_id, identity, ttl_s)
         if isinstance(run, Claim):
@@ -157,7 +157,7 @@ def _for_reprocess(c: sa.Connection, facts: FileFacts, identity: LoadIdentity,
 
 
 def _for_restart(c: sa.Connection, facts: FileFacts, identity: LoadIdentity,
-                 runs: list[Mapping[str, Any]], request: ClaimRequest, ttl_s: float
+                 runs: Sequence[RunRow], request: ClaimRequest, ttl_s: float
                  ) -> Claim:
     run = next((r for r in runs if r["run_id"] == request.run_id), None)
     if run is None:  # ABANDONED runs are not among the identity's runs
@@ -176,7 +176,7 @@ def _for_restart(c: sa.Connection, facts: FileFacts, identity: LoadIdentity,
 
 
 def _runs_of(c: sa.Connection, identity: LoadIdentity, ttl_s: float
-             ) -> list[Mapping[str, Any]]:
+             ) -> list[dict[str, Any]]:
     """The identity's runs that are not ABANDONED, newest first; a run whose launcher is
     gone is recovered to FAILED on the way."""
     query = (sa.select(mfp_run).where(identity.runs(), mfp_run.c.status != ABANDONED)
@@ -209,7 +209,7 @@ def _held(run_id: str, what: str) -> Claim:
 
 
 def _replaceable(c: sa.Connection, run_id: str, identity: LoadIdentity, ttl_s: float
-                 ) -> Mapping[str, Any] | Claim:
+                 ) -> RunRow | Claim:
     """A run a reprocess may replace by name, or the refusal saying why not."""
     run = c.execute(sa.select(mfp_run).where(mfp_run.c.run_id == run_id)).mappings().first()
 
@@ -232,7 +232,7 @@ def _replaceable(c: sa.Connection, run_id: str, identity: LoadIdentity, ttl_s: f
 
 
 def _other_content(c: sa.Connection, path: str, identity: LoadIdentity
-                   ) -> list[Mapping[str, Any]]:
+                   ) -> list[RunRow]:
     """Published runs of the same path, job, table and record with other content."""
     r = mfp_run.c
     return list(c.execute(sa.select(mfp_run).where(

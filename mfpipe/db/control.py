@@ -184,8 +184,8 @@ def create_control_tables(engine: sa.Engine, create: bool = True) -> None:
     columns = {name: cols for (_schema, name), cols in reflected.items()}
     for table in existed:
         found = {c["name"].lower() for c in columns.get(table.name, [])}
-        missing = [c.name for c in table.columns if c.name not in found]
-        if missing:
-            raise ConfigError(f"control table {table.name} lacks {', '.join(missing)}: it was "
+        lacking = [c.name for c in table.columns if c.name not in found]
+        if lacking:
+            raise ConfigError(f"control table {table.name} lacks {', '.join(lacking)}: it was "
                               "created by an older mfpipe; rename it (keeping its history) and "
                               "run again to create the current one")

@@ -27,7 +27,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pyarrow as pa
 import sqlalchemy as sa
@@ -93,7 +93,7 @@ def _sqlite_printf_row(table: sa.Table | sa.sql.FromClause, columns: Sequence[st
                             *(table.c[name] for name in group))
              for group in (columns[i:i + _PRINTF_COLUMNS]
                            for i in range(0, len(columns), _PRINTF_COLUMNS))]
-    row = parts[0]
+    row: sa.ColumnElement[str] = parts[0]
     for part in parts[1:]:
         row = row.concat(sa.literal(SEPARATOR, sa.Text)).concat(part)
     return row
@@ -117,7 +117,7 @@ def digest_sum(row: sa.ColumnElement, dialect: str) -> sa.ColumnElement:
     return sa.func.sum(row_digest(row, dialect))
 
 
-def as_hash(value: object) -> int:
+def as_hash(value: Any) -> int:
     """A digest sum as fetched (NUMERIC, NUMBER or text; NULL for no rows) mod 2**64."""
     return int(value or 0) & MASK64
 
@@ -215,5 +215,6 @@ def exact_sums(connection: sa.Connection, columns: Sequence[tuple[sa.ColumnEleme
 def register_sqlite_functions(connection: sqlite3.Connection) -> None:
     """Give a SQLite connection the functions the reconciliation queries use."""
     connection.create_function("mfp_md5_64", 1, _md5_64, deterministic=True)
-    connection.create_aggregate("mfp_digest_sum", 1, _DigestSum)
-    connection.create_aggregate("mfp_dsum", 1, _DecimalSum)
+    # typeshed's aggregate protocol takes int values only; these take text, as SQLite passes
+    connection.create_aggregate("mfp_digest_sum", 1, _DigestSum)  # type: ignore[arg-type]
+    connection.create_aggregate("mfp_dsum", 1, _DecimalSum)  # type: ignore[arg-type]

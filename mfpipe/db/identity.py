@@ -29,7 +29,7 @@ class LoadIdentity:
     sha256: str
 
     @classmethod
-    def of_run(cls, run: Mapping[str, Any]) -> LoadIdentity:
+    def of_run(cls, run: Mapping[Any, Any]) -> LoadIdentity:
         """The identity a run (an ``mfp_run`` row) loads."""
         return cls(run["job"], run["final_table"] or "", run["record_name"] or "",
                    run["file_sha256"] or "")

@@ -62,7 +62,7 @@ class FileFacts:
         return dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC).replace(tzinfo=None)
 
 
-def is_alive(run: Mapping[str, Any] | None, ttl_s: float) -> bool:
+def is_alive(run: Mapping[Any, Any] | None, ttl_s: float) -> bool:
     """Is the run's launcher still working (see the module docstring)?"""
     if run is None or run["status"] not in ACTIVE:
         return False

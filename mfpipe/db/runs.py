@@ -13,7 +13,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -35,6 +35,9 @@ FAILED, COMPLETED, ABANDONED = "FAILED", "COMPLETED", "ABANDONED"
 LOADED = "LOADED"  # the engine's outcome, never stored: every chunk committed, not published
 RESTARTABLE = (FAILED, STOPPED)
 ACTIVE = (STARTING, STARTED, STOPPING)  # a launcher is (or was, if it died) working on it
+
+
+RunRow = Mapping[Any, Any]  # an mfp_run row (a SQLAlchemy RowMapping, or a dict of one)
 
 
 def _type_text(sql_type: sa.types.TypeEngine, dialect: sa.engine.Dialect) -> str:

@@ -120,7 +120,7 @@ def create_engine(url: str) -> sa.Engine:
     return engine
 
 
-def _postgres_setup(connection, _record) -> None:  # noqa: ANN001  (DBAPI hook)
+def _postgres_setup(connection, _record) -> None:
     """Dates as text are ``YYYY-MM-DD`` whatever the server's default: the reconciliation's
     canonical rows cast them with ``::text`` (a third of the cost of ``to_char``)."""
     cursor = connection.cursor()
@@ -129,7 +129,7 @@ def _postgres_setup(connection, _record) -> None:  # noqa: ANN001  (DBAPI hook)
     connection.commit()  # a SET in a transaction rolled back later would be undone
 
 
-def _sqlite_setup(connection, _record) -> None:  # noqa: ANN001  (DBAPI hook)
+def _sqlite_setup(connection, _record) -> None:
     register_sqlite_functions(connection)
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")

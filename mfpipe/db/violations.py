@@ -58,6 +58,7 @@ def violations(connection: sa.Connection, rule: Rule, table: sa.Table,
     if rule.kind == "date":
         return _bad_dates(connection, table.c[rule.columns[0]], where, rule.fmt)
     bad = row_condition(rule, table, types, connection.dialect.name)
+    assert bad is not None  # not_null, allowed and range judge each row
     count = counted if counted is not None else int(
         connection.execute(sa.select(sa.func.count()).where(where, bad)).scalar_one())
     if not count:  # the usual case: no second scan for samples

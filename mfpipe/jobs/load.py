@@ -234,6 +234,6 @@ def _end_in_error(store: RunStore, run_id: str, exc: BaseException) -> None:
 
 def _fail(store: RunStore, summary: RunSummary, code: int, message: str) -> None:
     summary.status, summary.exit_code, summary.message = FAILED, code, message
-    store.update(summary.run_id, status=FAILED, exit_code=code, message=message[:2000],
+    store.update(str(summary.run_id), status=FAILED, exit_code=code, message=message[:2000],
                  ended_at=utcnow())
 

@@ -14,8 +14,8 @@ from mfpipe.layout.passes import build_record
 from mfpipe.layout.types import (LENGTH_KEY, Category, Condition, Field, Layout,
                                  OccursDependingOn, RecordLayout, SignPosition, Usage)
 
-__all__ = ["LENGTH_KEY", "Category", "Condition", "Field", "Layout", "OccursDependingOn", "RecordLayout",
-           "SignPosition", "Usage", "load_layout", "parse_layout"]
+__all__ = ["LENGTH_KEY", "Category", "Condition", "Field", "Layout", "OccursDependingOn",
+           "RecordLayout", "SignPosition", "Usage", "load_layout", "parse_layout"]
 
 
 def parse_layout(text: str, path: str = "<copybook>") -> Layout:

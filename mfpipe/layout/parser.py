@@ -7,6 +7,8 @@ the preceding item; they never become items themselves.
 
 from __future__ import annotations
 
+from typing import Any
+
 from dataclasses import dataclass, field, replace
 
 from mfpipe.errors import CopybookSyntaxError
@@ -18,7 +20,8 @@ _USAGES = {
     "DISPLAY": Usage.DISPLAY, "COMP": Usage.COMP, "COMPUTATIONAL": Usage.COMP,
     "COMP-4": Usage.COMP, "COMPUTATIONAL-4": Usage.COMP, "BINARY": Usage.COMP,
     "COMP-5": Usage.COMP_5, "COMPUTATIONAL-5": Usage.COMP_5,
-    "COMP-3U": Usage.COMP_3U, "COMP-3": Usage.COMP_3, "COMPUTATIONAL-3": Usage.COMP_3, "PACKED-DECIMAL": Usage.COMP_3,
+    "COMP-3U": Usage.COMP_3U, "COMP-3": Usage.COMP_3, "COMPUTATIONAL-3": Usage.COMP_3,
+    "PACKED-DECIMAL": Usage.COMP_3,
     "COMP-1": Usage.COMP_1, "COMPUTATIONAL-1": Usage.COMP_1,
     "COMP-2": Usage.COMP_2, "COMPUTATIONAL-2": Usage.COMP_2,
     "NATIONAL": Usage.NATIONAL, "INDEX": Usage.COMP, "POINTER": Usage.COMP,
@@ -177,7 +180,7 @@ def _parse_entry(tokens: list[Token], path: str, level: int) -> Item:
     else:
         name = "FILLER"
     cursor = _Clauses(rest, path, name)
-    attrs: dict[str, object] = {}
+    attrs: dict[str, Any] = {}
     while cursor.peek():
         _parse_clause(cursor, attrs)
     if attrs.get("usage") in (Usage.COMP_1, Usage.COMP_2) and "picture" in attrs:

@@ -208,5 +208,6 @@ def _to_field(leaf: Leaf, base: str, columns: dict[str, str], path: str) -> Fiel
                  size=item.size, usage=item.usage or Usage.DISPLAY, category=category,
                  picture=picture.text if picture else "", digits=digits, scale=scale,
                  signed=signed, sign_position=sign, occurs=leaf.occurs, redefines=leaf.branches,
-                 redefining=leaf.redefining, odo=odo, conditions=item.conditions, justified=item.justified,
+                 redefining=leaf.redefining, odo=odo, conditions=item.conditions,
+                 justified=item.justified,
                  blank_when_zero=item.blank_when_zero, line_no=item.line)

@@ -100,7 +100,9 @@ class Field:
         """Decimal digits of the value, counting P scaling positions."""
         if self.usage in (Usage.COMP, Usage.COMP_5):
             return _BINARY_CAPACITY[(self.size, self.signed)]
-        return self.digits + max(-self.scale, 0) if self.scale <= 0 else max(self.digits, self.scale)
+        if self.scale <= 0:
+            return self.digits + max(-self.scale, 0)
+        return max(self.digits, self.scale)
 
     @property
     def arrow_field(self) -> pa.Field:

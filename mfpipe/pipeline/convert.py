@@ -85,7 +85,7 @@ def convert_file(record: RecordLayout, source: str | Path, output: str | Path,
                          round(time.perf_counter() - started, 3))
 
 
-def _open_sink(stack: ExitStack, kind: str, path: Path, schema: pa.Schema):  # noqa: ANN202
+def _open_sink(stack: ExitStack, kind: str, path: Path, schema: pa.Schema):
     if kind == ".parquet":
         writer = stack.enter_context(pq.ParquetWriter(path, schema))
         return writer.write_batch

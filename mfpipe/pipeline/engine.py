@@ -220,7 +220,7 @@ class Engine:
             self._committed[chunk_id] = (worker_id, records, rows, rejects)
             self.progress.advance(records, length)
 
-    def _counts(self, store: RunStore, reader: Reader, per_worker: dict[int, dict[str, int]]
+    def _counts(self, store: RunStore, reader: Reader, per_worker: dict[int, dict[str, float]]
                 ) -> dict[str, Any]:
         """The run's counts as its ledger holds them once every process is gone (a writer
         may commit chunks in flight while a failed run ends): read, loaded and rejected are
@@ -259,7 +259,7 @@ def _reap(processes: list[Any], queues: tuple[Any, ...]) -> None:
 
 
 def _install_signals(handler: Any) -> dict[int, Any]:
-    previous = {}
+    previous: dict[int, Any] = {}
     for sig in (signal.SIGTERM, signal.SIGINT):
         try:
             previous[sig] = signal.signal(sig, handler)

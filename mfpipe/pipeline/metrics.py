@@ -52,8 +52,5 @@ class MetricsAggregator:
 
     def cpu_seconds(self) -> float:
         """The CPU seconds every process reported (processors and writer)."""
-        return sum(v for k, v in dict(self._counts).items() if k.startswith("cpu:"))
-
-    def totals(self) -> dict[str, int]:
-        per = self.per_worker()
-        return {c: sum(w[c] for w in per.values()) for c in COUNTERS}
+        counts: dict[str, float] = dict(self._counts)
+        return float(sum(v for k, v in counts.items() if k.startswith("cpu:")))

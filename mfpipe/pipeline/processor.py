@@ -107,6 +107,7 @@ def process_task(task: ChunkTask, worker_id: int, config: RunConfig, plan: Decod
         starts = lrecl * np.arange(count, dtype=np.int64)
         lengths = np.full(count, lrecl, dtype=np.int64)
     else:
+        assert task.lengths is not None  # variable records: the reader sends both
         starts, lengths = task.starts, task.lengths
     chunk = RawChunk(task.chunk_id, task.first_record_no, task.byte_offset, span, starts, lengths)
     decoded = decode_chunk(plan, chunk, framing)

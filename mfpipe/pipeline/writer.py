@@ -90,10 +90,9 @@ def _commit_with_retry(config: RunConfig, staging: str, result: ChunkResult,
     current = [loader]
 
     def attempt() -> None:
-        if current[0] is None:
-            current[0] = _open_loader(config)
+        loader = current[0] = current[0] or _open_loader(config)
         try:
-            _write_chunk(current[0], staging, result, config.run_id)
+            _write_chunk(loader, staging, result, config.run_id)
         except (TransientLoadError, DatabaseUnavailableError):
             if current[0] is not None:
                 current[0].rollback()
@@ -120,7 +119,8 @@ def _retrying(config: RunConfig, chunk: int | str) -> tenacity.Retrying:
         stop=tenacity.stop_after_delay(config.retry_s), reraise=True,
         before_sleep=lambda state: log.warning("database error, retrying", chunk=chunk,
                                                attempt=state.attempt_number,
-                                               error=str(state.outcome.exception())))
+                                               error=str(state.outcome and
+                                                         state.outcome.exception())))
 
 
 def _write_chunk(loader: BulkLoader, staging: str, result: ChunkResult, run_id: str) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -56,7 +56,7 @@ def measure(subject: RunSubject, table: sa.Table, where: sa.ColumnElement,
     dialect = subject.store.dialect
     hashed = subject.config.hash_columns or ()
     money = subject.config.money_columns or ()
-    aggregates = [sa.func.count()]
+    aggregates: list[sa.ColumnElement[Any]] = [sa.func.count()]
     if hashed:
         aggregates.append(digest_sum(canonical_row(table, subject.types, hashed, dialect,
                                                    subject.nul_free), dialect))

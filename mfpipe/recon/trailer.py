@@ -9,6 +9,7 @@ is not in the loaded total, so with rejects a total cannot match: the check says
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 
@@ -51,7 +52,7 @@ def trailer_checks(subject: RunSubject) -> list[CheckResult]:
     return checks
 
 
-def _decode(subject: RunSubject, record: RecordLayout) -> dict[str, object] | None:
+def _decode(subject: RunSubject, record: RecordLayout) -> dict[str, Any] | None:
     """The trailer's values by column, or None when its bytes do not decode."""
     raw = bytes.fromhex(subject.run["trailer_hex"] or "")[:record.size]
     matrix = np.frombuffer(raw.ljust(record.size, b"\x40"), dtype=np.uint8).reshape(1, -1)

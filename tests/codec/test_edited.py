@@ -1,4 +1,5 @@
-"""Numeric-edited fields back into exact numbers: suppression, insertion, floating and sign symbols."""
+"""Numeric-edited fields back into exact numbers: suppression, insertion, floating and sign
+symbols."""
 
 from __future__ import annotations
 

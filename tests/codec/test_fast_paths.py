@@ -2,9 +2,9 @@
 
 Packed fields of up to 8 bytes and zoned fields of up to 16 bytes (trailing or no sign) take a
 word-arithmetic fast path; every other width goes the general way. ASCII text takes a path of
-pair-table translation and Arrow trimming; the general path encodes code points. Here both paths decode the same columns of
-mostly-valid, corrupted and random bytes: the reject reasons must be identical on every record,
-and the values identical on every valid one.
+pair-table translation and Arrow trimming; the general path encodes code points. Here both
+paths decode the same columns of mostly-valid, corrupted and random bytes: the reject reasons
+must be identical on every record, and the values identical on every valid one.
 """
 
 from __future__ import annotations

@@ -29,7 +29,8 @@ def _account(acct: str, balance_hex: str, count: str) -> bytes:
 
 class TestRejects:
     def test_one_bad_record_is_one_reject_row(self):
-        """A bad record becomes one reject row with every attribute; the rest of the chunk decodes."""
+        """A bad record becomes one reject row with every attribute; the rest of the chunk
+        decodes."""
         rows = [_account("A001", "0012345C", "001"), _account("A002", "00123457", "002"),
                 _account("A003", "0000100D", "003")]
         rec = record(ACCOUNT)

@@ -1,7 +1,7 @@
 """One contract for every bulk loader, run against the real databases of this machine.
 
-SQLite and PostgreSQL (binary COPY of mfpipe's own encoding, and ADBC's) always run; Oracle runs when
-``MFPIPE_ORACLE_URL`` points at a live database.
+SQLite and PostgreSQL (binary COPY of mfpipe's own encoding, and ADBC's) always run; Oracle
+runs when ``MFPIPE_ORACLE_URL`` points at a live database.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ def staged_runs(db_url: str) -> RunStore:
         loader.load(staging.name, pa.RecordBatch.from_pylist(rows, schema=STAGING_SCHEMA))
         loader.commit()
     with store.engine.begin() as c:
-        for run_id, (status, days, _) in RUNS.items():
+        for run_id in RUNS:
             insert_run(c, run_id, job="j", file="f.dat", staging_table=staging.name)
     for run_id, (status, days, _) in RUNS.items():
         store.update(run_id, status=status, ended_at=utcnow() - dt.timedelta(days=days))

@@ -33,7 +33,8 @@ class TestSourceFormat:
     def test_continued_literal(self):
         """A '-' in column 7 continues a literal that ran to column 72."""
         first = "       01  REC.\n           05  CODE PIC X(3).\n"
-        literal = "               88  LONG-VALUE VALUE 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH"
+        literal = ("               88  LONG-VALUE VALUE "
+                   "'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH")
         text = first + literal.ljust(72) + "\n      -    'IJKL'.\n"
         condition = fields(text)["code"].conditions[0]
         # the literal opens in column 37, so columns 38-72 (35 characters) hold its first part
@@ -41,7 +42,8 @@ class TestSourceFormat:
 
     def test_tabs_and_lower_case(self):
         """Tabs expand to 8-column stops and lower-case words parse like upper case."""
-        text = "       01  rec.\n\t   05  cust-email\tpic x(40).\n           05  n pic s9(4) comp.\n"
+        text = ("       01  rec.\n\t   05  cust-email\tpic x(40).\n"
+                "           05  n pic s9(4) comp.\n")
         parsed = fields(text)
         assert parsed["cust_email"].size == 40 and parsed["n"].usage is Usage.COMP
 

@@ -42,6 +42,11 @@ class BulkLoader(abc.ABC):
 
     capabilities: Capabilities
 
+    @abc.abstractmethod
+    def __init__(self, url: str, **options: Any) -> None:
+        """Connect to the database at ``url`` (``options``: the loader's own, such as
+        Oracle's ``direct_path``)."""
+
     @staticmethod
     def prepare(batch: pa.RecordBatch) -> Any:
         """``batch`` in the form ``load`` takes fastest, made away from the connection.

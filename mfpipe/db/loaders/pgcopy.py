@@ -74,7 +74,7 @@ def encode(batch: pa.RecordBatch) -> CopyData:
         offsets = _offsets(joined, n)
         body = memoryview(joined.buffers()[2])[offsets[0]:offsets[-1]]
     else:
-        body = memoryview(block).cast("B")
+        body = block.data.cast("B")
     return CopyData(tuple(p.name for p in fixed + varying),
                     b"".join((SIGNATURE, body, TRAILER)), n)
 
@@ -85,7 +85,11 @@ def _matrix(pieces: list[_Fixed], n: int, lead: bytes = b"") -> np.ndarray:
     The constant bytes are broadcast from one template row; the typed parts are assigned
     through a structured view, which byte-swaps as it stores (several times faster than
     copying big-endian columns into the matrix)."""
-    template, names, formats, offsets, values = bytearray(lead), [], [], [], []
+    template = bytearray(lead)
+    names: list[str] = []
+    formats: list[np.dtype | str] = []
+    offsets: list[int] = []
+    values: list[np.ndarray] = []
     for piece in pieces:
         template += len(piece.template).to_bytes(4, "big")
         for offset, kind, part in piece.parts:

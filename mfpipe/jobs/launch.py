@@ -4,9 +4,11 @@ Files run one after another in the launcher's main thread (where SIGTERM stops a
 chunk boundary), or a few at a time (``parallel_files``), each its own run with its own
 processes. ``stop_on_error`` leaves the files after a failure unstarted. The launch is
 COMPLETED when no file failed, SKIPPED when every file was already loaded (exit 99),
-PARTIAL when some failed and others loaded, FAILED when all failed; a failed launch exits
-with its first failure's code. A launch that loaded files then purges the staging rows of
-the finished runs older than the job keeps (``keep_staging_days``, as ``runs purge`` does).
+PARTIAL when some failed and others loaded, FAILED when all failed (a failed launch exits
+with its first failure's code), STOPPED (143) when SIGTERM or SIGINT stopped its runs at a
+chunk boundary and started no further file. A launch that loaded files then purges the
+staging rows of the finished runs older than the job keeps (``keep_staging_days``, as
+``runs purge`` does).
 """
 
 from __future__ import annotations
@@ -24,12 +26,13 @@ import structlog
 
 from mfpipe.db.registry import FileFacts, discover
 from mfpipe.db.retention import purge_staging
-from mfpipe.db.runs import COMPLETED, FAILED, RunStore
+from mfpipe.db.runs import COMPLETED, FAILED, STOPPED, RunStore
 from mfpipe.errors import (EXIT_NOTHING_TO_DO, EXIT_OK, ConfigError, InputError, MfpipeError,
                            first_line)
 from mfpipe.jobs.load import SKIPPED, load_file
+from mfpipe.pipeline import signals
 from mfpipe.pipeline.config import RunConfig, new_run_id
-from mfpipe.pipeline.engine import RunSummary
+from mfpipe.pipeline.engine import EXIT_STOPPED, RunSummary
 from mfpipe.pipeline.progress import Progress
 
 PARTIAL = "PARTIAL"
@@ -75,6 +78,9 @@ def launch(base: RunConfig, files: list[str], progress: Callable[[], Progress],
     _register(base, files)
 
     def one(config: RunConfig) -> RunSummary:
+        if signals.requested():  # stopped by SIGTERM or SIGINT: no further file starts
+            return RunSummary(None, STOPPED, EXIT_STOPPED, f"{config.input_path}: not "
+                              "started, the launch was stopped", {}, {}, 0.0)
         try:
             return load_file(config, progress(), reprocess, ttl_s, replace_runs)
         except MfpipeError as exc:  # this file's error before any run took it: the launch
@@ -82,15 +88,16 @@ def launch(base: RunConfig, files: list[str], progress: Callable[[], Progress],
 
     runs: list[RunSummary] = []
     not_started: list[str] = []
-    if parallel <= 1:
-        for index, config in enumerate(configs):
-            runs.append(one(config))
-            if stop_on_error and runs[-1].status not in (COMPLETED, SKIPPED):
-                not_started = [c.input_path for c in configs[index + 1:]]
-                break
-    else:
-        with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="file") as pool:
-            runs = list(pool.map(one, configs))
+    with signals.handled():  # the engines may run in other threads: the launch handles it
+        if parallel <= 1:
+            for index, config in enumerate(configs):
+                runs.append(one(config))
+                if stop_on_error and runs[-1].status not in (COMPLETED, SKIPPED):
+                    not_started = [c.input_path for c in configs[index + 1:]]
+                    break
+        else:
+            with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="file") as pool:
+                runs = list(pool.map(one, configs))
     summary = outcome(runs, not_started)
     if base.keep_staging_days is not None and summary.status in (COMPLETED, PARTIAL):
         _purge_old_staging(base.db_url, base.keep_staging_days)
@@ -99,8 +106,10 @@ def launch(base: RunConfig, files: list[str], progress: Callable[[], Progress],
 
 def outcome(runs: list[RunSummary], not_started: list[str]) -> LaunchSummary:
     """The launch's status and exit code from its runs' (see the module docstring)."""
-    failed = [r for r in runs if r.status not in (COMPLETED, SKIPPED)]
+    failed = [r for r in runs if r.status not in (COMPLETED, SKIPPED, STOPPED)]
     loaded = [r for r in runs if r.status == COMPLETED]
+    if not failed and any(r.status == STOPPED for r in runs):
+        return LaunchSummary(STOPPED, EXIT_STOPPED, runs, not_started)
     if not failed:
         code = EXIT_OK if loaded else EXIT_NOTHING_TO_DO
         return LaunchSummary(COMPLETED if loaded else SKIPPED, code, runs, not_started)

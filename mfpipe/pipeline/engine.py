@@ -26,7 +26,7 @@ from mfpipe.db.runs import FAILED, LOADED, STARTED, STOPPED, STOPPING, RunStore,
 from mfpipe.db.urls import redact
 from mfpipe.errors import EXIT_DATA, EXIT_INTERNAL, EXIT_OK, EXIT_TEMPORARY, MfpipeError, RunError
 from mfpipe.layout import load_layout
-from mfpipe.pipeline import forking
+from mfpipe.pipeline import forking, signals
 from mfpipe.pipeline.config import RunConfig, options_of
 from mfpipe.pipeline.metrics import MetricsAggregator
 from mfpipe.pipeline.processor import leave_with_launcher, run_processor
@@ -144,15 +144,14 @@ class Engine:
                                  args=(config, staging, results, events, metrics, abort))
             reader = Reader(config.input_path, config.framing, config.chunk_records, tasks,
                             config.processors, lambda: self._stop, abort, self._committed)
-            previous = _install_signals(self.request_stop)
             try:
-                for process in (*processors, writer):
-                    process.start()
-                store.update(config.run_id, status=STARTED)
-                reader.start()
-                outcome = self._loop(store, reader, processors, writer, events, results)
+                with signals.handled(), signals.stopping(self.request_stop):
+                    for process in (*processors, writer):
+                        process.start()
+                    store.update(config.run_id, status=STARTED)
+                    reader.start()
+                    outcome = self._loop(store, reader, processors, writer, events, results)
             finally:
-                _restore_signals(previous)
                 abort.set()
                 _reap([*processors, writer], (tasks, results, events))
                 self.progress.close()
@@ -256,21 +255,6 @@ def _reap(processes: list[Any], queues: tuple[Any, ...]) -> None:
     for q in queues:
         q.cancel_join_thread()
         q.close()
-
-
-def _install_signals(handler: Any) -> dict[int, Any]:
-    previous: dict[int, Any] = {}
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        try:
-            previous[sig] = signal.signal(sig, handler)
-        except ValueError:  # not the main thread (e.g. embedded use): no signal handling
-            pass
-    return previous
-
-
-def _restore_signals(previous: dict[int, Any]) -> None:
-    for sig, handler in previous.items():
-        signal.signal(sig, handler)
 
 
 def resolve_columns(config: RunConfig, schema: Any) -> RunConfig:

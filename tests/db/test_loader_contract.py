@@ -132,8 +132,8 @@ class TestLoaderContract:
     def test_identifiers_are_validated(self, target):
         """A table name that is not a plain identifier never reaches the SQL text."""
         kind, url, _, _ = target
-        if kind in ("postgresql-adbc", "oracle"):
-            pytest.skip("ADBC and Oracle bind table names through the driver API")
+        if kind == "postgresql-adbc":
+            pytest.skip("ADBC binds table names through the driver API")
         with open_loader(url, kind) as loader, pytest.raises(ConfigError):
             loader.load('t_contract"; DROP TABLE t_contract; --', batch())
 
@@ -164,3 +164,21 @@ class TestPostgresFaults:
             engine = create_engine(postgres_url)
             table.drop(engine, checkfirst=True)
             engine.dispose()
+
+
+class TestOracleSql:
+    def test_insert_quotes_validated_names(self):
+        """The Oracle loader's INSERT quotes every name as Oracle keeps it (upper case) and
+        binds every value (checked without a server)."""
+        from mfpipe.db.loaders.oracle import insert_statement
+
+        assert insert_statement("stg_book", ["run_id", "amount"]) == (
+            'INSERT INTO "STG_BOOK" ("RUN_ID", "AMOUNT") VALUES (:1, :2)')
+
+    @pytest.mark.parametrize("table, column", [('t"; DROP TABLE t; --', "a"),
+                                               ("t", "a) VALUES (1); --"), ("t", "select")])
+    def test_names_that_are_not_identifiers_never_reach_the_sql(self, table, column):
+        from mfpipe.db.loaders.oracle import insert_statement
+
+        with pytest.raises(ConfigError):
+            insert_statement(table, [column])

@@ -213,3 +213,40 @@ class TestEmptyFile:
                                 choice)
             assert code == expected and "no records" in summary["message"]
             assert summary["run_id"] is None
+
+
+class TestSignals:
+    def test_sigterm_stops_parallel_files_at_a_chunk_boundary(self, tmp_path):
+        """With --parallel-files 2 the engines run in other threads; SIGTERM still stops
+        each at a chunk boundary (STOPPED, restartable; the launch exits 143), instead of
+        killing the launcher mid-chunk. A relaunch resumes both runs."""
+        import signal
+
+        from tests.jobs.support import launcher, wait_for_commits
+
+        db_url = f"sqlite:///{tmp_path / 'mfpipe.db'}"
+        for name in ("a", "b"):
+            keyed_file(tmp_path / f"{name}.dat", 150_000, seed=ord(name),
+                       first_key=1 if name == "a" else 1_000_000)
+        args = ["run", "--input", str(tmp_path / "*.dat"), *RUN_ARGS, "--db", db_url,
+                "--chunk-records", "1000", "--parallel-files", "2", "--json"]
+        process = launcher(args, tmp_path)
+        wait_for_commits(db_url, 6)
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=60)
+        assert process.returncode == 143, err
+        launch = json.loads(out.strip().splitlines()[-1])
+        assert launch["status"] == "STOPPED"
+        assert sorted(r["status"] for r in launch["runs"]) == ["STOPPED", "STOPPED"]
+        code, again = run_launch(db_url, tmp_path, ["--parallel-files", "2"])
+        assert code == 0 and sorted(r["run_id"] for r in again["runs"]) == sorted(
+            r["run_id"] for r in launch["runs"])
+
+
+def run_launch(db_url: str, tmp_path, extra: list[str]) -> tuple[int, dict]:
+    from tests.jobs.support import launcher
+
+    process = launcher(["run", "--input", str(tmp_path / "*.dat"), *RUN_ARGS, "--db", db_url,
+                        "--chunk-records", "1000", "--json", *extra], tmp_path)
+    out, _ = process.communicate(timeout=300)
+    return process.returncode, json.loads(out.strip().splitlines()[-1])

@@ -10,13 +10,26 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from mfpipe.db.loaders.base import BulkLoader, Capabilities, LoadResult, preview
+from mfpipe.db.loaders.base import BulkLoader, Capabilities, LoadResult, preview, quoted
 from mfpipe.db.urls import parse, redact
 from mfpipe.errors import DatabaseUnavailableError, TerminalLoadError, TransientLoadError
 
 # ORA codes worth a retry: connection lost or reset, resource busy, deadlock, timeouts.
 _TRANSIENT = {28, 1012, 3113, 3114, 3135, 12170, 12514, 12537, 12541, 12543, 12571, 54, 60,
               4021, 30006}
+
+
+def insert_statement(table: str, columns: list[str]) -> str:
+    """The array-DML INSERT: names validated and quoted as Oracle keeps the tables mfpipe
+    creates (upper case: SQLAlchemy creates lower-case names case-insensitively), values
+    bound by position."""
+    names = ", ".join(_name(c) for c in columns)
+    binds = ", ".join(f":{i + 1}" for i in range(len(columns)))
+    return f"INSERT INTO {_name(table)} ({names}) VALUES ({binds})"
+
+
+def _name(name: str) -> str:
+    return quoted(name).upper()
 
 
 class OracleLoader(BulkLoader):
@@ -44,15 +57,14 @@ class OracleLoader(BulkLoader):
         if batch.num_rows == 0:
             return LoadResult(table, 0)
         names = list(batch.schema.names)
+        statement = insert_statement(table, names)  # validates every name first
         try:
             if self._direct_path:
                 self._connection.direct_path_load(self._schema, table.upper(),
                                                   [n.upper() for n in names], batch)
                 return LoadResult(table, batch.num_rows)
             cursor = self._connection.cursor()
-            binds = ", ".join(f":{i + 1}" for i in range(len(names)))
-            cursor.executemany(f'INSERT INTO {table} ({", ".join(names)}) VALUES ({binds})',
-                               batch, batcherrors=True)
+            cursor.executemany(statement, batch, batcherrors=True)
             errors = cursor.getbatcherrors()
         except self._oracledb.Error as exc:
             (detail,) = exc.args

@@ -9,12 +9,13 @@ import structlog
 from structlog.tracebacks import ExceptionDictTransformer
 
 
-def configure_logging(level: str = "info") -> None:
-    """Configure structlog once per process; stdout stays free for results and ``--json``.
+def configure_logging(level: str = "info", fmt: str = "auto") -> None:
+    """Configure structlog for the process; stdout stays free for results and ``--json``.
+    ``fmt``: ``json``, ``console``, or ``auto`` (console on a terminal, JSON otherwise).
 
     Tracebacks never show local variables: a frame's locals hold the database URL, with
     its password, and the rows being loaded."""
-    terminal = sys.stderr.isatty()
+    terminal = sys.stderr.isatty() if fmt == "auto" else fmt == "console"
     renderers = ([structlog.dev.ConsoleRenderer(
         colors=False, exception_formatter=structlog.dev.RichTracebackFormatter(
             color_system=None, show_locals=False))] if terminal

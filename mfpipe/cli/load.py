@@ -116,7 +116,7 @@ def restart(run_id: str, db_url: str | None, heartbeat_ttl: float, as_json: bool
     Only how fast it runs and its error limit may change; what is loaded and proved is the
     run's own."""
     url = resolve(db_url)
-    summary = restart_run(run_id, url, Progress(enabled=False if as_json else None),
+    summary = restart_run(run_id, url, Progress(bar=False if as_json else None),
                           heartbeat_ttl, {k: v for k, v in changes.items() if v is not None})
     _print(summary, url, as_json)
     if summary.exit_code:
@@ -147,7 +147,7 @@ def _launch(opts: dict[str, Any], reprocess: bool, replace_runs: tuple[str, ...]
         direct_path=opts["direct_path"], retry_s=opts["retry_seconds"],
         keep_staging_days=opts["keep_staging_days"], **reconcile_settings(opts))
     files = [os.path.abspath(p) for p in matching_files(opts["input_path"])]
-    summary = launch(base, files, lambda: Progress(enabled=False if opts["as_json"] else None),
+    summary = launch(base, files, lambda: Progress(bar=False if opts["as_json"] else None),
                      opts["parallel_files"], opts["stop_on_error"], reprocess,
                      opts["heartbeat_ttl"], replace_runs)
     if len(summary.runs) == 1 and not summary.not_started:

@@ -10,6 +10,7 @@ chunk boundary (STOPPED). Nothing is half-written: each chunk commits with its l
 from __future__ import annotations
 
 import json
+import os
 import queue
 import signal
 import time
@@ -69,7 +70,7 @@ class Engine:
 
     def __init__(self, config: RunConfig, progress: Progress | None = None) -> None:
         self.config = config
-        self.progress = progress or Progress(enabled=False)
+        self.progress = progress or Progress(bar=False, every_s=0)
         self._stop = False
         self._committed: dict[int, tuple[int, int, int, int]] = {}
 
@@ -144,6 +145,9 @@ class Engine:
                                  args=(config, staging, results, events, metrics, abort))
             reader = Reader(config.input_path, config.framing, config.chunk_records, tasks,
                             config.processors, lambda: self._stop, abort, self._committed)
+            done_bytes = sum(c["byte_length"] for c in store.ledger(config.run_id)
+                             ) if self._committed else 0
+            self.progress.start(config.run_id, os.path.getsize(config.input_path), done_bytes)
             try:
                 with signals.handled(), signals.stopping(self.request_stop):
                     for process in (*processors, writer):

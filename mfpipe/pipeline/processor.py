@@ -40,6 +40,7 @@ def run_processor(worker_id: int, config: RunConfig, tasks: Any, results: Any,
     """Process main: decode tasks until the reader's sentinel (None) or an abort."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the launcher decides how to stop
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    leave_with_launcher()  # also from a blocked exit: see leave_with_launcher
     finished = False
     try:
         finished = _process_tasks(worker_id, config, tasks, results, metrics, abort)
@@ -86,8 +87,11 @@ def launcher_alive() -> bool:
 
 
 def leave_with_launcher() -> None:
-    """For a process that waits on others (the Manager's server): exit once the launcher
-    is gone, checked by a daemon thread, so a killed launcher leaves no process behind."""
+    """Exit once the launcher is gone, checked by a daemon thread, so a killed launcher
+    leaves no process behind: the Manager's server waits on others; a processor or the
+    writer can block where no loop polls (at exit, a queue's feeder thread flushing into a
+    pipe nobody drains any more: every child holds both ends of each queue, so the pipe
+    never breaks)."""
     def watch() -> None:
         while launcher_alive():
             time.sleep(POLL_S)

@@ -25,7 +25,7 @@ from mfpipe.errors import (DatabaseUnavailableError, LoadError, MfpipeError,
                            TransientLoadError)
 from mfpipe.pipeline.config import RunConfig
 from mfpipe.pipeline.metrics import MetricsAggregator
-from mfpipe.pipeline.processor import launcher_alive
+from mfpipe.pipeline.processor import launcher_alive, leave_with_launcher
 from mfpipe.pipeline.tasks import ChunkResult
 
 POLL_S = 0.2
@@ -37,6 +37,7 @@ def run_writers(config: RunConfig, staging: str, results: Any, events: Any,
     """Process main: start the writer threads and wait for them; exit 1 if one failed."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    leave_with_launcher()  # see mfpipe.pipeline.processor.leave_with_launcher
     bad_lock = threading.Lock()
     failed = threading.Event()
     threads = [threading.Thread(target=_write_loop, name=f"writer-{i + 1}", daemon=True,

@@ -227,3 +227,20 @@ class TestErrorsAndExitCodes:
                            "x.dat", "--json")
         summary = json.loads(out.strip().splitlines()[-1])
         assert code == 66 and summary["exit_code"] == 66 and summary["run_id"] is None
+
+
+class TestLogging:
+    def test_log_level_and_format(self, capsys, tmp_path):
+        """--log-level hides what is below it; --log-format json writes JSON lines even on
+        a terminal's behalf (and console, human lines)."""
+        data = tmp_path / "c.dat"
+        run(capsys, "gen", CUSTOMER, "-o", str(data), "--records", "50")
+        db = f"sqlite:///{tmp_path / 'm.db'}"
+        code, _, err = run(capsys, "--log-level", "warning", "run", "--layout", CUSTOMER,
+                           "--input", str(data), "--db", db)
+        assert code == 0 and "run starting" not in err
+        data.write_bytes(data.read_bytes()[:4_900])  # other content: a new run
+        code, _, err = run(capsys, "--log-format", "json", "run", "--layout", CUSTOMER,
+                           "--input", str(data), "--db", db)
+        events = [json.loads(line)["event"] for line in err.splitlines() if line.startswith("{")]
+        assert code == 0 and "run starting" in events and "load ended" in events

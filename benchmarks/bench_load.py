@@ -283,7 +283,7 @@ def run_mfpipe(path: Path, url: str, records: int, processors: int | None = None
     if load_ended:
         stamp = dt.datetime.fromisoformat(load_ended[-1]["timestamp"])
         after = (ended - stamp).total_seconds()
-    return {"wall_s": wall, "load_s": summary["elapsed_s"], "after_load_s": after,
+    return {"wall_s": wall, "load_s": summary["phases"]["load_s"], "after_load_s": after,
             "run_id": summary["run_id"], **peak}
 
 

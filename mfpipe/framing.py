@@ -75,6 +75,20 @@ class RawChunk:
         """File offsets of each record's payload."""
         return self.starts + self.byte_offset
 
+    def narrowed(self, lo: int, hi: int, header: int = 0) -> RawChunk:
+        """The chunk's records ``lo`` to ``hi`` (exclusive) as a chunk of their own span
+        (``header``: the bytes before each payload, 4 for an RDW)."""
+        if (lo, hi) == (0, self.n_records):
+            return self
+        if lo == hi:
+            empty = np.zeros(0, dtype=np.int64)
+            return RawChunk(self.chunk_id, self.first_record_no + lo, self.byte_offset,
+                            self.data[:0], empty, empty)
+        start = int(self.starts[lo]) - header
+        end = int(self.starts[hi - 1] + self.lengths[hi - 1])
+        return RawChunk(self.chunk_id, self.first_record_no + lo, self.byte_offset + start,
+                        self.data[start:end], self.starts[lo:hi] - start, self.lengths[lo:hi])
+
     def matrix(self, width: int) -> np.ndarray:
         """The records as a [records, width] byte matrix; short records padded with zeros."""
         n = self.n_records

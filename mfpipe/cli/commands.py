@@ -125,16 +125,19 @@ def convert(copybook: str, input_path: str, output: str, chunk_records: int, as_
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--record", "record_name", help="01-level record to generate.")
 @click.option("--date", "dates", multiple=True, metavar="COLUMN=FORMAT")
+@click.option("--unique", metavar="C1,C2", help="Columns that count up from 1: a key each "
+              "record holds once (e.g. for a job with --key).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary (with every bad "
               "record number) as JSON.")
 def gen(copybook: str, output: str, records: int, recfm: str, bdw: bool, encoding: str,
         bad: int, seed: int, record_name: str | None, dates: tuple[str, ...],
-        as_json: bool) -> None:
+        unique: str | None, as_json: bool) -> None:
     """Write a realistic sample file for any layout, optionally with corrupted records."""
     record = load_layout(copybook).record(record_name)
     opts = source_defaults(recfm=recfm, bdw=bdw, encoding=encoding, dates=dates)
+    columns = tuple(c.strip() for c in unique.split(",") if c.strip()) if unique else ()
     sample = generate_file(record, output, records, framing_options(opts, record),
-                           decode_options(opts), bad, seed)
+                           decode_options(opts), bad, seed, unique=columns)
     if as_json:
         click.echo(json.dumps(sample.__dict__))
         return

@@ -36,6 +36,15 @@ _LOAD_OPTIONS = [
                  show_default=True),
     click.option("--max-errors", type=click.IntRange(min=0), default=50, show_default=True,
                  help="Fail the run when more records are rejected (0: no limit)."),
+    click.option("--skip-records", type=click.IntRange(min=0), default=0,
+                 help="Leave out the file's first N records (SQL*Loader's SKIP)."),
+    click.option("--load-records", type=click.IntRange(min=0), default=0,
+                 help="Read at most N records after those (SQL*Loader's LOAD; 0: all)."),
+    click.option("--when", help="Load only the records meeting COLUMN OP VALUE [AND ...], "
+                 "e.g. \"rec_type = 'D'\"; the others are discarded (SQL*Loader's WHEN)."),
+    click.option("--discard-file", type=click.Path(),
+                 help="Where the discarded records' original bytes go: a file, or a folder "
+                      "for <input name>.<run id>.dsc (default: beside the input)."),
     click.option("--empty-file", type=click.Choice(["load", "skip", "fail"]), default="load",
                  show_default=True, help="A file with no records: load it (a zero-record "
                  "run that reconciles), skip it (99) or fail (65)."),
@@ -143,6 +152,8 @@ def _launch(opts: dict[str, Any], reprocess: bool, replace_runs: tuple[str, ...]
         record_name=opts["record_name"], job=opts["job"] or "", processors=opts["processors"],
         writers=opts["writers"], chunk_records=opts["chunk_records"],
         max_errors=opts["max_errors"], empty_file=opts["empty_file"],
+        skip_records=opts["skip_records"], load_records=opts["load_records"],
+        when=opts["when"], discard_file=opts["discard_file"],
         bad_file=opts["bad_file"], loader=opts["loader"],
         direct_path=opts["direct_path"], retry_s=opts["retry_seconds"],
         keep_staging_days=opts["keep_staging_days"], **reconcile_settings(opts))

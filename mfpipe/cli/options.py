@@ -103,6 +103,8 @@ def framing_options(opts: dict[str, Any], record: RecordLayout) -> FramingOption
 
 _RECONCILE_OPTIONS = [
     click.option("--final-table", help="Final table (default: the record's table name)."),
+    click.option("--staging-table", help="Staging table (default: stg_ and the record's "
+                 "table name)."),
     click.option("--key", help="Key columns of the final table, comma-separated: rows are "
                  "merged on it (default: no key, rows are appended)."),
     click.option("--duplicate-keys", type=click.Choice(["fail", "warn"]), default="fail",
@@ -141,7 +143,8 @@ def reconcile_settings(opts: dict[str, Any]) -> dict[str, Any]:
     def columns(text: str | None) -> tuple[str, ...] | None:
         return tuple(c.strip() for c in text.split(",") if c.strip()) if text else None
 
-    return {"final_table": opts["final_table"], "key": columns(opts["key"]) or (),
+    return {"final_table": opts["final_table"], "staging_table": opts["staging_table"],
+            "key": columns(opts["key"]) or (),
             "duplicate_keys": opts["duplicate_keys"],
             "money_columns": tuple(opts["money"]) or None,
             "hash_columns": columns(opts["hash_columns"]),

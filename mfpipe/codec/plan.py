@@ -77,11 +77,14 @@ class DecodePlan:
         return pa.schema([pa.field(c.field.column, pa.date32()) if c.date_format
                           else c.field.arrow_field for c in self.columns])
 
-    def decode(self, matrix: np.ndarray, first_record_no: int, byte_offsets: np.ndarray,
-               lengths: np.ndarray | None = None, exact: bool = False) -> DecodedBatch:
-        """Decode a chunk; ``lengths`` is given for variable-length records. ``exact``:
-        a record of another length than the layout's (longer only, for a layout with
-        OCCURS DEPENDING ON) is a reject, named by the last field."""
+    def decode(self, matrix: np.ndarray, first_record_no: int | np.ndarray,
+               byte_offsets: np.ndarray, lengths: np.ndarray | None = None,
+               exact: bool = False) -> DecodedBatch:
+        """Decode a chunk; ``first_record_no``: the first record's number, or every
+        record's (a chunk some records of which were left out); ``lengths`` is given for
+        variable-length records. ``exact``: a record of another length than the layout's
+        (longer only, for a layout with OCCURS DEPENDING ON) is a reject, named by the last
+        field."""
         n = matrix.shape[0]
         if matrix.shape[1] < self.record.size:
             matrix = _pad(matrix, self.record.size)
@@ -146,10 +149,12 @@ class DecodePlan:
         return absent
 
     def _split(self, decoded: dict[str, pa.Array], first_bad: np.ndarray,
-               first_reason: np.ndarray, matrix: np.ndarray, first_record_no: int,
-               byte_offsets: np.ndarray, lengths: np.ndarray | None) -> DecodedBatch:
+               first_reason: np.ndarray, matrix: np.ndarray,
+               first_record_no: int | np.ndarray, byte_offsets: np.ndarray,
+               lengths: np.ndarray | None) -> DecodedBatch:
         n = matrix.shape[0]
-        record_no = np.arange(first_record_no, first_record_no + n, dtype=np.int64)
+        record_no = (np.arange(first_record_no, first_record_no + n, dtype=np.int64)
+                     if isinstance(first_record_no, int) else first_record_no)
         arrays = [decoded[c.field.column] for c in self.columns]
         batch = pa.RecordBatch.from_arrays(arrays, schema=self.schema)
         bad = first_bad >= 0

@@ -35,6 +35,8 @@ mfp_run = sa.Table(
     sa.Column("records_read", sa.BigInteger),
     sa.Column("records_loaded", sa.BigInteger),
     sa.Column("records_rejected", sa.BigInteger),
+    sa.Column("records_discarded", sa.BigInteger),  # read, but not meeting --when
+    sa.Column("records_skipped", sa.BigInteger),  # before the first read (--skip-records)
     sa.Column("chunks", sa.Integer),
     sa.Column("exit_code", sa.Integer),
     sa.Column("elapsed_s", sa.Float),  # every attempt's wall time (mfp_attempt), summed
@@ -83,6 +85,7 @@ mfp_chunk = sa.Table(
     sa.Column("last_record_no", sa.BigInteger, nullable=False),
     sa.Column("rows_loaded", sa.BigInteger, nullable=False),
     sa.Column("rows_rejected", sa.BigInteger, nullable=False),
+    sa.Column("rows_discarded", sa.BigInteger, nullable=False),  # not meeting --when
     sa.Column("status", sa.String(12), nullable=False),
     sa.Column("committed_at", sa.DateTime, nullable=False),
     # the processors' content hash (sum of row digests mod 2**64, decimal text) and exact

@@ -158,6 +158,7 @@ def recover(c: sa.Connection, run_id: str) -> None:
                       records_read=total(ledger.last_record_no - ledger.first_record_no + 1),
                       records_loaded=total(ledger.rows_loaded),
                       records_rejected=total(ledger.rows_rejected),
+                      records_discarded=total(ledger.rows_discarded),
                       chunks=sa.select(sa.func.count()).where(mine).scalar_subquery(),
                       message="recovered: the launcher stopped without ending the run (no "
                               "heartbeat); restartable"))

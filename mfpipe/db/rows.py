@@ -12,6 +12,7 @@ CHUNK_SCHEMA = pa.schema([
     ("run_id", pa.string()), ("chunk_id", pa.int32()), ("worker_id", pa.int32()),
     ("byte_offset", pa.int64()), ("byte_length", pa.int64()), ("first_record_no", pa.int64()),
     ("last_record_no", pa.int64()), ("rows_loaded", pa.int64()), ("rows_rejected", pa.int64()),
+    ("rows_discarded", pa.int64()),
     ("status", pa.string()), ("committed_at", pa.timestamp("us")),
     ("content_hash", pa.string()), ("totals", pa.string()),
 ])

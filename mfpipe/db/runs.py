@@ -99,15 +99,17 @@ class RunStore:
             raise DatabaseUnavailableError(f"{redact(self.url)}: {detail}") from None
 
     def prepare(self, table: str, schema: pa.Schema, final: str | None = None,
-                key: Sequence[str] = ()) -> tuple[sa.Table, sa.Table]:
-        """Create the control tables, ``stg_<table>`` and the final table (``<table>``).
+                key: Sequence[str] = (), staging: str | None = None
+                ) -> tuple[sa.Table, sa.Table]:
+        """Create the control tables, the staging table (``staging``, default
+        ``stg_<table>``) and the final table (``final``, default ``<table>``).
 
         Existing tables must match the layout exactly (columns, types, the final table's
         key): mfpipe never alters a table that holds data.
         """
         self.prepare_control()
         metadata = sa.MetaData()
-        tables = (staging_table(metadata, table, schema, self.dialect),
+        tables = (staging_table(metadata, table, schema, self.dialect, staging),
                   final_table(metadata, final or table, schema, self.dialect, key))
         for expected in tables:
             if not create_table(self.engine, expected):
@@ -202,6 +204,8 @@ class RunStore:
         self.update(run_id, heartbeat_at=utcnow(), **values,
                     records_read=counts.get("read"), records_loaded=counts.get("loaded"),
                     records_rejected=counts.get("rejected"),
+                    records_discarded=counts.get("discarded"),
+                    records_skipped=counts.get("skipped"),
                     chunks=counts.get("chunks_committed"))
 
     def finish(self, run_id: str, status: str, exit_code: int, counts: dict[str, Any],

@@ -26,15 +26,16 @@ def _columns(schema: pa.Schema, dialect: str) -> list[sa.Column]:
     return [sa.Column(check_identifier(f.name), sql_type(f, dialect)) for f in schema]
 
 
-def staging_table(metadata: sa.MetaData, name: str, schema: pa.Schema, dialect: str) -> sa.Table:
-    """``stg_<record>``: lineage columns, then one column per field.
+def staging_table(metadata: sa.MetaData, name: str, schema: pa.Schema, dialect: str,
+                  table_name: str | None = None) -> sa.Table:
+    """``stg_<record>`` (or ``table_name``): lineage columns, then one column per field.
 
     No key and no index: a primary key on (run_id, record_no) halves COPY speed on
     PostgreSQL (measured: 11.3 s against 6.0 s for 1M rows). Exactly-once comes from the chunk
     ledger committed with the rows, and reconciliation proves it (counts and duplicates).
     """
     return sa.Table(
-        check_identifier(f"stg_{name}", "table"), metadata,
+        check_identifier(table_name or f"stg_{name}", "table"), metadata,
         sa.Column("run_id", RUN_ID, nullable=False),
         sa.Column("worker_id", sa.Integer, nullable=False),
         sa.Column("chunk_id", sa.Integer, nullable=False),

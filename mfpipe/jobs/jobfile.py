@@ -35,7 +35,8 @@ SECTIONS: dict[str, dict[str, tuple[str, type]]] = {
     },
     "target": {
         "db": ("db_url", _TEXT), "db_env": ("db_env", _TEXT),
-        "final_table": ("final_table", _TEXT), "key": ("key", _LIST),
+        "final_table": ("final_table", _TEXT), "staging_table": ("staging_table", _TEXT),
+        "key": ("key", _LIST),
         "duplicate_keys": ("duplicate_keys", _TEXT),
         "loader": ("loader", _TEXT), "direct_path": ("direct_path", _BOOL),
         "keep_staging_days": ("keep_staging_days", _INT),
@@ -43,7 +44,9 @@ SECTIONS: dict[str, dict[str, tuple[str, type]]] = {
     "pipeline": {
         "processors": ("processors", _INT), "writers": ("writers", _INT),
         "chunk_records": ("chunk_records", _INT), "max_errors": ("max_errors", _INT),
-        "empty_file": ("empty_file", _TEXT),
+        "empty_file": ("empty_file", _TEXT), "skip_records": ("skip_records", _INT),
+        "load_records": ("load_records", _INT), "when": ("when", _TEXT),
+        "discard_file": ("discard_file", _TEXT),
         "bad_file": ("bad_file", _TEXT), "retry_seconds": ("retry_seconds", _INT),
         "parallel_files": ("parallel_files", _INT), "stop_on_error": ("stop_on_error", _BOOL),
         "heartbeat_ttl": ("heartbeat_ttl", _INT),
@@ -55,7 +58,7 @@ SECTIONS: dict[str, dict[str, tuple[str, type]]] = {
     },
 }
 _TRAILER = {"record": _TEXT, "count": _TEXT, "totals": _TABLE}
-_PATHS = ("input_path", "layout_path", "bad_file")
+_PATHS = ("input_path", "layout_path", "bad_file", "discard_file")
 
 
 def read_job(path: str | Path) -> dict[str, Any]:

@@ -34,6 +34,8 @@ from mfpipe.pipeline.config import RunConfig, changed_options, config_from_optio
 from mfpipe.pipeline.engine import Engine, RunSummary, resolve_columns
 from mfpipe.pipeline.process import check_framing
 from mfpipe.pipeline.progress import Progress
+from mfpipe.pipeline.selection import Condition
+from mfpipe.pipeline.tasks import Committed
 from mfpipe.pipeline.source import open_input
 from mfpipe.recon.publish import publish
 
@@ -88,15 +90,12 @@ def run_attempt(config: RunConfig, attempt: int, facts: FileFacts,
     store = RunStore(config.db_url, config.run_id)
     store.lease(config.run_id, attempt)
     began, cpu = time.perf_counter(), time.process_time()
-    done: dict[int, tuple[int, int, int, int]] = {}
+    done: dict[int, Committed] = {}
     summary = RunSummary(config.run_id, FAILED, EXIT_INTERNAL, "", {}, {}, 0.0)
     try:
         if resuming:
             store.end_sessions(config.run_id)
-            done = {int(c["chunk_id"]): (int(c["worker_id"]),
-                                         int(c["last_record_no"]) - int(c["first_record_no"]) + 1,
-                                         int(c["rows_loaded"]), int(c["rows_rejected"]))
-                    for c in store.ledger(config.run_id)}
+            done = {int(c["chunk_id"]): Committed.of(c) for c in store.ledger(config.run_id)}
         summary = Engine(config, progress).run(store, done)
         finish(store, config, summary, facts)
     except BaseException as exc:  # the run says why; an error the operator can act on is
@@ -168,7 +167,11 @@ def _identified(config: RunConfig, facts: FileFacts) -> tuple[RunConfig, LoadIde
     (so that a resumed run's stored options compare alike), and the load's identity."""
     record = load_layout(config.layout_path).record(config.record_name)
     check_framing(record, config.framing)
+    if config.when:
+        Condition.parse(config.when, record, config.decode)  # a bad condition: 78, now
     final = check_identifier(config.final_table or record.table, "final table")
+    if config.staging_table:
+        check_identifier(config.staging_table, "staging table")
     job = config.job or record.table
     config = replace(config, input_path=facts.path, file_sha256=facts.sha256, job=job,
                      final_table=final, record_name=record.name)
@@ -199,16 +202,15 @@ def _changed(facts: FileFacts) -> str:
     return "" if same else "changed"
 
 
-def _end_attempt(store: RunStore, summary: RunSummary,
-                 done: dict[int, tuple[int, int, int, int]]) -> None:
+def _end_attempt(store: RunStore, summary: RunSummary, done: dict[int, Committed]) -> None:
     """Record the attempt's outcome: what it added to the ledger (the chunks earlier attempts
     committed are theirs), its phases, wall time and CPU; a database gone by now only
     leaves the attempt for recovery to end."""
     counts = summary.counts
     added = {"chunks": counts.get("chunks_committed", len(done)) - len(done)}
-    for name, index in (("records_read", 1), ("records_loaded", 2), ("records_rejected", 3)):
-        total = counts.get(name.removeprefix("records_"), sum(c[index] for c in done.values()))
-        added[name] = total - sum(c[index] for c in done.values())
+    for name, count in (("read", "records"), ("loaded", "loaded"), ("rejected", "rejected")):
+        before = sum(getattr(c, count) for c in done.values())
+        added[f"records_{name}"] = counts.get(name, before) - before
     try:
         store.end_attempt(str(summary.run_id), summary.attempt, status=summary.status,
                           exit_code=summary.exit_code, message=summary.message[:2000],

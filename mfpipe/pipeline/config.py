@@ -13,6 +13,7 @@ from mfpipe.codec import Branch, DecodeOptions
 from mfpipe.db.rules import Rule
 from mfpipe.errors import ConfigError, OutputError
 from mfpipe.framing import FramingOptions
+from mfpipe.pipeline.selection import Window
 
 
 def new_run_id() -> str:
@@ -37,6 +38,11 @@ class RunConfig:
     writers: int = 2
     chunk_records: int = 50_000
     max_errors: int = 50  # 0: no limit (SQL*Loader's ERRORS=)
+    # record selection (SQL*Loader's SKIP, LOAD, WHEN): see mfpipe.pipeline.selection
+    skip_records: int = 0
+    load_records: int = 0  # 0: to the end of the file
+    when: str | None = None  # discards the records that do not meet it
+    discard_file: str | None = None  # original bytes of discarded records: a file or folder
     empty_file: str = "load"  # no records: load (a zero-record run), skip (99) or fail (65)
     bad_file: str | None = None  # original bytes of rejected records: a file, or a folder
     run_id: str = field(default_factory=new_run_id)
@@ -47,6 +53,7 @@ class RunConfig:
     retry_s: float = 60.0  # how long transient database errors are retried
     # promotion and reconciliation
     final_table: str | None = None  # default: the record's table name
+    staging_table: str | None = None  # default: stg_<the record's table name>
     key: tuple[str, ...] = ()  # merge key of the final table; none: append
     duplicate_keys: str = "fail"  # a key twice in one file: "fail", or "warn" (the last wins)
     replaces: tuple[str, ...] = ()  # a reprocess: the earlier loads promotion removes
@@ -68,6 +75,8 @@ class RunConfig:
             raise ConfigError("--chunk-records must be at least 1")
         if self.max_errors < 0:
             raise ConfigError("--max-errors must be 0 (no limit) or more")
+        if self.skip_records < 0 or self.load_records < 0:
+            raise ConfigError("--skip-records and --load-records must be 0 or more")
         if self.keep_staging_days is not None and self.keep_staging_days < 0:
             raise ConfigError("--keep-staging-days must be 0 or more")
         if self.empty_file not in ("load", "skip", "fail"):
@@ -85,19 +94,35 @@ class RunConfig:
         return replace(self.decode, required=self.key) if self.key else self.decode
 
     @property
+    def window(self) -> Window:
+        """The records the run reads (``--skip-records``, ``--load-records``)."""
+        return Window(self.skip_records, self.load_records)
+
+    @property
     def bad_path(self) -> str:
         """Where the rejected records' original bytes go: ``bad_file``, or, when that is a
         folder or not given, ``<input name>.<run id>.bad`` in it or beside the input (one
         rule for every command; never the launcher's working directory)."""
-        if self.bad_file and not os.path.isdir(self.bad_file):
-            return self.bad_file
-        name = f"{os.path.basename(self.input_path)}.{self.run_id}.bad"
-        return os.path.join(self.bad_file or os.path.dirname(self.input_path), name)
+        return self._output(self.bad_file, "bad")
+
+    @property
+    def discard_path(self) -> str:
+        """Where the discarded records' (``--when``) original bytes go: as ``bad_path``,
+        with ``.dsc``."""
+        return self._output(self.discard_file, "dsc")
+
+    def _output(self, given: str | None, suffix: str) -> str:
+        if given and not os.path.isdir(given):
+            return given
+        name = f"{os.path.basename(self.input_path)}.{self.run_id}.{suffix}"
+        return os.path.join(given or os.path.dirname(self.input_path), name)
 
     def check_outputs(self) -> None:
-        """Refuse now (78, naming the path) a bad file that could not be written when the
-        first reject comes, hours into a run."""
+        """Refuse now (78, naming the path) a bad or discard file that could not be written
+        when the first reject comes, hours into a run."""
         OutputError.check(self.bad_path, "bad file (--bad-file)")
+        if self.when:
+            OutputError.check(self.discard_path, "discard file (--discard-file)")
 
 
 # What an attempt may change when it resumes a run: how fast, from which path (the content

@@ -33,6 +33,7 @@ from mfpipe.pipeline.metrics import MetricsAggregator
 from mfpipe.pipeline.processor import leave_with_launcher, run_processor
 from mfpipe.pipeline.progress import Progress
 from mfpipe.pipeline.reader import Reader
+from mfpipe.pipeline.tasks import Committed
 from mfpipe.pipeline.source import open_input
 from mfpipe.pipeline.writer import run_writers
 
@@ -72,13 +73,13 @@ class Engine:
         self.config = config
         self.progress = progress or Progress(bar=False, every_s=0)
         self._stop = False
-        self._committed: dict[int, tuple[int, int, int, int]] = {}
+        self._committed: dict[int, Committed] = {}
 
     def request_stop(self, *_: object) -> None:
         """Stop at the next chunk boundary (signal handler and ``runs cancel``)."""
         self._stop = True
 
-    def run(self, store: RunStore, done_chunks: dict[int, tuple[int, int, int, int]] | None = None
+    def run(self, store: RunStore, done_chunks: dict[int, Committed] | None = None
             ) -> RunSummary:
         """Load the file into the run a claim made or resumed (``mfp_run`` has its row);
         ``done_chunks`` (a resumed run's ledger) are counted but not loaded again."""
@@ -87,7 +88,7 @@ class Engine:
         plan = DecodePlan.compile(record, self.config.record_decode)
         self.config = config = resolve_columns(self.config, plan.schema)
         staging, final = store.prepare(record.table, plan.schema, config.final_table,
-                                       config.key)
+                                       config.key, config.staging_table)
         self._committed = dict(done_chunks or {})
         if not store.update_active(config.run_id, layout=config.layout_path,
                                    staging_table=staging.name,
@@ -131,9 +132,10 @@ class Engine:
         manager.start(initializer=leave_with_launcher)  # no orphan if the launcher is killed
         with manager:
             metrics = MetricsAggregator(manager)
-            for worker, records, rows, rejects in self._committed.values():  # a restart:
-                metrics.add(worker, read=records, processed=rows, rejected=rejects,  # the
-                            written=rows, batches=1)  # ledger says what earlier attempts did
+            for done in self._committed.values():  # a restart: the ledger says what
+                metrics.add(done.worker_id, read=done.records, processed=done.loaded,  # the
+                            rejected=done.rejected, discarded=done.discarded,  # earlier
+                            written=done.loaded, batches=1)  # attempts did
             abort = ctx.Event()
             tasks = ctx.Queue(maxsize=2 * config.processors)
             results = ctx.Queue(maxsize=2 * config.writers)
@@ -143,8 +145,7 @@ class Engine:
                           for i in range(1, config.processors + 1)]
             writer = ctx.Process(target=run_writers, name="writer",
                                  args=(config, staging, results, events, metrics, abort))
-            reader = Reader(config.input_path, config.framing, config.chunk_records, tasks,
-                            config.processors, lambda: self._stop, abort, self._committed)
+            reader = Reader(config, tasks, lambda: self._stop, abort, self._committed)
             done_bytes = sum(c["byte_length"] for c in store.ledger(config.run_id)
                              ) if self._committed else 0
             self.progress.start(config.run_id, os.path.getsize(config.input_path), done_bytes)
@@ -171,7 +172,7 @@ class Engine:
             failure = self._drain(events)
             if failure:
                 return FAILED, failure[1], failure[0]
-            rejected = sum(c[3] for c in self._committed.values())
+            rejected = sum(c.rejected for c in self._committed.values())
             if config.max_errors and rejected > config.max_errors:
                 return FAILED, EXIT_DATA, (f"{rejected} rejected records exceed --max-errors "
                                            f"{config.max_errors}; see mfp_reject and "
@@ -219,20 +220,21 @@ class Engine:
             timeout = 0.05 if final else 0
             if event[0] == "error":
                 return f"{event[1]}: {event[2]}", event[3]
-            _, chunk_id, worker_id, records, rows, rejects, length = event
-            self._committed[chunk_id] = (worker_id, records, rows, rejects)
-            self.progress.advance(records, length)
+            _, chunk_id, committed, length = event
+            self._committed[chunk_id] = committed
+            self.progress.advance(committed.records, length)
 
     def _counts(self, store: RunStore, reader: Reader, per_worker: dict[int, dict[str, float]]
                 ) -> dict[str, Any]:
         """The run's counts as its ledger holds them once every process is gone (a writer
-        may commit chunks in flight while a failed run ends): read, loaded and rejected are
-        those of committed chunks, so they always equal the ledger's."""
-        ledger = store.ledger(self.config.run_id)
-        return {"read": sum(c["last_record_no"] - c["first_record_no"] + 1 for c in ledger),
-                "loaded": sum(c["rows_loaded"] for c in ledger),
-                "rejected": sum(c["rows_rejected"] for c in ledger), "chunks": reader.chunks,
-                "chunks_committed": len(ledger),
+        may commit chunks in flight while a failed run ends): read, loaded, rejected and
+        discarded are those of committed chunks, so they always equal the ledger's;
+        skipped, the records before the first one read."""
+        ledger = [Committed.of(c) for c in store.ledger(self.config.run_id)]
+        return {"read": sum(c.records for c in ledger), "loaded": sum(c.loaded for c in ledger),
+                "rejected": sum(c.rejected for c in ledger),
+                "discarded": sum(c.discarded for c in ledger), "skipped": reader.skipped,
+                "chunks": reader.chunks, "chunks_committed": len(ledger),
                 "per_worker": {str(k): v for k, v in per_worker.items()}}
 
 

@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Any
 
-COUNTERS = ("read", "processed", "rejected", "written", "batches", "busy_s")
+COUNTERS = ("read", "processed", "rejected", "discarded", "written", "batches", "busy_s")
 
 
 class MetricsAggregator:

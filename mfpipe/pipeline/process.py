@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import numpy as np
+
 from mfpipe.codec import DecodedBatch, DecodePlan
 from mfpipe.errors import ConfigError
-from mfpipe.framing import FramingOptions, RawChunk
+from mfpipe.framing import FramingOptions, RawChunk, iter_chunks
 from mfpipe.layout import RecordLayout
+from mfpipe.pipeline.selection import Condition, Window
 
 
 def check_framing(record: RecordLayout, framing: FramingOptions) -> None:
@@ -23,15 +28,39 @@ def check_framing(record: RecordLayout, framing: FramingOptions) -> None:
                           "FB or VB")
 
 
-def decode_chunk(plan: DecodePlan, chunk: RawChunk, framing: FramingOptions) -> DecodedBatch:
-    """Decode every record of a chunk; fixed records are viewed in place, not copied. A
-    TEXT line must be as long as the record (at most as long, with OCCURS DEPENDING ON):
-    a line of another length is a reject, never a record read at the wrong offsets."""
+def decode_chunk(plan: DecodePlan, chunk: RawChunk, framing: FramingOptions,
+                 condition: Condition | None = None) -> DecodedBatch:
+    """Decode the records of a chunk that meet ``condition`` (``--when``: the others are
+    discarded, in neither the rows nor the rejects); fixed records are viewed in place, not
+    copied. A TEXT line must be as long as the record (at most as long, with OCCURS
+    DEPENDING ON): a line of another length is a reject, never a record read at the wrong
+    offsets."""
     if framing.recfm in ("F", "FB"):
         matrix = chunk.matrix(framing.lrecl or plan.record.size)
         lengths = None
     else:
         matrix = chunk.matrix(plan.record.size)
         lengths = chunk.lengths
-    return plan.decode(matrix, chunk.first_record_no, chunk.record_offsets, lengths,
-                       exact=framing.recfm == "TEXT")
+    first: int | np.ndarray = chunk.first_record_no
+    offsets = chunk.record_offsets
+    if condition is not None:
+        keep = condition.keep(plan.record, plan.options, matrix, chunk.first_record_no,
+                              offsets, lengths)
+        first = chunk.first_record_no + np.flatnonzero(keep)
+        matrix, offsets = matrix[keep], offsets[keep]
+        lengths = None if lengths is None else lengths[keep]
+    return plan.decode(matrix, first, offsets, lengths, exact=framing.recfm == "TEXT")
+
+
+def selected_chunks(buffer: memoryview, framing: FramingOptions, chunk_records: int,
+                    window: Window, path: str) -> Iterator[tuple[RawChunk, int]]:
+    """The file's chunks cut to the records a run reads (``--skip-records``,
+    ``--load-records``), each with how many of its records were skipped before the window
+    (a chunk wholly before it comes empty); framing stops at the window's end. Chunk ids
+    are the file's, so a restart finds the same chunks."""
+    header = 4 if framing.variable else 0
+    for chunk in iter_chunks(buffer, framing, chunk_records, path):
+        if window.after(chunk.first_record_no):
+            return
+        lo, hi = window.part(chunk.first_record_no, chunk.n_records)
+        yield chunk.narrowed(lo, hi, header), lo

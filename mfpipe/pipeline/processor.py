@@ -29,6 +29,7 @@ from mfpipe.layout import load_layout
 from mfpipe.pipeline.config import RunConfig
 from mfpipe.pipeline.metrics import MetricsAggregator
 from mfpipe.pipeline.process import decode_chunk
+from mfpipe.pipeline.selection import Condition
 from mfpipe.pipeline.source import open_input
 from mfpipe.pipeline.tasks import ChunkResult, ChunkTask
 
@@ -54,6 +55,7 @@ def _process_tasks(worker_id: int, config: RunConfig, tasks: Any, results: Any,
     """Decode until the reader's sentinel (True) or until the run is over without it."""
     record = load_layout(config.layout_path).record(config.record_name)
     plan = DecodePlan.compile(record, config.record_decode)
+    condition = Condition.parse(config.when, record, config.decode) if config.when else None
     prepare = loader_class(config.db_url, config.loader).prepare  # e.g. encode for COPY
     with open_input(config.input_path) as buffer:
         data = np.frombuffer(buffer, dtype=np.uint8)
@@ -65,10 +67,10 @@ def _process_tasks(worker_id: int, config: RunConfig, tasks: Any, results: Any,
             if task is None:
                 return True
             began = time.perf_counter()
-            result = process_task(task, worker_id, config, plan, data)
+            result = process_task(task, worker_id, config, plan, data, condition)
             result = result._replace(rows=prepare(result.rows))
             metrics.add(worker_id, read=result.records, processed=result.rows.num_rows,
-                        rejected=result.rejects.num_rows,
+                        rejected=result.rejects.num_rows, discarded=result.discarded,
                         busy_s=time.perf_counter() - began)
             metrics.cpu(f"processor-{worker_id}")
             while not abort.is_set() and launcher_alive():  # a dead writer never drains it
@@ -101,8 +103,9 @@ def leave_with_launcher() -> None:
 
 
 def process_task(task: ChunkTask, worker_id: int, config: RunConfig, plan: DecodePlan,
-                 data: np.ndarray) -> ChunkResult:
-    """Decode one chunk into staging rows and reject rows."""
+                 data: np.ndarray, condition: Condition | None = None) -> ChunkResult:
+    """Decode one chunk into staging rows and reject rows; the records that do not meet
+    ``condition`` (``--when``) are discarded, their bytes kept for the discard file."""
     framing = config.framing
     span = data[task.byte_offset:task.byte_offset + task.byte_length]
     if task.starts is None:
@@ -114,7 +117,7 @@ def process_task(task: ChunkTask, worker_id: int, config: RunConfig, plan: Decod
         assert task.lengths is not None  # variable records: the reader sends both
         starts, lengths = task.starts, task.lengths
     chunk = RawChunk(task.chunk_id, task.first_record_no, task.byte_offset, span, starts, lengths)
-    decoded = decode_chunk(plan, chunk, framing)
+    decoded = decode_chunk(plan, chunk, framing, condition)
     n = decoded.batch.num_rows
     lineage = [_repeat(config.run_id, n, pa.string()), _repeat(worker_id, n, pa.int32()),
                _repeat(task.chunk_id, n, pa.int32()), pa.array(decoded.record_no, pa.int64())]
@@ -128,13 +131,19 @@ def process_task(task: ChunkTask, worker_id: int, config: RunConfig, plan: Decod
         _repeat(task.chunk_id, m, pa.int32()), rejects.column("byte_offset"),
         rejects.column("field"), rejects.column("column"), rejects.column("field_offset"),
         rejects.column("reason"), rejects.column("raw_hex")], schema=REJECT_SCHEMA)
-    header = 4 if framing.variable else 0
-    index = (rejects.column("record_no").to_numpy() - task.first_record_no) if m else []
-    bad = b"".join(bytes(span[starts[i] - header:starts[i] + lengths[i]]) for i in index)
+    rejected = rejects.column("record_no").to_numpy() - task.first_record_no
+    discarded = np.setdiff1d(np.arange(chunk.n_records), np.concatenate(
+        [decoded.record_no - task.first_record_no, rejected])) if condition else rejected[:0]
+
+    def original(index: np.ndarray) -> bytes:  # the records as in the file, RDW included
+        header = 4 if framing.variable else 0
+        return b"".join(bytes(span[starts[i] - header:starts[i] + lengths[i]]) for i in index)
+
     return ChunkResult(task.chunk_id, worker_id, task.byte_offset, task.byte_length,
-                       task.first_record_no, chunk.n_records, rows, reject_rows, bad,
-                       content_hash(decoded.batch, config.hash_columns or ()),
-                       column_totals(decoded.batch, config.money_columns or ()))
+                       task.first_record_no, chunk.n_records, rows, reject_rows,
+                       original(rejected), content_hash(decoded.batch, config.hash_columns or ()),
+                       column_totals(decoded.batch, config.money_columns or ()),
+                       len(discarded), original(discarded))
 
 
 def _repeat(value: object, n: int, arrow_type: pa.DataType) -> pa.Array:

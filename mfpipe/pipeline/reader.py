@@ -12,7 +12,8 @@ import threading
 from collections.abc import Callable, Collection
 from typing import Any
 
-from mfpipe.framing import FramingOptions, iter_chunks
+from mfpipe.pipeline.config import RunConfig
+from mfpipe.pipeline.process import selected_chunks
 from mfpipe.pipeline.source import open_input
 from mfpipe.pipeline.tasks import ChunkTask
 
@@ -22,15 +23,17 @@ POLL_S = 0.2
 class Reader(threading.Thread):
     """Queues one task per chunk, then one sentinel per processor."""
 
-    def __init__(self, path: str, framing: FramingOptions, chunk_records: int, tasks: Any,
-                 processors: int, should_stop: Callable[[], bool], abort: Any,
-                 done_chunks: Collection[int] = ()) -> None:
+    def __init__(self, config: RunConfig, tasks: Any, should_stop: Callable[[], bool],
+                 abort: Any, done_chunks: Collection[int] = ()) -> None:
         super().__init__(name="reader", daemon=True)
-        self.path, self.framing, self.chunk_records = path, framing, chunk_records
-        self.tasks, self.processors, self.should_stop = tasks, processors, should_stop
+        self.path, self.framing, self.chunk_records = (config.input_path, config.framing,
+                                                       config.chunk_records)
+        self.window = config.window
+        self.tasks, self.processors, self.should_stop = tasks, config.processors, should_stop
         self.abort = abort
         self.done_chunks = set(done_chunks)
-        self.records = 0  # source records framed so far
+        self.records = 0  # source records read so far (skipped ones aside)
+        self.skipped = 0  # records before the window (--skip-records): never read
         self.chunks = 0
         self.queued = 0
         self.error: BaseException | None = None
@@ -39,9 +42,13 @@ class Reader(threading.Thread):
     def run(self) -> None:
         try:
             with open_input(self.path) as buffer:
-                for chunk in iter_chunks(buffer, self.framing, self.chunk_records, self.path):
+                for chunk, skipped in selected_chunks(buffer, self.framing, self.chunk_records,
+                                                      self.window, self.path):
                     if self.should_stop() or self.abort.is_set():
                         return
+                    self.skipped += skipped
+                    if not chunk.n_records:
+                        continue
                     self.records += chunk.n_records
                     self.chunks += 1
                     if chunk.chunk_id in self.done_chunks:

@@ -43,24 +43,32 @@ def corruptible(record: RecordLayout) -> list[Field]:
 
 
 def generate_file(record: RecordLayout, path: str | Path, n: int, framing: FramingOptions,
-                  options: DecodeOptions | None = None, bad: int = 0, seed: int = 0
-                  ) -> SampleFile:
-    """Write ``n`` records (``bad`` of them corrupted) to ``path`` in the given record format."""
+                  options: DecodeOptions | None = None, bad: int = 0, seed: int = 0, *,
+                  unique: tuple[str, ...] = ()) -> SampleFile:
+    """Write ``n`` records (``bad`` of them corrupted) to ``path`` in the given record format;
+    the ``unique`` columns count up from 1 (a key the file holds once per record)."""
     options = options or DecodeOptions()
     check_framing(record, framing)
+    for column in unique:
+        f = record.field(column)
+        if f.category not in (Category.NUMERIC, Category.ALPHANUMERIC) or f.redefining:
+            raise ConfigError(f"--unique {column}: only a numeric or text field can count up")
+        if len(str(n)) > (f.digits - f.scale if f.category is Category.NUMERIC else f.size):
+            raise ConfigError(f"--unique {column}: {f.name} cannot hold {n} distinct values")
     if not 0 <= bad <= n:
         raise ConfigError(f"--bad {bad} must be between 0 and the record count {n}")
     if bad and not corruptible(record):
         raise ConfigError(f"record {record.name} has no packed or zoned field to corrupt")
     OutputError.check(path, "sample file")
     try:
-        return _write(record, path, n, framing, options, bad, seed)
+        return _write(record, path, n, framing, options, bad, seed, unique)
     except OSError as exc:
         raise OutputError.of(path, exc) from None
 
 
 def _write(record: RecordLayout, path: str | Path, n: int, framing: FramingOptions,
-           options: DecodeOptions, bad: int, seed: int) -> SampleFile:
+           options: DecodeOptions, bad: int, seed: int, unique: tuple[str, ...]
+           ) -> SampleFile:
     """The sample, a block of records at a time (memory stays flat whatever ``n``)."""
     targets = corruptible(record)
     rng = np.random.default_rng(seed)
@@ -70,7 +78,13 @@ def _write(record: RecordLayout, path: str | Path, n: int, framing: FramingOptio
     with open(path, "wb") as out:
         for start in range(0, n, _BLOCK):
             count = min(_BLOCK, n - start)
-            rows, lengths = _block(record, count, seed + start, options, framing)
+            values = synthesize(record, count, seed + start, options)
+            for column in unique:  # 1, 2, 3, ...: as numbers, or zero-padded text
+                f = record.field(column)
+                keys = np.arange(start + 1, start + count + 1, dtype=np.int64)
+                values[f.column] = (keys * 10**f.scale if f.category is Category.NUMERIC
+                                    else np.char.zfill(keys.astype(str), f.size))
+            rows, lengths = _block(record, values, count, options, framing)
             in_block = (bad_at >= start) & (bad_at < start + count)
             for row, field_index in zip(bad_at[in_block] - start, bad_fields[in_block]):
                 _corrupt(rows[row], targets[field_index], options)
@@ -81,9 +95,8 @@ def _write(record: RecordLayout, path: str | Path, n: int, framing: FramingOptio
                       tuple(targets[i].column for i in bad_fields))
 
 
-def _block(record: RecordLayout, n: int, seed: int, options: DecodeOptions,
+def _block(record: RecordLayout, values: dict, n: int, options: DecodeOptions,
            framing: FramingOptions) -> tuple[np.ndarray, np.ndarray | None]:
-    values = synthesize(record, n, seed, options)
     rows = encode_records(record, values, n, options)
     if framing.recfm in ("F", "FB"):
         width = framing.lrecl or record.size

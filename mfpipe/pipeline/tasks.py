@@ -38,3 +38,23 @@ class ChunkResult(NamedTuple):
     bad_bytes: bytes  # the rejected records as they were in the file
     content_hash: int  # sum of the rows' digests mod 2**64 (mfpipe.codec.digest)
     totals: dict[str, str]  # exact sums of the money columns, decimal text
+    discarded: int = 0  # records that did not meet --when
+    discard_bytes: bytes = b""  # those records as they were in the file
+
+
+class Committed(NamedTuple):
+    """A committed chunk as the ledger holds it: who decoded it and what became of its
+    records (read = loaded + rejected + discarded)."""
+
+    worker_id: int
+    records: int
+    loaded: int
+    rejected: int
+    discarded: int = 0
+
+    @classmethod
+    def of(cls, ledger_row: Any) -> Committed:
+        """From an ``mfp_chunk`` row."""
+        return cls(int(ledger_row["worker_id"]), int(ledger_row["last_record_no"])
+                   - int(ledger_row["first_record_no"]) + 1, int(ledger_row["rows_loaded"]),
+                   int(ledger_row["rows_rejected"]), int(ledger_row["rows_discarded"]))

@@ -26,7 +26,7 @@ from mfpipe.errors import (DatabaseUnavailableError, LoadError, MfpipeError,
 from mfpipe.pipeline.config import RunConfig
 from mfpipe.pipeline.metrics import MetricsAggregator
 from mfpipe.pipeline.processor import launcher_alive, leave_with_launcher
-from mfpipe.pipeline.tasks import ChunkResult
+from mfpipe.pipeline.tasks import ChunkResult, Committed
 
 POLL_S = 0.2
 log = structlog.get_logger()
@@ -68,11 +68,14 @@ def _write_loop(config: RunConfig, staging: str, results: Any, events: Any,
             loader = _commit_with_retry(config, staging, result, loader)
             metrics.add(result.worker_id, written=result.rows.num_rows, batches=1)
             metrics.cpu("writer")
-            if result.bad_bytes:
-                with bad_lock, open(config.bad_path, "ab") as bad:
-                    bad.write(result.bad_bytes)
-            events.put(("committed", result.chunk_id, result.worker_id, result.records,
-                        result.rows.num_rows, result.rejects.num_rows, result.byte_length))
+            for path, data in ((config.bad_path, result.bad_bytes),
+                               (config.discard_path, result.discard_bytes)):
+                if data:
+                    with bad_lock, open(path, "ab") as out:
+                        out.write(data)
+            committed = Committed(result.worker_id, result.records, result.rows.num_rows,
+                                  result.rejects.num_rows, result.discarded)
+            events.put(("committed", result.chunk_id, committed, result.byte_length))
     except MfpipeError as exc:
         failed.set()
         events.put(("error", threading.current_thread().name, str(exc), exc.exit_code))
@@ -132,6 +135,7 @@ def _write_chunk(loader: BulkLoader, staging: str, result: ChunkResult, run_id: 
         "first_record_no": result.first_record_no,
         "last_record_no": result.first_record_no + result.records - 1,
         "rows_loaded": result.rows.num_rows, "rows_rejected": result.rejects.num_rows,
+        "rows_discarded": result.discarded,
         "status": "COMMITTED", "committed_at": utcnow(),
         "content_hash": str(result.content_hash),
         "totals": json.dumps(result.totals, sort_keys=True)}], schema=CHUNK_SCHEMA)

@@ -17,8 +17,8 @@ from mfpipe.codec import DecodePlan
 from mfpipe.codec.digest import canonical_rows, combine, row_digests
 from mfpipe.db.digest import as_hash, canonical_row, row_digest
 from mfpipe.errors import MfpipeError
-from mfpipe.framing import iter_chunks
-from mfpipe.pipeline.process import decode_chunk
+from mfpipe.pipeline.process import decode_chunk, selected_chunks
+from mfpipe.pipeline.selection import Condition
 from mfpipe.pipeline.source import open_input
 from mfpipe.recon.model import CheckResult
 from mfpipe.recon.subject import RunSubject
@@ -105,11 +105,14 @@ def _decode_chunks(subject: RunSubject, chunk_ids: set[int]) -> list[tuple[int, 
     """(record_no, digest) of every valid record of the given chunks, as a processor saw them."""
     config = subject.config
     plan = DecodePlan.compile(subject.record, config.record_decode)
+    condition = (Condition.parse(config.when, subject.record, config.decode) if config.when
+                 else None)
     found: list[tuple[int, int]] = []
     with open_input(config.input_path) as buffer:
-        for chunk in iter_chunks(buffer, config.framing, config.chunk_records, config.input_path):
+        for chunk, _ in selected_chunks(buffer, config.framing, config.chunk_records,
+                                        config.window, config.input_path):
             if chunk.chunk_id in chunk_ids:
-                batch = decode_chunk(plan, chunk, config.framing)
+                batch = decode_chunk(plan, chunk, config.framing, condition)
                 digests = row_digests(canonical_rows(batch.batch, config.hash_columns or ()))
                 found += zip(batch.record_no.tolist(), (int(d) for d in digests))
             if chunk.chunk_id >= max(chunk_ids):

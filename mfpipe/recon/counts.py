@@ -17,13 +17,14 @@ from mfpipe.recon.subject import RunSubject
 def count_checks(subject: RunSubject) -> list[CheckResult]:
     """Checks #1 and #3 of ARCHITECTURE.md."""
     run = subject.run
-    read, loaded, rejected = (int(run[k] or 0) for k in
-                              ("records_read", "records_loaded", "records_rejected"))
+    read, loaded, rejected, discarded = (int(run[k] or 0) for k in (
+        "records_read", "records_loaded", "records_rejected", "records_discarded"))
     by_worker = {w: m.rows for w, m in subject.staged_by("worker").items()}
     rejects = subject.scalar(sa.select(sa.func.count()).select_from(mfp_reject).where(
         mfp_reject.c.run_id == subject.run_id))
     checks = [
-        _equal("read_equals_loaded_plus_rejected", "count", read, loaded + rejected),
+        _equal("read_equals_loaded_plus_rejected", "count", read,
+               loaded + rejected + discarded),
         _equal("staging_rows", "count", loaded, subject.staged.rows),
         _equal("rejects_recorded", "count", rejected, int(rejects)),
         _final_rows(subject),
@@ -38,10 +39,11 @@ def _worker_checks(metrics: dict[int, dict[str, int]], by_worker: dict[int, int]
         metric = metrics.get(worker, {})
         written, in_staging = metric.get("written", 0), by_worker.get(worker, 0)
         balanced = metric.get("read", 0) == metric.get("processed", 0) + metric.get(
-            "rejected", 0)
+            "rejected", 0) + metric.get("discarded", 0)
         details = () if balanced else (
             f"worker {worker} read {metric.get('read', 0)} but processed "
-            f"{metric.get('processed', 0)} and rejected {metric.get('rejected', 0)}",)
+            f"{metric.get('processed', 0)}, rejected {metric.get('rejected', 0)} and "
+            f"discarded {metric.get('discarded', 0)}",)
         checks.append(CheckResult(f"worker_{worker}_rows", "count_per_worker", str(written),
                                   str(in_staging), written == in_staging and balanced,
                                   discrepancy=str(in_staging - written), details=details))

@@ -30,7 +30,8 @@ def run_info(subject: RunSubject) -> RunInfo:
 def counts(subject: RunSubject) -> Counts:
     run = subject.run
     return Counts(int(run["records_read"] or 0), int(run["records_loaded"] or 0),
-                  int(run["records_rejected"] or 0), 0, subject.final_rows)
+                  int(run["records_rejected"] or 0), int(run["records_discarded"] or 0),
+                  subject.final_rows, int(run["records_skipped"] or 0))
 
 
 def worker_stats(subject: RunSubject, attempts: list[dict]) -> list[WorkerStats]:

@@ -63,6 +63,7 @@ class Counts:
     rejected: int
     discarded: int
     final: int
+    skipped: int = 0
 
 
 @dataclass(frozen=True)

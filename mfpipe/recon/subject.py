@@ -56,7 +56,8 @@ class RunSubject:
         record = load_layout(config.layout_path).record(config.record_name)
         schema = DecodePlan.compile(record, config.decode).schema
         metadata = sa.MetaData()
-        staging = staging_table(metadata, record.table, schema, store.dialect)
+        staging = staging_table(metadata, record.table, schema, store.dialect,
+                                run.get("staging_table") or config.staging_table)
         final = final_table(metadata, run.get("final_table") or config.final_table
                             or record.table, schema, store.dialect, config.key)
         return cls(store, run, config, record, schema, staging, final, store.ledger(run_id))

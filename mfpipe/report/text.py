@@ -51,7 +51,8 @@ def _run(report: ReconciliationReport) -> list[str]:
 
 def _counts(report: ReconciliationReport) -> list[str]:
     counts, run = report.counts, report.run
-    rows = [("Total logical records read:", fmt_int(counts.read)),
+    rows = [("Total logical records skipped:", fmt_int(counts.skipped)),
+            ("Total logical records read:", fmt_int(counts.read)),
             ("Total logical records loaded:", fmt_int(counts.loaded)),
             ("Total logical records rejected:", fmt_int(counts.rejected)),
             ("Total logical records discarded:", fmt_int(counts.discarded)),

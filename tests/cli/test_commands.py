@@ -244,3 +244,22 @@ class TestLogging:
                            "--input", str(data), "--db", db)
         events = [json.loads(line)["event"] for line in err.splitlines() if line.startswith("{")]
         assert code == 0 and "run starting" in events and "load ended" in events
+
+
+class TestGenUnique:
+    def test_unique_columns_count_up(self, capsys, tmp_path):
+        """`gen --unique` makes a key each record holds once (numbers from 1, text zero-
+        padded), so a job with that key loads the sample without duplicate keys; a column
+        too narrow for the count is refused."""
+        data = tmp_path / "u.dat"
+        code, _, _ = run(capsys, "gen", CUSTOMER, "-o", str(data), "--records", "2500",
+                         "--unique", "cust_id,branch_code", "--seed", "3")
+        assert code == 0
+        out = tmp_path / "u.parquet"
+        assert run(capsys, "convert", CUSTOMER, str(data), "-o", str(out))[0] == 0
+        table = pq.read_table(out)
+        assert table.column("cust_id").to_pylist() == list(range(1, 2501))
+        assert table.column("branch_code").to_pylist()[:2] == ["0001", "0002"]
+        code, _, err = run(capsys, "gen", CUSTOMER, "-o", str(data), "--records", "10000",
+                           "--unique", "branch_code")
+        assert code == 78 and "cannot hold 10000" in err

@@ -46,6 +46,7 @@ def add_run(store: RunStore, run_id: str, status: str, sha: str = TODAY, chunks:
             c.execute(mfp_chunk.insert().values(
                 run_id=run_id, chunk_id=chunk, worker_id=1, byte_offset=0, byte_length=1,
                 first_record_no=1, last_record_no=1, rows_loaded=1, rows_rejected=0,
+                rows_discarded=0,
                 status="COMMITTED", committed_at=utcnow(), content_hash="0", totals="{}"))
 
 

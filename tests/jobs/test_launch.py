@@ -250,3 +250,20 @@ def run_launch(db_url: str, tmp_path, extra: list[str]) -> tuple[int, dict]:
                         "--chunk-records", "1000", "--json", *extra], tmp_path)
     out, _ = process.communicate(timeout=300)
     return process.returncode, json.loads(out.strip().splitlines()[-1])
+
+
+class TestStagingTable:
+    def test_another_staging_table_is_used_throughout(self, tmp_path, db_url, capsys):
+        """--staging-table names the staging table: the load, the proof, `reconcile` and
+        `runs purge` all use it; a name that is not an identifier is refused (78)."""
+        path = keyed_file(tmp_path / "in.dat", 1_500)
+        code, summary = run(capsys, db_url, "run", "--input", path,
+                            "--staging-table", "stg_nightly")
+        assert code == 0 and summary["tables"]["staging"] == "stg_nightly"
+        assert query(db_url, "SELECT count(*) FROM stg_nightly") == [(1_500,)]
+        assert main(["reconcile", summary["run_id"], "--db", db_url]) == 0
+        assert main(["runs", "purge", "--older-than", "0", "--db", db_url]) == 0
+        assert query(db_url, "SELECT count(*) FROM stg_nightly") == [(0,)]
+        code, refused = run(capsys, db_url, "run", "--input", path,
+                            "--staging-table", "stg; drop")
+        assert code == 78 and refused["run_id"] is None

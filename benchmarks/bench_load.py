@@ -19,7 +19,7 @@ noisy; absolute times are not). Repeats alternate baseline and mfpipe and keep t
 * Scaling: processors x writers (``--scaling``) and the peak memory of the whole process tree
   on larger files (``--rss``).
 
-mfpipe is timed two ways, both reported: ``load`` is the run summary's ``elapsed_s`` (the
+mfpipe is timed two ways, both reported: ``load`` is the run summary's ``phases.load_s`` (the
 engine: staging DDL, process start-up, decode, hash and load into staging), ``total`` is the
 wall time of the ``mfpipe run`` command (Python start-up, file registry and SHA-256,
 promotion to the final table and reconciliation as well). Each timed run gets a fresh

@@ -17,6 +17,19 @@ def copybook(body: str) -> str:
     return "\n".join(("       " + line) if line.strip() else "" for line in lines) + "\n"
 
 
+def query(db_url: str, sql: str) -> list[tuple]:
+    """The rows of a query on the database (a test's look at what was loaded)."""
+    import sqlalchemy as sa
+
+    from mfpipe.db.runs import RunStore
+
+    store = RunStore(db_url)
+    with store.engine.connect() as c:
+        rows = [tuple(r) for r in c.execute(sa.text(sql))]
+    store.close()
+    return rows
+
+
 def wait_for_commits(db_url: str, count: int, timeout: float = 60) -> None:
     """Wait until the database's ledger holds ``count`` committed chunks (of any run)."""
     import sqlalchemy as sa

@@ -11,20 +11,13 @@ import sqlalchemy as sa
 from mfpipe.cli import main
 from mfpipe.db.runs import RunStore
 from tests.jobs.support import LAYOUT, RUN_ARGS, keyed_file
+from tests.support import query
 
 
 
 def run(capsys, db_url: str, *args: str) -> tuple[int, dict]:
     code = main([*args, *RUN_ARGS, "--db", db_url, "--chunk-records", "1000", "--json"])
     return code, json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-
-
-def query(db_url: str, sql: str) -> list[tuple]:
-    store = RunStore(db_url)
-    with store.engine.connect() as c:
-        rows = [tuple(r) for r in c.execute(sa.text(sql))]
-    store.close()
-    return rows
 
 
 class TestSkipIfLoaded:

@@ -12,17 +12,15 @@ import signal
 
 import numpy as np
 import pytest
-import sqlalchemy as sa
 
 from mfpipe.cli import main
 from mfpipe.codec import DecodeOptions
 from mfpipe.codec.encode import encode_records
-from mfpipe.db.runs import RunStore
 from mfpipe.errors import MfpipeError
 from mfpipe.layout import load_layout
 from mfpipe.pipeline.selection import Condition, Window
 from tests.jobs.support import LAYOUT, keyed_file, last_json, launcher, wait_for_commits
-from tests.support import copybook
+from tests.support import copybook, query
 
 ARGS = ["--layout", LAYOUT, "--date", "open_date=YYYYMMDD", "--chunk-records", "250",
         "--json"]
@@ -31,14 +29,6 @@ ARGS = ["--layout", LAYOUT, "--date", "open_date=YYYYMMDD", "--chunk-records", "
 def cli(capsys, db_url: str, *args: str) -> tuple[int, dict]:
     code = main([*args, *ARGS, "--db", db_url])
     return code, last_json(capsys.readouterr().out)
-
-
-def query(db_url: str, sql: str) -> list[tuple]:
-    store = RunStore(db_url)
-    with store.engine.connect() as c:
-        rows = [tuple(r) for r in c.execute(sa.text(sql))]
-    store.close()
-    return rows
 
 
 class TestWindow:

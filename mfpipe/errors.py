@@ -8,18 +8,31 @@ arguments are kept in ``args``), because errors cross process boundaries in the 
 
 from __future__ import annotations
 
+import enum
 import os
 from typing import Any, ClassVar
 
-# Exit codes of ARCHITECTURE.md, named once.
-EXIT_OK = 0
-EXIT_USAGE = 64
-EXIT_DATA = 65
-EXIT_NO_INPUT = 66
-EXIT_INTERNAL = 70
-EXIT_TEMPORARY = 75
-EXIT_CONFIG = 78
-EXIT_NOTHING_TO_DO = 99
+class ExitCode(enum.IntEnum):
+    """The exit codes of ARCHITECTURE.md, named once (sysexits.h where one fits, Airflow's
+    skip code for nothing to do); the values are what the process returns."""
+
+    OK = 0
+    USAGE = 64  # also an operator action refused: see the README's table
+    DATA = 65  # error limit, a failed check: the data
+    NO_INPUT = 66
+    INTERNAL = 70
+    TEMPORARY = 75  # held by a live launcher, the database unavailable: try again
+    CONFIG = 78
+    NOTHING_TO_DO = 99
+    STOPPED = 143  # SIGTERM, SIGINT or `runs cancel`, at a chunk boundary
+
+
+EXIT_OK, EXIT_USAGE, EXIT_DATA, EXIT_NO_INPUT = (ExitCode.OK, ExitCode.USAGE, ExitCode.DATA,
+                                                 ExitCode.NO_INPUT)
+EXIT_INTERNAL, EXIT_TEMPORARY, EXIT_CONFIG = (ExitCode.INTERNAL, ExitCode.TEMPORARY,
+                                              ExitCode.CONFIG)
+EXIT_NOTHING_TO_DO, EXIT_STOPPED = ExitCode.NOTHING_TO_DO, ExitCode.STOPPED
+
 
 def first_line(exc: BaseException) -> str:
     """An error's first line for a one-line message (drivers append SQL and hints below

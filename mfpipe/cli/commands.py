@@ -93,14 +93,16 @@ def ddl_command(copybook: str, dialect: str, record_name: str | None, dates: tup
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="OUT.parquet or OUT.jsonl; rejects go to OUT.rejects.jsonl.")
 @click.option("--chunk-records", type=click.IntRange(min=1), default=50_000, show_default=True)
+@click.option("--provenance", is_flag=True, help="Add _source_file, _record_no and "
+              "_byte_offset to every row.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @source_options
-def convert(copybook: str, input_path: str, output: str, chunk_records: int, as_json: bool,
-            **opts: Any) -> None:
+def convert(copybook: str, input_path: str, output: str, chunk_records: int, provenance: bool,
+            as_json: bool, **opts: Any) -> None:
     """Decode a mainframe file into Parquet or JSON Lines (no database)."""
     record = load_layout(copybook).record(opts["record_name"])
     result = convert_file(record, input_path, output, framing_options(opts, record),
-                          decode_options(opts), chunk_records)
+                          decode_options(opts), chunk_records, provenance=provenance)
     if as_json:
         click.echo(json.dumps(result.__dict__))
     else:

@@ -25,7 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from mfpipe.db.control import mfp_attempt, mfp_chunk, mfp_file, mfp_lock, mfp_run
-from mfpipe.db.runs import ACTIVE, FAILED, RunStore, attempt_totals, utcnow
+from mfpipe.db.runs import ACTIVE, FAILED, STARTED, RunStore, attempt_totals, utcnow
 
 DISCOVERED, PROCESSING, SUCCESS, SKIPPED = "DISCOVERED", "PROCESSING", "SUCCESS", "SKIPPED"
 HOST = socket.gethostname()[:100]
@@ -174,7 +174,7 @@ def _end_lost_attempts(c: sa.Connection, run_id: str) -> None:
     heartbeat = c.execute(sa.select(mfp_run.c.heartbeat_at).where(mfp_run.c.run_id == run_id)
                           ).scalar_one_or_none()
     lost = c.execute(sa.select(a.attempt, a.started_at).where(a.run_id == run_id,
-                                                             a.status == "STARTED")).all()
+                                                             a.status == STARTED)).all()
     for attempt, started in lost:
         ended = max(heartbeat or started, started)
         c.execute(mfp_attempt.update().where(a.run_id == run_id, a.attempt == attempt).values(

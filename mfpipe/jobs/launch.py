@@ -27,12 +27,12 @@ import structlog
 from mfpipe.db.registry import FileFacts, discover
 from mfpipe.db.retention import purge_staging
 from mfpipe.db.runs import COMPLETED, FAILED, STOPPED, RunStore
-from mfpipe.errors import (EXIT_NOTHING_TO_DO, EXIT_OK, ConfigError, InputError, MfpipeError,
-                           first_line)
+from mfpipe.errors import (EXIT_NOTHING_TO_DO, EXIT_OK, EXIT_STOPPED, ConfigError, InputError,
+                           MfpipeError, first_line)
 from mfpipe.jobs.load import SKIPPED, load_file
 from mfpipe.pipeline import signals
 from mfpipe.pipeline.config import RunConfig, new_run_id
-from mfpipe.pipeline.engine import EXIT_STOPPED, RunSummary
+from mfpipe.pipeline.engine import RunSummary
 from mfpipe.pipeline.progress import Progress
 
 PARTIAL = "PARTIAL"

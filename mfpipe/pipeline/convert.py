@@ -16,12 +16,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mfpipe.codec import DecodeOptions, DecodePlan
 from mfpipe.errors import ConfigError, OutputError
-from mfpipe.framing import FramingOptions, iter_chunks
+from mfpipe.framing import FramingOptions, RawChunk, iter_chunks
 from mfpipe.layout import RecordLayout
 from mfpipe.pipeline.process import check_framing, decode_chunk
 from mfpipe.pipeline.source import open_input
@@ -48,8 +49,11 @@ def rejects_path_for(output: str | Path) -> Path:
 
 def convert_file(record: RecordLayout, source: str | Path, output: str | Path,
                  framing: FramingOptions, options: DecodeOptions | None = None,
-                 chunk_records: int = 50_000) -> ConvertResult:
-    """Decode ``source`` chunk by chunk into ``output`` (.parquet or .jsonl)."""
+                 chunk_records: int = 50_000, *, provenance: bool = False) -> ConvertResult:
+    """Decode ``source`` chunk by chunk into ``output`` (.parquet or .jsonl); with
+    ``provenance``, every row also says where it came from: ``_source_file``,
+    ``_record_no`` and ``_byte_offset`` (of the record's data in the file; layout columns
+    never start with an underscore, so these never collide with one)."""
     target = Path(output)
     kind = target.suffix.lower()
     if kind not in (".parquet", ".jsonl"):
@@ -65,11 +69,15 @@ def convert_file(record: RecordLayout, source: str | Path, output: str | Path,
     try:
         with ExitStack() as stack:
             buffer = stack.enter_context(open_input(source))
-            sink = _open_sink(stack, kind, temporary[0], plan.schema)
+            schema = plan.schema.append(pa.field("_source_file", pa.string())).append(
+                pa.field("_record_no", pa.int64())).append(
+                pa.field("_byte_offset", pa.int64())) if provenance else plan.schema
+            sink = _open_sink(stack, kind, temporary[0], schema)
             reject_file = stack.enter_context(open(temporary[1], "w", encoding="utf-8"))
             for chunk in iter_chunks(buffer, framing, chunk_records, str(source)):
                 decoded = decode_chunk(plan, chunk, framing)
-                sink(decoded.batch)
+                sink(_with_provenance(decoded.batch, str(source), decoded.record_no,
+                                      chunk) if provenance else decoded.batch)
                 _write_jsonl(reject_file, decoded.rejects)
                 read += chunk.n_records
                 written += decoded.batch.num_rows
@@ -83,6 +91,17 @@ def convert_file(record: RecordLayout, source: str | Path, output: str | Path,
             part.unlink(missing_ok=True)
     return ConvertResult(str(source), str(target), str(rejects_target), read, written, rejected,
                          round(time.perf_counter() - started, 3))
+
+
+def _with_provenance(batch: pa.RecordBatch, source: str, record_no: np.ndarray,
+                     chunk: RawChunk) -> pa.RecordBatch:
+    offsets = chunk.record_offsets[record_no - chunk.first_record_no]
+    n = batch.num_rows
+    where = [pa.array([source], pa.string()).take(pa.array(np.zeros(n, dtype=np.int64))),
+             pa.array(record_no, pa.int64()), pa.array(offsets, pa.int64())]
+    return pa.RecordBatch.from_arrays([*batch.columns, *where],
+                                      names=[*batch.schema.names, "_source_file",
+                                             "_record_no", "_byte_offset"])
 
 
 def _open_sink(stack: ExitStack, kind: str, path: Path, schema: pa.Schema):

@@ -25,7 +25,8 @@ from mfpipe.codec.digest import hash_columns, money_columns
 from mfpipe.db.loaders import LOADERS, loader_kind
 from mfpipe.db.runs import FAILED, LOADED, STARTED, STOPPED, STOPPING, RunStore, utcnow
 from mfpipe.db.urls import redact
-from mfpipe.errors import EXIT_DATA, EXIT_INTERNAL, EXIT_OK, EXIT_TEMPORARY, MfpipeError, RunError
+from mfpipe.errors import (EXIT_DATA, EXIT_INTERNAL, EXIT_OK, EXIT_STOPPED, EXIT_TEMPORARY,
+                           MfpipeError, RunError)
 from mfpipe.layout import load_layout
 from mfpipe.pipeline import forking, signals
 from mfpipe.pipeline.config import RunConfig, options_of
@@ -37,7 +38,6 @@ from mfpipe.pipeline.tasks import Committed
 from mfpipe.pipeline.source import open_input
 from mfpipe.pipeline.writer import run_writers
 
-EXIT_STOPPED = 143
 POLL_S = 0.05  # how soon the supervisor notices a commit, an exit or an error
 GRACE_S = 3.0
 CANCEL_POLL_S = 1.0  # how often the run's status is read for a cancel request

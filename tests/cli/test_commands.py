@@ -263,3 +263,23 @@ class TestGenUnique:
         code, _, err = run(capsys, "gen", CUSTOMER, "-o", str(data), "--records", "10000",
                            "--unique", "branch_code")
         assert code == 78 and "cannot hold 10000" in err
+
+
+class TestProvenance:
+    @pytest.mark.parametrize("recfm, suffix", [("FB", "parquet"), ("VB", "jsonl")])
+    def test_every_row_says_where_it_came_from(self, capsys, tmp_path, recfm, suffix):
+        """--provenance adds the file, the record number and the record's byte offset to
+        every row (rejected records leave their numbers out, so the numbers are the file's)."""
+        data = tmp_path / "c.dat"
+        run(capsys, "gen", CUSTOMER, "-o", str(data), "--records", "300", "--recfm", recfm,
+            "--bad", "3", "--seed", "4")
+        out = tmp_path / f"c.{suffix}"
+        code, _, _ = run(capsys, "convert", CUSTOMER, str(data), "-o", str(out), "--recfm",
+                         recfm, "--provenance", "--chunk-records", "64")
+        assert code == 0
+        rows = (pq.read_table(out).to_pylist() if suffix == "parquet" else
+                [json.loads(line) for line in out.read_text().splitlines()])
+        assert len(rows) == 297 and {r["_source_file"] for r in rows} == {str(data)}
+        header = 4 if recfm == "VB" else 0
+        for row in rows[::37]:
+            assert row["_byte_offset"] == (row["_record_no"] - 1) * (100 + header) + header

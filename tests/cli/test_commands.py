@@ -283,3 +283,27 @@ class TestProvenance:
         header = 4 if recfm == "VB" else 0
         for row in rows[::37]:
             assert row["_byte_offset"] == (row["_record_no"] - 1) * (100 + header) + header
+
+
+class TestDdlKeyAndDemo:
+    def test_ddl_key(self, capsys):
+        """`ddl --key` makes the key the final table's primary key, never a generated one."""
+        code, out, _ = run(capsys, "ddl", CUSTOMER, "--dialect", "postgresql", "--key",
+                           "cust_id")
+        assert code == 0 and "PRIMARY KEY (cust_id)" in out and "SERIAL" not in out
+
+    def test_demo_twice_loads_once_into_mfpipe_db(self, tmp_path, monkeypatch, capsys):
+        """The demo honours $MFPIPE_DB, and a second demo shows the first run's report
+        instead of loading the same sample into the final table twice."""
+        db = tmp_path / "elsewhere.db"
+        monkeypatch.setenv("MFPIPE_DB", f"sqlite:///{db}")
+        monkeypatch.chdir(tmp_path)
+        assert run(capsys, "demo", "--records", "500")[0] == 0
+        code, out, _ = run(capsys, "demo", "--records", "500")
+        assert code == 0 and "loaded   already, by run" in out and "VERDICT" in out
+        import sqlite3
+
+        with sqlite3.connect(db) as c:
+            assert c.execute("SELECT count(*) FROM customer_account").fetchone() == (495,)
+            assert c.execute("SELECT count(*) FROM mfp_run").fetchone() == (1,)
+        assert not (tmp_path / "mfpipe.db").exists()

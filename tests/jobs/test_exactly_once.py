@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import signal
 
+import pytest
 import sqlalchemy as sa
 
 from mfpipe.cli import main
@@ -215,3 +216,27 @@ class TestAdvice:
         text = capsys.readouterr().out
         assert "would fail the same way" in text and "runs abandon" in text
         assert f"mfpipe restart {failed['run_id']}" not in text
+
+
+class TestRestartOptions:
+    def test_restart_may_change_only_what_does_not_change_the_load(self, tmp_path, db_url,
+                                                                   capsys):
+        """A run stopped by its error limit restarts with a higher --max-errors and fewer
+        processors (stored with the attempt); options it may not change are refused."""
+        path = keyed_file(tmp_path / "in.dat", 3_000)
+        data = bytearray(open(path, "rb").read())
+        for record in range(0, 3_000, 100):  # 30 bad packed digits
+            data[record * 100 + 53] = 0xFF
+        open(path, "wb").write(bytes(data))
+        code, failed = cli(capsys, db_url, "run", "--input", path, "--max-errors", "5")
+        assert code == 65
+        assert main(["restart", failed["run_id"], "--db", db_url, "--max-errors", "100",
+                     "--processors", "1", "--json"]) == 0
+        done = last_json(capsys.readouterr().out)
+        assert done["counts"]["rejected"] == 30 and done["attempt"] == 2
+        assert run_row(db_url, failed["run_id"])["status"] == "COMPLETED"
+        from mfpipe.errors import RunError
+        from mfpipe.jobs.restart import restart_run
+
+        with pytest.raises(RunError, match="cannot change key"):
+            restart_run(failed["run_id"], db_url, changes={"key": ("cust_id",)})

@@ -50,6 +50,11 @@ class FramingOptions:
     def variable(self) -> bool:
         return self.recfm in ("V", "VB")
 
+    @property
+    def header(self) -> int:
+        """The bytes before each record's data: an RDW's 4, or none."""
+        return 4 if self.variable else 0
+
 
 @dataclass(frozen=True)
 class RawChunk:
@@ -232,7 +237,7 @@ def iter_chunks(buffer: bytes | memoryview, options: FramingOptions, records_per
     if records_per_chunk < 1:
         raise ConfigError("records per chunk must be at least 1")
     data = np.frombuffer(buffer, dtype=np.uint8)
-    header = 4 if options.variable else 0
+    header = options.header
     first_record_no = 1
     for chunk_id, (starts, lengths) in enumerate(_spans(buffer, options, path, records_per_chunk)):
         if not len(starts):

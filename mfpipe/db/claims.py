@@ -32,8 +32,8 @@ import sqlalchemy as sa
 from mfpipe.db.control import mfp_chunk, mfp_file, mfp_run
 from mfpipe.db.identity import LoadIdentity
 from mfpipe.db.registry import (HOST, PROCESSING, SKIPPED, SUCCESS, FileFacts, file_row,
-                                is_alive, recover, serialized)
-from mfpipe.db.runs import (ABANDONED, ACTIVE, COMPLETED, FAILED, RESTARTABLE, STARTING,
+                                recover_if_dead, serialized)
+from mfpipe.db.runs import (ABANDONED, ACTIVE, COMPLETED, RESTARTABLE, STARTING,
                             RunRow, RunStore, abandon, begin_attempt, insert_run, utcnow)
 from mfpipe.errors import EXIT_NO_INPUT, EXIT_NOTHING_TO_DO, EXIT_TEMPORARY, EXIT_USAGE, RunError
 
@@ -183,9 +183,7 @@ def _runs_of(c: sa.Connection, identity: LoadIdentity, ttl_s: float
              .order_by(mfp_run.c.started_at.desc(), mfp_run.c.run_id.desc()))
     runs = [dict(r) for r in c.execute(query).mappings()]
     for run in runs:
-        if run["status"] in ACTIVE and not is_alive(run, ttl_s):
-            recover(c, run["run_id"])
-            run["status"] = FAILED
+        run["status"] = recover_if_dead(c, run, ttl_s)
     return runs
 
 
@@ -197,9 +195,8 @@ def _path_held(c: sa.Connection, path: str, run_id: str, ttl_s: float) -> Claim 
         return None
     owner = c.execute(sa.select(mfp_run).where(mfp_run.c.run_id == row.owner_run_id)
                       ).mappings().first()
-    if is_alive(owner, ttl_s):
+    if owner is not None and recover_if_dead(c, owner, ttl_s) in ACTIVE:
         return _held(row.owner_run_id, path)
-    recover(c, row.owner_run_id)
     return None
 
 
@@ -223,12 +220,10 @@ def _replaceable(c: sa.Connection, run_id: str, identity: LoadIdentity, ttl_s: f
                        f"{identity.final_table}")
     if run["status"] == ABANDONED:
         return refused(f"already ABANDONED ({run['message']})")
-    if run["status"] in ACTIVE:
-        if is_alive(run, ttl_s):
-            return refused("that run is running", EXIT_TEMPORARY)
-        recover(c, run_id)
-        return {**run, "status": FAILED}
-    return run
+    status = recover_if_dead(c, run, ttl_s)
+    if status in ACTIVE:
+        return refused("that run is running", EXIT_TEMPORARY)
+    return {**run, "status": status}
 
 
 def _other_content(c: sa.Connection, path: str, identity: LoadIdentity
@@ -256,14 +251,19 @@ def _has_chunks(c: sa.Connection, run_id: str) -> bool:
 
 def _take(c: sa.Connection, decision: Claim, path: str) -> Claim:
     """The resumed run's next attempt, in this launcher (the run reads the file at ``path``,
-    which holds the same content)."""
+    which holds the same content), taken only from the FAILED or STOPPED run and the
+    attempt this claim saw: a run some other command ended or took meanwhile is refused."""
     r = mfp_run.c
-    attempt = int(c.execute(sa.select(r.attempt).where(r.run_id == decision.run_id)
-                            ).scalar_one()) + 1
-    c.execute(mfp_run.update().where(r.run_id == decision.run_id).values(
-        status=STARTING, attempt=attempt, host=HOST, pid=os.getpid(), file=path,
+    seen = int(c.execute(sa.select(r.attempt).where(r.run_id == decision.run_id)
+                         ).scalar_one())
+    taken = c.execute(mfp_run.update().where(
+        r.run_id == decision.run_id, r.attempt == seen, r.status.in_(RESTARTABLE)).values(
+        status=STARTING, attempt=seen + 1, host=HOST, pid=os.getpid(), file=path,
         heartbeat_at=utcnow(), ended_at=None, exit_code=None, message=""))
-    return Claim("resume", decision.run_id, attempt, decision.replaces)
+    if taken.rowcount != 1:
+        return Claim("refused", decision.run_id, message=f"run {decision.run_id} changed "
+                     "while it was being claimed; try again", exit_code=EXIT_TEMPORARY)
+    return Claim("resume", decision.run_id, seen + 1)
 
 
 def _hold_file(c: sa.Connection, facts: FileFacts, run_id: str) -> None:
@@ -296,17 +296,14 @@ def abandon_run(store: RunStore, run_id: str, ttl_s: float) -> None:
     if run is None:
         raise RunError(run_id, "no such run in this database", EXIT_NO_INPUT)
     with serialized(store.engine, run["file"], LoadIdentity.of_run(run).lock_name) as c:
-        status = c.execute(sa.select(mfp_run).where(mfp_run.c.run_id == run_id)
-                           ).mappings().one()
-        if status["status"] in ACTIVE:
-            if is_alive(status, ttl_s):
-                raise RunError(run_id, "is running: `mfpipe runs cancel` stops it first",
-                               EXIT_TEMPORARY)
-            recover(c, run_id)
-        elif status["status"] == COMPLETED:
+        row = c.execute(sa.select(mfp_run).where(mfp_run.c.run_id == run_id)).mappings().one()
+        status = recover_if_dead(c, row, ttl_s)
+        if status in ACTIVE:
+            raise RunError(run_id, "is running: `mfpipe runs cancel` stops it first",
+                           EXIT_TEMPORARY)
+        if status == COMPLETED:
             raise RunError(run_id, "is COMPLETED and its rows are published: `mfpipe "
                                    "reprocess` replaces a published run", EXIT_USAGE)
-        elif status["status"] not in RESTARTABLE:
-            raise RunError(run_id, f"is {status['status']} already ({status['message']})",
-                           EXIT_USAGE)
+        if status not in RESTARTABLE:
+            raise RunError(run_id, f"is {status} already ({row['message']})", EXIT_USAGE)
         abandon(c, [run_id], None)

@@ -144,16 +144,30 @@ def _lock_row(connection: sa.Connection, name: str) -> None:
                        .with_for_update())
 
 
-def recover(c: sa.Connection, run_id: str) -> None:
+def recover_if_dead(c: sa.Connection, run: Mapping[Any, Any], ttl_s: float) -> str:
+    """The run's status, after recovering it to FAILED if its launcher is gone. A run that
+    changed since it was read (its launcher ended it meanwhile: COMPLETED, say) is read
+    again: never assume a recovery that did not happen."""
+    if run["status"] not in ACTIVE or is_alive(run, ttl_s):
+        return str(run["status"])
+    if recover(c, run["run_id"]):
+        return FAILED
+    return str(c.execute(sa.select(mfp_run.c.status).where(mfp_run.c.run_id == run["run_id"])
+                         ).scalar_one())
+
+
+def recover(c: sa.Connection, run_id: str) -> bool:
     """Mark a run whose launcher is gone FAILED (restartable), with the counts of its ledger
-    (the dead launcher recorded none for its last attempt), and free its files."""
+    (the dead launcher recorded none for its last attempt), and free its files; False when
+    the run was no longer active (nothing changed)."""
     ledger = mfp_chunk.c
     mine = ledger.run_id == run_id
 
     def total(column: sa.ColumnElement) -> sa.ScalarSelect:
         return sa.select(sa.func.coalesce(sa.func.sum(column), 0)).where(mine).scalar_subquery()
 
-    c.execute(mfp_run.update().where(mfp_run.c.run_id == run_id, mfp_run.c.status.in_(ACTIVE))
+    done = c.execute(mfp_run.update().where(mfp_run.c.run_id == run_id,
+                                            mfp_run.c.status.in_(ACTIVE))
               .values(status=FAILED, exit_code=70, ended_at=utcnow(),
                       records_read=total(ledger.last_record_no - ledger.first_record_no + 1),
                       records_loaded=total(ledger.rows_loaded),
@@ -162,9 +176,12 @@ def recover(c: sa.Connection, run_id: str) -> None:
                       chunks=sa.select(sa.func.count()).where(mine).scalar_subquery(),
                       message="recovered: the launcher stopped without ending the run (no "
                               "heartbeat); restartable"))
+    if done.rowcount != 1:
+        return False
     c.execute(mfp_file.update().where(mfp_file.c.owner_run_id == run_id).values(
         status=FAILED, owner_run_id=None, updated_at=utcnow()))
     _end_lost_attempts(c, run_id)
+    return True
 
 
 def _end_lost_attempts(c: sa.Connection, run_id: str) -> None:

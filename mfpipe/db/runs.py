@@ -205,12 +205,26 @@ class RunStore:
         with self.engine.connect() as c:
             return [dict(r) for r in c.execute(query).mappings()]
 
-    def update_active(self, run_id: str, **values: Any) -> int:
-        """:meth:`update`, only while the run is active (a launcher's last word on a run that
-        something else may have ended already)."""
+    def update_if(self, run_id: str, statuses: Sequence[str], **values: Any) -> int:
+        """:meth:`update`, only while the run is in one of ``statuses`` (a change that must
+        not overwrite what another command has decided meanwhile)."""
         with self.engine.begin() as c:
-            return int(c.execute(self._fenced(run_id).where(mfp_run.c.status.in_(ACTIVE))
+            return int(c.execute(self._fenced(run_id).where(mfp_run.c.status.in_(statuses))
                                  .values(**values)).rowcount)
+
+    def update_active(self, run_id: str, **values: Any) -> int:
+        """:meth:`update_if` the run is active (a launcher's last word on a run that
+        something else may have ended already)."""
+        return self.update_if(run_id, ACTIVE, **values)
+
+    def holds_lease(self) -> bool:
+        """Does this store's attempt still own its run (no later attempt took it over)?"""
+        if self._lease is None:
+            return True
+        run_id, attempt = self._lease
+        with self.engine.connect() as c:
+            return c.execute(sa.select(mfp_run.c.attempt).where(mfp_run.c.run_id == run_id)
+                             ).scalar_one_or_none() == attempt
 
     def _fenced(self, run_id: str) -> sa.Update:
         statement = mfp_run.update().where(mfp_run.c.run_id == run_id)
@@ -218,8 +232,9 @@ class RunStore:
             statement = statement.where(mfp_run.c.attempt == self._lease[1])
         return statement
 
-    def heartbeat(self, run_id: str) -> None:
-        self.update(run_id, heartbeat_at=utcnow())
+    def heartbeat(self, run_id: str) -> int:
+        """Refresh the run's heartbeat; 0 when another attempt owns the run now."""
+        return self.update(run_id, heartbeat_at=utcnow())
 
     def status(self, run_id: str) -> str | None:
         """The run's status as the database has it (another command may have changed it)."""
@@ -334,9 +349,13 @@ class RunStore:
             raise RunError(run_id, "another launcher took the run over (it was restarted "
                                    "while this one was stopped); nothing was published",
                            EXIT_TEMPORARY)
+        if abandon(connection, replaces, run_id, (COMPLETED,)) != len(set(replaces)):
+            raise RunError(run_id, "a run it replaces is no longer published (another load "
+                                   "replaced it meanwhile); nothing was published",
+                           EXIT_TEMPORARY)
         superseded = connection.execute(sa.select(mfp_run.c.run_id).where(
             LoadIdentity.of_run(run).runs(), mfp_run.c.status.in_(RESTARTABLE))).scalars()
-        abandon(connection, [*replaces, *superseded], run_id)
+        abandon(connection, list(superseded), run_id)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -366,16 +385,18 @@ def insert_run(connection: sa.Connection, run_id: str, **values: Any) -> None:
 
 
 def abandon(connection: sa.Connection, run_ids: Sequence[str], superseded_by: str | None,
-            message: str = "") -> None:
-    """Make runs ABANDONED: superseded by another run's load of the file (or given up by an
-    operator when ``superseded_by`` is None). An abandoned run is never restarted and never
-    publishes; its staging rows wait for ``runs purge``."""
+            statuses: Sequence[str] = RESTARTABLE) -> int:
+    """Make the runs among ``run_ids`` that are in ``statuses`` ABANDONED: superseded by
+    another run's load of their content (or given up by an operator when ``superseded_by``
+    is None); return how many. An abandoned run is never restarted and never publishes;
+    its staging rows wait for ``runs purge``. A published run is abandoned only by the
+    publication that replaced its rows (``statuses`` COMPLETED)."""
     if not run_ids:
-        return
-    text = message or (f"superseded by run {superseded_by}" if superseded_by
-                       else "abandoned by an operator")
+        return 0
+    text = (f"superseded by run {superseded_by}" if superseded_by
+            else "abandoned by an operator")
     r = mfp_run.c
-    connection.execute(mfp_run.update().where(r.run_id.in_(list(run_ids)),
-                                              r.status != ABANDONED).values(
+    return int(connection.execute(mfp_run.update().where(
+        r.run_id.in_(sorted(set(run_ids))), r.status.in_(statuses)).values(
         status=ABANDONED, superseded_by=superseded_by, message=text,
-        ended_at=sa.func.coalesce(r.ended_at, utcnow())))
+        ended_at=sa.func.coalesce(r.ended_at, utcnow()))).rowcount)

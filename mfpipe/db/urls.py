@@ -51,8 +51,8 @@ SECRET_KEYS = frozenset({"password", "passwd", "pwd", "pass", "sslpassword", "ne
 # ("oracle://scott:pw@db"), an Oracle connect string ("scott/pw@db")
 _IN_VALUE = ((re.compile(r"(?i)\b(password|passwd|pwd|sslpassword)\s*=\s*('[^']*'|\S+)"),
               r"\1=***"),
-             (re.compile(r"(//[^:/@\s]*):[^@/\s]*@"), r"\1:***@"),
-             (re.compile(r"^([^/@:\s]+)/[^@\s]+@"), r"\1/***@"))
+             (re.compile(r"(//[^:/@\s]*):[^/\s]*@"), r"\1:***@"),  # to the last @: a
+             (re.compile(r"^([^/@:\s]+)/\S*@"), r"\1/***@"))  # password may hold @
 
 
 def redact(url: str) -> str:

@@ -27,8 +27,8 @@ import structlog
 from mfpipe.db.registry import FileFacts, discover
 from mfpipe.db.retention import purge_staging
 from mfpipe.db.runs import COMPLETED, FAILED, STOPPED, RunStore
-from mfpipe.errors import (EXIT_NOTHING_TO_DO, EXIT_OK, EXIT_STOPPED, ConfigError, InputError,
-                           MfpipeError, first_line)
+from mfpipe.errors import (EXIT_NOTHING_TO_DO, EXIT_OK, EXIT_STOPPED, EXIT_TEMPORARY,
+                           ConfigError, InputError, MfpipeError, first_line)
 from mfpipe.jobs.load import SKIPPED, load_file
 from mfpipe.pipeline import signals
 from mfpipe.pipeline.config import RunConfig, new_run_id
@@ -70,9 +70,14 @@ def launch(base: RunConfig, files: list[str], progress: Callable[[], Progress],
            ttl_s: float = 60.0, replace_runs: Sequence[str] = ()) -> LaunchSummary:
     """Load ``files`` with ``base``'s settings, one run per file (``replace_runs``: what a
     reprocess replaces by name, see :func:`load_file`)."""
-    if len(files) > 1 and base.bad_file and not os.path.isdir(base.bad_file):
-        raise ConfigError(f"--bad-file {base.bad_file}: with several files it must be a "
-                          "folder (each run writes <input name>.<run id>.bad there)")
+    if len(files) > 1:
+        for flag, given in (("--bad-file", base.bad_file), ("--discard-file", base.discard_file)):
+            if given and not os.path.isdir(given):
+                raise ConfigError(f"{flag} {given}: with several files it must be a folder "
+                                  "(each run writes <input name>.<run id>.<kind> there)")
+        if replace_runs:
+            raise ConfigError("--replace names the run one corrected file replaces: give "
+                              "one file, not several")
     configs = [base] if len(files) == 1 and files[0] == base.input_path else [
         replace(base, input_path=path, run_id=new_run_id()) for path in files]
     _register(base, files)
@@ -85,6 +90,9 @@ def launch(base: RunConfig, files: list[str], progress: Callable[[], Progress],
             return load_file(config, progress(), reprocess, ttl_s, replace_runs)
         except MfpipeError as exc:  # this file's error before any run took it: the launch
             return RunSummary(None, FAILED, exc.exit_code, str(exc), {}, {}, 0.0)  # goes on
+        except sa.exc.OperationalError as exc:  # the database, e.g. SQLite locked too long
+            return RunSummary(None, FAILED, EXIT_TEMPORARY, "database unavailable: "
+                              + first_line(exc.orig or exc), {}, {}, 0.0)
 
     runs: list[RunSummary] = []
     not_started: list[str] = []

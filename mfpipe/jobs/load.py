@@ -30,11 +30,11 @@ from mfpipe.errors import (EXIT_DATA, EXIT_INTERNAL, EXIT_NO_INPUT, EXIT_NOTHING
                            MfpipeError, first_line)
 from mfpipe.framing import iter_chunks
 from mfpipe.layout import load_layout
-from mfpipe.pipeline.config import RunConfig, changed_options, config_from_options, resumed
+from mfpipe.pipeline.config import (RunConfig, changed_options, config_from_options, file_sha256,
+                                    resumed)
 from mfpipe.pipeline.engine import Engine, RunSummary, resolve_columns
 from mfpipe.pipeline.process import check_framing
 from mfpipe.pipeline.progress import Progress
-from mfpipe.pipeline.selection import Condition
 from mfpipe.pipeline.tasks import Committed
 from mfpipe.pipeline.source import open_input
 from mfpipe.recon.publish import publish
@@ -109,11 +109,22 @@ def run_attempt(config: RunConfig, attempt: int, facts: FileFacts,
         summary.attempt, summary.elapsed_s = attempt, round(time.perf_counter() - began, 3)
         summary.cpu_s = round(summary.cpu_s + time.process_time() - cpu, 3)
         _end_attempt(store, summary, done)
-        loaded = summary.status == COMPLETED
-        release(store, facts.path, config.run_id, SUCCESS if loaded else FAILED,
-                config.run_id if loaded else None)
+        _release(store, facts, summary)
         store.close()
     return summary
+
+
+def _release(store: RunStore, facts: FileFacts, summary: RunSummary) -> None:
+    """End the attempt's hold on the file: SUCCESS naming the run, or FAILED. An attempt
+    that another took over leaves the file to it; a database gone by now leaves the hold
+    for the next claim to see its owner dead."""
+    loaded = summary.status == COMPLETED
+    try:
+        if store.holds_lease():
+            release(store, facts.path, str(summary.run_id), SUCCESS if loaded else FAILED,
+                    summary.run_id if loaded else None)
+    except sa.exc.SQLAlchemyError:
+        log.warning("could not release the file", path=facts.path, run_id=summary.run_id)
 
 
 def finish(store: RunStore, config: RunConfig, summary: RunSummary, facts: FileFacts) -> None:
@@ -167,14 +178,14 @@ def _identified(config: RunConfig, facts: FileFacts) -> tuple[RunConfig, LoadIde
     (so that a resumed run's stored options compare alike), and the load's identity."""
     record = load_layout(config.layout_path).record(config.record_name)
     check_framing(record, config.framing)
-    if config.when:
-        Condition.parse(config.when, record, config.decode)  # a bad condition: 78, now
+    config.condition(record)  # a bad --when is 78 now, not in the processors
     final = check_identifier(config.final_table or record.table, "final table")
     if config.staging_table:
         check_identifier(config.staging_table, "staging table")
     job = config.job or record.table
     config = replace(config, input_path=facts.path, file_sha256=facts.sha256, job=job,
-                     final_table=final, record_name=record.name)
+                     final_table=final, record_name=record.name,
+                     layout_sha256=file_sha256(config.layout_path))
     config = resolve_columns(config, DecodePlan.compile(record, config.decode).schema)
     return config, LoadIdentity(job, final, record.name, facts.sha256)
 

@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from mfpipe.db.control import mfp_chunk, mfp_purge, mfp_recon_result, mfp_reject, mfp_run
-from mfpipe.db.registry import is_alive, recover
+from mfpipe.db.registry import recover_if_dead
 from mfpipe.db.runs import (ABANDONED, ACTIVE, COMPLETED, FAILED, STOPPED, STOPPING,
                             RunStore)
 from mfpipe.errors import EXIT_NO_INPUT, EXIT_USAGE, RunError
@@ -67,7 +67,8 @@ def cancel_run(store: RunStore, run_id: str) -> str:
     if run["status"] not in ACTIVE:
         raise RunError(run_id, f"is {run['status']}, not running: nothing to cancel",
                        EXIT_USAGE)
-    store.update(run_id, status=STOPPING)
+    if not store.update_if(run_id, ACTIVE, status=STOPPING):
+        raise RunError(run_id, "ended meanwhile: nothing to cancel", EXIT_USAGE)
     return f"run {run_id}: asked to stop at the next chunk boundary (status STOPPING)"
 
 
@@ -75,10 +76,8 @@ def recover_runs(store: RunStore, ttl_s: float) -> list[str]:
     """Mark FAILED every active run whose launcher is gone; return their ids."""
     query = sa.select(mfp_run).where(mfp_run.c.status.in_(ACTIVE))
     with store.engine.begin() as c:
-        dead = [r["run_id"] for r in c.execute(query).mappings() if not is_alive(r, ttl_s)]
-        for run_id in dead:
-            recover(c, run_id)
-    return dead
+        return [r["run_id"] for r in c.execute(query).mappings().all()
+                if recover_if_dead(c, r, ttl_s) == FAILED]
 
 
 def run_stats(store: RunStore) -> list[dict[str, Any]]:

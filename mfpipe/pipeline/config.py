@@ -11,9 +11,10 @@ from typing import Any
 
 from mfpipe.codec import Branch, DecodeOptions
 from mfpipe.db.rules import Rule
-from mfpipe.errors import ConfigError, OutputError
+from mfpipe.errors import ConfigError, InputError, OutputError
 from mfpipe.framing import FramingOptions
-from mfpipe.pipeline.selection import Window
+from mfpipe.layout import RecordLayout
+from mfpipe.pipeline.selection import Condition, Window
 
 
 def new_run_id() -> str:
@@ -48,6 +49,7 @@ class RunConfig:
     run_id: str = field(default_factory=new_run_id)
     loader: str | None = None  # a non-default bulk loader, e.g. "postgresql-adbc"
     file_sha256: str | None = None  # the content being loaded, as the registry saw it
+    layout_sha256: str | None = None  # the copybook's, when the run began: a resume checks it
     direct_path: bool = False  # Oracle Direct Path Load (opt-in)
     heartbeat_s: float = 5.0
     retry_s: float = 60.0  # how long transient database errors are retried
@@ -93,6 +95,10 @@ class RunConfig:
         (promotion would have to drop it)."""
         return replace(self.decode, required=self.key) if self.key else self.decode
 
+    def condition(self, record: RecordLayout) -> Condition | None:
+        """The parsed ``--when`` for the run's record (None without one)."""
+        return Condition.parse(self.when, record, self.decode) if self.when else None
+
     @property
     def window(self) -> Window:
         """The records the run reads (``--skip-records``, ``--load-records``)."""
@@ -131,6 +137,17 @@ RESUMABLE = frozenset({"processors", "writers", "max_errors", "retry_s", "heartb
                        "loader", "direct_path", "keep_staging_days", "bad_file", "input_path",
                        "db_url"})
 _RUN_OWN = frozenset({"run_id", "file_sha256", "replaces"})  # the run's, kept on resume
+
+
+def file_sha256(path: str) -> str:
+    """The SHA-256 of a (small) file's bytes, such as a copybook's."""
+    import hashlib
+
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.sha256(handle.read()).hexdigest()
+    except OSError as exc:
+        raise InputError(path, f"cannot read it: {exc.strerror or exc}") from None
 
 
 def options_of(config: RunConfig) -> dict[str, Any]:

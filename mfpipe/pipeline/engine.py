@@ -23,7 +23,8 @@ import structlog
 from mfpipe.codec import DecodePlan
 from mfpipe.codec.digest import hash_columns, money_columns
 from mfpipe.db.loaders import LOADERS, loader_kind
-from mfpipe.db.runs import FAILED, LOADED, STARTED, STOPPED, STOPPING, RunStore, utcnow
+from mfpipe.db.runs import (FAILED, LOADED, STARTED, STARTING, STOPPED, STOPPING, RunStore,
+                            utcnow)
 from mfpipe.db.urls import redact
 from mfpipe.errors import (EXIT_DATA, EXIT_INTERNAL, EXIT_OK, EXIT_STOPPED, EXIT_TEMPORARY,
                            MfpipeError, RunError)
@@ -153,7 +154,8 @@ class Engine:
                 with signals.handled(), signals.stopping(self.request_stop):
                     for process in (*processors, writer):
                         process.start()
-                    store.update(config.run_id, status=STARTED)
+                    store.update_if(config.run_id, (STARTING,), status=STARTED)  # not over
+                    # a STOPPING that `runs cancel` wrote meanwhile
                     reader.start()
                     outcome = self._loop(store, reader, processors, writer, events, results)
             finally:
@@ -202,7 +204,10 @@ class Engine:
                     return STOPPED, EXIT_STOPPED, "stopped at a chunk boundary; restartable"
                 return LOADED, EXIT_OK, ""
             if time.monotonic() - beat > config.heartbeat_s:
-                store.heartbeat(config.run_id)
+                if not store.heartbeat(config.run_id):  # this attempt lost its lease
+                    return FAILED, EXIT_TEMPORARY, ("another launcher took the run over "
+                                                    "(this one was stopped too long); this "
+                                                    "attempt stopped")
                 beat = time.monotonic()
             if time.monotonic() - polled > CANCEL_POLL_S:
                 if not stopping and store.status(config.run_id) == STOPPING:

@@ -58,9 +58,8 @@ def selected_chunks(buffer: memoryview, framing: FramingOptions, chunk_records: 
     ``--load-records``), each with how many of its records were skipped before the window
     (a chunk wholly before it comes empty); framing stops at the window's end. Chunk ids
     are the file's, so a restart finds the same chunks."""
-    header = 4 if framing.variable else 0
     for chunk in iter_chunks(buffer, framing, chunk_records, path):
         if window.after(chunk.first_record_no):
             return
         lo, hi = window.part(chunk.first_record_no, chunk.n_records)
-        yield chunk.narrowed(lo, hi, header), lo
+        yield chunk.narrowed(lo, hi, framing.header), lo

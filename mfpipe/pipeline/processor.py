@@ -55,7 +55,7 @@ def _process_tasks(worker_id: int, config: RunConfig, tasks: Any, results: Any,
     """Decode until the reader's sentinel (True) or until the run is over without it."""
     record = load_layout(config.layout_path).record(config.record_name)
     plan = DecodePlan.compile(record, config.record_decode)
-    condition = Condition.parse(config.when, record, config.decode) if config.when else None
+    condition = config.condition(record)
     prepare = loader_class(config.db_url, config.loader).prepare  # e.g. encode for COPY
     with open_input(config.input_path) as buffer:
         data = np.frombuffer(buffer, dtype=np.uint8)
@@ -136,8 +136,8 @@ def process_task(task: ChunkTask, worker_id: int, config: RunConfig, plan: Decod
         [decoded.record_no - task.first_record_no, rejected])) if condition else rejected[:0]
 
     def original(index: np.ndarray) -> bytes:  # the records as in the file, RDW included
-        header = 4 if framing.variable else 0
-        return b"".join(bytes(span[starts[i] - header:starts[i] + lengths[i]]) for i in index)
+        return b"".join(bytes(span[starts[i] - framing.header:starts[i] + lengths[i]])
+                        for i in index)
 
     return ChunkResult(task.chunk_id, worker_id, task.byte_offset, task.byte_length,
                        task.first_record_no, chunk.n_records, rows, reject_rows,

@@ -35,7 +35,6 @@ class Reader(threading.Thread):
         self.records = 0  # source records read so far (skipped ones aside)
         self.skipped = 0  # records before the window (--skip-records): never read
         self.chunks = 0
-        self.queued = 0
         self.error: BaseException | None = None
         self.finished = False  # every chunk was framed (not stopped early)
 
@@ -59,7 +58,6 @@ class Reader(threading.Thread):
                                      None if fixed else chunk.lengths)
                     if not self._put(task):
                         return
-                    self.queued += 1
                 self.finished = True
         except BaseException as exc:  # reported by the launcher, which ends the run FAILED
             self.error = exc

@@ -70,7 +70,12 @@ class Condition:
                 raise ConfigError(f"--when {text!r}: {part!r} is not COLUMN OP VALUE (OP one "
                                   "of = != <> < <= > >=; text in quotes, 'D')")
             name, op, raw = match.groups()
-            column = record.field(name.lower().replace("-", "_")).column
+            f = record.field(name.lower().replace("-", "_"))
+            column = f.column
+            if f.odo is not None or any(f.offset >= t.offset for t in record.odo):
+                raise ConfigError(f"--when {text!r}: {column} lies in or after an OCCURS "
+                                  "DEPENDING ON table, where its place moves with the count; "
+                                  "name a field before the table")
             value: str | Decimal
             if raw.startswith("'"):
                 value = raw[1:-1].replace("''", "'")
@@ -91,8 +96,9 @@ class Condition:
     def keep(self, record: RecordLayout, options: DecodeOptions, matrix: np.ndarray,
              first_record_no: int, offsets: np.ndarray, lengths: np.ndarray | None
              ) -> np.ndarray:
-        """Which records meet the condition (bool per row); a record whose named fields do
-        not decode does not meet it."""
+        """Which records to decode (bool per row): those meeting the condition, and those
+        whose named fields do not decode (the full decode then rejects them with their
+        reason: bad data is never discarded as if it were another record type)."""
         columns = {column for column, _, _ in self.terms}
         fields = tuple(f for f in record.fields if f.column in columns)
         part = RecordLayout(record.name, record.table, record.size, fields)
@@ -101,13 +107,26 @@ class Condition:
                                                          lengths)
         held = np.ones(decoded.batch.num_rows, dtype=bool)
         for column, op, value in self.terms:
-            values = decoded.batch.column(column)
-            scalar = (pa.scalar(value) if isinstance(value, str) else
-                      pa.scalar(value).cast(values.type) if pa.types.is_decimal(values.type)
-                      else pa.scalar(float(value)) if pa.types.is_floating(values.type)
-                      else pa.scalar(int(value)) if value == value.to_integral_value()
-                      else pa.scalar(value))
+            values, scalar = _comparable(decoded.batch.column(column), value)
             held &= np.asarray(_COMPARE[op](values, scalar).fill_null(False))
         keep = np.zeros(len(matrix), dtype=bool)
         keep[decoded.record_no - first_record_no] = held
+        invalid = decoded.rejects.column("record_no").to_numpy()
+        keep[invalid - first_record_no] = True
         return keep
+
+
+def _comparable(values: pa.Array, value: str | Decimal) -> tuple[pa.Array, pa.Scalar]:
+    """The column and the value in one exact type: text as text, numbers as decimals wide
+    enough for both (a value with more places than the column compares exactly, never
+    rounded and never a cast error); floating point as floats."""
+    if isinstance(value, str):
+        return values, pa.scalar(value)
+    if pa.types.is_floating(values.type):
+        return values, pa.scalar(float(value))
+    decimal = pa.types.is_decimal(values.type)
+    column_scale = values.type.scale if decimal else 0
+    whole = values.type.precision - column_scale if decimal else 19  # int64: 19 digits
+    scale = min(max(column_scale, -int(value.as_tuple().exponent)), 38 - whole)
+    exact = pa.decimal128(38, scale)
+    return pc.cast(values, exact), pa.scalar(value.quantize(Decimal(1).scaleb(-scale)), exact)

@@ -20,6 +20,7 @@ _SIGNALS = (signal.SIGTERM, signal.SIGINT)
 _stops: set[Callable[[], None]] = set()
 _lock = threading.Lock()
 _requested = threading.Event()
+_depth = 0  # handled() blocks open in the main thread: only the outermost starts afresh
 
 
 def _handler(*_: object) -> None:
@@ -35,6 +36,7 @@ def handled() -> Iterator[None]:
     """While the block runs, SIGTERM and SIGINT stop the registered runs (installed from the
     main thread; elsewhere, e.g. an embedding application's thread, nothing is installed and
     the application's own handling stays)."""
+    global _depth
     previous: dict[int, Any] = {}
     for sig in _SIGNALS:
         try:
@@ -42,10 +44,14 @@ def handled() -> Iterator[None]:
         except ValueError:  # not the main thread
             pass
     if previous:
-        _requested.clear()
+        if not _depth:  # a launch begins: an earlier launch's signal is not this one's
+            _requested.clear()
+        _depth += 1
     try:
         yield
     finally:
+        if previous:
+            _depth -= 1
         for number, handler in previous.items():
             signal.signal(number, handler)
 

@@ -18,7 +18,6 @@ from mfpipe.codec.digest import canonical_rows, combine, row_digests
 from mfpipe.db.digest import as_hash, canonical_row, row_digest
 from mfpipe.errors import MfpipeError
 from mfpipe.pipeline.process import decode_chunk, selected_chunks
-from mfpipe.pipeline.selection import Condition
 from mfpipe.pipeline.source import open_input
 from mfpipe.recon.model import CheckResult
 from mfpipe.recon.subject import RunSubject
@@ -105,8 +104,7 @@ def _decode_chunks(subject: RunSubject, chunk_ids: set[int]) -> list[tuple[int, 
     """(record_no, digest) of every valid record of the given chunks, as a processor saw them."""
     config = subject.config
     plan = DecodePlan.compile(subject.record, config.record_decode)
-    condition = (Condition.parse(config.when, subject.record, config.decode) if config.when
-                 else None)
+    condition = config.condition(subject.record)
     found: list[tuple[int, int]] = []
     with open_input(config.input_path) as buffer:
         for chunk, _ in selected_chunks(buffer, config.framing, config.chunk_records,

@@ -230,3 +230,26 @@ class TestPublishGuard:
             store.complete(c, "r1")
         with store.engine.connect() as c:
             assert c.execute(sa.select(mfp_run.c.status)).scalar_one() == "STARTED"
+
+
+class TestRaces:
+    def test_a_run_that_ended_meanwhile_is_not_recovered(self, store):
+        """A run read as STARTED with a stale heartbeat, whose launcher completed it before
+        the recovery: the recovery changes nothing and reports the real status (it used to
+        be taken for FAILED, and the published run resumed)."""
+        from mfpipe.db.registry import recover_if_dead
+
+        add_run(store, "r1", "COMPLETED")
+        stale = {**store.run("r1"), "status": "STARTED",
+                 "heartbeat_at": utcnow() - dt.timedelta(hours=1)}
+        with store.engine.begin() as c:
+            assert recover_if_dead(c, stale, TTL) == "COMPLETED"
+        assert status(store, "r1") == ("COMPLETED", None)
+
+    def test_a_publication_whose_replaced_run_is_gone_is_refused(self, store):
+        """A reprocess that replaces run r1, publishing after another load replaced r1
+        already: refused in its transaction, so r1's content is never left half-replaced."""
+        add_run(store, "r1", "ABANDONED", sha=YESTERDAY, minutes_ago=30)
+        add_run(store, "r2", "STARTED")
+        with store.engine.connect() as c, c.begin(), pytest.raises(RunError, match="replaces"):
+            store.complete(c, "r2", ("r1",))

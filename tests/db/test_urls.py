@@ -52,6 +52,8 @@ URLS = [
     f"oracle://?dsn=oracle%3A%2F%2Fscott%3A{SECRET}%40db%3A1521%2FBOOKS",
     f"postgresql://loader:p%40{SECRET}%2F@db/books",
     f"postgresql://loader@db/books?pwd={SECRET}&wallet_password={SECRET}",
+    f"oracle://?dsn=oracle%3A%2F%2Fscott%3Ap%40{SECRET}%40db%3A1521%2FBOOKS",
+    f"oracle://scott@/?dsn=scott%2Fp%40{SECRET}%40db",
 ]
 
 

@@ -240,3 +240,55 @@ class TestRestartOptions:
 
         with pytest.raises(RunError, match="cannot change key"):
             restart_run(failed["run_id"], db_url, changes={"key": ("cust_id",)})
+
+
+class TestTakenOver:
+    def test_a_copybook_changed_since_the_run_began_is_not_resumed(self, tmp_path, db_url,
+                                                                   capsys):
+        """A run stopped, its copybook edited: neither a relaunch nor a restart resumes it
+        (its chunks would be decoded two ways); reprocess loads afresh."""
+        layout = tmp_path / "c.cpy"
+        layout.write_text(open(LAYOUT).read())
+        path = keyed_file(tmp_path / "in.dat", 1_000)
+        args = ["--layout", str(layout), "--date", "open_date=YYYYMMDD", "--json",
+                "--db", db_url]
+        assert main(["run", "--input", path, *args, "--rule", "range:cust_id:1..9"]) == 65
+        run_id = last_json(capsys.readouterr().out)["run_id"]
+        layout.write_text(open(LAYOUT).read() + "      * an edit\n")
+        assert main(["run", "--input", path, *args, "--rule", "range:cust_id:1..9"]) == 64
+        assert "layout_sha256" in last_json(capsys.readouterr().out)["message"]
+        assert main(["restart", run_id, "--db", db_url]) == 64
+        assert "copybook" in capsys.readouterr().err
+
+    def test_a_launcher_whose_run_was_taken_over_stops(self, tmp_path, db_url):
+        """A launcher that finds another attempt owns its run (its heartbeat changes no
+        row) stops loading within a heartbeat and ends with 75, publishing nothing."""
+        import threading
+        import time
+
+        from mfpipe.db.control import mfp_run
+        from mfpipe.framing import FramingOptions
+        from mfpipe.jobs.load import load_file
+        from mfpipe.pipeline.config import RunConfig
+        from tests.recon.conftest import OPTIONS
+
+        path = keyed_file(tmp_path / "in.dat", 200_000)
+        config = RunConfig(LAYOUT, path, db_url, FramingOptions("FB", lrecl=100), OPTIONS,
+                           chunk_records=500, writers=1, heartbeat_s=0.2)
+
+        def take_over() -> None:
+            wait_for_commits(db_url, 3)
+            store = RunStore(db_url)
+            with store.engine.begin() as c:
+                c.execute(mfp_run.update().values(attempt=mfp_run.c.attempt + 1))
+            store.close()
+
+        thread = threading.Thread(target=take_over, daemon=True)
+        started = time.monotonic()
+        thread.start()
+        summary = load_file(config)
+        thread.join(10)
+        assert (summary.status, summary.exit_code) == ("FAILED", 75), summary.message
+        assert "took the run over" in summary.message
+        assert final_rows(db_url) == {}
+        assert time.monotonic() - started < 60

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import shutil
 
+import pytest
 import sqlalchemy as sa
 
 from mfpipe.cli import main
@@ -260,3 +261,21 @@ class TestStagingTable:
         code, refused = run(capsys, db_url, "run", "--input", path,
                             "--staging-table", "stg; drop")
         assert code == 78 and refused["run_id"] is None
+
+
+class TestSeveralFiles:
+    @pytest.mark.parametrize("flags, word", [(["--replace", "R1"], "--replace"),
+                                             (["--discard-file", "one.dsc", "--when",
+                                               "acct_type = 'S'"], "--discard-file")])
+    def test_options_meant_for_one_file_are_refused_for_several(self, tmp_path, capsys,
+                                                                flags, word):
+        """--replace names the run one corrected file replaces, and a discard file shared
+        by several runs would interleave: with a glob both are refused (78)."""
+        for name in ("a", "b"):
+            keyed_file(tmp_path / f"{name}.dat", 100, seed=ord(name))
+        db = f"sqlite:///{tmp_path / 'm.db'}"
+        command = "reprocess" if word == "--replace" else "run"
+        target = [str(tmp_path / "*.dat")] if command == "reprocess" else [
+            "--input", str(tmp_path / "*.dat")]
+        code = main([command, *target, *RUN_ARGS, "--db", db, "--json", *flags])
+        assert code == 78 and word in capsys.readouterr().out

@@ -27,3 +27,16 @@ class TestProgressLines:
             progress.start("r1", 1_000)
             progress.advance(10, 250)
         assert not [e for e in logs if e["event"] == "progress"]
+
+
+class TestSignals:
+    def test_a_signal_before_the_engine_starts_is_kept(self):
+        """A SIGTERM while the launch hashes or claims the file (before the engine's own
+        handler) still stops the run: the engine's nested handling does not forget it."""
+        from mfpipe.pipeline import signals
+
+        stopped = []
+        with signals.handled():
+            signals._handler()
+            with signals.handled(), signals.stopping(lambda: stopped.append(True)):
+                assert signals.requested() and stopped == [True]

@@ -130,3 +130,45 @@ class TestWhen:
         (loaded,) = query(db_url, "SELECT count(*) FROM customer_account")[0]
         assert loaded == counts["loaded"]
         assert json.loads(json.dumps(counts))["skipped"] == 1_000
+
+
+class TestConditionEdges:
+    def test_a_value_with_more_places_than_the_column_compares_exactly(self, tmp_path,
+                                                                       db_url, capsys):
+        """`balance > 0.005` on a 2-place column is compared exactly (it used to crash the
+        processors: the value could not be cast to the column's type)."""
+        path = keyed_file(tmp_path / "in.dat", 500)
+        code, summary = cli(capsys, db_url, "run", "--input", path, "--when",
+                            "balance > 0.005")
+        assert code == 0, summary
+        (positive,) = query(db_url, "SELECT count(*) FROM customer_account")[0]
+        assert positive == summary["counts"]["loaded"] == 500 - summary["counts"]["discarded"]
+
+    def test_a_corrupt_condition_field_is_a_reject_not_a_discard(self, tmp_path, db_url,
+                                                                  capsys):
+        """A record whose condition field does not decode is rejected with its reason (and
+        counts toward --max-errors), never discarded as if it were another record type."""
+        path = keyed_file(tmp_path / "in.dat", 500)
+        data = bytearray(open(path, "rb").read())
+        data[7 * 100 + 53] = 0xFF  # record 8's balance: a bad packed digit
+        open(path, "wb").write(bytes(data))
+        code, summary = cli(capsys, db_url, "run", "--input", path, "--when",
+                            "balance > -100000000000")
+        assert code == 0 and (summary["counts"]["rejected"], summary["counts"]["discarded"]) \
+            == (1, 0)
+
+    def test_a_field_after_a_variable_table_is_refused(self, tmp_path):
+        """Fields in or after an OCCURS DEPENDING ON table move with the count: a condition
+        on one is a configuration error, not a misread."""
+        layout = tmp_path / "o.cpy"
+        layout.write_text(copybook("""
+            01  REC.
+                05  N      PIC 9.
+                05  T      PIC X OCCURS 1 TO 3 DEPENDING ON N.
+                05  KIND   PIC X.
+        """))
+        record = load_layout(str(layout)).record()
+        with pytest.raises(MfpipeError, match="OCCURS DEPENDING ON"):
+            Condition.parse("kind = 'A'", record, DecodeOptions())
+        assert Condition.parse("n = 2", record, DecodeOptions()).terms == (
+            ("n", "=", __import__("decimal").Decimal(2)),)

@@ -148,8 +148,13 @@ def encode_float(values: np.ndarray, size: int, fmt: str) -> np.ndarray:
     fraction = np.where(carry, fraction >> np.uint64(4), fraction)
     exponent16 = exponent16 + carry
     biased = exponent16 + 64
-    if ((biased < 0) | (biased > 127))[values != 0].any():
+    if (biased > 127)[values != 0].any():
         raise ConfigError("a value is outside the IBM hexadecimal floating point range")
+    # below 16**-65 there is no normalized form: keep exponent 0 and shift the fraction right
+    # (an unnormalized number, as some files hold), rounded to nearest; tinier values become 0
+    shift = np.clip(-4 * biased, 0, 63).astype(np.uint64)
+    half = np.where(shift > 0, np.uint64(1) << np.maximum(shift, 1) - np.uint64(1), 0)
+    fraction = np.where(shift > 0, (fraction + half.astype(np.uint64)) >> shift, fraction)
     words = (np.signbit(values).astype(np.uint64) << np.uint64(8 * size - 1)) | (
         np.clip(biased, 0, 127).astype(np.uint64) << np.uint64(bits)) | fraction
     words = np.where(values == 0, np.uint64(0), words)

@@ -40,8 +40,12 @@ def decode_text(matrix: np.ndarray, field: Field, options: DecodeOptions) -> Dec
 
 
 def decode_national(matrix: np.ndarray, field: Field, options: DecodeOptions) -> DecodedColumn:
-    """Decode PIC N (UTF-16 big-endian); an unpaired surrogate is a reject, not a guess."""
+    """Decode PIC N (UTF-16 big-endian); an unpaired surrogate is a reject, not a guess.
+
+    U+0000 (LOW-VALUES) follows the same policy as in single-byte text.
+    """
     points = np.ascontiguousarray(matrix).view(">u2").astype(np.uint32)
+    nul = points == 0
     high = (points >= 0xD800) & (points <= 0xDBFF)
     low = (points >= 0xDC00) & (points <= 0xDFFF)
     pair = np.zeros_like(high)  # a high surrogate followed by a low one: one character
@@ -49,7 +53,11 @@ def decode_national(matrix: np.ndarray, field: Field, options: DecodeOptions) ->
     second = np.zeros_like(high)
     second[:, 1:] = pair[:, :-1]
     lone = (high | low) & ~pair & ~second
-    reasons = merge_reasons((np.asarray(lone.any(axis=1)), Reason.BAD_CHARACTER))
+    reasons = merge_reasons((np.asarray(lone.any(axis=1)), Reason.BAD_CHARACTER),
+                            (nul.any(axis=1) & (options.low_values == "reject"),
+                             Reason.LOW_VALUES))
+    if options.low_values == "space":
+        points[nul] = _SPACE
     if pair.any():
         first = points[:, :-1]  # a view: the pair's code point replaces its high half
         combined = 0x10000 + ((first - 0xD800) << 10) + (points[:, 1:] - 0xDC00)

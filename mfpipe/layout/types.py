@@ -97,12 +97,17 @@ class Field:
 
     @property
     def precision(self) -> int:
-        """Decimal digits of the value, counting P scaling positions."""
+        """Decimal digits of the value, counting P scaling positions on either side.
+
+        Binary fields hold their full storage range, so their stored digits follow the size;
+        ``S9(3)PPP COMP`` holds up to 32767 x 1000, eight digits.
+        """
+        stored = self.digits
         if self.usage in (Usage.COMP, Usage.COMP_5):
-            return _BINARY_CAPACITY[(self.size, self.signed)]
-        if self.scale <= 0:
-            return self.digits + max(-self.scale, 0)
-        return max(self.digits, self.scale)
+            stored = _BINARY_CAPACITY[(self.size, self.signed)]
+        if self.scale < 0:
+            return stored - self.scale
+        return max(stored, self.scale)
 
     @property
     def arrow_field(self) -> pa.Field:
@@ -123,7 +128,7 @@ class Field:
             raise LayoutError(self.name, f"{precision} digits exceed decimal128's 38")
         if self.scale > 0:
             return pa.decimal128(precision, self.scale)
-        if self.usage in (Usage.COMP, Usage.COMP_5):
+        if self.usage in (Usage.COMP, Usage.COMP_5) and self.scale == 0:
             return _BINARY_TYPES.get((self.size, self.signed), pa.decimal128(precision, 0))
         for limit, integer_type in ((4, pa.int16()), (9, pa.int32()), (18, pa.int64())):
             if precision <= limit:

@@ -76,6 +76,33 @@ class TestTwosComplement:
         assert column(out, "b") == [Decimal("99.9"), Decimal("0.1")]
 
 
+class TestScaling:
+    @pytest.mark.parametrize("picture, stored, expected, arrow", [
+        ("S9(3)PPP", 305, 305000, pa.int32()),
+        ("S9(4)PPP", 9999, 9999000, pa.int32()),
+        ("S9(4)PPP", -32768, -32768000, pa.int32()),
+        ("S9(7)PPP", 9999999, 9999999000, pa.int64()),
+        ("S9(9)PPP", -(2**31), -(2**31) * 1000, pa.int64()),
+        ("9(18)PP", 2**64 - 1, (2**64 - 1) * 100, pa.decimal128(22, 0)),
+        ("SVPP99", 1, Decimal("0.0001"), pa.decimal128(5, 4)),
+        ("SVPP99", -32768, Decimal("-3.2768"), pa.decimal128(5, 4)),
+        ("SPP99", 1, Decimal("0.0001"), pa.decimal128(5, 4)),
+        ("VP(6)9", 65535, Decimal("0.0065535"), pa.decimal128(7, 7)),
+    ])
+    def test_p_positions_scale_without_wrapping(self, picture, stored, expected, arrow):
+        """P positions on either side scale the full stored value; the type holds the result."""
+        rec = record(f"""
+        01  REC.
+            05  N  PIC {picture} COMP.
+        """)
+        field = rec.fields[0]
+        raw = stored.to_bytes(field.size, "big", signed=field.signed)
+        out = decode(rec, [raw])
+        assert rejects(out) == []
+        assert out.batch.schema.field("n").type == arrow
+        assert column(out, "n") == [expected]
+
+
 class TestRangePolicy:
     def test_full_range_by_default(self):
         """32767 in S9(4) COMP (TRUNC(BIN) data) decodes by default."""

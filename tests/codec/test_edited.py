@@ -68,6 +68,55 @@ class TestPictures:
         assert column(out, "x") == ["Z"]
 
 
+class TestOwnPoint:
+    """De-editing reads a value at its own decimal point and sign, so digits never move."""
+
+    @pytest.mark.parametrize("picture, text, expected", [
+        ("9(8).9(2)", "789.09     ", Decimal("789.09")),  # left-justified, as non-COBOL tools write
+        ("9(8).9(2)", "38945.09   ", Decimal("38945.09")),
+        ("9(8).9(2)", "00000789.09", Decimal("789.09")),
+        ("9(8).9(2)", "    789.09 ", Decimal("789.09")),
+        ("9(8).9(2)", "789.1      ", Decimal("789.10")),  # fewer decimals than the picture
+        ("ZZ9.99", " .50  ", Decimal("0.50")),
+        ("ZZ9V99", "  150", Decimal("1.50")),  # an implied point prints nothing
+        ("ZZ9V99", "150  ", Decimal("1.50")),
+        ("ZZZ.ZZ", "      ", Decimal("0.00")),  # all-Z zero prints as spaces, point included
+        ("***.**", "***.**", Decimal("0.00")),
+        ("$ZZ9.99", "$  1.50", Decimal("1.50")),
+        ("ZZ9.99-", "1.50-  ", Decimal("-1.50")),
+        ("99B99", "12 34", 1234),
+        ("99099", "12045", 1245),  # the 0 is an insertion, not a digit
+    ])
+    def test_vectors(self, picture, text, expected):
+        """Each text decodes to the number its own digits and point say."""
+        out = _edited(picture, text)
+        assert rejects(out) == []
+        assert column(out, "e") == [expected]
+
+    @pytest.mark.parametrize("picture, text", [
+        ("ZZ9.99", "-12.34"),  # no sign position in the picture
+        ("ZZ9.99", "1 2.34"),  # a space between digits
+        ("ZZ9.99", "12,.34"),  # no ',' in the picture, and not between digits
+        ("ZZ,ZZ9.99", "  12,.34 "),  # a "," not between two digits
+        ("ZZ9.99", "1.2.34"),  # a second point
+        ("ZZ9.99", "1.234 "),  # more decimals than the picture holds
+        ("ZZ9.99", "1234.5"),  # more integer digits than the picture holds
+        ("ZZ9V99", " 1.50"),  # a point the picture does not print
+        ("ZZ9.99-", "+1.50  "),  # '-' pictures print a space for plus, never '+'
+        ("ZZ9.99-", "-1.50- "),  # two signs
+        ("ZZ9.99CR", "1.50C   "),  # half a CR
+        ("ZZ9.99", "$1.50 "),  # no currency symbol in the picture
+        ("99/99/99", "12-31-99"),  # an insertion position holding another symbol
+        ("ZZ9.99", "  .   "),  # a point and no digit
+        ("9(8).9(2)", "789        "),  # the picture prints a point: without one, a guess
+        ("ZZ9.99", "  1234"),  # a lost point must not multiply the value by 100
+    ])
+    def test_rejects(self, picture, text):
+        """Text the picture cannot have printed is a BAD_EDITED reject, never a moved value."""
+        out = _edited(picture, text)
+        assert rejects(out) == [reject(1, "E", Reason.BAD_EDITED)]
+
+
 class TestMalformed:
     @pytest.mark.parametrize("picture, text", [
         ("ZZZ,ZZ9.99-", "  1,2A4.56 "), ("+ZZ9", "+ 5X"), ("ZZ9.99", "12#.00"),

@@ -69,10 +69,11 @@ def _rules(picture: str) -> _Rules:
     first_digit = digit_at.index(True) if True in digit_at else len(symbols)
     last_digit = len(digit_at) - 1 - digit_at[::-1].index(True) if True in digit_at else -1
     before, after = set(symbols[:first_digit + 1]), set(symbols[last_digit:])
-    leading = {_STAR} if "*" in symbols else set()
+    leading: set[int] = {_STAR} if "*" in symbols else set()
     leading |= {_DOLLAR} if "$" in symbols else set()
+    trailing: set[int] = set()
     sign_symbols = {"+": {_PLUS, _MINUS}, "-": {_MINUS}}
-    for side, allowed in ((before, leading), (after, trailing := set())):
+    for side, allowed in ((before, leading), (after, trailing)):
         for symbol, chars in sign_symbols.items():
             if symbol in side:
                 allowed |= chars

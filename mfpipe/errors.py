@@ -45,6 +45,7 @@ MESSAGES: dict[str, str] = {
     "MFP-1001": "{path}:{line}:{column}: {message}",
     "MFP-1002": "layout {layout}: {message}",
     "MFP-1003": "field {field} ({usage}, PIC {picture}) has no decoder",
+    "MFP-1004": "{path}:{line}:{column}: {field}: {message}",
     "MFP-2001": "{path}: {message} at byte offset {offset}; header={header_hex}; {hint}",
     "MFP-2002": "{path}: {message}",
     "MFP-2003": "{path}: {message}",
@@ -99,6 +100,17 @@ class LayoutError(MfpipeError):
 
     def __init__(self, layout: str, message: str) -> None:
         super().__init__(layout=layout, message=message)
+
+
+class UnsupportedLayoutError(MfpipeError):
+    """A copybook form that COBOL allows but mfpipe refuses rather than read wrongly (a
+    variable table inside a variable table, say); names the entry's line and column."""
+
+    code = "MFP-1004"
+    exit_code = 78
+
+    def __init__(self, path: str, line: int, column: int, field: str, message: str) -> None:
+        super().__init__(path=path, line=line, column=column, field=field, message=message)
 
 
 class UnsupportedFieldError(MfpipeError):

@@ -2,7 +2,8 @@
 
 Python's codecs cover cp037, cp273, cp500 and cp1140; the ``ebcdic`` package adds cp1047 and
 cp1141-cp1148. A table maps each byte to its Unicode code point, so a whole chunk translates
-in one NumPy ``take``.
+in one NumPy ``take``. Every table is the IBM CDRA one, byte for byte (checked against glibc's
+IBM charmaps in the tests), so every EBCDIC page reads X'15' as NEL (U+0085).
 """
 
 from __future__ import annotations
@@ -57,6 +58,9 @@ def charset(name: str) -> Charset:
         key = "ascii" if key == "ascii" else "latin-1"
         chars = bytes(range(256)).decode("latin-1")
     points = np.array([ord(c) for c in chars], dtype=np.uint32)
+    if ebcdic:  # IBM CDRA: X'15' is NEL and X'25' is LF in every EBCDIC page; the ebcdic
+        # package maps both to LF in cp1141-cp1148 and swaps them in cp1047 (z/OS USS style)
+        points[0x15], points[0x25] = 0x85, 0x0A
     ascii_table = np.where(points < 128, points, NOT_ASCII).astype(np.uint8)
     encoded = " +-".encode(key if ebcdic else "latin-1")
     return Charset(key, ebcdic, points, ascii_table, encoded[0], encoded[1], encoded[2])

@@ -244,7 +244,8 @@ def _set_usage(attrs: dict[str, object], word: str) -> None:
 def _parse_occurs(cursor: _Clauses, attrs: dict[str, object]) -> None:
     keyword = cursor.tokens[cursor.i - 1]
     low = high = cursor.integer("the OCCURS count")
-    if cursor.peek() == "TO":
+    ranged = cursor.peek() == "TO"
+    if ranged:
         cursor.take()
         high = cursor.integer("the OCCURS maximum")
     cursor.skip_noise()
@@ -252,6 +253,8 @@ def _parse_occurs(cursor: _Clauses, attrs: dict[str, object]) -> None:
         cursor.take()
         cursor.skip_noise()
         attrs["depending_on"] = cursor.take("the DEPENDING ON field").text.upper()
+        if not ranged:  # OCCURS n DEPENDING ON: IBM's minimum is then 1; 0 is read as well
+            low = 0
     elif high != low:
         raise cursor.error("OCCURS m TO n needs DEPENDING ON", keyword)
     if high < low or high < 1:

@@ -4,9 +4,10 @@ Order matters and is written once, in :func:`build_record`:
 
 1. ``inherit_usage``: a group's USAGE and SIGN apply to the items under it.
 2. ``place``: byte sizes and offsets; REDEFINES overlays, SYNC slack, OCCURS extents.
-3. ``flatten``: one leaf per OCCURS index, with its overlay branches and variable table.
-4. ``name_columns``: lower-case names, repeated leaves prefixed by a group, index suffixes.
-5. ``drop_fillers``: FILLER takes bytes but is not loaded.
+3. ``check_variable_tables``: OCCURS DEPENDING ON forms that cannot be read exactly are refused.
+4. ``flatten``: one leaf per OCCURS index, with its overlay branches and variable table.
+5. ``name_columns``: lower-case names, repeated leaves prefixed by a group, index suffixes.
+6. ``drop_fillers``: FILLER takes bytes but is not loaded.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from mfpipe.errors import LayoutError
+from mfpipe.errors import LayoutError, UnsupportedLayoutError
 from mfpipe.layout.parser import Item
 from mfpipe.layout.picture import parse_picture
 from mfpipe.layout.types import (Category, Field, OccursDependingOn, RecordLayout, SignPosition,
@@ -33,6 +34,8 @@ def inherit_usage(item: Item, usage: Usage | None = None, sign: SignPosition | N
         return replace(item, usage=usage, sign=sign, children=children)
     if usage is None and item.picture is not None and item.picture.category is Category.NATIONAL:
         usage = Usage.NATIONAL
+    if item.picture is not None and not item.picture.signed:
+        sign = item.sign  # a group's SIGN clause applies to its signed items only
     return replace(item, usage=usage or Usage.DISPLAY, sign=sign)
 
 
@@ -57,6 +60,10 @@ def elementary_size(item: Item, layout: str) -> int:
                 return size
         raise LayoutError(layout, f"{item.name} at line {item.line}: binary fields hold at most "
                                   f"18 digits, PIC {picture.text} has {picture.digits}")
+    if item.sign is not None and picture.category is Category.NUMERIC and not picture.signed:
+        raise UnsupportedLayoutError(layout, item.line, item.column, item.name,
+                                     f"SIGN needs a signed picture (S9...), PIC {picture.text} "
+                                     "has no S")
     separate = item.sign in (SignPosition.LEADING_SEPARATE, SignPosition.TRAILING_SEPARATE)
     return picture.size + (1 if separate and picture.category is Category.NUMERIC else 0)
 
@@ -109,6 +116,51 @@ def flatten(root: Item) -> list[Leaf]:
     leaves: list[Leaf] = []
     _walk(root, (), 0, (), (), None, False, leaves)
     return leaves
+
+
+def check_variable_tables(root: Item, layout: str) -> None:
+    """Refuse the OCCURS DEPENDING ON forms mfpipe cannot read exactly, naming the entry.
+
+    Supported: variable tables of fixed-size elements, the items after them shifting with the
+    count (IBM's variably located items). Refused: a variable table inside another table (its
+    elements would vary in size), a count inside its own table or after it, and a count that
+    is not an integer numeric item.
+    """
+    items = {item.name: item for item in _descendants(root)}
+    for table in (item for item in items.values() if item.depending_on):
+        inner = [i for i in _descendants(table) if i is not table]
+
+        def refuse(message: str, at: Item = table) -> UnsupportedLayoutError:
+            return UnsupportedLayoutError(layout, at.line, at.column, at.name, message)
+
+        nested = next((i for i in inner if i.depending_on), None)
+        if nested is not None:
+            raise refuse(f"a variable table (OCCURS DEPENDING ON) inside the variable table "
+                         f"{table.name} is not supported", nested)
+        count = items.get(table.depending_on or "")
+        if count is None:
+            raise refuse(f"DEPENDING ON {table.depending_on} names no item of the record")
+        if count in inner or count.offset >= table.offset:
+            raise refuse(f"the count {count.name} must come before the table it sizes")
+        picture = count.picture
+        if count.is_group or picture is None or picture.category is not Category.NUMERIC \
+                or picture.scale > 0:
+            raise refuse(f"the count {count.name} must be an integer numeric item")
+    for table in (item for item in items.values() if item.occurs > 1 and not item.depending_on):
+        nested = next((i for i in _descendants(table) if i.depending_on), None)
+        if nested is not None:
+            raise UnsupportedLayoutError(
+                layout, nested.line, nested.column, nested.name,
+                f"a variable table inside the table {table.name} (OCCURS {table.occurs}) is "
+                "not supported")
+
+
+def _descendants(item: Item) -> list[Item]:
+    """The item and every item under it, in declaration order."""
+    found = [item]
+    for child in item.children:
+        found += _descendants(child)
+    return found
 
 
 def _walk(item: Item, path: tuple[Item, ...], shift: int, occurs: tuple[int, ...],
@@ -170,6 +222,7 @@ def _unique_prefix(leaf: Leaf, base: str, group: list[Leaf]) -> str:
 def build_record(root: Item, renames: dict[str, tuple[str, str]], path: str) -> RecordLayout:
     """Run the passes in order and return the record's loaded fields."""
     placed = place(inherit_usage(root), 0, path)
+    check_variable_tables(placed, path)
     leaves = flatten(placed)
     names = name_columns(leaves, path)
     columns_by_cobol = {leaf.item.name: names[id(leaf.item)] for leaf in leaves

@@ -63,8 +63,13 @@ def parse_picture(text: str) -> Picture:
         return _numeric(text, symbols)
     if kinds <= (_EDIT_SYMBOLS | _NUMERIC_SYMBOLS) - {"S"}:
         return _edited(text, symbols)
-    bad = next(s for s in symbols if s not in _EDIT_SYMBOLS | _NUMERIC_SYMBOLS | {"X", "A", "N"})
-    raise ValueError(f"symbol {bad!r} is not allowed in PIC {text}" if bad else f"mixed PIC {text}")
+    bad = next((s for s in symbols if s not in _EDIT_SYMBOLS | _NUMERIC_SYMBOLS | {"X", "A", "N"}),
+               None)
+    if bad is not None:
+        raise ValueError(f"symbol {bad!r} is not allowed in PIC {text}")
+    if "S" in kinds:
+        raise ValueError(f"S cannot sign an edited picture (PIC {text}); use +, -, CR or DB")
+    raise ValueError(f"PIC {text} mixes text symbols (X, A, N) with numeric or edit symbols")
 
 
 def _numeric(text: str, symbols: list[str]) -> Picture:

@@ -3,7 +3,8 @@
 Fixed-format copybooks keep a sequence area in columns 1-6, an indicator in column 7
 (``*`` and ``/`` comment the line, ``-`` continues a literal, ``D`` marks a debugging line)
 and an identification area in columns 73-80; all of that is dropped here so the parser only
-sees code. Free-format text (code starting in column 1) is recognised and kept whole.
+sees code. Free-format text (code starting anywhere else, column 7 or column 1) is recognised
+and kept whole, but for comments: ``*>`` anywhere, and lines starting with ``*`` or ``/``.
 """
 
 from __future__ import annotations
@@ -50,7 +51,9 @@ def _code_lines(text: str) -> list[tuple[int, int, str]]:
     kept: list[tuple[int, int, str]] = []
     for number, line in enumerate(lines, start=1):
         if not fixed:
-            if not line.lstrip().startswith("*>"):
+            # no entry starts with '*' or '/': such a line is a comment, whether written as
+            # '*>' or as a fixed-format comment shifted out of column 7
+            if not line.lstrip().startswith(("*", "/")):
                 kept.append((number, 1, line.split("*>")[0]))
             continue
         indicator = line[6:7]

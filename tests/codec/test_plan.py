@@ -206,6 +206,22 @@ class TestOccursDependingOn:
         assert column(out, "qty_3") == [None, None, -30, -30]
         assert column(out, "code_4") == [None, None, None, "C4"]
 
+    def test_occurs_n_depending_on_holds_0_to_n(self):
+        """OCCURS n DEPENDING ON (no m TO): counts 0..n are read, more is a reject."""
+        rec = record("""
+        01  REC.
+            05  N  PIC 9.
+            05  T  OCCURS 3 DEPENDING ON N PIC X.
+            05  Z  PIC X.
+        """)
+        assert (rec.odo[0].min_count, rec.odo[0].max_count) == (0, 3)
+        data = [b"0Z", b"1AZ", b"3ABCZ", b"4ABCDZ"]
+        out = decode(rec, [d.decode().encode("cp037") for d in data],
+                     lengths=[len(d) for d in data])
+        assert column(out, "z") == ["Z", "Z", "Z"]
+        assert column(out, "t_1") == [None, "A", "A"]
+        assert [r[0] for r in rejects(out)] == [4]
+
     def test_variable_records_built_by_hand(self):
         """A hand-built record with two elements puts TAIL right behind them."""
         data = bytes.fromhex("002C") + "AA".encode("cp037") + bytes.fromhex("001C") + \

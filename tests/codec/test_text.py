@@ -35,11 +35,11 @@ class TestCodePages:
         out = decode(TEXT, [bytes.fromhex(data)], encoding=encoding)
         assert column(out, "t") == [expected]
 
-    def test_cp1047_newline_differs_from_cp037(self):
-        """0x15 is LF in cp1047 and NEL in cp037; 0x25 is the other way round."""
+    @pytest.mark.parametrize("encoding", ["cp037", "cp1047", "cp1141", "cp1148"])
+    def test_nel_and_lf_as_in_ibm_cdra(self, encoding):
+        """0x15 is NEL and 0x25 is LF in every EBCDIC page (IBM CDRA; not the USS swap)."""
         data = [bytes.fromhex("1525C1C2C3C4")]
-        assert column(decode(TEXT, data, encoding="cp1047"), "t") == ["\n\x85ABCD"]
-        assert column(decode(TEXT, data, encoding="cp037"), "t") == ["\x85\nABCD"]
+        assert column(decode(TEXT, data, encoding=encoding), "t") == ["\x85\nABCD"]
 
     def test_ascii_file(self):
         """encoding="ascii" reads the bytes as they are."""

@@ -6,7 +6,7 @@ import pickle
 
 import pytest
 
-from mfpipe.errors import CopybookSyntaxError, LayoutError
+from mfpipe.errors import CopybookSyntaxError, LayoutError, UnsupportedLayoutError
 from mfpipe.layout import Category, SignPosition, Usage, load_layout, parse_layout
 from tests.support import copybook
 
@@ -46,6 +46,12 @@ class TestSourceFormat:
                 "           05  n pic s9(4) comp.\n")
         parsed = fields(text)
         assert parsed["cust_email"].size == 40 and parsed["n"].usage is Usage.COMP
+
+    def test_code_from_column_7_with_comments(self):
+        """Code written one column left of the fixed format, with '*' comments in column 7."""
+        text = ("      * a comment\n      01 REC.\n      * another\n         05 A PIC X(2).\n"
+                "      / page\n         05 B PIC 9.\n")
+        assert [f.column for f in parse_layout(text).records[0].fields] == ["a", "b"]
 
     def test_free_format(self):
         """Code starting in column 1 is read as free format, with '*>' comments."""
@@ -248,6 +254,47 @@ class TestErrors:
         assert (error.path, error.line, error.column) == ("bad.cpy", line, column)
         assert fragment in error.message
         assert str(error).startswith(f"MFP-1001 bad.cpy:{line}:{column}:")
+
+    @pytest.mark.parametrize("body, line, column, field, fragment", [
+        ("01  REC.\n    05  N PIC 9.\n    05  K PIC 9.\n    05  G OCCURS 0 TO 2 DEPENDING ON N."
+         "\n        10  I OCCURS 0 TO 3 DEPENDING ON K.\n            15  F PIC X.\n"
+         "    05  T PIC X.",
+         5, 16, "I", "inside the variable table G"),
+        ("01  REC.\n    05  N PIC 9.\n    05  G OCCURS 2.\n        10  I OCCURS 0 TO 3 DEPENDING"
+         " ON N.\n            15  F PIC X.", 4, 16, "I", "inside the table G"),
+        ("01  REC.\n    05  G OCCURS 0 TO 2 DEPENDING ON N.\n        10  N PIC 9.", 2, 12, "G",
+         "must come before"),
+        ("01  REC.\n    05  T OCCURS 0 TO 2 DEPENDING ON N PIC X.\n    05  N PIC 9.", 2, 12, "T",
+         "must come before"),
+        ("01  REC.\n    05  N PIC X.\n    05  T OCCURS 3 DEPENDING ON N PIC X.", 3, 12, "T",
+         "integer numeric"),
+        ("01  REC.\n    05  N PIC 9V9.\n    05  T OCCURS 3 DEPENDING ON N PIC X.", 3, 12, "T",
+         "integer numeric"),
+        ("01  REC.\n    05  T OCCURS 3 DEPENDING ON NOPE PIC X.", 2, 12, "T", "names no item"),
+        ("01  REC.\n    05  A PIC 9(3) SIGN LEADING SEPARATE.", 2, 12, "A", "no S"),
+    ])
+    def test_unsupported_forms_are_refused_with_their_place(self, body, line, column, field,
+                                                            fragment):
+        """A form mfpipe cannot read exactly is refused, naming the file, line, column, field."""
+        with pytest.raises(UnsupportedLayoutError) as caught:
+            parse_layout(copybook(body), "odd.cpy")
+        error = caught.value
+        assert (error.path, error.line, error.column, error.field) == ("odd.cpy", line, column,
+                                                                       field)
+        assert fragment in error.message
+
+    def test_group_sign_skips_unsigned_items(self):
+        """A group's SIGN SEPARATE applies to its signed items; unsigned ones keep their size."""
+        rec = parse_layout(copybook("01  REC SIGN LEADING SEPARATE.\n    05  A PIC S9(3).\n"
+                                    "    05  B PIC 9(3).")).records[0]
+        assert [(f.size, f.sign_position.name) for f in rec.fields] == [
+            (4, "LEADING_SEPARATE"), (3, "NONE")]
+
+    @pytest.mark.parametrize("picture", ["S9(3).99", "S$$9.99", "SZZ9"])
+    def test_s_in_an_edited_picture(self, picture):
+        """S in an edited picture is a syntax error that says how to sign it, not a crash."""
+        with pytest.raises(CopybookSyntaxError, match="use \\+, -, CR or DB"):
+            parse_layout(copybook(f"01  REC.\n    05  A PIC {picture}."))
 
     def test_redefines_unknown_item(self):
         """REDEFINES of an item that is not an earlier sibling is a layout error naming both."""

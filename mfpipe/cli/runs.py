@@ -15,6 +15,7 @@ from mfpipe.db.retention import purge_staging
 from mfpipe.db.runs import RunStore
 from mfpipe.db.urls import DEFAULT_URL, resolve
 from mfpipe.jobs.operations import cancel_run, list_runs, recover_runs, run_stats, show_run
+from mfpipe.pipeline.source import release_spool
 
 _DB = click.option("--db", "db_url",
                    help=f"Database URL (default: $MFPIPE_DB, then {DEFAULT_URL}).")
@@ -101,7 +102,13 @@ def cancel(run_id: str, db_url: str | None) -> None:
 def abandon(run_id: str, heartbeat_ttl: float, db_url: str | None) -> None:
     """Give up a FAILED or STOPPED run: it never restarts, and the next launch of its content
     loads it afresh (its staging rows go with `runs purge`)."""
-    _with_store(db_url, lambda store: abandon_run(store, run_id, heartbeat_ttl))
+    def give_up(store: RunStore) -> str:
+        abandon_run(store, run_id, heartbeat_ttl)
+        return str((store.run(run_id) or {}).get("file") or "")
+
+    path = _with_store(db_url, give_up)
+    if path:  # a compressed input's decompressed copy is no longer needed for a restart
+        release_spool(path)
     click.echo(f"run {run_id}: ABANDONED")
 
 

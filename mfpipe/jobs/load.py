@@ -29,14 +29,12 @@ from mfpipe.db.runs import COMPLETED, FAILED, LOADED, RunStore, utcnow
 from mfpipe.errors import (EXIT_DATA, EXIT_INTERNAL, EXIT_NO_INPUT, EXIT_NOTHING_TO_DO,
                            MfpipeError, first_line)
 from mfpipe.framing import iter_chunks
-from mfpipe.layout import load_layout
-from mfpipe.pipeline.config import (RunConfig, changed_options, config_from_options, file_sha256,
-                                    resumed)
+from mfpipe.pipeline.config import (RunConfig, changed_options, config_from_options, resumed)
 from mfpipe.pipeline.engine import Engine, RunSummary, resolve_columns
 from mfpipe.pipeline.process import check_framing
 from mfpipe.pipeline.progress import Progress
 from mfpipe.pipeline.tasks import Committed
-from mfpipe.pipeline.source import open_input
+from mfpipe.pipeline.source import open_input, release_spool
 from mfpipe.recon.publish import publish
 
 SKIPPED, REFUSED = "SKIPPED", "REFUSED"  # launch outcomes of a file that no run loaded
@@ -111,6 +109,8 @@ def run_attempt(config: RunConfig, attempt: int, facts: FileFacts,
         _end_attempt(store, summary, done)
         _release(store, facts, summary)
         store.close()
+        if summary.status == COMPLETED:  # a restart of a failed run still finds the spool
+            release_spool(config.input_path)
     return summary
 
 
@@ -176,7 +176,8 @@ def not_loaded(decision: Claim) -> RunSummary:
 def _identified(config: RunConfig, facts: FileFacts) -> tuple[RunConfig, LoadIdentity]:
     """The config with its path, content, job, table, record and proof columns resolved
     (so that a resumed run's stored options compare alike), and the load's identity."""
-    record = load_layout(config.layout_path).record(config.record_name)
+    config = config.with_layout()  # the copybook's text is kept with the run from now on
+    record = config.record()
     check_framing(record, config.framing)
     config.condition(record)  # a bad --when is 78 now, not in the processors
     final = check_identifier(config.final_table or record.table, "final table")
@@ -184,8 +185,7 @@ def _identified(config: RunConfig, facts: FileFacts) -> tuple[RunConfig, LoadIde
         check_identifier(config.staging_table, "staging table")
     job = config.job or record.table
     config = replace(config, input_path=facts.path, file_sha256=facts.sha256, job=job,
-                     final_table=final, record_name=record.name,
-                     layout_sha256=file_sha256(config.layout_path))
+                     final_table=final, record_name=record.name)
     config = resolve_columns(config, DecodePlan.compile(record, config.decode).schema)
     return config, LoadIdentity(job, final, record.name, facts.sha256)
 

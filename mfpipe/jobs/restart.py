@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+import structlog
+
 from mfpipe.db.claims import ClaimRequest, claim
 from mfpipe.db.identity import LoadIdentity
 from mfpipe.db.runs import RunStore
@@ -23,6 +25,8 @@ from mfpipe.jobs.load import file_facts, run_attempt
 from mfpipe.pipeline.config import RESUMABLE, config_from_options, file_sha256
 from mfpipe.pipeline.engine import RunSummary
 from mfpipe.pipeline.progress import Progress
+
+log = structlog.get_logger()
 
 
 def restart_run(run_id: str, db_url: str, progress: Progress | None = None,
@@ -45,11 +49,15 @@ def restart_run(run_id: str, db_url: str, progress: Progress | None = None,
                                    "restart; load the file with `mfpipe run`", EXIT_USAGE)
         config = replace(config_from_options(run["options"], db_url), **(changes or {}))
         config.check_outputs()
-        if config.layout_sha256 and file_sha256(config.layout_path) != config.layout_sha256:
+        drift = config.copybook_drift()
+        if drift:  # the stored copybook decodes every attempt alike: say so, and go on
+            log.warning(drift, run_id=run_id)
+        elif not config.layout_text and config.layout_sha256 and \
+                file_sha256(config.layout_path) != config.layout_sha256:
             raise RunError(run_id, f"copybook {config.layout_path} has changed since the run "
-                                   "began: its chunks would be decoded two ways; `mfpipe "
-                                   "reprocess` loads the file afresh with the new copybook",
-                           EXIT_USAGE)
+                                   "began, and the run predates stored copybooks: its chunks "
+                                   "would be decoded two ways; `mfpipe reprocess` loads the "
+                                   "file afresh with the new copybook", EXIT_USAGE)
         facts = file_facts(config.input_path)
         if config.file_sha256 and facts.sha256 != config.file_sha256:
             raise RunError(run_id, f"{config.input_path} has changed since the run began "

@@ -15,7 +15,7 @@ from mfpipe.layout.types import (LENGTH_KEY, Category, Condition, Field, Layout,
                                  OccursDependingOn, RecordLayout, SignPosition, Usage)
 
 __all__ = ["LENGTH_KEY", "Category", "Condition", "Field", "Layout", "OccursDependingOn",
-           "RecordLayout", "SignPosition", "Usage", "load_layout", "parse_layout"]
+           "RecordLayout", "SignPosition", "Usage", "load_layout", "parse_layout", "read_copybook"]
 
 
 def parse_layout(text: str, path: str = "<copybook>") -> Layout:
@@ -24,11 +24,14 @@ def parse_layout(text: str, path: str = "<copybook>") -> Layout:
     return Layout(path=path, records=records)
 
 
-def load_layout(path: str | Path) -> Layout:
-    """Read and parse a copybook file (any single-byte encoding; bytes above 0x7F kept as-is)."""
-    location = Path(path)
+def read_copybook(path: str | Path) -> str:
+    """A copybook file's text (any single-byte encoding: bytes above 0x7F kept as latin-1)."""
     try:
-        text = location.read_bytes().decode("latin-1")
+        return Path(path).read_bytes().decode("latin-1")
     except OSError as exc:
-        raise InputError(str(location), f"cannot read the copybook: {exc.strerror}") from None
-    return parse_layout(text, str(location))
+        raise InputError(str(path), f"cannot read the copybook: {exc.strerror}") from None
+
+
+def load_layout(path: str | Path) -> Layout:
+    """Read and parse a copybook file."""
+    return parse_layout(read_copybook(path), str(path))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import os
 import secrets
@@ -13,7 +15,7 @@ from mfpipe.codec import Branch, DecodeOptions
 from mfpipe.db.rules import Rule
 from mfpipe.errors import ConfigError, InputError, OutputError
 from mfpipe.framing import FramingOptions
-from mfpipe.layout import RecordLayout
+from mfpipe.layout import Layout, RecordLayout, load_layout, parse_layout, read_copybook
 from mfpipe.pipeline.selection import Condition, Window
 
 
@@ -50,6 +52,8 @@ class RunConfig:
     loader: str | None = None  # a non-default bulk loader, e.g. "postgresql-adbc"
     file_sha256: str | None = None  # the content being loaded, as the registry saw it
     layout_sha256: str | None = None  # the copybook's, when the run began: a resume checks it
+    layout_text: str = ""  # the copybook itself, stored with the run: every later attempt,
+    # reconciliation and process decodes with this text, whatever the file says that day
     direct_path: bool = False  # Oracle Direct Path Load (opt-in)
     heartbeat_s: float = 5.0
     retry_s: float = 60.0  # how long transient database errors are retried
@@ -95,6 +99,37 @@ class RunConfig:
         (promotion would have to drop it)."""
         return replace(self.decode, required=self.key) if self.key else self.decode
 
+    def layout(self) -> Layout:
+        """The run's copybook: the text stored with it, or (a config not yet started, or a
+        run stored before the text was kept) the file at ``layout_path``."""
+        if self.layout_text:
+            return _parsed(self.layout_text, self.layout_path)
+        return load_layout(self.layout_path)
+
+    def record(self, name: str | None = None) -> RecordLayout:
+        """A record of the run's copybook: the loaded one by default."""
+        return self.layout().record(name or self.record_name)
+
+    def with_layout(self) -> RunConfig:
+        """This config with the copybook file's text and SHA-256 kept in it (at launch)."""
+        text = read_copybook(self.layout_path)
+        digest = hashlib.sha256(text.encode("latin-1")).hexdigest()
+        return replace(self, layout_text=text, layout_sha256=digest)
+
+    def copybook_drift(self) -> str:
+        """What to tell the operator when the copybook file no longer matches the text the
+        run decoded with ("" when it does, or when the run predates stored copybooks)."""
+        if not self.layout_text or not self.layout_sha256:
+            return ""
+        try:
+            same = file_sha256(self.layout_path) == self.layout_sha256
+        except InputError:
+            return (f"copybook {self.layout_path} is gone; the run uses the copybook stored "
+                    f"with it (sha256 {self.layout_sha256[:12]})")
+        return "" if same else (
+            f"copybook {self.layout_path} has changed since the run began; the run uses the "
+            f"copybook stored with it (sha256 {self.layout_sha256[:12]})")
+
     def condition(self, record: RecordLayout) -> Condition | None:
         """The parsed ``--when`` for the run's record (None without one)."""
         return Condition.parse(self.when, record, self.decode) if self.when else None
@@ -139,10 +174,13 @@ RESUMABLE = frozenset({"processors", "writers", "max_errors", "retry_s", "heartb
 _RUN_OWN = frozenset({"run_id", "file_sha256", "replaces"})  # the run's, kept on resume
 
 
+@functools.lru_cache(maxsize=8)
+def _parsed(text: str, path: str) -> Layout:
+    return parse_layout(text, path)
+
+
 def file_sha256(path: str) -> str:
     """The SHA-256 of a (small) file's bytes, such as a copybook's."""
-    import hashlib
-
     try:
         with open(path, "rb") as handle:
             return hashlib.sha256(handle.read()).hexdigest()

@@ -25,7 +25,7 @@ from mfpipe.errors import ConfigError, OutputError
 from mfpipe.framing import FramingOptions, RawChunk, iter_chunks
 from mfpipe.layout import RecordLayout
 from mfpipe.pipeline.process import check_framing, decode_chunk
-from mfpipe.pipeline.source import open_input
+from mfpipe.pipeline.source import open_input, release_spool
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,7 @@ def convert_file(record: RecordLayout, source: str | Path, output: str | Path,
     finally:
         for part in temporary:
             part.unlink(missing_ok=True)
+        release_spool(source)  # a compressed input's decompressed copy
     return ConvertResult(str(source), str(target), str(rejects_target), read, written, rejected,
                          round(time.perf_counter() - started, 3))
 

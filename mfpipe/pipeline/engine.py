@@ -28,7 +28,6 @@ from mfpipe.db.runs import (FAILED, LOADED, STARTED, STARTING, STOPPED, STOPPING
 from mfpipe.db.urls import redact
 from mfpipe.errors import (EXIT_DATA, EXIT_INTERNAL, EXIT_OK, EXIT_STOPPED, EXIT_TEMPORARY,
                            MfpipeError, RunError)
-from mfpipe.layout import load_layout
 from mfpipe.pipeline import forking, signals
 from mfpipe.pipeline.config import RunConfig, options_of
 from mfpipe.pipeline.metrics import MetricsAggregator
@@ -85,7 +84,7 @@ class Engine:
         """Load the file into the run a claim made or resumed (``mfp_run`` has its row);
         ``done_chunks`` (a resumed run's ledger) are counted but not loaded again."""
         started = time.perf_counter()
-        record = load_layout(self.config.layout_path).record(self.config.record_name)
+        record = self.config.record()
         plan = DecodePlan.compile(record, self.config.record_decode)
         self.config = config = resolve_columns(self.config, plan.schema)
         staging, final = store.prepare(record.table, plan.schema, config.final_table,
@@ -280,7 +279,7 @@ def read_trailer(config: RunConfig) -> str | None:
     the file has gone by then."""
     if not config.trailer_record:
         return None
-    load_layout(config.layout_path).record(config.trailer_record)  # a missing one fails now
+    config.record(config.trailer_record)  # a missing one fails now
     with open_input(config.input_path) as buffer:
         return bytes(buffer[len(buffer) - config.framing.skip_trailer_bytes:]).hex()
 

@@ -25,7 +25,6 @@ from mfpipe.codec.digest import column_totals, content_hash
 from mfpipe.db.loaders import loader_class
 from mfpipe.db.rows import REJECT_SCHEMA
 from mfpipe.framing import RawChunk
-from mfpipe.layout import load_layout
 from mfpipe.pipeline.config import RunConfig
 from mfpipe.pipeline.metrics import MetricsAggregator
 from mfpipe.pipeline.process import decode_chunk
@@ -53,7 +52,7 @@ def run_processor(worker_id: int, config: RunConfig, tasks: Any, results: Any,
 def _process_tasks(worker_id: int, config: RunConfig, tasks: Any, results: Any,
                    metrics: MetricsAggregator, abort: Any) -> bool:
     """Decode until the reader's sentinel (True) or until the run is over without it."""
-    record = load_layout(config.layout_path).record(config.record_name)
+    record = config.record()
     plan = DecodePlan.compile(record, config.record_decode)
     condition = config.condition(record)
     prepare = loader_class(config.db_url, config.loader).prepare  # e.g. encode for COPY

@@ -1,30 +1,59 @@
-"""Opening an input file for framing: memory-mapped, with clear errors for what goes wrong."""
+"""Opening an input file for framing: memory-mapped, with clear errors for what goes wrong.
+
+Compressed files (gzip, bzip2, xz: recognised by their magic bytes, whatever their name) are
+read transparently: they are decompressed once, streamed in 1 MiB blocks (memory stays flat),
+into a spool file that is then mapped like any input. Framing, chunk byte offsets and reject
+offsets all refer to the decompressed bytes. The spool's name follows the compressed file's
+identity (path, size, modification time, inode), so the reader and every processor of a run
+map the same spool; it is written to a temporary name and renamed, so a reader never sees a
+half-written one, and a process that finds none makes it. ``release_spool`` removes it when a
+load is done; ``$MFPIPE_SPOOL`` chooses its folder (default: the system's temporary folder).
+"""
 
 from __future__ import annotations
 
+import bz2
+import io
+import gzip
+import hashlib
+import lzma
 import mmap
 import os
-from collections.abc import Iterator
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 from mfpipe.errors import InputError
+
+def _gzip(path: str) -> io.BufferedIOBase:
+    return gzip.open(path, "rb")
+
+
+def _bzip2(path: str) -> io.BufferedIOBase:
+    return bz2.open(path, "rb")
+
+
+def _xz(path: str) -> io.BufferedIOBase:
+    return lzma.open(path, "rb")
+
+
+_COMPRESSIONS: tuple[tuple[bytes, str, Callable[[str], io.BufferedIOBase]], ...] = (
+    (b"\x1f\x8b", "gzip", _gzip), (b"BZh", "bzip2", _bzip2), (b"\xfd7zXZ\x00", "xz", _xz))
 
 
 @contextmanager
 def open_input(path: str | Path) -> Iterator[memoryview]:
-    """Map the file read-only; pages are read as framing reaches them, so memory stays flat."""
+    """Map the file read-only (a compressed one: its decompressed spool); pages are read as
+    framing reaches them, so memory stays flat."""
     location = Path(path)
-    try:
-        if location.is_dir():
-            raise InputError(str(location), "is a directory, not a file")
-        handle = open(location, "rb")
-    except FileNotFoundError:
-        raise InputError(str(location), "no such file") from None
-    except PermissionError:
-        raise InputError(str(location), "permission denied") from None
-    except OSError as exc:
-        raise InputError(str(location), f"cannot open: {exc.strerror}") from None
+    handle = _open(location)
+    opener = _compression(handle)
+    if opener is not None:
+        handle.close()
+        handle = _open(_spool(location, opener))
     with handle:
         if os.fstat(handle.fileno()).st_size == 0:
             yield memoryview(b"")
@@ -39,3 +68,62 @@ def open_input(path: str | Path) -> Iterator[memoryview]:
                 mapped.close()
             except BufferError:  # a caller still holds a slice; the mapping closes with it
                 pass
+
+
+def release_spool(path: str | Path) -> None:
+    """Remove the decompressed spool of a compressed input, if there is one (a load is
+    done with it; a process still mapping it keeps its pages)."""
+    try:
+        spool = _spool_path(Path(path))
+    except OSError:
+        return
+    try:
+        spool.unlink()
+    except FileNotFoundError:
+        pass
+
+
+def _open(location: Path) -> IO[bytes]:
+    try:
+        if location.is_dir():
+            raise InputError(str(location), "is a directory, not a file")
+        return open(location, "rb")
+    except FileNotFoundError:
+        raise InputError(str(location), "no such file") from None
+    except PermissionError:
+        raise InputError(str(location), "permission denied") from None
+    except OSError as exc:
+        raise InputError(str(location), f"cannot open: {exc.strerror}") from None
+
+
+def _compression(handle: IO[bytes]) -> Callable[[str], io.BufferedIOBase] | None:
+    head = handle.read(6)
+    return next((opener for magic, _, opener in _COMPRESSIONS if head.startswith(magic)), None)
+
+
+def _spool_path(location: Path) -> Path:
+    stat = location.stat()
+    identity = f"{location.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{stat.st_ino}"
+    folder = Path(os.environ.get("MFPIPE_SPOOL") or tempfile.gettempdir())
+    return folder / f"mfpipe-{hashlib.sha256(identity.encode()).hexdigest()[:24]}.spool"
+
+
+def _spool(location: Path, opener: Callable[[str], io.BufferedIOBase]) -> Path:
+    """The decompressed copy of ``location``, made now unless it exists already."""
+    spool = _spool_path(location)
+    if spool.exists():
+        return spool
+    partial = spool.with_name(f"{spool.name}.{os.getpid()}.part")
+    try:
+        with opener(str(location)) as source, open(partial, "wb") as target:
+            shutil.copyfileobj(source, target, 1 << 20)
+        os.replace(partial, spool)
+    except (EOFError, OSError, lzma.LZMAError) as exc:
+        partial.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.filename == str(partial):
+            raise InputError(str(location), f"cannot decompress it into {partial.parent}: "
+                                            f"{exc.strerror} (set $MFPIPE_SPOOL)") from None
+        raise InputError(str(location), f"is compressed but cannot be decompressed: "
+                                        f"{exc or type(exc).__name__} (truncated or corrupt?)"
+                         ) from None
+    return spool

@@ -157,6 +157,7 @@ class ReconciliationReport:
     history_stats: list[HistoryStat] = field(default_factory=list)
     restart_hint: str = ""  # the command to run when the run did not complete
     generated_at: str = ""
+    notes: list[str] = field(default_factory=list)  # what the operator should know besides
 
     @property
     def passed(self) -> bool:

@@ -81,7 +81,8 @@ class ReconciliationService:
             facts.run_info(subject), facts.counts(subject), checks,
             facts.worker_stats(subject, attempts), facts.attempt_info(attempts),
             facts.reject_groups(subject), entries, history_stats(subject, entries),
-            facts.restart_hint(subject), utcnow().isoformat(timespec="seconds") + "Z")
+            facts.restart_hint(subject), utcnow().isoformat(timespec="seconds") + "Z",
+            [note for note in (subject.config.copybook_drift(),) if note])
 
     def _refuse_purged(self, run_id: str) -> None:
         """A run whose staging rows were purged cannot be checked again."""

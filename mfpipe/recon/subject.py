@@ -24,7 +24,7 @@ from mfpipe.db.runs import RunStore
 from mfpipe.db.schema import final_table, staging_table
 from mfpipe.db.violations import Violations, row_condition, violations
 from mfpipe.errors import EXIT_NO_INPUT, RunError
-from mfpipe.layout import Category, RecordLayout, load_layout
+from mfpipe.layout import Category, RecordLayout
 from mfpipe.pipeline.config import RunConfig, config_from_options
 from mfpipe.recon.measures import Measure, measure
 
@@ -53,7 +53,7 @@ class RunSubject:
             raise RunError(run_id, "no such run in this database (see `mfpipe runs list`)",
                            EXIT_NO_INPUT)
         config = config_from_options(run["options"], store.url)
-        record = load_layout(config.layout_path).record(config.record_name)
+        record = config.record()
         schema = DecodePlan.compile(record, config.decode).schema
         metadata = sa.MetaData()
         staging = staging_table(metadata, record.table, schema, store.dialect,

@@ -16,7 +16,7 @@ import numpy as np
 from mfpipe.codec import DecodePlan
 from mfpipe.db.digest import exact_sums
 from mfpipe.errors import ConfigError
-from mfpipe.layout import Field, RecordLayout, load_layout
+from mfpipe.layout import Field, RecordLayout
 from mfpipe.recon.model import CheckResult
 from mfpipe.recon.subject import RunSubject
 
@@ -26,7 +26,7 @@ def trailer_checks(subject: RunSubject) -> list[CheckResult]:
     config = subject.config
     if not config.trailer_record:
         return []
-    record = load_layout(config.layout_path).record(config.trailer_record)
+    record = config.record(config.trailer_record)
     values = _decode(subject, record)
     if values is None:
         return [CheckResult("trailer", "trailer", "a valid trailer record", "invalid bytes",

@@ -43,6 +43,7 @@ def render_html(report: ReconciliationReport) -> str:
     body = [_verdict(report), _run(report), _counts(report), _attempts(report),
             _workers(report),
             _checks(report), _rejects(report), _history(report), _restart(report),
+            _notes(report),
             f"<footer>Generated {_e(report.generated_at or '-')} by mfpipe.</footer>"]
     return "\n".join([
         "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
@@ -211,6 +212,13 @@ def _history_chart(report: ReconciliationReport) -> str:
                     f"this run {run.run_id} ({run.started_at}, {run.status}): "
                     f"{fmt_int(loaded)} loaded in {fmt_duration(run.elapsed_s)}", True))
     return bar_chart("history-chart", "Records loaded per run, this run highlighted", bars)
+
+
+def _notes(report: ReconciliationReport) -> str:
+    if not report.notes:
+        return ""
+    items = "".join(f"<li>{_e(note)}</li>" for note in report.notes)
+    return f'<section id="notes"><h2>Notes</h2><ul>{items}</ul></section>'
 
 
 def _restart(report: ReconciliationReport) -> str:

@@ -29,7 +29,7 @@ def render_text(report: ReconciliationReport) -> str:
     sections = [_title(report), _run(report), _counts(report), _attempts(report),
                 _workers(report),
                 _checks(report), _rejects(report), _history(report), _restart(report),
-                [_RULE, *indented("VERDICT: " + verdict(report).line, ""), _RULE]]
+                _notes(report), [_RULE, *indented("VERDICT: " + verdict(report).line, ""), _RULE]]
     return "\n\n".join("\n".join(section) for section in sections if section) + "\n"
 
 
@@ -165,6 +165,12 @@ def _history(report: ReconciliationReport) -> list[str]:
         headers = ("Metric", "Today", "Min", "Mean", "Max", "Flag")
         lines.extend(table(headers, rows, (12, 15, 15, 15, 15, 13), frozenset(range(1, 5))))
     return lines
+
+
+def _notes(report: ReconciliationReport) -> list[str]:
+    if not report.notes:
+        return []
+    return ["Notes", *(line for note in report.notes for line in indented(note, "  "))]
 
 
 def _restart(report: ReconciliationReport) -> list[str]:

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from mfpipe.cli import main
 from mfpipe.db.runs import RunStore
 from tests.jobs.support import LAYOUT, keyed_file, last_json, launcher, wait_for_commits
+from tests.support import query
 
 ARGS = ["--layout", LAYOUT, "--date", "open_date=YYYYMMDD", "--processors", "2",
         "--writers", "1", "--chunk-records", "500", "--json"]
@@ -243,22 +244,35 @@ class TestRestartOptions:
 
 
 class TestTakenOver:
-    def test_a_copybook_changed_since_the_run_began_is_not_resumed(self, tmp_path, db_url,
-                                                                   capsys):
-        """A run stopped, its copybook edited: neither a relaunch nor a restart resumes it
-        (its chunks would be decoded two ways); reprocess loads afresh."""
+    def test_a_copybook_changed_since_the_run_began(self, tmp_path, db_url, capsys):
+        """A run failed, its copybook then edited (BALANCE's scale changed): a relaunch does
+        not resume it (its options differ), a restart finishes it with the copybook stored
+        with the run and says so, and so does the report of a reconcile."""
         layout = tmp_path / "c.cpy"
-        layout.write_text(open(LAYOUT).read())
-        path = keyed_file(tmp_path / "in.dat", 1_000)
+        original = open(LAYOUT).read()
+        layout.write_text(original)
+        path = keyed_file(tmp_path / "in.dat", 3_000)
+        data = bytearray(open(path, "rb").read())
+        for record in range(0, 3_000, 100):  # 30 bad packed digits
+            data[record * 100 + 53] = 0xFF
+        open(path, "wb").write(bytes(data))
         args = ["--layout", str(layout), "--date", "open_date=YYYYMMDD", "--json",
                 "--db", db_url]
-        assert main(["run", "--input", path, *args, "--rule", "range:cust_id:1..9"]) == 65
+        assert main(["run", "--input", path, *args, "--max-errors", "5"]) == 65
         run_id = last_json(capsys.readouterr().out)["run_id"]
-        layout.write_text(open(LAYOUT).read() + "      * an edit\n")
-        assert main(["run", "--input", path, *args, "--rule", "range:cust_id:1..9"]) == 64
+        edited = original.replace("PIC S9(11)V99 COMP-3", "PIC S9(13)    COMP-3")
+        assert edited != original
+        layout.write_text(edited)
+        assert main(["run", "--input", path, *args, "--max-errors", "5"]) == 64
         assert "layout_sha256" in last_json(capsys.readouterr().out)["message"]
-        assert main(["restart", run_id, "--db", db_url]) == 64
-        assert "copybook" in capsys.readouterr().err
+        assert main(["restart", run_id, "--db", db_url, "--max-errors", "100"]) == 0
+        assert "has changed since the run began" in capsys.readouterr().err
+        scales = {str(v).partition(".")[2].__len__() for (v,) in query(
+            db_url, "SELECT balance FROM customer_account")}
+        assert scales == {2}  # every chunk decoded with the stored copybook
+        assert main(["reconcile", run_id, "--db", db_url]) == 0
+        text = capsys.readouterr().out
+        assert "Notes" in text and "the copybook stored with it" in text
 
     def test_a_launcher_whose_run_was_taken_over_stops(self, tmp_path, db_url):
         """A launcher that finds another attempt owns its run (its heartbeat changes no

@@ -279,3 +279,23 @@ class TestSeveralFiles:
             "--input", str(tmp_path / "*.dat")]
         code = main([command, *target, *RUN_ARGS, "--db", db, "--json", *flags])
         assert code == 78 and word in capsys.readouterr().out
+
+
+class TestCompressedInput:
+    def test_a_gzip_file_loads_as_its_content(self, tmp_path, db_url, capsys, monkeypatch):
+        """A gzip file loads exactly the rows of its content (same counts, same final table),
+        and its decompressed spool is gone once the run completed."""
+        import gzip
+
+        spool = tmp_path / "spool"
+        spool.mkdir()
+        monkeypatch.setenv("MFPIPE_SPOOL", str(spool))
+        path = keyed_file(tmp_path / "in.dat", 3_000)
+        packed = tmp_path / "in.dat.gz"
+        packed.write_bytes(gzip.compress(open(path, "rb").read()))
+        code, summary = run(capsys, db_url, "run", "--input", str(packed))
+        assert code == 0, summary
+        assert (summary["counts"]["read"], summary["counts"]["loaded"]) == (3_000, 3_000)
+        assert query(db_url, "SELECT COUNT(*), SUM(cust_id) FROM customer_account") == [
+            (3_000, 3_000 * 3_001 // 2)]
+        assert list(spool.iterdir()) == []

@@ -1,0 +1,75 @@
+"""Opening inputs: plain files mapped as they are; gzip, bzip2 and xz files (known by their
+magic bytes, whatever their name) read through a decompressed spool."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+from pathlib import Path
+
+import pytest
+
+from mfpipe.errors import InputError
+from mfpipe.pipeline.source import open_input, release_spool
+
+PLAIN = bytes(range(256)) * 4000  # about 1 MB: more than one copy block
+
+
+def _spools(folder: Path) -> list[Path]:
+    return sorted(folder.glob("mfpipe-*.spool"))
+
+
+@pytest.fixture
+def spool_dir(tmp_path, monkeypatch) -> Path:
+    folder = tmp_path / "spool"
+    folder.mkdir()
+    monkeypatch.setenv("MFPIPE_SPOOL", str(folder))
+    return folder
+
+
+class TestCompressed:
+    @pytest.mark.parametrize("compress", [gzip.compress, bz2.compress, lzma.compress])
+    def test_read_as_the_decompressed_bytes(self, tmp_path, spool_dir, compress):
+        """A compressed file (named .dat: the magic bytes decide) reads as its content; the
+        spool is made once and removed by release_spool."""
+        path = tmp_path / "in.dat"
+        path.write_bytes(compress(PLAIN))
+        with open_input(path) as buffer:
+            assert bytes(buffer) == PLAIN
+        assert len(_spools(spool_dir)) == 1
+        made = _spools(spool_dir)[0].stat().st_mtime_ns
+        with open_input(path) as buffer:  # a second reader (a processor) maps the same spool
+            assert bytes(buffer[:4]) == PLAIN[:4]
+        assert _spools(spool_dir)[0].stat().st_mtime_ns == made
+        release_spool(path)
+        assert _spools(spool_dir) == []
+
+    def test_truncated_file_is_an_input_error(self, tmp_path, spool_dir):
+        """A truncated gzip file is a clear InputError (66), and leaves no partial spool."""
+        path = tmp_path / "in.dat.gz"
+        whole = gzip.compress(PLAIN)
+        path.write_bytes(whole[:len(whole) // 2])
+        with pytest.raises(InputError, match="cannot be decompressed") as info:
+            with open_input(path):
+                pass
+        assert info.value.exit_code == 66
+        assert list(spool_dir.iterdir()) == []
+
+    def test_a_changed_file_gets_a_new_spool(self, tmp_path, spool_dir):
+        """The spool follows the file's identity: new content is never read from an old spool."""
+        path = tmp_path / "in.gz"
+        path.write_bytes(gzip.compress(b"first"))
+        with open_input(path) as buffer:
+            assert bytes(buffer) == b"first"
+        path.write_bytes(gzip.compress(b"second, longer"))
+        with open_input(path) as buffer:
+            assert bytes(buffer) == b"second, longer"
+
+    def test_plain_files_make_no_spool(self, tmp_path, spool_dir):
+        """An uncompressed file is mapped directly."""
+        path = tmp_path / "in.dat"
+        path.write_bytes(PLAIN)
+        with open_input(path) as buffer:
+            assert len(buffer) == len(PLAIN)
+        assert _spools(spool_dir) == []

@@ -27,33 +27,66 @@ _BDW = struct.Struct(">I")
 
 
 @dataclass(frozen=True, slots=True)
+class LengthField:
+    """Records without an RDW whose length is a field of their own (files from some
+    utilities): ``size`` bytes at ``offset`` from the record's start, big-endian binary or
+    decimal digits (EBCDIC F0-F9 or ASCII 30-39), plus ``adjust``, give the record's length."""
+
+    offset: int
+    size: int
+    binary: bool = True
+    adjust: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class FramingOptions:
     """How records are delimited in one file."""
 
     recfm: RecordFormat = "FB"
-    lrecl: int | None = None  # required for F/FB
+    lrecl: int | None = None  # required for F/FB (without a length field)
     rdw_little_endian: bool = False  # length in bytes 2-3, little-endian (Cobrix's switch)
     rdw_excludes_header: bool = False  # the RDW length does not count its own 4 bytes
     bdw: bool = False  # V/VB blocks carry a block descriptor word
     skip_header_bytes: int = 0
     skip_trailer_bytes: int = 0
+    record_start_offset: int = 0  # bytes before every record's data (after any RDW)
+    record_end_offset: int = 0  # bytes after every record's data
+    length_field: LengthField | None = None  # F: each record's length is in the record
 
     def __post_init__(self) -> None:
+        if isinstance(self.length_field, dict):  # as stored with a run (JSON)
+            object.__setattr__(self, "length_field", LengthField(**self.length_field))
         if self.recfm not in ("F", "FB", "V", "VB", "TEXT"):
             raise ConfigError(f"recfm {self.recfm!r} is not one of F, FB, V, VB, TEXT")
-        if self.recfm in ("F", "FB") and not (self.lrecl and self.lrecl > 0):
+        if self.length_field is not None and self.recfm not in ("F", "FB"):
+            raise ConfigError("a record length field replaces the RDW: use it with --recfm F")
+        if self.recfm in ("F", "FB") and self.length_field is None and not (
+                self.lrecl and self.lrecl > 0):
             raise ConfigError(f"recfm {self.recfm} needs a positive lrecl")
-        if self.skip_header_bytes < 0 or self.skip_trailer_bytes < 0:
-            raise ConfigError("skip_header_bytes and skip_trailer_bytes must not be negative")
+        if min(self.skip_header_bytes, self.skip_trailer_bytes, self.record_start_offset,
+               self.record_end_offset) < 0:
+            raise ConfigError("skipped header, trailer and record offset bytes must not be "
+                              "negative")
 
     @property
     def variable(self) -> bool:
         return self.recfm in ("V", "VB")
 
     @property
+    def fixed(self) -> bool:
+        """Every record is LRECL bytes of data, back to back: framed by arithmetic."""
+        return (self.recfm in ("F", "FB") and self.length_field is None
+                and not self.record_start_offset and not self.record_end_offset)
+
+    @property
     def header(self) -> int:
-        """The bytes before each record's data: an RDW's 4, or none."""
-        return 4 if self.variable else 0
+        """The bytes before each record's data: an RDW's 4 and the record start offset."""
+        return (4 if self.variable else 0) + self.record_start_offset
+
+    @property
+    def footer(self) -> int:
+        """The bytes after each record's data (the record end offset)."""
+        return self.record_end_offset
 
 
 @dataclass(frozen=True)
@@ -80,9 +113,9 @@ class RawChunk:
         """File offsets of each record's payload."""
         return self.starts + self.byte_offset
 
-    def narrowed(self, lo: int, hi: int, header: int = 0) -> RawChunk:
+    def narrowed(self, lo: int, hi: int, header: int = 0, footer: int = 0) -> RawChunk:
         """The chunk's records ``lo`` to ``hi`` (exclusive) as a chunk of their own span
-        (``header``: the bytes before each payload, 4 for an RDW)."""
+        (``header`` and ``footer``: the bytes around each payload, 4 for an RDW)."""
         if (lo, hi) == (0, self.n_records):
             return self
         if lo == hi:
@@ -90,7 +123,7 @@ class RawChunk:
             return RawChunk(self.chunk_id, self.first_record_no + lo, self.byte_offset,
                             self.data[:0], empty, empty)
         start = int(self.starts[lo]) - header
-        end = int(self.starts[hi - 1] + self.lengths[hi - 1])
+        end = int(self.starts[hi - 1] + self.lengths[hi - 1]) + footer
         return RawChunk(self.chunk_id, self.first_record_no + lo, self.byte_offset + start,
                         self.data[start:end], self.starts[lo:hi] - start, self.lengths[lo:hi])
 
@@ -128,10 +161,30 @@ def frame(buffer: bytes | memoryview, options: FramingOptions, path: str = "<inp
 
 def _spans(buffer: bytes | memoryview, options: FramingOptions, path: str, limit: int
            ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(starts, lengths) of at most ``limit`` records at a time, in file order."""
+    """(starts, lengths) of the data of at most ``limit`` records at a time, in file order:
+    the records' own bytes less their start and end offsets."""
+    before, after = options.record_start_offset, options.record_end_offset
+    for starts, lengths in _records(buffer, options, path, limit):
+        if before or after:
+            lengths = lengths - before - after
+            if (lengths < 0).any():
+                at = int(starts[np.argmax(lengths < 0)])
+                raise FramingError(path, at, f"a record of {int(lengths.min()) + before + after}"
+                                             f" bytes is shorter than the record start and end "
+                                             f"offsets ({before} + {after})",
+                                   hint="check --record-start-offset / --record-end-offset")
+            starts = starts + before
+        yield starts, lengths
+
+
+def _records(buffer: bytes | memoryview, options: FramingOptions, path: str, limit: int
+             ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(starts, lengths) of whole records (after any RDW), ``limit`` at a time."""
     data = np.frombuffer(buffer, dtype=np.uint8)
     begin, end = _bounds(len(data), options, path)
-    if options.recfm in ("F", "FB"):
+    if options.length_field is not None:
+        yield from _walk_length_field(data, begin, end, options.length_field, path, limit)
+    elif options.recfm in ("F", "FB"):
         lrecl = options.lrecl or 0
         count = _count_fixed(begin, end, lrecl, path)
         for first in range(0, count, limit):
@@ -162,6 +215,50 @@ def _frame_text(data: np.ndarray, begin: int, end: int) -> tuple[np.ndarray, np.
     stops = stops.astype(np.int64)
     carriage = (stops > starts) & (data[np.maximum(stops - 1, 0)] == 0x0D)
     return starts, stops - starts - carriage
+
+
+def _walk_length_field(data: np.ndarray, begin: int, end: int, field: LengthField, path: str,
+                       limit: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Follow records that carry their own length: like an RDW chain, one step per record,
+    done by the single reader only."""
+    offset = begin
+    while offset < end:
+        starts: list[int] = []
+        lengths: list[int] = []
+        while offset < end and len(starts) < limit:
+            raw = data[offset + field.offset:offset + field.offset + field.size]
+            if offset + field.offset + field.size > end:
+                raise FramingError(path, offset, f"{end - offset} bytes left, too few for a "
+                                                 "record and its length field: truncated",
+                                   hint="check --record-length-field")
+            length = _field_length(raw, field)
+            if length is None:
+                raise FramingError(path, offset, f"record length field at byte "
+                                                 f"{offset + field.offset} holds no length",
+                                   header_hex=",".join(f"{b:02X}" for b in raw.tolist()),
+                                   hint="check --record-length-field and --encoding")
+            length += field.adjust
+            if length < field.offset + field.size or offset + length > end:
+                raise FramingError(path, offset, f"record length {length} (with the adjust of "
+                                                 f"{field.adjust}) " + (
+                                       "does not cover its own length field"
+                                       if offset + length <= end else
+                                       f"runs past the end of the data at {end}"),
+                                   hint="check --record-length-adjust")
+            starts.append(offset)
+            lengths.append(length)
+            offset += length
+        yield np.array(starts, dtype=np.int64), np.array(lengths, dtype=np.int64)
+
+
+def _field_length(raw: np.ndarray, field: LengthField) -> int | None:
+    """The value of a length field: big-endian binary, or digits in either code page."""
+    if field.binary:
+        return int.from_bytes(raw.tobytes(), "big")
+    zones, digits = raw >> 4, raw & 0x0F
+    if not (((zones == 0xF) | (zones == 0x3)).all() and (digits <= 9).all()):
+        return None
+    return int("".join(str(d) for d in digits.tolist()) or "0")
 
 
 def _walk_variable(buffer: bytes | memoryview, begin: int, end: int, options: FramingOptions,
@@ -237,13 +334,13 @@ def iter_chunks(buffer: bytes | memoryview, options: FramingOptions, records_per
     if records_per_chunk < 1:
         raise ConfigError("records per chunk must be at least 1")
     data = np.frombuffer(buffer, dtype=np.uint8)
-    header = options.header
+    header, footer = options.header, options.footer
     first_record_no = 1
     for chunk_id, (starts, lengths) in enumerate(_spans(buffer, options, path, records_per_chunk)):
         if not len(starts):
             continue
         span_start = int(starts[0]) - header
-        span_end = int(starts[-1] + lengths[-1])
+        span_end = int(starts[-1] + lengths[-1]) + footer
         yield RawChunk(chunk_id, first_record_no, span_start, data[span_start:span_end],
                        starts - span_start, lengths)
         first_record_no += len(starts)

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mfpipe.errors import ConfigError, FramingError
-from mfpipe.framing import FramingOptions, frame, iter_chunks, write_records
+from mfpipe.framing import FramingOptions, LengthField, frame, iter_chunks, write_records
 
 SETTINGS = settings(max_examples=100, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -254,3 +254,91 @@ class TestErrors:
         """iter_chunks refuses a chunk size below one record."""
         with pytest.raises(ConfigError):
             list(iter_chunks(b"AAAA", FramingOptions("FB", lrecl=2), 0))
+
+
+def _with_length(records: list[bytes], binary: bool) -> bytes:
+    """Records led by their own 2-byte length (binary) or 4 EBCDIC digits, which count the
+    length field itself."""
+    size = 2 if binary else 4
+    out = b""
+    for r in records:
+        length = len(r) + size
+        out += length.to_bytes(2, "big") if binary else f"{length:04d}".encode("cp037")
+        out += r
+    return out
+
+
+class TestRecordOffsets:
+    @SETTINGS
+    @given(records=st.lists(st.binary(min_size=3, max_size=20), min_size=1, max_size=30),
+           per_chunk=st.integers(1, 7), before=st.integers(0, 2), after=st.integers(0, 1))
+    def test_variable_records_lose_their_margins(self, records, per_chunk, before, after):
+        """Start and end offsets cut every record's data, in frame and in chunks alike; a
+        chunk still spans its records' whole bytes."""
+        rows, lengths = _rows(records)
+        options = FramingOptions("VB", record_start_offset=before, record_end_offset=after)
+        data = write_records(rows, lengths, FramingOptions("VB"))
+        expected = [r[before:len(r) - after] for r in records]
+        assert _framed(data, options) == expected
+        assert _chunked(data, options, per_chunk) == expected
+        spans = [(c.byte_offset, c.end_offset) for c in iter_chunks(data, options, per_chunk)]
+        assert all(a[1] == b[0] for a, b in zip(spans, spans[1:]))  # contiguous
+
+    def test_fixed_records(self):
+        """F records of 8 bytes with 2 leading and 1 trailing byte skipped."""
+        data = b"".join(bytes([i, i]) + b"ABCDE" + b"\xff" for i in range(4))
+        options = FramingOptions("F", lrecl=8, record_start_offset=2, record_end_offset=1)
+        assert not options.fixed
+        assert _framed(data, options) == [b"ABCDE"] * 4
+        assert _chunked(data, options, 3) == [b"ABCDE"] * 4
+
+    def test_record_shorter_than_its_margins(self):
+        """A record shorter than the two offsets is a FramingError at its offset."""
+        rows, lengths = _rows([b"ABCDEF", b"AB"])
+        data = write_records(rows, lengths, FramingOptions("VB"))
+        with pytest.raises(FramingError, match="shorter than the record start") as info:
+            frame(data, FramingOptions("VB", record_start_offset=2, record_end_offset=1))
+        assert info.value.offset == 14
+
+
+class TestLengthField:
+    @SETTINGS
+    @given(records=st.lists(st.binary(min_size=0, max_size=40), max_size=30),
+           per_chunk=st.integers(1, 7), binary=st.booleans())
+    def test_roundtrip(self, records, per_chunk, binary):
+        """Records that carry their own length frame back exactly, whole chunks included."""
+        size = 2 if binary else 4
+        data = _with_length(records, binary)
+        options = FramingOptions("F", length_field=LengthField(0, size, binary))
+        expected = [(len(r) + size).to_bytes(2, "big") + r if binary else
+                    f"{len(r) + size:04d}".encode("cp037") + r for r in records]
+        assert _framed(data, options) == expected
+        assert _chunked(data, options, per_chunk) == expected
+
+    def test_adjust(self):
+        """A length that does not count its own field reads with --record-length-adjust."""
+        data = b"\x00\x03ABC\x00\x01Z"
+        options = FramingOptions("F", length_field=LengthField(0, 2, True, adjust=2))
+        assert _framed(data, options) == [b"\x00\x03ABC", b"\x00\x01Z"]
+
+    @pytest.mark.parametrize("data, fragment", [
+        (b"\x00\x09ABC", "runs past the end"),
+        (b"\x00\x01ABC", "does not cover its own length field"),
+        (b"\x00\x05ABC\x00", "too few for a record"),
+    ])
+    def test_bad_lengths(self, data, fragment):
+        """A length that runs past the data or is too short is a FramingError, not a guess."""
+        with pytest.raises(FramingError, match=fragment):
+            frame(data, FramingOptions("F", length_field=LengthField(0, 2, True)))
+
+    def test_digits_that_are_no_length(self):
+        """Display digits that are not digits are a FramingError naming the field's bytes."""
+        with pytest.raises(FramingError, match="holds no length") as info:
+            frame("00A5XYZ".encode("cp037"), FramingOptions(
+                "F", length_field=LengthField(0, 4, False)))
+        assert info.value.header_hex == "F0,F0,C1,F5"
+
+    def test_only_with_recfm_f(self):
+        """A length field replaces the RDW: with V or VB it is a configuration error."""
+        with pytest.raises(ConfigError, match="recfm F"):
+            FramingOptions("VB", length_field=LengthField(0, 2))

@@ -10,8 +10,8 @@ import click
 from mfpipe.codec import Branch, DecodeOptions
 from mfpipe.db.rules import Rule
 from mfpipe.errors import ConfigError
-from mfpipe.framing import FramingOptions
-from mfpipe.layout import RecordLayout
+from mfpipe.framing import FramingOptions, LengthField
+from mfpipe.layout import Category, RecordLayout, Usage
 
 F = Callable[..., Any]
 
@@ -30,6 +30,16 @@ _SOURCE_OPTIONS = [
                  help="RDW length does not count the 4 RDW bytes."),
     click.option("--skip-header-bytes", type=click.IntRange(min=0), default=0),
     click.option("--skip-trailer-bytes", type=click.IntRange(min=0), default=0),
+    click.option("--record-start-offset", type=click.IntRange(min=0), default=0,
+                 help="Bytes to skip at the start of every record (after any RDW)."),
+    click.option("--record-end-offset", type=click.IntRange(min=0), default=0,
+                 help="Bytes to skip at the end of every record."),
+    click.option("--record-length-field", metavar="COLUMN",
+                 help="With --recfm F: records without an RDW whose length is this binary or "
+                 "unsigned DISPLAY field of the record."),
+    click.option("--record-length-adjust", type=int, default=0,
+                 help="Added to the record length field's value (e.g. -4, or the bytes the "
+                 "field does not count)."),
     click.option("--trim", type=click.Choice(["right", "left", "both", "none"]), default="right",
                  show_default=True, help="Trimming of text fields."),
     click.option("--spaces-numeric", type=click.Choice(["null", "reject"]), default="null",
@@ -93,12 +103,33 @@ def decode_options(opts: dict[str, Any]) -> DecodeOptions:
 def framing_options(opts: dict[str, Any], record: RecordLayout) -> FramingOptions:
     """FramingOptions from the parsed options; F/FB default to the layout's record size."""
     recfm = opts["recfm"].upper()
+    margins = opts["record_start_offset"] + opts["record_end_offset"]
+    length_field = _length_field(record, opts["record_length_field"],
+                                 opts["record_length_adjust"])
+    fixed = recfm in ("F", "FB") and length_field is None
     return FramingOptions(
-        recfm=recfm, lrecl=opts["lrecl"] or (record.size if recfm in ("F", "FB") else None),
+        recfm=recfm, lrecl=opts["lrecl"] or (record.size + margins if fixed else None),
         rdw_little_endian=opts["rdw_little_endian"],
         rdw_excludes_header=opts["rdw_excludes_header"], bdw=opts["bdw"],
         skip_header_bytes=opts["skip_header_bytes"],
-        skip_trailer_bytes=opts["skip_trailer_bytes"])
+        skip_trailer_bytes=opts["skip_trailer_bytes"],
+        record_start_offset=opts["record_start_offset"],
+        record_end_offset=opts["record_end_offset"], length_field=length_field)
+
+
+def _length_field(record: RecordLayout, column: str | None, adjust: int) -> LengthField | None:
+    """The framing's view of ``--record-length-field``: where the length is and how it is
+    written (framing knows bytes, not COBOL)."""
+    if not column:
+        return None
+    field = record.field(column)
+    binary = field.usage in (Usage.COMP, Usage.COMP_5)
+    plain_digits = (field.usage is Usage.DISPLAY and field.category is Category.NUMERIC
+                    and not field.signed and field.scale == 0)
+    if not (binary or plain_digits) or field.odo is not None or field.redefining:
+        raise ConfigError(f"--record-length-field {column}: the length must be a binary or an "
+                          "unsigned DISPLAY integer field at a fixed place in the record")
+    return LengthField(field.offset, field.size, binary, adjust)
 
 
 _RECONCILE_OPTIONS = [

@@ -29,7 +29,7 @@ import numpy as np
 
 from mfpipe.codec.charsets import charset
 from mfpipe.codec.column import DecodedColumn, merge_reasons
-from mfpipe.codec.numbers import from_digits, to_arrow
+from mfpipe.codec.numbers import Unscaled, from_digits, to_arrow
 from mfpipe.codec.options import DecodeOptions
 from mfpipe.codec.reasons import Reason
 from mfpipe.layout import Field
@@ -90,65 +90,106 @@ def _rules(picture: str) -> _Rules:
         zero_as_fill="9" not in symbols)
 
 
+_DIGIT, _PT, _CM, _LEAD, _TRAIL, _SIGN, _MINUS_BIT, _DOLLAR_BIT = (1 << i for i in range(8))
+_POWERS = 10 ** np.arange(19, dtype=np.int64)
+
+
+@functools.cache
+def _classes(picture: str) -> np.ndarray:
+    """What each ASCII byte may be in a value of this picture, as bits (one lookup a byte)."""
+    rules = _rules(picture)
+    table = np.zeros(256, dtype=np.uint8)
+    table[ord("0"):ord("9") + 1] |= _DIGIT
+    table[_POINT] |= _PT
+    table[_COMMA] |= _CM
+    for char in (_SPACE, *rules.leading):
+        table[char] |= _LEAD
+    for char in (_SPACE, *rules.trailing_sign):
+        table[char] |= _TRAIL
+    table[_PLUS] |= _SIGN
+    table[_MINUS] |= _SIGN | _MINUS_BIT
+    table[_DOLLAR] |= _DOLLAR_BIT
+    return table
+
+
 def decode_edited(matrix: np.ndarray, field: Field, options: DecodeOptions) -> DecodedColumn:
     """Decode an edited numeric column by its own point and sign; anything else is rejected."""
     rules = _rules(field.picture)
     chars = charset(options.encoding).ascii[matrix]
     blank = (chars == _SPACE).all(axis=1)
     fill = (chars == _SPACE) | ((chars == _STAR) if rules.star else False)
-    digit = (chars >= ord("0")) & (chars <= ord("9"))
-    # fixed insertions hold their symbol, or fill while no digit has printed to their left
-    started = np.cumsum(digit & ~rules.fixed, axis=1) > 0
-    fixed_bad = (rules.fixed & (chars != rules.fixed_char) & ~(fill & ~started)).any(axis=1)
-    chars, digit, fill = chars[:, ~rules.fixed], digit[:, ~rules.fixed], fill[:, ~rules.fixed]
-    digits, negative, bad = _read(chars, digit, rules, field.scale)
-    bad |= fixed_bad
-    value = from_digits(digits, negative)
+    fixed_bad = None
+    if rules.fixed.any():
+        digit = (chars >= ord("0")) & (chars <= ord("9"))
+        # fixed insertions hold their symbol, or fill while no digit has printed to their left
+        started = np.cumsum(digit & ~rules.fixed, axis=1, dtype=np.int16) > 0
+        fixed_bad = (rules.fixed & (chars != rules.fixed_char) & ~(fill & ~started)).any(axis=1)
+        chars, fill = chars[:, ~rules.fixed], fill[:, ~rules.fixed]
+    value, negative, bad = _read(chars, _classes(field.picture), rules, field.scale)
+    if fixed_bad is not None:
+        bad |= fixed_bad
     blank_is_zero = field.blank_when_zero or rules.zero_as_fill
-    filled_zero = rules.zero_as_fill & (fill | (chars == _POINT) | (chars == _COMMA)).all(axis=1)
-    bad &= ~(blank | filled_zero)
+    if rules.zero_as_fill:
+        bad &= ~(blank | (fill | (chars == _POINT) | (chars == _COMMA)).all(axis=1))
+    else:
+        bad &= ~blank
     null = blank if not blank_is_zero and options.spaces_numeric == "null" else None
     reasons = merge_reasons((bad, Reason.BAD_EDITED),
                             (blank & (null is None) & (not blank_is_zero), Reason.SPACES))
     return DecodedColumn(to_arrow(value, field.arrow_type, field.scale, null), reasons)
 
 
-def _read(chars: np.ndarray, digit: np.ndarray, rules: _Rules, scale: int
-          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(digit matrix aligned at the picture's scale, negative, invalid) of de-edited text."""
+def _read(chars: np.ndarray, classes: np.ndarray, rules: _Rules, scale: int
+          ) -> tuple[Unscaled, np.ndarray, np.ndarray]:
+    """(value at the picture's scale, negative, invalid) of de-edited text.
+
+    Each row splits at its first digit or point and its last: the prefix may hold fill, ``$``
+    and a leading sign, the body digits, one point and commas between digits, the suffix a
+    trailing sign or CR/DB. Fields are short, so every step is a pass over [rows, width]."""
     n, width = chars.shape
-    point = chars == _POINT
-    body = digit | point
+    kind = classes[chars]
+    digit = (kind & _DIGIT) != 0
+    body = (kind & (_DIGIT | _PT)) != 0
+    some = body.any(axis=1)
+    first = np.where(some, body.argmax(axis=1), width)[:, None]
+    last = np.where(some, width - 1 - body[:, ::-1].argmax(axis=1), -1)[:, None]
     position = np.arange(width)
-    first = np.where(body.any(axis=1), body.argmax(axis=1), width)[:, None]
-    last = np.where(body.any(axis=1), width - 1 - body[:, ::-1].argmax(axis=1), -1)[:, None]
-    prefix, suffix = position < first, position > last
-    in_body = ~prefix & ~suffix
-    leading_ok = (chars == _SPACE) | np.isin(chars, list(rules.leading))
-    sign_char = (chars == _PLUS) | (chars == _MINUS)
+    region = (position >= first).astype(np.uint8) + (position > last)  # 0 prefix 1 body 2 suffix
+    allowed = np.array([_LEAD, _DIGIT | _PT, _TRAIL], dtype=np.uint8)[region]
+    ok = (kind & allowed) != 0
     credit = _pairs(chars, rules.credit_debit)
-    trailing_ok = (chars == _SPACE) | np.isin(chars, list(rules.trailing_sign)) | credit
-    comma_ok = rules.comma & (chars == _COMMA) & _between_digits(digit)
-    bad = (prefix & ~leading_ok).any(axis=1) | (suffix & ~trailing_ok).any(axis=1)
-    bad |= (in_body & ~(body | comma_ok)).any(axis=1)
-    bad |= ((prefix | suffix) & sign_char).sum(axis=1) + credit.sum(axis=1) // 2 > 1
-    bad |= (prefix & (chars == _DOLLAR)).sum(axis=1) > 1
-    # a picture that prints a point needs it: without one the scale would be a guess
-    bad |= ~digit.any(axis=1) | (point.sum(axis=1) != (1 if rules.point else 0))
-    # digits right of each digit, and decimals: the digits right of the record's point
-    right = np.cumsum(digit[:, ::-1], axis=1)[:, ::-1] - digit
-    has_point = point.any(axis=1)
-    decimals = np.where(has_point, (digit & (position > point.argmax(axis=1)[:, None])).sum(1),
-                        scale)
-    bad |= (decimals > max(scale, 0)) | (digit.sum(axis=1) - decimals > rules.integer_digits)
-    total = rules.integer_digits + max(scale, 0)
-    exponent = right + (max(scale, 0) - decimals)[:, None]
+    if rules.comma:
+        ok |= (region == 1) & ((kind & _CM) != 0) & _between_digits(digit)
+    ok |= credit & (region == 2)
+    outside = region != 1
+    signs = ((kind & _SIGN) != 0) & outside
+    bad = ~ok.all(axis=1) | ~digit.any(axis=1)
+    bad |= signs.sum(axis=1, dtype=np.int16) + credit.sum(axis=1, dtype=np.int16) // 2 > 1
+    bad |= ((kind & _DOLLAR_BIT) != 0).sum(axis=1, dtype=np.int16) > 1
+    point = (kind & _PT) != 0
+    points = point.sum(axis=1, dtype=np.int16)
+    bad |= points != (1 if rules.point else 0)  # a point the picture prints must be there
+    # digits right of each digit; decimals: the digits right of the record's point
+    right = np.cumsum(digit[:, ::-1], axis=1, dtype=np.int16)[:, ::-1] - digit
+    decimals = np.where(points > 0, (digit & (position > point.argmax(axis=1)[:, None])).sum(
+        axis=1, dtype=np.int16), scale)
+    places = max(scale, 0)
+    bad |= (decimals > places) | (digit.sum(axis=1, dtype=np.int16) - decimals
+                                  > rules.integer_digits)
+    exponent = right + (places - decimals)[:, None]
+    negative = ~bad & ((((kind & _MINUS_BIT) != 0) & outside).any(axis=1)
+                       | credit.any(axis=1))
     keep = digit & ~bad[:, None]
+    values = np.where(keep, chars - np.uint8(ord("0")), 0)
+    total = rules.integer_digits + places
+    if total <= 18:  # one multiply-add pass: the digit times its power of ten
+        unscaled = (values * _POWERS[np.where(keep, exponent, 0)]).sum(axis=1)
+        np.negative(unscaled, out=unscaled, where=negative)
+        return Unscaled(unscaled), negative, bad
     rows, cols = np.nonzero(keep)
-    aligned = np.zeros((n, max(total, 1)), dtype=np.int64)
-    aligned[rows, total - 1 - exponent[rows, cols]] = chars[rows, cols] - ord("0")
-    negative = ((prefix | suffix) & (chars == _MINUS)).any(axis=1) | (credit.sum(axis=1) > 0)
-    return aligned, negative & ~bad, bad
+    aligned = np.zeros((n, total), dtype=np.int64)
+    aligned[rows, total - 1 - exponent[rows, cols]] = values[rows, cols]
+    return from_digits(aligned, negative), negative, bad
 
 
 def _pairs(chars: np.ndarray, words: tuple[bytes, ...]) -> np.ndarray:

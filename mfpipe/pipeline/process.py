@@ -18,9 +18,12 @@ def check_framing(record: RecordLayout, framing: FramingOptions) -> None:
     read or written: an LRECL shorter than the record (every record would be cut), or
     TEXT lines for a layout with binary fields (their bytes may be newlines, and a line
     would end inside a record)."""
-    if framing.recfm in ("F", "FB") and framing.lrecl and framing.lrecl < record.size:
-        raise ConfigError(f"--lrecl {framing.lrecl} is shorter than record {record.name} "
-                          f"({record.size} bytes): every record would be cut short")
+    margins = framing.record_start_offset + framing.record_end_offset
+    if framing.recfm in ("F", "FB") and framing.length_field is None and framing.lrecl \
+            and framing.lrecl - margins < record.size:
+        raise ConfigError(f"--lrecl {framing.lrecl} less the record offsets ({margins}) is "
+                          f"shorter than record {record.name} ({record.size} bytes): every "
+                          "record would be cut short")
     if framing.recfm == "TEXT" and record.binary_fields:
         fields = ", ".join(f"{f.name} ({f.usage.value})" for f in record.binary_fields[:3])
         raise ConfigError(f"--recfm TEXT keeps one record per line, but record {record.name} "
@@ -35,7 +38,7 @@ def decode_chunk(plan: DecodePlan, chunk: RawChunk, framing: FramingOptions,
     copied. A TEXT line must be as long as the record (at most as long, with OCCURS
     DEPENDING ON): a line of another length is a reject, never a record read at the wrong
     offsets."""
-    if framing.recfm in ("F", "FB"):
+    if framing.fixed:
         matrix = chunk.matrix(framing.lrecl or plan.record.size)
         lengths = None
     else:
@@ -62,4 +65,4 @@ def selected_chunks(buffer: memoryview, framing: FramingOptions, chunk_records: 
         if window.after(chunk.first_record_no):
             return
         lo, hi = window.part(chunk.first_record_no, chunk.n_records)
-        yield chunk.narrowed(lo, hi, framing.header), lo
+        yield chunk.narrowed(lo, hi, framing.header, framing.footer), lo

@@ -134,9 +134,9 @@ def process_task(task: ChunkTask, worker_id: int, config: RunConfig, plan: Decod
     discarded = np.setdiff1d(np.arange(chunk.n_records), np.concatenate(
         [decoded.record_no - task.first_record_no, rejected])) if condition else rejected[:0]
 
-    def original(index: np.ndarray) -> bytes:  # the records as in the file, RDW included
-        return b"".join(bytes(span[starts[i] - framing.header:starts[i] + lengths[i]])
-                        for i in index)
+    def original(index: np.ndarray) -> bytes:  # the records as in the file, RDW and all
+        return b"".join(bytes(span[starts[i] - framing.header:
+                                   starts[i] + lengths[i] + framing.footer]) for i in index)
 
     return ChunkResult(task.chunk_id, worker_id, task.byte_offset, task.byte_length,
                        task.first_record_no, chunk.n_records, rows, reject_rows,

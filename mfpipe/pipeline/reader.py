@@ -52,7 +52,7 @@ class Reader(threading.Thread):
                     self.chunks += 1
                     if chunk.chunk_id in self.done_chunks:
                         continue
-                    fixed = self.framing.recfm in ("F", "FB")
+                    fixed = self.framing.fixed
                     task = ChunkTask(chunk.chunk_id, chunk.first_record_no, chunk.byte_offset,
                                      len(chunk.data), None if fixed else chunk.starts,
                                      None if fixed else chunk.lengths)

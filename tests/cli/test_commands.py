@@ -307,3 +307,64 @@ class TestDdlKeyAndDemo:
             assert c.execute("SELECT count(*) FROM customer_account").fetchone() == (495,)
             assert c.execute("SELECT count(*) FROM mfp_run").fetchone() == (1,)
         assert not (tmp_path / "mfpipe.db").exists()
+
+
+LENGTH_LAYOUT = """
+01  REC.
+    05  LEN   PIC 9(4) COMP.
+    05  NAME  PIC X(5).
+    05  N     PIC 9.
+    05  T     OCCURS 0 TO 3 DEPENDING ON N PIC X(2).
+"""
+
+
+def _length_records(tmp_path: Path) -> tuple[str, str, list[bytes]]:
+    """A copybook and a file of records that carry their own length, the second one bad."""
+    layout = tmp_path / "len.cpy"
+    layout.write_text(copybook(LENGTH_LAYOUT))
+    records = []
+    for name, items in (("ALPHA", "A1"), ("BE?TA", ""), ("GAMMA", "G1G2G3")):
+        body = (name + str(len(items) // 2) + items).encode("cp037")
+        records.append((len(body) + 2).to_bytes(2, "big") + body)
+    records[1] = records[1][:7] + b"\x0f" + records[1][8:]  # N is no digit
+    path = tmp_path / "len.dat"
+    path.write_bytes(b"".join(records))
+    return str(layout), str(path), records
+
+
+class TestRecordFraming:
+    def test_record_length_field(self, capsys, tmp_path):
+        """--recfm F --record-length-field: records back to back, each its own length; a
+        reject's raw bytes are the whole record, length field included."""
+        layout, path, records = _length_records(tmp_path)
+        out = tmp_path / "out.jsonl"
+        code, _, _ = run(capsys, "convert", layout, path, "-o", str(out), "--recfm", "F",
+                         "--record-length-field", "len")
+        assert code == 0
+        rows = [json.loads(line) for line in out.read_text().splitlines()]
+        assert [(r["name"], r["t_3"]) for r in rows] == [("ALPHA", None), ("GAMMA", "G3")]
+        rejected = [json.loads(line) for line in (tmp_path / "out.rejects.jsonl").open()]
+        assert [(r["record_no"], r["byte_offset"]) for r in rejected] == [(2, 10)]
+        assert rejected[0]["raw_hex"].upper() == records[1].hex().upper()
+
+    def test_record_length_field_must_be_an_integer(self, capsys, tmp_path):
+        """A text field as the length is a configuration error (78) naming the option."""
+        layout, path, _ = _length_records(tmp_path)
+        code, _, err = run(capsys, "convert", layout, path, "-o", str(tmp_path / "o.jsonl"),
+                           "--recfm", "F", "--record-length-field", "name")
+        assert code == 78 and "--record-length-field name" in err
+
+    def test_record_start_and_end_offsets(self, capsys, tmp_path):
+        """Bytes before and after every record's data are skipped; the default LRECL is the
+        layout's size plus both."""
+        layout = tmp_path / "r.cpy"
+        layout.write_text(copybook("01  REC.\n    05  NAME PIC X(5).\n    05  N PIC 9."))
+        path = tmp_path / "r.dat"
+        path.write_bytes(b"".join(b"\x99\x98" + f"ABCD{i}{i}".encode("cp037") + b"\x77"
+                                  for i in range(3)))
+        out = tmp_path / "r.jsonl"
+        code, _, _ = run(capsys, "convert", str(layout), str(path), "-o", str(out),
+                         "--recfm", "F", "--record-start-offset", "2", "--record-end-offset", "1")
+        assert code == 0
+        assert [json.loads(line) for line in out.read_text().splitlines()] == [
+            {"name": f"ABCD{i}", "n": i} for i in range(3)]

@@ -130,8 +130,13 @@ def _reverse_table(name: str) -> np.ndarray:
 
 
 def _encode_national(values: Sequence[Any] | np.ndarray, size: int) -> np.ndarray:
+    """UTF-16 big-endian, padded with spaces; characters beyond the BMP as surrogate pairs."""
     chars = size // 2
     points = np.asarray(values, dtype=f"<U{chars}").view(np.uint32).reshape(-1, chars)
+    if (points > 0xFFFF).any():  # rare: through Python's codec, value by value
+        text = [str(v).encode("utf-16-be")[:size].ljust(size, b"\x00") for v in values]
+        units = np.frombuffer(b"".join(text), dtype=">u2").reshape(-1, chars)
+        return np.where(units == 0, 0x20, units).astype(">u2").view(np.uint8).reshape(-1, size)
     points = np.where(points == 0, 0x20, points).astype(">u2")
     return points.view(np.uint8).reshape(-1, size)
 

@@ -76,6 +76,13 @@ class TestText:
         assert out.batch.column("v").to_pylist() == values
 
 
+    def test_national_beyond_the_bmp(self):
+        """Characters beyond the BMP are written as surrogate pairs and read back whole."""
+        values = ["\U00010000a", "x\U0001F600", "ab"]
+        out = _roundtrip(_one_field("PIC N(3)"), {"v": values}, len(values))
+        assert out.batch.column("v").to_pylist() == values
+
+
 SIGN_CLAUSES = ["", "SIGN LEADING", "SIGN TRAILING", "SIGN LEADING SEPARATE",
                 "SIGN TRAILING SEPARATE"]
 

@@ -109,6 +109,8 @@ def convert(copybook: str, input_path: str, output: str, chunk_records: int, pro
         click.echo(f"read {result.read} records from {result.input}: {result.written} written "
                    f"to {result.output}, {result.rejected} rejected to {result.rejects_path} "
                    f"({result.elapsed_s:.2f} s)")
+        for column, fields in result.nulled.items():
+            click.echo(f"  {column}: {fields} invalid value(s) written as NULL")
     if result.read and result.rejected == result.read:
         click.echo(f"mfpipe: error: every record of {result.input} was rejected: check "
                    "--encoding, --recfm, --lrecl and --record against the file", err=True)

@@ -51,6 +51,9 @@ _SOURCE_OPTIONS = [
     click.option("--strict-signs", is_flag=True, help="Reject A, B and E sign nibbles/zones."),
     click.option("--binary-range", type=click.Choice(["full", "pic"]), default="full",
                  show_default=True, help="'pic' rejects binary values beyond the PIC digits."),
+    click.option("--invalid-numeric", type=click.Choice(["reject", "null"]), default="reject",
+                 show_default=True, help="An invalid numeric field (LOW-VALUES, garbage): a "
+                 "reject, or NULL with the record kept (counted per column in the report)."),
     click.option("--odo", type=click.Choice(["variable", "fixed"]), default="variable",
                  show_default=True, help="Do fields after an OCCURS DEPENDING ON table shift?"),
     click.option("--date", "dates", multiple=True, metavar="COLUMN=FORMAT",
@@ -97,6 +100,7 @@ def decode_options(opts: dict[str, Any]) -> DecodeOptions:
         encoding=opts["encoding"], trim=opts["trim"], spaces_numeric=opts["spaces_numeric"],
         low_values=opts["low_values"], float_format=opts["float_format"],
         strict_signs=opts["strict_signs"], binary_range=opts["binary_range"], odo=opts["odo"],
+        invalid_numeric=opts["invalid_numeric"],
         dates=tuple(_pairs(opts["dates"], "--date")), branches=tuple(branches))
 
 

@@ -74,7 +74,7 @@ def run_summary(report: ReconciliationReport, exit_code: int) -> dict[str, Any]:
     return {"schema_version": 1, "run_id": report.run.run_id, "status": report.run.status,
             "exit_code": exit_code,
             "counts": {"read": counts.read, "loaded": counts.loaded, "rejected": counts.rejected,
-                       "final": counts.final,
+                       "final": counts.final, "nulled": counts.nulled,
                        "per_worker": {str(w.worker_id): {"read": w.read, "loaded": w.loaded,
                                                          "rejected": w.rejected}
                                       for w in report.workers}},

@@ -36,11 +36,16 @@ class DecodeOptions:
     dates: tuple[tuple[str, str], ...] = ()  # (column, format), e.g. ("open_date", "YYYYMMDD")
     branches: tuple[Branch, ...] = field(default=())
     required: tuple[str, ...] = ()  # columns that must have a value (a key): NULL is a reject
+    # an invalid numeric field (LOW-VALUES, garbage): the record is a reject, or (opt-in) the
+    # field loads as NULL, counted per column, and the record is kept
+    invalid_numeric: Literal["reject", "null"] = "reject"
 
     def __post_init__(self) -> None:
         from mfpipe.codec.charsets import charset
 
         charset(self.encoding)  # an unknown code page is a configuration error, raised now
+        if self.invalid_numeric not in ("reject", "null"):
+            raise ConfigError(f"invalid_numeric {self.invalid_numeric!r} is not reject or null")
         for column, fmt in self.dates:
             if fmt.upper() not in _DATE_FORMATS:
                 raise ConfigError(f"date format {fmt!r} of {column} is not one of "

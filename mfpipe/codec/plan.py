@@ -27,7 +27,7 @@ from mfpipe.codec.reasons import Reason
 from mfpipe.codec.registry import Decoder, select_decoder
 from mfpipe.codec.rejects import empty_rejects, reject_batch
 from mfpipe.errors import ConfigError
-from mfpipe.layout import Field, RecordLayout
+from mfpipe.layout import Category, Field, RecordLayout
 
 
 class DecodedBatch(NamedTuple):
@@ -36,6 +36,9 @@ class DecodedBatch(NamedTuple):
     batch: pa.RecordBatch
     record_no: np.ndarray  # int64, 1-based record numbers of the rows in ``batch``
     rejects: pa.RecordBatch  # see ``mfpipe.codec.rejects.REJECT_SCHEMA``
+    # (column, fields): invalid numerics loaded as NULL (``invalid_numeric="null"``) in the
+    # rows of ``batch``
+    nulled: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,7 @@ class DecodePlan:
         if odo is not None and self.options.odo == "variable":
             matrix = odo.normalize(matrix)
         decoded: dict[str, pa.Array] = {}
+        nulled: dict[str, np.ndarray] = {}
         first_bad = np.full(n, -1, dtype=np.int64)
         first_reason = np.zeros(n, dtype=np.uint8)
         if exact and lengths is not None:
@@ -120,10 +124,23 @@ class DecodePlan:
                 if f.redefines and not self._bound(f):
                     reasons = None  # unbound overlay: invalid bytes read as NULL, not a reject
                     decoded[f.column] = _null_where(decoded[f.column], result.reasons != 0)
+                elif reasons is not None and self._nulls_invalid(f):
+                    nulled[f.column] = reasons != 0
+                    decoded[f.column] = _null_where(decoded[f.column], nulled[f.column])
+                    reasons = None
                 if reasons is not None:
                     _note(first_bad, first_reason, reasons != 0, index, reasons)
-        return self._split(decoded, first_bad, first_reason, original, first_record_no,
-                           byte_offsets, lengths)
+        out = self._split(decoded, first_bad, first_reason, original, first_record_no,
+                          byte_offsets, lengths)
+        kept = first_bad < 0  # a record rejected for another field is not counted here
+        counts = tuple((column, int((mask & kept).sum())) for column, mask in nulled.items())
+        return out._replace(nulled=tuple((c, k) for c, k in counts if k))
+
+    def _nulls_invalid(self, f: Field) -> bool:
+        """Does an invalid value of ``f`` load as NULL (``invalid_numeric="null"``)? Never
+        for a required column (a key): there NULL is a reject of its own."""
+        return (self.options.invalid_numeric == "null" and f.column not in self.options.required
+                and f.category in (Category.NUMERIC, Category.NUMERIC_EDITED, Category.FLOAT))
 
     def _bound(self, f: Field) -> bool:
         bound = {b.branch for b in self.options.branches}

@@ -135,6 +135,15 @@ mfp_recon_result = sa.Table(
 )
 
 
+mfp_nulled = sa.Table(  # --invalid-numeric null: the fields loaded as NULL, per chunk and column
+    "mfp_nulled", metadata,
+    sa.Column("run_id", RUN_ID, primary_key=True),
+    sa.Column("chunk_id", sa.Integer, primary_key=True),
+    sa.Column("column_name", sa.String(100), primary_key=True),
+    sa.Column("fields", sa.BigInteger, nullable=False),
+)
+
+
 mfp_purge = sa.Table(
     "mfp_purge", metadata,
     sa.Column("run_id", RUN_ID, primary_key=True),

@@ -16,6 +16,10 @@ CHUNK_SCHEMA = pa.schema([
     ("status", pa.string()), ("committed_at", pa.timestamp("us")),
     ("content_hash", pa.string()), ("totals", pa.string()),
 ])
+NULLED_SCHEMA = pa.schema([
+    ("run_id", pa.string()), ("chunk_id", pa.int32()), ("column_name", pa.string()),
+    ("fields", pa.int64()),
+])
 REJECT_SCHEMA = pa.schema([
     ("run_id", pa.string()), ("record_no", pa.int64()), ("chunk_id", pa.int32()),
     ("byte_offset", pa.int64()), ("field", pa.string()), ("column_name", pa.string()),

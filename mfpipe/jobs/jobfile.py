@@ -35,6 +35,7 @@ SECTIONS: dict[str, dict[str, tuple[str, type]]] = {
         "spaces_numeric": ("spaces_numeric", _TEXT), "low_values": ("low_values", _TEXT),
         "float_format": ("float_format", _TEXT), "strict_signs": ("strict_signs", _BOOL),
         "binary_range": ("binary_range", _TEXT), "odo": ("odo", _TEXT),
+        "invalid_numeric": ("invalid_numeric", _TEXT),
         "dates": ("dates", _TABLE), "branches": ("branches", _TABLE),
     },
     "target": {

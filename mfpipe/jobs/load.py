@@ -163,6 +163,8 @@ def finish(store: RunStore, config: RunConfig, summary: RunSummary, facts: FileF
               "its staging rows for inspection")
         return
     summary.counts["final"] = report.counts.final
+    if report.counts.nulled:
+        summary.counts["nulled"] = report.counts.nulled
     summary.status = COMPLETED
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections import Counter
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
@@ -39,6 +40,7 @@ class ConvertResult:
     written: int
     rejected: int
     elapsed_s: float
+    nulled: dict[str, int] = field(default_factory=dict)  # invalid numerics written as NULL
 
 
 def rejects_path_for(output: str | Path) -> Path:
@@ -64,6 +66,7 @@ def convert_file(record: RecordLayout, source: str | Path, output: str | Path,
     OutputError.check(target)
     started = time.perf_counter()
     read = written = rejected = 0
+    nulled: Counter[str] = Counter()
     temporary = [target.with_name(f".{target.name}.part"),
                  rejects_target.with_name(f".{rejects_target.name}.part")]
     try:
@@ -82,6 +85,7 @@ def convert_file(record: RecordLayout, source: str | Path, output: str | Path,
                 read += chunk.n_records
                 written += decoded.batch.num_rows
                 rejected += decoded.rejects.num_rows
+                nulled.update(dict(decoded.nulled))
         os.replace(temporary[0], target)
         os.replace(temporary[1], rejects_target)
     except OSError as exc:  # the input's errors are InputErrors already: this is the output
@@ -91,7 +95,7 @@ def convert_file(record: RecordLayout, source: str | Path, output: str | Path,
             part.unlink(missing_ok=True)
         release_spool(source)  # a compressed input's decompressed copy
     return ConvertResult(str(source), str(target), str(rejects_target), read, written, rejected,
-                         round(time.perf_counter() - started, 3))
+                         round(time.perf_counter() - started, 3), dict(nulled))
 
 
 def _with_provenance(batch: pa.RecordBatch, source: str, record_no: np.ndarray,

@@ -21,9 +21,9 @@ def check_framing(record: RecordLayout, framing: FramingOptions) -> None:
     margins = framing.record_start_offset + framing.record_end_offset
     if framing.recfm in ("F", "FB") and framing.length_field is None and framing.lrecl \
             and framing.lrecl - margins < record.size:
-        raise ConfigError(f"--lrecl {framing.lrecl} less the record offsets ({margins}) is "
-                          f"shorter than record {record.name} ({record.size} bytes): every "
-                          "record would be cut short")
+        less = f" less the record offsets ({margins})" if margins else ""
+        raise ConfigError(f"--lrecl {framing.lrecl}{less} is shorter than record {record.name} "
+                          f"({record.size} bytes): every record would be cut short")
     if framing.recfm == "TEXT" and record.binary_fields:
         fields = ", ".join(f"{f.name} ({f.usage.value})" for f in record.binary_fields[:3])
         raise ConfigError(f"--recfm TEXT keeps one record per line, but record {record.name} "

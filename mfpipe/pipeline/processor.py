@@ -142,7 +142,7 @@ def process_task(task: ChunkTask, worker_id: int, config: RunConfig, plan: Decod
                        task.first_record_no, chunk.n_records, rows, reject_rows,
                        original(rejected), content_hash(decoded.batch, config.hash_columns or ()),
                        column_totals(decoded.batch, config.money_columns or ()),
-                       len(discarded), original(discarded))
+                       len(discarded), original(discarded), decoded.nulled)
 
 
 def _repeat(value: object, n: int, arrow_type: pa.DataType) -> pa.Array:

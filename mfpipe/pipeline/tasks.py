@@ -40,6 +40,7 @@ class ChunkResult(NamedTuple):
     totals: dict[str, str]  # exact sums of the money columns, decimal text
     discarded: int = 0  # records that did not meet --when
     discard_bytes: bytes = b""  # those records as they were in the file
+    nulled: tuple[tuple[str, int], ...] = ()  # (column, fields): invalid numerics as NULL
 
 
 class Committed(NamedTuple):

@@ -17,7 +17,7 @@ import pyarrow as pa
 import structlog
 import tenacity
 
-from mfpipe.db.rows import CHUNK_SCHEMA
+from mfpipe.db.rows import CHUNK_SCHEMA, NULLED_SCHEMA
 from mfpipe.db.loaders import BulkLoader, open_loader
 from mfpipe.db.runs import utcnow
 from mfpipe.db.urls import session_url
@@ -142,6 +142,10 @@ def _write_chunk(loader: BulkLoader, staging: str, result: ChunkResult, run_id: 
     try:
         loader.load(staging, result.rows)
         loader.load("mfp_reject", result.rejects)
+        if result.nulled:
+            loader.load("mfp_nulled", pa.RecordBatch.from_pylist(
+                [{"run_id": run_id, "chunk_id": result.chunk_id, "column_name": column,
+                  "fields": count} for column, count in result.nulled], schema=NULLED_SCHEMA))
         loader.load("mfp_chunk", ledger)
         loader.commit()
     except LoadError as exc:

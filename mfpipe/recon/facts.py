@@ -7,7 +7,7 @@ import json
 
 import sqlalchemy as sa
 
-from mfpipe.db.control import mfp_chunk, mfp_reject
+from mfpipe.db.control import mfp_chunk, mfp_nulled, mfp_reject
 from mfpipe.db.runs import RESTARTABLE
 from mfpipe.db.urls import redact
 from mfpipe.errors import EXIT_CONFIG, EXIT_DATA, EXIT_NO_INPUT
@@ -29,9 +29,14 @@ def run_info(subject: RunSubject) -> RunInfo:
 
 def counts(subject: RunSubject) -> Counts:
     run = subject.run
+    n = mfp_nulled.c
+    nulled = subject.rows(sa.select(n.column_name, sa.func.sum(n.fields))
+                          .where(n.run_id == subject.run_id).group_by(n.column_name)
+                          .order_by(n.column_name))
     return Counts(int(run["records_read"] or 0), int(run["records_loaded"] or 0),
                   int(run["records_rejected"] or 0), int(run["records_discarded"] or 0),
-                  subject.final_rows, int(run["records_skipped"] or 0))
+                  subject.final_rows, int(run["records_skipped"] or 0),
+                  {str(column): int(fields) for column, fields in nulled})
 
 
 def worker_stats(subject: RunSubject, attempts: list[dict]) -> list[WorkerStats]:

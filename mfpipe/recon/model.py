@@ -64,6 +64,7 @@ class Counts:
     discarded: int
     final: int
     skipped: int = 0
+    nulled: dict[str, int] = field(default_factory=dict)  # invalid numerics loaded as NULL
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,8 @@ def _counts(report: ReconciliationReport) -> str:
             ("Rows in the final table (this run)", fmt_int(counts.final)),
             ("Elapsed time", fmt_duration(run.elapsed_s)),
             ("CPU time", fmt_duration(run.cpu_s))]
+    rows += [(f"Invalid numerics loaded as NULL: {column}", fmt_int(n))
+             for column, n in counts.nulled.items()]
     table = _table(("Counter", "Value"),
                    (f"<tr>{_td(label)}{_td(value, num=True)}</tr>" for label, value in rows))
     return f'<section id="counts"><h2>Counts</h2>{table}</section>'

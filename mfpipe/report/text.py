@@ -60,7 +60,11 @@ def _counts(report: ReconciliationReport) -> list[str]:
             ("", ""),
             ("Elapsed time was:", fmt_duration(run.elapsed_s)),
             ("CPU time was:", fmt_duration(run.cpu_s))]
-    return ["Counts", *(f"  {label:<36}{value:>16}".rstrip() for label, value in rows)]
+    lines = ["Counts", *(f"  {label:<36}{value:>16}".rstrip() for label, value in rows)]
+    if counts.nulled:
+        lines += ["", "  Invalid numeric fields loaded as NULL (--invalid-numeric null):",
+                  *(f"    {column:<34}{fmt_int(n):>16}" for column, n in counts.nulled.items())]
+    return lines
 
 
 def _attempts(report: ReconciliationReport) -> list[str]:

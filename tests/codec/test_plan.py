@@ -288,3 +288,36 @@ class TestShortRecords:
         out = decode(self.LAYOUT, rows, lengths=[11])
         assert column(out, "c") == ["XYZ"]
         assert rejects(out) == []
+
+
+class TestInvalidNumeric:
+    LAYOUT = """
+    01  REC.
+        05  K  PIC 9(3).
+        05  A  PIC S9(3) COMP-3.
+        05  B  PIC 9(2).
+        05  T  PIC X(2).
+    """
+
+    def _rows(self) -> list[bytes]:
+        good = "001".encode("cp037") + bytes.fromhex("123C") + "45AB".encode("cp037")
+        bad_a = "002".encode("cp037") + bytes.fromhex("FF0C") + "45AB".encode("cp037")
+        bad_ab = "003".encode("cp037") + b"\x00\x00" + b"\x00\x00" + "AB".encode("cp037")
+        bad_key = b"\x00\x00\x00" + bytes.fromhex("123C") + "45AB".encode("cp037")
+        return [good, bad_a, bad_ab, bad_key]
+
+    def test_null_keeps_the_record_and_counts_per_column(self):
+        """invalid_numeric="null": invalid numerics are NULL, counted per column; a required
+        column (a key) stays a reject, and its record is not counted."""
+        out = decode(self.LAYOUT, self._rows(), invalid_numeric="null", required=("k",))
+        assert column(out, "k") == [1, 2, 3]
+        assert column(out, "a") == [123, None, None]
+        assert column(out, "b") == [45, 45, None]
+        assert dict(out.nulled) == {"a": 2, "b": 1}
+        assert [r[:2] for r in rejects(out)] == [(4, "K")]
+
+    def test_reject_by_default(self):
+        """By default the same records are rejects and nothing is nulled."""
+        out = decode(self.LAYOUT, self._rows())
+        assert [r[:2] for r in rejects(out)] == [(2, "A"), (3, "A"), (4, "K")]
+        assert out.nulled == ()

@@ -299,3 +299,28 @@ class TestCompressedInput:
         assert query(db_url, "SELECT COUNT(*), SUM(cust_id) FROM customer_account") == [
             (3_000, 3_000 * 3_001 // 2)]
         assert list(spool.iterdir()) == []
+
+
+class TestInvalidNumericAsNull:
+    def test_counted_per_column_and_reconciled(self, tmp_path, db_url, capsys):
+        """--invalid-numeric null: garbage in a packed field loads as NULL, the record is
+        kept, the count per column is in the summary and the report, and the run reconciles;
+        by default the same records are rejects."""
+        path = keyed_file(tmp_path / "in.dat", 2_000)
+        data = bytearray(open(path, "rb").read())
+        for record in range(0, 2_000, 40):  # 50 bad packed digits in balance
+            data[record * 100 + 53] = 0xFF
+        open(path, "wb").write(bytes(data))
+        code, summary = run(capsys, db_url, "run", "--input", path, "--invalid-numeric", "null")
+        assert code == 0, summary
+        assert summary["counts"]["loaded"] == 2_000 and summary["counts"]["rejected"] == 0
+        assert summary["counts"]["nulled"] == {"balance": 50}
+        assert query(db_url, "SELECT COUNT(*) FROM customer_account WHERE balance IS NULL") == [
+            (50,)]
+        assert main(["report", summary["run_id"], "--db", db_url]) == 0
+        text = capsys.readouterr().out
+        assert "loaded as NULL" in text and "balance" in text
+        other = tmp_path / "other.dat"
+        other.write_bytes(bytes(data[:100 * 1_000]))
+        code, strict = run(capsys, db_url, "run", "--input", str(other))
+        assert strict["counts"]["rejected"] == 25 and "nulled" not in strict["counts"]

@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from mfpipe.codec.charsets import charset
 from mfpipe.codec.dates import to_dates
 from mfpipe.codec.odo import OdoShift
 from mfpipe.codec.options import DecodeOptions
@@ -82,15 +83,21 @@ class DecodePlan:
 
     def decode(self, matrix: np.ndarray, first_record_no: int | np.ndarray,
                byte_offsets: np.ndarray, lengths: np.ndarray | None = None,
-               exact: bool = False) -> DecodedBatch:
+               exact: bool = False, too_long: bool = False) -> DecodedBatch:
         """Decode a chunk; ``first_record_no``: the first record's number, or every
         record's (a chunk some records of which were left out); ``lengths`` is given for
         variable-length records. ``exact``: a record of another length than the layout's
         (longer only, for a layout with OCCURS DEPENDING ON) is a reject, named by the last
-        field."""
+        field. ``too_long``: a variable-length record longer than the layout (at its
+        maximum) is a reject, never a record whose last bytes are dropped."""
         n = matrix.shape[0]
         if matrix.shape[1] < self.record.size:
             matrix = _pad(matrix, self.record.size)
+        if lengths is not None and (lengths < self.record.size).any():
+            # past a short record's end: spaces, as in a record area a program reads it into
+            # (a text field the record ends inside keeps its bytes; numbers there are rejects)
+            past = np.arange(matrix.shape[1])[None, :] >= lengths[:, None]
+            matrix = np.where(past, np.uint8(charset(self.options.encoding).space), matrix)
         odo = OdoShift.measure(self, matrix) if self.record.odo else None
         original = matrix  # reject rows show the record's own bytes, not the shifted ones
         if odo is not None and self.options.odo == "variable":
@@ -103,6 +110,9 @@ class DecodePlan:
             size = self.record.size
             misfit = lengths > size if self.record.odo else lengths != size
             _note(first_bad, first_reason, misfit, len(self.columns) - 1, Reason.LENGTH)
+        elif too_long and lengths is not None:
+            _note(first_bad, first_reason, lengths > self.record.size, len(self.columns) - 1,
+                  Reason.TOO_LONG)
         if odo is not None:
             _note(first_bad, first_reason, odo.bad_count, self.record.fields.index(
                 self.record.field(self.record.odo[0].count_column)), Reason.ODO_COUNT)
@@ -113,6 +123,14 @@ class DecodePlan:
             if column.date_format:
                 result = to_dates(raw, result, f, column.date_format, self.options)
             absent = self._absent(f, n, lengths, odo, decoded)
+            if lengths is not None and f.category is not Category.ALPHANUMERIC:
+                # a record that ends inside a number (or UTF-16 text) lost part of it
+                begin, end = self._extent(f, odo)
+                cut = (lengths > begin) & (lengths < end)
+                elsewhere = self._absent(f, n, None, odo, decoded)  # past the count, branch
+                if elsewhere is not None:
+                    cut &= ~elsewhere
+                _note(first_bad, first_reason, cut, index, Reason.TRUNCATED)
             decoded[f.column] = _null_where(result.values, absent)
             if f.column in self.options.required:
                 _note(first_bad, first_reason, np.asarray(decoded[f.column].is_null()), index,
@@ -142,6 +160,12 @@ class DecodePlan:
         return (self.options.invalid_numeric == "null" and f.column not in self.options.required
                 and f.category in (Category.NUMERIC, Category.NUMERIC_EDITED, Category.FLOAT))
 
+    def _extent(self, f: Field, odo: OdoShift | None) -> tuple[int | np.ndarray, int | np.ndarray]:
+        """Where ``f`` begins and ends in each record (after the variable tables before it)."""
+        shift = (odo.shift_at(f.offset) if odo is not None and self.options.odo == "variable"
+                 else 0)
+        return f.offset - shift, f.offset + f.size - shift
+
     def _bound(self, f: Field) -> bool:
         bound = {b.branch for b in self.options.branches}
         return all(branch in bound for branch in f.redefines)
@@ -150,11 +174,9 @@ class DecodePlan:
                 decoded: dict[str, pa.Array]) -> np.ndarray | None:
         """Records where the field is not there: short record, past the ODO count, other branch."""
         absent = None
-        if lengths is not None:
-            shift = (odo.shift_at(f.offset) if odo is not None and self.options.odo == "variable"
-                     else 0)
-            end = f.offset + f.size - shift
-            short = lengths < end
+        if lengths is not None:  # text the record ends inside is there, in part
+            begin, end = self._extent(f, odo)
+            short = lengths <= begin if f.category is Category.ALPHANUMERIC else lengths < end
             absent = short if short.any() else None
         if odo is not None and f.odo is not None:
             unused = odo.unused(f)

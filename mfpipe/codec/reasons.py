@@ -25,6 +25,8 @@ class Reason(enum.IntEnum):
     STRICT_SIGN = 14
     REQUIRED_EMPTY = 15
     LENGTH = 16
+    TOO_LONG = 17
+    TRUNCATED = 18
 
     @property
     def text(self) -> str:
@@ -49,4 +51,6 @@ _TEXT = {
     Reason.STRICT_SIGN: "sign nibble A, B or E refused by strict_signs",
     Reason.REQUIRED_EMPTY: "key field has no value (all spaces, or absent)",
     Reason.LENGTH: "line is not as long as the record layout",
+    Reason.TOO_LONG: "record is longer than the record layout (its last bytes would be lost)",
+    Reason.TRUNCATED: "record ends inside this field",
 }

@@ -52,7 +52,8 @@ def decode_chunk(plan: DecodePlan, chunk: RawChunk, framing: FramingOptions,
         first = chunk.first_record_no + np.flatnonzero(keep)
         matrix, offsets = matrix[keep], offsets[keep]
         lengths = None if lengths is None else lengths[keep]
-    return plan.decode(matrix, first, offsets, lengths, exact=framing.recfm == "TEXT")
+    return plan.decode(matrix, first, offsets, lengths, exact=framing.recfm == "TEXT",
+                       too_long=framing.variable or framing.length_field is not None)
 
 
 def selected_chunks(buffer: memoryview, framing: FramingOptions, chunk_records: int,

@@ -368,3 +368,28 @@ class TestRecordFraming:
         assert code == 0
         assert [json.loads(line) for line in out.read_text().splitlines()] == [
             {"name": f"ABCD{i}", "n": i} for i in range(3)]
+
+    def test_variable_record_longer_than_the_layout_is_a_reject(self, capsys, tmp_path):
+        """A VB record longer than the layout is a reject naming why, never cut short."""
+        import numpy as np
+
+        from mfpipe.framing import FramingOptions, write_records
+
+        layout = tmp_path / "r.cpy"
+        layout.write_text(copybook("01  REC.\n    05  NAME PIC X(5).\n    05  N PIC 9."))
+        records = ["ABCDE1", "ABCDE2EXTRA", "ABC"]
+        rows = np.zeros((3, 11), dtype=np.uint8)
+        for i, r in enumerate(records):
+            rows[i, :len(r)] = np.frombuffer(r.encode("cp037"), dtype=np.uint8)
+        path = tmp_path / "r.dat"
+        path.write_bytes(write_records(rows, np.array([len(r) for r in records]),
+                                       FramingOptions("VB")))
+        out = tmp_path / "r.jsonl"
+        code, _, _ = run(capsys, "convert", str(layout), str(path), "-o", str(out),
+                         "--recfm", "VB")
+        assert code == 0
+        assert [json.loads(line)["name"] for line in out.read_text().splitlines()] == [
+            "ABCDE", "ABC"]
+        rejected = [json.loads(line) for line in (tmp_path / "r.rejects.jsonl").open()]
+        assert [(r["record_no"], r["reason"]) for r in rejected] == [
+            (2, "record is longer than the record layout (its last bytes would be lost)")]

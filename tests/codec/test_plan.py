@@ -272,7 +272,9 @@ class TestShortRecords:
     """
 
     def test_absent_fields_are_null(self):
-        """Fields past a short record's end are NULL, never rejects (zero-padding is not data)."""
+        """Fields past a short record's end are NULL, never rejects (zero-padding is not data);
+        a text field the record ends inside keeps its bytes (the rest reads as spaces, as
+        producers that drop trailing blanks mean it)."""
         rows = ["AB".encode("cp037"), "AB".encode("cp037") + bytes.fromhex("123C"),
                 "AB".encode("cp037") + bytes.fromhex("123C") + "X".encode("cp037"),
                 "AB".encode("cp037") + bytes.fromhex("123C") + "XYZ".encode("cp037"), b""]
@@ -280,7 +282,13 @@ class TestShortRecords:
         assert rejects(out) == []
         assert column(out, "a") == ["AB", "AB", "AB", "AB", None]
         assert column(out, "b") == [None, 123, 123, 123, None]
-        assert column(out, "c") == [None, None, None, "XYZ", None]
+        assert column(out, "c") == [None, None, "X", "XYZ", None]
+
+    def test_a_record_ending_inside_a_number_is_a_reject(self):
+        """Half a packed field is not a number: the record is a reject naming the field."""
+        rows = ["AB".encode("cp037") + bytes.fromhex("12")]
+        out = decode(self.LAYOUT, rows, lengths=[3])
+        assert rejects(out) == [reject(1, "B", Reason.TRUNCATED)]
 
     def test_longer_records_ignore_the_excess(self):
         """Bytes beyond the layout's size are ignored."""

@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mfpipe.errors import ConfigError, FramingError
-from mfpipe.framing import FramingOptions, LengthField, frame, iter_chunks, write_records
+from mfpipe.framing import (CountedLength, CountField, FramingOptions, LengthField, frame,
+                            iter_chunks, write_records)
 
 SETTINGS = settings(max_examples=100, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -323,7 +324,7 @@ class TestLengthField:
 
     @pytest.mark.parametrize("data, fragment", [
         (b"\x00\x09ABC", "runs past the end"),
-        (b"\x00\x01ABC", "does not cover its own length field"),
+        (b"\x00\x01ABC", "does not cover the field that gives it"),
         (b"\x00\x05ABC\x00", "too few for a record"),
     ])
     def test_bad_lengths(self, data, fragment):
@@ -333,7 +334,7 @@ class TestLengthField:
 
     def test_digits_that_are_no_length(self):
         """Display digits that are not digits are a FramingError naming the field's bytes."""
-        with pytest.raises(FramingError, match="holds no length") as info:
+        with pytest.raises(FramingError, match="gives no length") as info:
             frame("00A5XYZ".encode("cp037"), FramingOptions(
                 "F", length_field=LengthField(0, 4, False)))
         assert info.value.header_hex == "F0,F0,C1,F5"
@@ -342,3 +343,38 @@ class TestLengthField:
         """A length field replaces the RDW: with V or VB it is a configuration error."""
         with pytest.raises(ConfigError, match="recfm F"):
             FramingOptions("VB", length_field=LengthField(0, 2))
+
+
+class TestCountedLength:
+    LENGTHS = CountedLength(base=3, counts=(CountField(0, 1, "display", 2, 3),
+                                            CountField(1, 2, "packed", 1, 9)))
+
+    def test_records_as_long_as_their_counts(self):
+        """Each record is 3 bytes plus 2 per first count and 1 per second, packed."""
+        records = [b"\xf2\x00\x1c" + b"AABB" + b"Z",  # 2 x 2 + 1 x 1 = 5: 8 bytes
+                   b"\xf0\x00\x0c",  # 0 and 0: 3 bytes
+                   b"\xf3\x00\x3c" + b"CCDDEE" + b"123"]  # 6 + 3: 12 bytes
+        data = b"".join(records)
+        options = FramingOptions("F", counted_length=self.LENGTHS)
+        assert _framed(data, options) == records
+        assert _chunked(data, options, 2) == records
+
+    @pytest.mark.parametrize("data, fragment", [
+        (b"\xf4\x00\x0cAABBCCDD", "above its maximum 3"),
+        (b"\xc1\x00\x0c", "gives no length"),
+        (b"\xf1\x00\x0cA", "runs past the end"),
+    ])
+    def test_counts_that_frame_nothing(self, data, fragment):
+        """A count above its maximum, no count at all, or a record past the end is a
+        FramingError (the next record's place would be a guess)."""
+        with pytest.raises(FramingError, match=fragment):
+            frame(data, FramingOptions("F", counted_length=self.LENGTHS))
+
+    def test_stored_form_round_trips(self):
+        """The options stored with a run (JSON) give the same framing back."""
+        import dataclasses
+        import json
+
+        options = FramingOptions("F", counted_length=self.LENGTHS)
+        stored = json.loads(json.dumps(dataclasses.asdict(options)))
+        assert FramingOptions(**stored) == options

@@ -10,7 +10,8 @@ import click
 from mfpipe.codec import Branch, DecodeOptions
 from mfpipe.db.rules import Rule
 from mfpipe.errors import ConfigError
-from mfpipe.framing import FramingOptions, LengthField
+from mfpipe.framing import CountedLength, CountField, FramingOptions, LengthField
+from mfpipe.framing.lengths import Encoding
 from mfpipe.layout import Category, RecordLayout, Usage
 
 F = Callable[..., Any]
@@ -37,6 +38,9 @@ _SOURCE_OPTIONS = [
     click.option("--record-length-field", metavar="COLUMN",
                  help="With --recfm F: records without an RDW whose length is this binary or "
                  "unsigned DISPLAY field of the record."),
+    click.option("--odo-framing", is_flag=True,
+                 help="With --recfm F: records without an RDW, back to back, each as long as "
+                 "its OCCURS DEPENDING ON counts make it."),
     click.option("--record-length-adjust", type=int, default=0,
                  help="Added to the record length field's value (e.g. -4, or the bytes the "
                  "field does not count)."),
@@ -110,7 +114,8 @@ def framing_options(opts: dict[str, Any], record: RecordLayout) -> FramingOption
     margins = opts["record_start_offset"] + opts["record_end_offset"]
     length_field = _length_field(record, opts["record_length_field"],
                                  opts["record_length_adjust"])
-    fixed = recfm in ("F", "FB") and length_field is None
+    counted = _counted_length(record) if opts["odo_framing"] else None
+    fixed = recfm in ("F", "FB") and length_field is None and counted is None
     return FramingOptions(
         recfm=recfm, lrecl=opts["lrecl"] or (record.size + margins if fixed else None),
         rdw_little_endian=opts["rdw_little_endian"],
@@ -118,7 +123,33 @@ def framing_options(opts: dict[str, Any], record: RecordLayout) -> FramingOption
         skip_header_bytes=opts["skip_header_bytes"],
         skip_trailer_bytes=opts["skip_trailer_bytes"],
         record_start_offset=opts["record_start_offset"],
-        record_end_offset=opts["record_end_offset"], length_field=length_field)
+        record_end_offset=opts["record_end_offset"], length_field=length_field,
+        counted_length=counted)
+
+
+_COUNT_ENCODINGS: dict[Usage, Encoding] = {
+    Usage.COMP: "binary", Usage.COMP_5: "binary", Usage.COMP_3: "packed",
+    Usage.DISPLAY: "display"}
+
+
+def _counted_length(record: RecordLayout) -> CountedLength:
+    """The framing's view of ``--odo-framing``: the record's fixed bytes, and per variable
+    table where its count is, how it is written and what an element takes."""
+    tables = record.odo
+    if not tables:
+        raise ConfigError(f"--odo-framing: record {record.name} has no OCCURS DEPENDING ON")
+    counts = []
+    for table in tables:
+        count = record.field(table.count_column)
+        encoding = _COUNT_ENCODINGS.get(count.usage)
+        if encoding is None or count.odo is not None or count.offset >= tables[0].offset or (
+                encoding == "display" and count.signed):
+            raise ConfigError(f"--odo-framing: the count {count.name} must be a binary, packed "
+                              "or unsigned DISPLAY field before the first variable table")
+        counts.append(CountField(count.offset, count.size, encoding, table.element_size,
+                                 table.max_count))
+    base = record.size - sum(t.element_size * t.max_count for t in tables)
+    return CountedLength(base, tuple(counts))
 
 
 def _length_field(record: RecordLayout, column: str | None, adjust: int) -> LengthField | None:

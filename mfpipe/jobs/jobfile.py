@@ -32,6 +32,7 @@ SECTIONS: dict[str, dict[str, tuple[str, type]]] = {
         "record_end_offset": ("record_end_offset", _INT),
         "record_length_field": ("record_length_field", _TEXT),
         "record_length_adjust": ("record_length_adjust", _INT),
+        "odo_framing": ("odo_framing", _BOOL),
         "spaces_numeric": ("spaces_numeric", _TEXT), "low_values": ("low_values", _TEXT),
         "float_format": ("float_format", _TEXT), "strict_signs": ("strict_signs", _BOOL),
         "binary_range": ("binary_range", _TEXT), "odo": ("odo", _TEXT),

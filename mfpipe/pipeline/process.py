@@ -19,7 +19,7 @@ def check_framing(record: RecordLayout, framing: FramingOptions) -> None:
     TEXT lines for a layout with binary fields (their bytes may be newlines, and a line
     would end inside a record)."""
     margins = framing.record_start_offset + framing.record_end_offset
-    if framing.recfm in ("F", "FB") and framing.length_field is None and framing.lrecl \
+    if framing.recfm in ("F", "FB") and not framing.described and framing.lrecl \
             and framing.lrecl - margins < record.size:
         less = f" less the record offsets ({margins})" if margins else ""
         raise ConfigError(f"--lrecl {framing.lrecl}{less} is shorter than record {record.name} "
@@ -53,7 +53,7 @@ def decode_chunk(plan: DecodePlan, chunk: RawChunk, framing: FramingOptions,
         matrix, offsets = matrix[keep], offsets[keep]
         lengths = None if lengths is None else lengths[keep]
     return plan.decode(matrix, first, offsets, lengths, exact=framing.recfm == "TEXT",
-                       too_long=framing.variable or framing.length_field is not None)
+                       too_long=framing.variable or framing.described)
 
 
 def selected_chunks(buffer: memoryview, framing: FramingOptions, chunk_records: int,

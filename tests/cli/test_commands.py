@@ -393,3 +393,23 @@ class TestRecordFraming:
         rejected = [json.loads(line) for line in (tmp_path / "r.rejects.jsonl").open()]
         assert [(r["record_no"], r["reason"]) for r in rejected] == [
             (2, "record is longer than the record layout (its last bytes would be lost)")]
+
+    def test_odo_framing(self, capsys, tmp_path):
+        """--recfm F --odo-framing: records back to back, each as long as its count makes
+        it, the field after the table in its shifted place; a count that frames nothing is
+        a framing error (65) naming the byte offset."""
+        layout = tmp_path / "o.cpy"
+        layout.write_text(copybook("01  REC.\n    05  N PIC 9.\n    05  T OCCURS 0 TO 3 "
+                                   "DEPENDING ON N PIC X(2).\n    05  Z PIC X."))
+        path = tmp_path / "o.dat"
+        path.write_bytes("1A1z0y3C1C2C3x".encode("cp037"))
+        out = tmp_path / "o.jsonl"
+        code, _, _ = run(capsys, "convert", str(layout), str(path), "-o", str(out),
+                         "--recfm", "F", "--odo-framing")
+        assert code == 0
+        assert [(r["n"], r["t_1"], r["z"]) for r in map(json.loads, out.open())] == [
+            (1, "A1", "z"), (0, None, "y"), (3, "C1", "x")]
+        path.write_bytes("1A1z7y".encode("cp037"))
+        code, _, err = run(capsys, "convert", str(layout), str(path), "-o", str(out),
+                           "--recfm", "F", "--odo-framing")
+        assert code == 65 and "byte offset 4" in err and "above its maximum 3" in err

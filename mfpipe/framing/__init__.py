@@ -19,23 +19,15 @@ from typing import Literal
 import numpy as np
 
 from mfpipe.errors import ConfigError, FramingError
+from mfpipe.framing.lengths import CountedLength, CountField, LengthField, walk_described
+
+__all__ = ["CountField", "CountedLength", "FramingOptions", "LengthField", "RawChunk", "frame",
+           "iter_chunks", "write_records"]
 
 RecordFormat = Literal["F", "FB", "V", "VB", "TEXT"]
 _RDW = struct.Struct(">HH")
 _RDW_LE = struct.Struct("<HH")
 _BDW = struct.Struct(">I")
-
-
-@dataclass(frozen=True, slots=True)
-class LengthField:
-    """Records without an RDW whose length is a field of their own (files from some
-    utilities): ``size`` bytes at ``offset`` from the record's start, big-endian binary or
-    decimal digits (EBCDIC F0-F9 or ASCII 30-39), plus ``adjust``, give the record's length."""
-
-    offset: int
-    size: int
-    binary: bool = True
-    adjust: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,15 +44,21 @@ class FramingOptions:
     record_start_offset: int = 0  # bytes before every record's data (after any RDW)
     record_end_offset: int = 0  # bytes after every record's data
     length_field: LengthField | None = None  # F: each record's length is in the record
+    counted_length: CountedLength | None = None  # F: as long as its ODO counts make it
 
     def __post_init__(self) -> None:
         if isinstance(self.length_field, dict):  # as stored with a run (JSON)
             object.__setattr__(self, "length_field", LengthField(**self.length_field))
+        if isinstance(self.counted_length, dict):
+            object.__setattr__(self, "counted_length", CountedLength.of(self.counted_length))
         if self.recfm not in ("F", "FB", "V", "VB", "TEXT"):
             raise ConfigError(f"recfm {self.recfm!r} is not one of F, FB, V, VB, TEXT")
-        if self.length_field is not None and self.recfm not in ("F", "FB"):
-            raise ConfigError("a record length field replaces the RDW: use it with --recfm F")
-        if self.recfm in ("F", "FB") and self.length_field is None and not (
+        if self.described and self.recfm not in ("F", "FB"):
+            raise ConfigError("records that describe their own length have no RDW: use "
+                              "--recfm F")
+        if self.length_field is not None and self.counted_length is not None:
+            raise ConfigError("a record length field and ODO counts cannot both frame records")
+        if self.recfm in ("F", "FB") and not self.described and not (
                 self.lrecl and self.lrecl > 0):
             raise ConfigError(f"recfm {self.recfm} needs a positive lrecl")
         if min(self.skip_header_bytes, self.skip_trailer_bytes, self.record_start_offset,
@@ -73,9 +71,14 @@ class FramingOptions:
         return self.recfm in ("V", "VB")
 
     @property
+    def described(self) -> bool:
+        """Records without an RDW that say their own length (a length field, ODO counts)."""
+        return self.length_field is not None or self.counted_length is not None
+
+    @property
     def fixed(self) -> bool:
         """Every record is LRECL bytes of data, back to back: framed by arithmetic."""
-        return (self.recfm in ("F", "FB") and self.length_field is None
+        return (self.recfm in ("F", "FB") and not self.described
                 and not self.record_start_offset and not self.record_end_offset)
 
     @property
@@ -182,8 +185,9 @@ def _records(buffer: bytes | memoryview, options: FramingOptions, path: str, lim
     """(starts, lengths) of whole records (after any RDW), ``limit`` at a time."""
     data = np.frombuffer(buffer, dtype=np.uint8)
     begin, end = _bounds(len(data), options, path)
-    if options.length_field is not None:
-        yield from _walk_length_field(data, begin, end, options.length_field, path, limit)
+    described = options.length_field or options.counted_length
+    if described is not None:
+        yield from walk_described(data, begin, end, described, path, limit)
     elif options.recfm in ("F", "FB"):
         lrecl = options.lrecl or 0
         count = _count_fixed(begin, end, lrecl, path)
@@ -215,50 +219,6 @@ def _frame_text(data: np.ndarray, begin: int, end: int) -> tuple[np.ndarray, np.
     stops = stops.astype(np.int64)
     carriage = (stops > starts) & (data[np.maximum(stops - 1, 0)] == 0x0D)
     return starts, stops - starts - carriage
-
-
-def _walk_length_field(data: np.ndarray, begin: int, end: int, field: LengthField, path: str,
-                       limit: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Follow records that carry their own length: like an RDW chain, one step per record,
-    done by the single reader only."""
-    offset = begin
-    while offset < end:
-        starts: list[int] = []
-        lengths: list[int] = []
-        while offset < end and len(starts) < limit:
-            raw = data[offset + field.offset:offset + field.offset + field.size]
-            if offset + field.offset + field.size > end:
-                raise FramingError(path, offset, f"{end - offset} bytes left, too few for a "
-                                                 "record and its length field: truncated",
-                                   hint="check --record-length-field")
-            length = _field_length(raw, field)
-            if length is None:
-                raise FramingError(path, offset, f"record length field at byte "
-                                                 f"{offset + field.offset} holds no length",
-                                   header_hex=",".join(f"{b:02X}" for b in raw.tolist()),
-                                   hint="check --record-length-field and --encoding")
-            length += field.adjust
-            if length < field.offset + field.size or offset + length > end:
-                raise FramingError(path, offset, f"record length {length} (with the adjust of "
-                                                 f"{field.adjust}) " + (
-                                       "does not cover its own length field"
-                                       if offset + length <= end else
-                                       f"runs past the end of the data at {end}"),
-                                   hint="check --record-length-adjust")
-            starts.append(offset)
-            lengths.append(length)
-            offset += length
-        yield np.array(starts, dtype=np.int64), np.array(lengths, dtype=np.int64)
-
-
-def _field_length(raw: np.ndarray, field: LengthField) -> int | None:
-    """The value of a length field: big-endian binary, or digits in either code page."""
-    if field.binary:
-        return int.from_bytes(raw.tobytes(), "big")
-    zones, digits = raw >> 4, raw & 0x0F
-    if not (((zones == 0xF) | (zones == 0x3)).all() and (digits <= 9).all()):
-        return None
-    return int("".join(str(d) for d in digits.tolist()) or "0")
 
 
 def _walk_variable(buffer: bytes | memoryview, begin: int, end: int, options: FramingOptions,

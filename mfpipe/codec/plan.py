@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 from mfpipe.codec.charsets import charset
 from mfpipe.codec.dates import to_dates
 from mfpipe.codec.odo import OdoShift
-from mfpipe.codec.options import DecodeOptions
+from mfpipe.codec.options import Branch, DecodeOptions
 from mfpipe.codec.reasons import Reason
 from mfpipe.codec.registry import Decoder, select_decoder
 from mfpipe.codec.rejects import empty_rejects, reject_batch
@@ -73,7 +73,26 @@ class DecodePlan:
                 raise ConfigError(f"{binding.branch!r} is not a REDEFINES branch of "
                                   f"{record.name} (branches: {branches})")
         columns = tuple(_Column(f, select_decoder(f), dates.get(f.column)) for f in record.fields)
-        return cls(record, options, columns)
+        plan = cls(record, options, columns)
+        for binding in options.branches:
+            plan._check_binding(binding)
+        return plan
+
+    def _check_binding(self, binding: Branch) -> None:
+        """A discriminator is decoded before the branch it selects, lies outside it, and
+        its values are values of its type (checked now, not in a processor)."""
+        fields = self.record.fields
+        position = next(i for i, f in enumerate(fields) if f.column == binding.column)
+        first = min(i for i, f in enumerate(fields) if binding.branch in f.redefines)
+        if binding.branch in fields[position].redefines or position > first:
+            raise ConfigError(f"--branch {binding.branch}: the discriminator {binding.column} "
+                              "must come before the branch, outside it")
+        try:
+            _applies(pa.nulls(0, self.schema.field(binding.column).type), binding.values)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            raise ConfigError(f"--branch {binding.branch}: {', '.join(binding.values)} are not "
+                              f"values of {binding.column} "
+                              f"({self.schema.field(binding.column).type})") from None
 
     @property
     def schema(self) -> pa.Schema:

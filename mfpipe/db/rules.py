@@ -7,7 +7,12 @@ evaluates rules in SQL.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+import pyarrow as pa
 
 from mfpipe.errors import ConfigError
 
@@ -55,3 +60,36 @@ class Rule:
                               f"{', '.join(DATE_FORMATS)}")
         return cls(kind, tuple(c.strip() for c in columns.split(",")), values,
                    severity or "fail", args.upper() if kind == "date" else "")
+
+
+def check_rules(rules: Sequence[Rule], schema: pa.Schema) -> None:
+    """Refuse, before the first byte is read, a rule naming a column the record does not
+    have or giving bounds or values its column's type cannot compare with (a run must not
+    load a whole file and then fail on its own options)."""
+    for rule in rules:
+        for column in rule.columns:
+            if column not in schema.names:
+                raise ConfigError(f"rule {rule.name}: the record has no column {column!r}")
+        arrow_type = schema.field(rule.columns[0]).type
+        literals = [v for v in (*rule.values, *(b for r in rule.ranges for b in r)) if v]
+        if rule.kind not in ("range", "allowed") or not literals:
+            continue
+        for literal in literals:
+            if not _comparable(literal, arrow_type):
+                raise ConfigError(f"rule {rule.name}: {literal!r} is not a value of column "
+                                  f"{rule.columns[0]} ({arrow_type})")
+
+
+def _comparable(literal: str, arrow_type: pa.DataType) -> bool:
+    if pa.types.is_integer(arrow_type) or pa.types.is_decimal(arrow_type) or \
+            pa.types.is_floating(arrow_type):
+        try:
+            return Decimal(literal).is_finite()
+        except InvalidOperation:
+            return False
+    if pa.types.is_date(arrow_type):
+        try:
+            dt.date.fromisoformat(literal)
+        except ValueError:
+            return False
+    return True

@@ -22,7 +22,17 @@ LINEAGE = ("run_id", "worker_id", "chunk_id", "record_no")
 DIALECTS = ("sqlite", "postgresql", "oracle")
 
 
+MAX_COLUMNS = {"postgresql": 1600, "oracle": 1000, "sqlite": 2000}  # per table, by default
+
+
 def _columns(schema: pa.Schema, dialect: str) -> list[sa.Column]:
+    """One column per field; more than the database holds in a table (with the lineage
+    columns) is a configuration error naming both numbers, not the driver's error."""
+    limit = MAX_COLUMNS.get(dialect)
+    if limit is not None and len(schema) + len(LINEAGE) > limit:
+        raise ConfigError(f"the record has {len(schema):,} columns; with the {len(LINEAGE)} "
+                          f"lineage columns that is more than {dialect} holds in one table "
+                          f"({limit:,}): load fewer fields (a copybook without the unused ones)")
     return [sa.Column(check_identifier(f.name), sql_type(f, dialect)) for f in schema]
 
 

@@ -26,12 +26,13 @@ from mfpipe.db.identifiers import check_identifier
 from mfpipe.db.identity import LoadIdentity
 from mfpipe.db.registry import SUCCESS, FileFacts, release
 from mfpipe.db.runs import COMPLETED, FAILED, LOADED, RunStore, utcnow
+from mfpipe.db.rules import check_rules
 from mfpipe.errors import (EXIT_DATA, EXIT_INTERNAL, EXIT_NO_INPUT, EXIT_NOTHING_TO_DO,
-                           MfpipeError, first_line)
+                           ConfigError, MfpipeError, first_line)
 from mfpipe.framing import iter_chunks
 from mfpipe.pipeline.config import (RunConfig, changed_options, config_from_options, resumed)
 from mfpipe.pipeline.engine import Engine, RunSummary, resolve_columns
-from mfpipe.pipeline.process import check_framing
+from mfpipe.pipeline.process import check_framing, records_per_chunk
 from mfpipe.pipeline.progress import Progress
 from mfpipe.pipeline.tasks import Committed
 from mfpipe.pipeline.source import open_input, release_spool
@@ -186,9 +187,17 @@ def _identified(config: RunConfig, facts: FileFacts) -> tuple[RunConfig, LoadIde
     if config.staging_table:
         check_identifier(config.staging_table, "staging table")
     job = config.job or record.table
+    staging = config.staging_table or f"stg_{record.table}"
+    if staging.lower() == final.lower():
+        raise ConfigError(f"the final table {final} cannot also be the staging table: name "
+                          "another with --final-table or --staging-table")
+    per_chunk = records_per_chunk(config.chunk_records,
+                                  max(record.size, config.framing.lrecl or 0))
     config = replace(config, input_path=facts.path, file_sha256=facts.sha256, job=job,
-                     final_table=final, record_name=record.name)
-    config = resolve_columns(config, DecodePlan.compile(record, config.decode).schema)
+                     final_table=final, record_name=record.name, chunk_records=per_chunk)
+    schema = DecodePlan.compile(record, config.decode).schema
+    check_rules(config.rules, schema)  # before the first byte is read, not after the load
+    config = resolve_columns(config, schema)
     return config, LoadIdentity(job, final, record.name, facts.sha256)
 
 

@@ -2,6 +2,7 @@
 
 Order matters and is written once, in :func:`build_record`:
 
+0. ``count_columns``: a record of no field, or of more columns than any table holds, is refused.
 1. ``inherit_usage``: a group's USAGE and SIGN apply to the items under it.
 2. ``place``: byte sizes and offsets; REDEFINES overlays, SYNC slack, OCCURS extents.
 3. ``check_variable_tables``: OCCURS DEPENDING ON forms that cannot be read exactly are refused.
@@ -22,6 +23,11 @@ from mfpipe.layout.types import (Category, Field, OccursDependingOn, RecordLayou
                                  Usage)
 
 _BINARY_SIZES = ((4, 2), (9, 4), (18, 8))
+MAX_COLUMNS = 20_000  # more than any database holds in one table (PostgreSQL: 1,600)
+MAX_RECORD_BYTES = 16 << 20  # far beyond any data set's records (32,760 bytes, spanned aside)
+# the lineage columns of staging and final tables: a field with one of these names is loaded
+# as cobol_<name> (documented), never a second column of that name
+RESERVED = frozenset({"run_id", "worker_id", "chunk_id", "record_no", "last_run_id"})
 _ALIGN = {Usage.COMP_1: 4, Usage.COMP_2: 8}
 
 
@@ -184,7 +190,8 @@ def _walk(item: Item, path: tuple[Item, ...], shift: int, occurs: tuple[int, ...
 
 
 def _base_name(name: str) -> str:
-    return re.sub(r"[^0-9a-z_]", "_", name.lower().replace("-", "_"))
+    base = re.sub(r"[^0-9a-z_]", "_", name.lower().replace("-", "_"))
+    return f"cobol_{base}" if base in RESERVED else base
 
 
 def name_columns(leaves: list[Leaf], layout: str) -> dict[int, str]:
@@ -219,8 +226,27 @@ def _unique_prefix(leaf: Leaf, base: str, group: list[Leaf]) -> str:
     return "_".join([_base_name(a.name) for a in leaf.path if not a.is_filler] + [base])
 
 
+def count_columns(item: Item, layout: str) -> int:
+    """The columns a record would have; refused beyond ``MAX_COLUMNS`` before any is built
+    (``OCCURS 99999999`` would otherwise never finish)."""
+    def count(node: Item) -> int:
+        own = 0 if node.is_filler and not node.is_group else 1
+        inner = sum(count(child) for child in node.children) if node.is_group else own
+        return inner * node.occurs
+
+    total = count(item)
+    if total > MAX_COLUMNS:
+        raise LayoutError(layout, f"record {item.name} would have {total:,} columns, more than "
+                                  f"{MAX_COLUMNS:,}: check its OCCURS counts")
+    if total == 0:
+        raise LayoutError(layout, f"record {item.name} (line {item.line}) has no elementary "
+                                  "item to load")
+    return total
+
+
 def build_record(root: Item, renames: dict[str, tuple[str, str]], path: str) -> RecordLayout:
     """Run the passes in order and return the record's loaded fields."""
+    count_columns(root, path)
     placed = place(inherit_usage(root), 0, path)
     check_variable_tables(placed, path)
     leaves = flatten(placed)
@@ -230,6 +256,9 @@ def build_record(root: Item, renames: dict[str, tuple[str, str]], path: str) -> 
     fields = [_to_field(leaf, names[id(leaf.item)], columns_by_cobol, path)
               for leaf in leaves if not leaf.item.is_filler]
     branches = tuple(dict.fromkeys(b for f in fields for b in f.redefines))
+    if placed.size * placed.occurs > MAX_RECORD_BYTES:
+        raise LayoutError(path, f"record {root.name} is {placed.size * placed.occurs:,} bytes, "
+                                f"more than {MAX_RECORD_BYTES:,}: check its PIC and OCCURS")
     return RecordLayout(name=root.name, table=_base_name(root.name),
                         size=placed.size * placed.occurs,
                         fields=tuple(sorted(fields, key=lambda f: f.offset)),

@@ -30,9 +30,15 @@ class Picture:
     size: int
 
 
+MAX_REPEAT = 1_000_000  # a field larger than any record a data set holds (32,760 bytes)
+
+
 def expand_picture(text: str) -> list[str]:
     """Expand repeat counts into a list of symbols: ``S9(3)V99CR`` -> S 9 9 9 V 9 9 CR."""
     upper = text.upper()
+    for count in _REPEAT.findall(upper):
+        if int(count[1]) > MAX_REPEAT:
+            raise ValueError(f"repeat count {count[1]} in PIC {text} is above {MAX_REPEAT:,}")
     expanded = _REPEAT.sub(lambda m: m.group(1) * int(m.group(2)), upper)
     if "(" in expanded or ")" in expanded:
         raise ValueError(f"unbalanced or empty repeat count in PIC {text}")

@@ -25,7 +25,7 @@ from mfpipe.codec import DecodeOptions, DecodePlan
 from mfpipe.errors import ConfigError, OutputError
 from mfpipe.framing import FramingOptions, RawChunk, iter_chunks
 from mfpipe.layout import RecordLayout
-from mfpipe.pipeline.process import check_framing, decode_chunk
+from mfpipe.pipeline.process import check_framing, decode_chunk, records_per_chunk
 from mfpipe.pipeline.source import open_input, release_spool
 
 
@@ -77,7 +77,8 @@ def convert_file(record: RecordLayout, source: str | Path, output: str | Path,
                 pa.field("_byte_offset", pa.int64())) if provenance else plan.schema
             sink = _open_sink(stack, kind, temporary[0], schema)
             reject_file = stack.enter_context(open(temporary[1], "w", encoding="utf-8"))
-            for chunk in iter_chunks(buffer, framing, chunk_records, str(source)):
+            per_chunk = records_per_chunk(chunk_records, max(record.size, framing.lrecl or 0))
+            for chunk in iter_chunks(buffer, framing, per_chunk, str(source)):
                 decoded = decode_chunk(plan, chunk, framing)
                 sink(_with_provenance(decoded.batch, str(source), decoded.record_no,
                                       chunk) if provenance else decoded.batch)

@@ -13,6 +13,15 @@ from mfpipe.layout import RecordLayout
 from mfpipe.pipeline.selection import Condition, Window
 
 
+CHUNK_BYTES = 64 << 20  # a chunk's records at the layout's size: memory bounded for any length
+
+
+def records_per_chunk(chunk_records: int, record_size: int) -> int:
+    """``--chunk-records``, fewer where records are so long that a chunk would exceed
+    ``CHUNK_BYTES`` (32 KB records: 2,048 a chunk); the same for every attempt of a run."""
+    return max(1, min(chunk_records, CHUNK_BYTES // max(record_size, 1)))
+
+
 def check_framing(record: RecordLayout, framing: FramingOptions) -> None:
     """Refuse a record format that cannot hold the layout's records, before any file is
     read or written: an LRECL shorter than the record (every record would be cut), or

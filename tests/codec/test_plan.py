@@ -155,6 +155,22 @@ class TestRedefines:
         assert column(out, "n") == [123, None]
         assert column(out, "t") == [None, "AB"]
 
+    @pytest.mark.parametrize("body, binding, fragment", [
+        ("01  REC.\n    05  BODY.\n        10  AMT PIC S9(3) COMP-3.\n    05  NOTE REDEFINES "
+         "BODY PIC X(2).\n    05  KIND PIC X.", Branch("BODY", "kind", ("B",)), "come before"),
+        ("01  REC.\n    05  BODY.\n        10  AMT PIC S9(3) COMP-3.\n    05  NOTE REDEFINES "
+         "BODY PIC X(2).", Branch("BODY", "amt", ("1",)), "outside it"),
+        ("01  REC.\n    05  KIND PIC 9.\n    05  BODY.\n        10  AMT PIC S9(3) COMP-3.\n"
+         "    05  NOTE REDEFINES BODY PIC X(2).", Branch("BODY", "kind", ("B",)),
+         "not values of kind"),
+    ])
+    def test_discriminator_placement_and_type(self, body, binding, fragment):
+        """A discriminator after or inside its branch, or values not of its type, are a
+        configuration error when the plan is compiled (they were a KeyError or ArrowInvalid
+        in a processor)."""
+        with pytest.raises(ConfigError, match=fragment):
+            DecodePlan.compile(record(body), DecodeOptions(branches=(binding,)))
+
     @pytest.mark.parametrize("binding, named", [
         (Branch("NOPE", "kind", ("P",)), "NOPE"), (Branch("NOTE", "nope", ("P",)), "nope")])
     def test_bad_binding_is_a_config_error(self, binding, named):

@@ -324,3 +324,36 @@ class TestInvalidNumericAsNull:
         other.write_bytes(bytes(data[:100 * 1_000]))
         code, strict = run(capsys, db_url, "run", "--input", str(other))
         assert strict["counts"]["rejected"] == 25 and "nulled" not in strict["counts"]
+
+
+class TestRefusedBeforeReading:
+    def test_a_rule_its_column_cannot_compare_with(self, tmp_path, db_url, capsys):
+        """range:balance:abc..def is refused (78) before a byte is read or a run is made; it
+        used to load and promote the whole file, then fail 70."""
+        path = keyed_file(tmp_path / "in.dat", 500)
+        code, summary = run(capsys, db_url, "run", "--input", path,
+                            "--rule", "range:balance:abc..def")
+        assert code == 78 and "'abc' is not a value of column balance" in summary["message"]
+        assert summary["run_id"] is None  # no run was made, nothing was read
+
+    def test_final_table_named_like_the_staging_table(self, tmp_path, db_url, capsys):
+        """--final-table stg_<record> is refused (78), naming both options."""
+        path = keyed_file(tmp_path / "in.dat", 500)
+        code, summary = run(capsys, db_url, "run", "--input", path,
+                            "--final-table", "stg_customer_account")
+        assert code == 78 and "cannot also be the staging table" in summary["message"]
+
+
+def test_more_columns_than_postgresql_holds(tmp_path, postgres_url, capsys):
+    """A record of 1,700 columns into PostgreSQL (1,600 at most) is a configuration error
+    (78) naming both numbers, not the driver's TooManyColumns."""
+    from tests.support import copybook
+
+    layout = tmp_path / "wide.cpy"
+    layout.write_text(copybook("01  REC.\n    05  A OCCURS 1700 PIC X."))
+    path = tmp_path / "wide.dat"
+    path.write_bytes(b"\x40" * 1700)
+    code = main(["run", "--layout", str(layout), "--input", str(path), "--db", postgres_url,
+                 "--json"])
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert code == 78 and "1,700 columns" in summary["message"] and "1,600" in summary["message"]

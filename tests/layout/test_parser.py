@@ -296,6 +296,32 @@ class TestErrors:
         with pytest.raises(CopybookSyntaxError, match="use \\+, -, CR or DB"):
             parse_layout(copybook(f"01  REC.\n    05  A PIC {picture}."))
 
+    @pytest.mark.parametrize("body, fragment", [
+        ("01  REC.", "no elementary item"),
+        ("01  REC.\n    05  FILLER PIC X(3).", "no elementary item"),
+        ("01  REC.\n    05  A OCCURS 99999999 PIC X.", "99,999,999 columns"),
+        ("01  REC.\n    05  G OCCURS 200.\n        10  H OCCURS 200 PIC X.", "40,000 columns"),
+        ("01  REC.\n    05  A PIC X(900000) OCCURS 20.", "more than 16,777,216"),
+    ])
+    def test_records_beyond_any_table_are_refused_at_once(self, body, fragment):
+        """Empty records, more columns than any table holds, or records larger than any
+        data set's are a layout error at once (OCCURS 99999999 used never to finish)."""
+        with pytest.raises(LayoutError, match=fragment):
+            parse_layout(copybook(body))
+
+    def test_picture_repeat_cap(self):
+        """PIC X(99999999) is refused with the count, not expanded (53 s and 985 MB)."""
+        with pytest.raises(CopybookSyntaxError, match="repeat count 99999999"):
+            parse_layout(copybook("01  REC.\n    05  A PIC X(99999999)."))
+
+    def test_lineage_names_are_prefixed(self):
+        """Fields named like the lineage columns load as cobol_<name>, never a second column
+        of that name."""
+        rec = parse_layout(copybook("01  REC.\n    05  RUN-ID PIC X.\n    05  RECORD-NO PIC 9."
+                                    "\n    05  LAST-RUN-ID PIC X.")).records[0]
+        assert [f.column for f in rec.fields] == ["cobol_run_id", "cobol_record_no",
+                                                  "cobol_last_run_id"]
+
     def test_redefines_unknown_item(self):
         """REDEFINES of an item that is not an earlier sibling is a layout error naming both."""
         with pytest.raises(LayoutError, match="REDEFINES NOPE"):

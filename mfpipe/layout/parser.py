@@ -79,11 +79,15 @@ class _Record:
 class _Clauses:
     """A cursor over one statement's tokens that reports errors at the right line and column."""
 
-    def __init__(self, tokens: list[Token], path: str, name: str) -> None:
+    def __init__(self, tokens: list[Token], path: str, name: str,
+                 anchor: Token | None = None) -> None:
         self.tokens, self.path, self.name, self.i = tokens, path, name, 0
+        self.anchor = anchor or Token("", 1, 1)  # where an entry with no clause is
 
     def error(self, message: str, token: Token | None = None) -> CopybookSyntaxError:
-        token = token or (self.tokens[self.i] if self.i < len(self.tokens) else self.tokens[-1])
+        if token is None:
+            at = self.tokens[self.i:self.i + 1] or self.tokens[-1:] or [self.anchor]
+            token = at[0]
         return CopybookSyntaxError(self.path, token.line, token.column, message, field=self.name)
 
     def peek(self) -> str:
@@ -179,7 +183,7 @@ def _parse_entry(tokens: list[Token], path: str, level: int) -> Item:
         rest = rest[1:]
     else:
         name = "FILLER"
-    cursor = _Clauses(rest, path, name)
+    cursor = _Clauses(rest, path, name, tokens[0])
     attrs: dict[str, Any] = {}
     while cursor.peek():
         _parse_clause(cursor, attrs)
@@ -304,7 +308,7 @@ def _attach_condition(tokens: list[Token], path: str, stack: list[tuple[int, lis
     if last[0] is None or len(tokens) < 2:
         raise CopybookSyntaxError(path, tokens[0].line, tokens[0].column,
                                   "level 88 needs a name and a preceding item")
-    cursor = _Clauses(tokens[2:], path, tokens[1].text.upper())
+    cursor = _Clauses(tokens[2:], path, tokens[1].text.upper(), tokens[0])
     word = cursor.take("VALUE").upper
     if word not in ("VALUE", "VALUES"):
         raise cursor.error(f"expected VALUE in level 88 {tokens[1].text}, found {word!r}")
@@ -322,7 +326,8 @@ def _attach_condition(tokens: list[Token], path: str, stack: list[tuple[int, lis
 
 
 def _parse_renames(tokens: list[Token], path: str) -> tuple[str, tuple[str, str]]:
-    cursor = _Clauses(tokens[2:], path, tokens[1].text.upper() if len(tokens) > 1 else "")
+    cursor = _Clauses(tokens[2:], path, tokens[1].text.upper() if len(tokens) > 1 else "",
+                      tokens[0])
     if cursor.take("RENAMES").upper != "RENAMES":
         raise cursor.error("expected RENAMES in a level 66 entry")
     first = cursor.take("the renamed item").text.upper()

@@ -132,8 +132,8 @@ def check_variable_tables(root: Item, layout: str) -> None:
     elements would vary in size), a count inside its own table or after it, and a count that
     is not an integer numeric item.
     """
-    items = {item.name: item for item in _descendants(root)}
-    for table in (item for item in items.values() if item.depending_on):
+    items = _descendants(root)
+    for table in (item for item in items if item.depending_on):
         inner = [i for i in _descendants(table) if i is not table]
 
         def refuse(message: str, at: Item = table) -> UnsupportedLayoutError:
@@ -143,16 +143,18 @@ def check_variable_tables(root: Item, layout: str) -> None:
         if nested is not None:
             raise refuse(f"a variable table (OCCURS DEPENDING ON) inside the variable table "
                          f"{table.name} is not supported", nested)
-        count = items.get(table.depending_on or "")
-        if count is None:
+        named = [i for i in items if i.name == table.depending_on]
+        if not named:
             raise refuse(f"DEPENDING ON {table.depending_on} names no item of the record")
-        if count in inner or count.offset >= table.offset:
-            raise refuse(f"the count {count.name} must come before the table it sizes")
+        before = [i for i in named if i not in inner and i.offset < table.offset]
+        if not before:
+            raise refuse(f"the count {table.depending_on} must come before the table it sizes")
+        count = before[-1]
         picture = count.picture
         if count.is_group or picture is None or picture.category is not Category.NUMERIC \
                 or picture.scale > 0:
             raise refuse(f"the count {count.name} must be an integer numeric item")
-    for table in (item for item in items.values() if item.occurs > 1 and not item.depending_on):
+    for table in (item for item in items if item.occurs > 1 and not item.depending_on):
         nested = next((i for i in _descendants(table) if i.depending_on), None)
         if nested is not None:
             raise UnsupportedLayoutError(

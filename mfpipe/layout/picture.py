@@ -115,6 +115,8 @@ def _edited(text: str, symbols: list[str]) -> Picture:
         if is_digit:
             digits += 1
             scale += after_point
+    if digits == 0:
+        raise ValueError(f"no digit positions in PIC {text}")
     signed = bool({"+", "-", "CR", "DB"} & set(symbols))
     size = sum(2 if s in ("CR", "DB") else 0 if s in ("V", "P") else 1 for s in symbols)
     return Picture(text, Category.NUMERIC_EDITED, digits, scale, signed, size)

@@ -47,10 +47,17 @@ def list_command(status: str | None, job: str | None, since: dt.datetime | None,
                f"{'ELAPSED':>8}  {'READ':>10}  {'LOADED':>10}  {'REJECTED':>8}  FILE")
     for r in rows:
         elapsed = "-" if r["elapsed_s"] is None else f"{r['elapsed_s']:.1f}s"
-        click.echo(f"{r['run_id']:<23}  {r['status']:<9}  {r['job'][:18]:<18}  "
+        click.echo(f"{r['run_id']:<23}  {r['status']:<9}  {_safe(r['job'])[:18]:<18}  "
                    f"{(r['started_at'] or '-').replace('T', ' '):<19}  {elapsed:>8}  "
                    f"{_n(r['records_read']):>10}  {_n(r['records_loaded']):>10}  "
-                   f"{_n(r['records_rejected']):>8}  {r['file']}")
+                   f"{_n(r['records_rejected']):>8}  {_safe(r['file'])}")
+
+
+def _safe(value: object) -> str:
+    """Text as one line: a file or job name holding a newline must not forge a line of
+    output; control characters are shown escaped."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in str(value))
 
 
 @runs.command()
@@ -66,7 +73,7 @@ def show(run_id: str, db_url: str | None, as_json: bool) -> None:
     run = found["run"]
     for key in ("run_id", "job", "file", "status", "exit_code", "message", "started_at",
                 "ended_at", "records_read", "records_loaded", "records_rejected"):
-        click.echo(f"{key:<17}{run.get(key)}")
+        click.echo(f"{key:<17}{_safe(run.get(key))}")
     if found["purged"]:
         click.echo(f"staging purged   {found['purged']['purged_at']} "
                    f"({found['purged']['rows_deleted']} rows)")

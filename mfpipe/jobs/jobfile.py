@@ -104,7 +104,9 @@ def _check_type(location: Path, key: str, value: Any, kind: type) -> None:
     if not ok:
         expected = {str: "text", int: "a whole number", bool: "true or false",
                     list: "a list of text", dict: "a table"}[kind]
-        raise ConfigError(f"job file {location}: {key} must be {expected}, not {value!r}")
+        shown = f"a {type(value).__name__} (not shown: it may hold a password)" \
+            if key.startswith("target.db") else repr(value)
+        raise ConfigError(f"job file {location}: {key} must be {expected}, not {shown}")
 
 
 def _as_options(location: Path, name: str, value: Any) -> dict[str, Any]:

@@ -26,8 +26,8 @@ from mfpipe.db.loaders import LOADERS, loader_kind
 from mfpipe.db.runs import (FAILED, LOADED, STARTED, STARTING, STOPPED, STOPPING, RunStore,
                             utcnow)
 from mfpipe.db.urls import redact
-from mfpipe.errors import (EXIT_DATA, EXIT_INTERNAL, EXIT_OK, EXIT_STOPPED, EXIT_TEMPORARY,
-                           MfpipeError, RunError)
+from mfpipe.errors import (EXIT_DATA, EXIT_INTERNAL, EXIT_NO_INPUT, EXIT_OK, EXIT_STOPPED,
+                           EXIT_TEMPORARY, MfpipeError, RunError)
 from mfpipe.pipeline import forking, signals
 from mfpipe.pipeline.config import RunConfig, options_of
 from mfpipe.pipeline.metrics import MetricsAggregator
@@ -181,6 +181,10 @@ class Engine:
             dead = _dead(processors) or (writer.exitcode not in (None, 0) and writer)
             if dead:
                 self._drain(events)
+                if dead.exitcode == -signal.SIGBUS:  # the mapped file shrank under it
+                    return FAILED, EXIT_NO_INPUT, (
+                        f"{config.input_path} changed while it was read ({dead.name} hit its "
+                        "end: killed by SIGBUS); load it again once it is complete")
                 return FAILED, EXIT_INTERNAL, f"{dead.name} (pid {dead.pid}) died: " + \
                     _describe(dead.exitcode) + "; the run is restartable"
             if reader.error is not None:

@@ -380,3 +380,20 @@ class TestUnstableFiles:
         assert result.returncode == 66, result.stderr
         assert "permission denied" in result.stdout + result.stderr or (
             "no file matches" in result.stderr)
+
+
+def test_an_input_truncated_while_read_is_66(tmp_path):
+    """A file cut short while the processors map it (a transfer still writing it) ends the
+    run FAILED with 66, naming the file, not 70 for a processor killed by SIGBUS."""
+    from tests.jobs.support import keyed_file, last_json, launcher, wait_for_commits
+
+    db = f"sqlite:///{tmp_path / 'mfpipe.db'}"
+    path = keyed_file(tmp_path / "in.dat", 300_000)
+    process = launcher(["run", "--input", path, *RUN_ARGS, "--db", db, "--chunk-records",
+                        "5000", "--processors", "2", "--json"], tmp_path)
+    wait_for_commits(db, 1)
+    os.truncate(path, 100 * 20_000)
+    out, err = process.communicate(timeout=120)
+    summary = last_json(out)
+    assert process.returncode == 66, (summary, err[-2000:])
+    assert "changed while it was read" in summary["message"]

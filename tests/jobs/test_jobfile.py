@@ -50,6 +50,15 @@ class TestReadJob:
             read_job(path)
         assert named in str(caught.value) and path in str(caught.value)
 
+    def test_a_wrongly_typed_db_never_shows_its_value(self, tmp_path):
+        """target.db of the wrong type is named, but its value (a URL with a password) is
+        not printed."""
+        path = job(tmp_path, "[target]\ndb = ['postgresql://u:s3cret@h/db']\n")
+        with pytest.raises(ConfigError) as caught:
+            read_job(path)
+        assert "target.db must be text" in str(caught.value)
+        assert "s3cret" not in str(caught.value)
+
     def test_bad_job_file_exits_78(self, tmp_path, capsys):
         """Through the CLI, a bad job file exits 78 with the key in the message."""
         assert main(["run", job(tmp_path, "[pipeline]\nwriters = 'two'\n")]) == 78

@@ -44,6 +44,19 @@ class TestRunsCommands:
         assert header.split()[:4] == ["RUN", "ID", "STATUS", "JOB"] and "ELAPSED" in header
         assert row.startswith(run_id) and "2,000" in row and row.endswith("in.dat")
 
+    def test_a_newline_in_a_file_name_cannot_forge_a_line(self, tmp_path, capsys):
+        """`runs list` and `runs show` print one line per run and per key, whatever the
+        file's name holds: control characters are shown escaped."""
+        db = f"sqlite:///{tmp_path / 'mfpipe.db'}"
+        path = keyed_file(tmp_path / "in\n20991231T000000Z-forged  COMPLETED.dat", 300)
+        assert main(["run", "--input", path, *RUN_ARGS, "--db", db]) == 0
+        capsys.readouterr()
+        code, text = runs(capsys, "list", "--db", db)
+        assert len(text.splitlines()) == 2 and "in\\n2099" in text
+        run_id = text.splitlines()[1].split()[0]
+        code, text = runs(capsys, "show", run_id, "--db", db)
+        assert not any(line.startswith("2099") for line in text.splitlines())
+
     def test_stats_count_superseded_runs_apart(self, tmp_path, capsys):
         """A reprocess supersedes the earlier run (ABANDONED): stats count it apart, and
         the job's success rate stays 100% (it used to count as a failure)."""

@@ -25,10 +25,10 @@ from mfpipe.db.claims import Claim, ClaimRequest, claim
 from mfpipe.db.identifiers import check_identifier
 from mfpipe.db.identity import LoadIdentity
 from mfpipe.db.registry import SUCCESS, FileFacts, release
-from mfpipe.db.runs import COMPLETED, FAILED, LOADED, RunStore, utcnow
+from mfpipe.db.runs import COMPLETED, FAILED, LOADED, STOPPED, RunStore, utcnow
 from mfpipe.db.rules import check_rules
 from mfpipe.errors import (EXIT_DATA, EXIT_INTERNAL, EXIT_NO_INPUT, EXIT_NOTHING_TO_DO,
-                           ConfigError, MfpipeError, first_line)
+                           EXIT_STOPPED, ConfigError, MfpipeError, first_line)
 from mfpipe.framing import iter_chunks
 from mfpipe.pipeline.config import (RunConfig, changed_options, config_from_options, resumed)
 from mfpipe.pipeline.engine import Engine, RunSummary, resolve_columns
@@ -149,6 +149,9 @@ def finish(store: RunStore, config: RunConfig, summary: RunSummary, facts: FileF
             report, cpu_elsewhere = publish(store, config.run_id)
         summary.cpu_s += cpu_elsewhere
     except Exception as exc:  # the rows are safe in staging: a restart publishes them
+        if isinstance(exc, MfpipeError) and exc.exit_code == EXIT_STOPPED:
+            _fail(store, summary, EXIT_STOPPED, str(exc), STOPPED)
+            return
         log.exception("publication failed", run_id=config.run_id)
         _fail(store, summary, exc.exit_code if isinstance(exc, MfpipeError) else EXIT_INTERNAL,
               f"publication failed ({type(exc).__name__}: {first_line(exc)}); nothing was "
@@ -256,8 +259,9 @@ def _end_in_error(store: RunStore, run_id: str, exc: BaseException) -> None:
         log.warning("could not record the run's failure", run_id=run_id)
 
 
-def _fail(store: RunStore, summary: RunSummary, code: int, message: str) -> None:
-    summary.status, summary.exit_code, summary.message = FAILED, code, message
-    store.update(str(summary.run_id), status=FAILED, exit_code=code, message=message[:2000],
+def _fail(store: RunStore, summary: RunSummary, code: int, message: str,
+          status: str = FAILED) -> None:
+    summary.status, summary.exit_code, summary.message = status, code, message
+    store.update(str(summary.run_id), status=status, exit_code=code, message=message[:2000],
                  ended_at=utcnow())
 

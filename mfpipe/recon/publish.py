@@ -15,29 +15,73 @@ Python once per row and in a thread would contend for the GIL with the final sid
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from typing import Any
 
 from mfpipe.db.promote import promote
 from mfpipe.db.runs import RunStore
-from mfpipe.pipeline import forking
+from mfpipe.errors import EXIT_STOPPED, RunError
+from mfpipe.pipeline import forking, signals
 from mfpipe.recon.model import ReconciliationReport
 from mfpipe.recon.service import ReconciliationService
 from mfpipe.recon.subject import RunSubject, staging_side
+
+
+POLL_S = 0.2
 
 
 def publish(store: RunStore, run_id: str) -> tuple[ReconciliationReport, float]:
     """Promote, prove and complete a loaded run in one transaction, or publish nothing
     (see the module docstring); return the report and the CPU seconds the staging side
     used in a process of its own. ``store`` holds the run's lease: a launcher whose run
-    was taken over publishes nothing."""
+    was taken over publishes nothing.
+
+    The transaction runs in a thread of its own while the caller waits, so that SIGTERM,
+    SIGINT and ``runs cancel`` (:mod:`mfpipe.pipeline.signals`) are heard during a long
+    promotion: they cancel the statement running on the publishing connection, the
+    transaction rolls back, and the run stops (143) with nothing published, restartable."""
     subject = RunSubject.load(store, run_id)
-    service = ReconciliationService(store)
+    stopped = threading.Event()
+    running: list[Any] = []  # the publishing connection's DBAPI connection, once open
+
+    def stop() -> None:
+        stopped.set()
+        for raw in running:
+            _cancel(raw)
+
+    with signals.stopping(stop):
+        if stopped.is_set():
+            raise _stopped(run_id)
+        with ThreadPoolExecutor(1, thread_name_prefix="publish") as runner:
+            future = runner.submit(_publish, store, subject, running)
+            while True:
+                try:
+                    report, cpu_elsewhere = future.result(timeout=POLL_S)
+                    break
+                except TimeoutError:
+                    continue
+                except Exception:
+                    if stopped.is_set():
+                        raise _stopped(run_id) from None
+                    raise
+    if not report.passed:
+        with store.engine.begin() as connection:
+            ReconciliationService(store).save(connection, run_id, report.checks)
+    return report, cpu_elsewhere
+
+
+def _publish(store: RunStore, subject: RunSubject, running: list[Any]
+             ) -> tuple[ReconciliationReport, float]:
+    """The publishing transaction (in the publish thread)."""
+    run_id, service = subject.run_id, ReconciliationService(store)
     pool: Executor = (ProcessPoolExecutor(1, mp_context=forking.context())
                       if store.dialect == "sqlite"
                       else ThreadPoolExecutor(1, thread_name_prefix="measure-staging"))
     with pool:
         staged = pool.submit(staging_side, store.url, run_id)
         with store.engine.connect() as connection, connection.begin() as transaction:
+            running.append(connection.connection.dbapi_connection)
             promote(connection, subject.staging, subject.final, run_id, subject.config.key,
                     subject.config.replaces)
             subject.connection = connection
@@ -53,7 +97,20 @@ def publish(store: RunStore, run_id: str) -> tuple[ReconciliationReport, float]:
             else:
                 transaction.rollback()
             subject.connection = None
-    if not report.passed:
-        with store.engine.begin() as connection:
-            service.save(connection, run_id, report.checks)
+            running.clear()
     return report, cpu_elsewhere
+
+
+def _cancel(raw: Any) -> None:
+    """Cancel what a DBAPI connection is executing, from another thread: psycopg and
+    python-oracledb ``cancel()``, sqlite3 ``interrupt()``."""
+    try:
+        (getattr(raw, "cancel", None) or raw.interrupt)()
+    except Exception:  # the statement ended meanwhile; the stop flag still decides
+        pass
+
+
+def _stopped(run_id: str) -> RunError:
+    return RunError(run_id, "stopped during publication (SIGTERM, SIGINT or `runs cancel`): "
+                            "nothing was published and every record is in staging; `mfpipe "
+                            f"restart {run_id}` publishes it", EXIT_STOPPED)

@@ -385,8 +385,6 @@ class TestUnstableFiles:
 def test_an_input_truncated_while_read_is_66(tmp_path):
     """A file cut short while the processors map it (a transfer still writing it) ends the
     run FAILED with 66, naming the file, not 70 for a processor killed by SIGBUS."""
-    from tests.jobs.support import keyed_file, last_json, launcher, wait_for_commits
-
     db = f"sqlite:///{tmp_path / 'mfpipe.db'}"
     path = keyed_file(tmp_path / "in.dat", 300_000)
     process = launcher(["run", "--input", path, *RUN_ARGS, "--db", db, "--chunk-records",
@@ -397,3 +395,30 @@ def test_an_input_truncated_while_read_is_66(tmp_path):
     summary = last_json(out)
     assert process.returncode == 66, (summary, err[-2000:])
     assert "changed while it was read" in summary["message"]
+
+
+def test_sigterm_during_publication_stops_with_nothing_published(tmp_path):
+    """SIGTERM while the run publishes (Airflow's timeout can come at any phase): the
+    promotion is cancelled, the final table is unchanged, the launcher exits 143 with its
+    summary and the run STOPPED; a restart then publishes every record once."""
+    db = f"sqlite:///{tmp_path / 'mfpipe.db'}"
+    path = keyed_file(tmp_path / "in.dat", 400_000)
+    process = launcher(["run", "--input", path, *RUN_ARGS, "--db", db, "--chunk-records",
+                        "50000", "--json"], tmp_path)
+    wait_for_commits(db, 8)
+    time.sleep(0.3)  # the promotion has begun
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=120)
+    summary = last_json(out)
+    assert process.returncode == 143, (summary, err[-2000:])
+    assert "stopped during publication" in summary["message"]
+    engine = sa.create_engine(db)
+    with engine.connect() as c:
+        assert c.execute(sa.text("SELECT status FROM mfp_run")).scalar_one() == "STOPPED"
+        assert c.execute(sa.text("SELECT COUNT(*) FROM customer_account")).scalar_one() == 0
+    engine.dispose()
+    restarted = subprocess.run([sys.executable, "-c", CLI, "restart", summary["run_id"],
+                                "--db", db, "--json"], capture_output=True, text=True,
+                               cwd=tmp_path, timeout=300)
+    assert restarted.returncode == 0, restarted.stderr[-2000:]
+    assert last_json(restarted.stdout)["counts"]["final"] == 400_000

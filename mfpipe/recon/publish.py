@@ -20,7 +20,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
 
 from mfpipe.db.promote import promote
-from mfpipe.db.runs import RunStore
+from mfpipe.db.runs import STOPPING, RunStore
 from mfpipe.errors import EXIT_STOPPED, RunError
 from mfpipe.pipeline import forking, signals
 from mfpipe.recon.model import ReconciliationReport
@@ -37,10 +37,11 @@ def publish(store: RunStore, run_id: str) -> tuple[ReconciliationReport, float]:
     used in a process of its own. ``store`` holds the run's lease: a launcher whose run
     was taken over publishes nothing.
 
-    The transaction runs in a thread of its own while the caller waits, so that SIGTERM,
-    SIGINT and ``runs cancel`` (:mod:`mfpipe.pipeline.signals`) are heard during a long
-    promotion: they cancel the statement running on the publishing connection, the
-    transaction rolls back, and the run stops (143) with nothing published, restartable."""
+    The transaction runs in a thread of its own while the caller waits, so that SIGTERM and
+    SIGINT (:mod:`mfpipe.pipeline.signals`) and ``runs cancel`` (the run's status STOPPING,
+    looked at every second) are heard during a long promotion: they cancel the statement
+    running on the publishing connection, the transaction rolls back, and the run stops
+    (143) with nothing published, restartable."""
     subject = RunSubject.load(store, run_id)
     stopped = threading.Event()
     running: list[Any] = []  # the publishing connection's DBAPI connection, once open
@@ -55,12 +56,15 @@ def publish(store: RunStore, run_id: str) -> tuple[ReconciliationReport, float]:
             raise _stopped(run_id)
         with ThreadPoolExecutor(1, thread_name_prefix="publish") as runner:
             future = runner.submit(_publish, store, subject, running)
+            polls = 0
             while True:
                 try:
                     report, cpu_elsewhere = future.result(timeout=POLL_S)
                     break
                 except TimeoutError:
-                    continue
+                    polls += 1
+                    if polls % 5 == 0 and _cancelled(store, run_id):  # `runs cancel`
+                        stop()
                 except Exception:
                     if stopped.is_set():
                         raise _stopped(run_id) from None
@@ -99,6 +103,15 @@ def _publish(store: RunStore, subject: RunSubject, running: list[Any]
             subject.connection = None
             running.clear()
     return report, cpu_elsewhere
+
+
+def _cancelled(store: RunStore, run_id: str) -> bool:
+    """Has ``runs cancel`` asked the run to stop (status STOPPING)? A failed look is no."""
+    try:
+        run = store.run(run_id)
+    except Exception:  # the database's trouble shows in the publishing transaction
+        return False
+    return run is not None and run["status"] == STOPPING
 
 
 def _cancel(raw: Any) -> None:

@@ -422,3 +422,28 @@ def test_sigterm_during_publication_stops_with_nothing_published(tmp_path):
                                cwd=tmp_path, timeout=300)
     assert restarted.returncode == 0, restarted.stderr[-2000:]
     assert last_json(restarted.stdout)["counts"]["final"] == 400_000
+
+
+def test_runs_cancel_during_publication_stops_it(tmp_path, postgres_url):
+    """`runs cancel` while the run publishes stops it (143, STOPPED, nothing published)
+    instead of saying "asked to stop" and completing it anyway. (On SQLite the publishing
+    transaction holds the database's write lock, so a cancel waits for it and then says
+    the run ended meanwhile.)"""
+    db = postgres_url
+    path = keyed_file(tmp_path / "in.dat", 600_000)
+    process = launcher(["run", "--input", path, *RUN_ARGS, "--db", db, "--chunk-records",
+                        "50000", "--json"], tmp_path)
+    wait_for_commits(db, 12)
+    engine = RunStore(db).engine
+    with engine.connect() as c:
+        run_id = c.execute(sa.text("SELECT run_id FROM mfp_run")).scalar_one()
+    cancel = subprocess.run([sys.executable, "-c", CLI, "runs", "cancel", run_id, "--db", db],
+                            capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert cancel.returncode == 0, cancel.stderr
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 143, (out[-2000:], err[-2000:])
+    assert "stopped during publication" in last_json(out)["message"]
+    with engine.connect() as c:
+        assert c.execute(sa.text("SELECT status FROM mfp_run")).scalar_one() == "STOPPED"
+        assert c.execute(sa.text("SELECT COUNT(*) FROM customer_account")).scalar_one() == 0
+    engine.dispose()

@@ -23,6 +23,7 @@ from mfpipe.db.promote import promote
 from mfpipe.db.runs import STOPPING, RunStore
 from mfpipe.errors import EXIT_STOPPED, RunError
 from mfpipe.pipeline import forking, signals
+from mfpipe.pipeline.processor import leave_with_launcher
 from mfpipe.recon.model import ReconciliationReport
 from mfpipe.recon.service import ReconciliationService
 from mfpipe.recon.subject import RunSubject, staging_side
@@ -79,7 +80,8 @@ def _publish(store: RunStore, subject: RunSubject, running: list[Any]
              ) -> tuple[ReconciliationReport, float]:
     """The publishing transaction (in the publish thread)."""
     run_id, service = subject.run_id, ReconciliationService(store)
-    pool: Executor = (ProcessPoolExecutor(1, mp_context=forking.context())
+    pool: Executor = (ProcessPoolExecutor(1, mp_context=forking.context(),
+                                          initializer=leave_with_launcher)
                       if store.dialect == "sqlite"
                       else ThreadPoolExecutor(1, thread_name_prefix="measure-staging"))
     with pool:

@@ -447,3 +447,18 @@ def test_runs_cancel_during_publication_stops_it(tmp_path, postgres_url):
         assert c.execute(sa.text("SELECT status FROM mfp_run")).scalar_one() == "STOPPED"
         assert c.execute(sa.text("SELECT COUNT(*) FROM customer_account")).scalar_one() == 0
     engine.dispose()
+
+
+def test_no_process_outlives_a_launcher_killed_while_publishing(tmp_path):
+    """SIGKILL of the launcher while it publishes on SQLite (the staging side measured in a
+    process of its own): every process it started is gone within seconds."""
+    db = f"sqlite:///{tmp_path / 'mfpipe.db'}"
+    path = keyed_file(tmp_path / "in.dat", 400_000)
+    process = launcher(["run", "--input", path, *RUN_ARGS, "--db", db, "--chunk-records",
+                        "50000", "--json"], tmp_path)
+    wait_for_commits(db, 8)
+    time.sleep(0.5)  # publishing: the staging side's process is at work
+    children = descendants_of(process.pid)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=60)  # not communicate(): a process left behind holds its pipes
+    wait_gone(children)

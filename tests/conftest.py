@@ -43,3 +43,55 @@ def postgres_url(postgres_server):
            f"&application_name={schema}")
     with psycopg.connect(postgres_server, autocommit=True) as connection:
         connection.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+class FaultCluster:
+    """A throwaway PostgreSQL cluster of the tests' own, which they restart, stop and start
+    as a real server fails (never the shared server other tests use)."""
+
+    VERSION_DIR = "/usr/lib/postgresql"
+
+    def __init__(self, version: str, name: str, port: int) -> None:
+        self.version, self.name, self.port = version, name, port
+        self.url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+
+    def ctl(self, *args: str) -> None:
+        import subprocess
+
+        subprocess.run(["pg_ctlcluster", self.version, self.name, *args], check=True,
+                       capture_output=True, timeout=60)
+
+    def restart_now(self) -> None:
+        """An immediate restart: sessions die mid-statement, as in a crash."""
+        self.ctl("restart", "-m", "immediate")
+
+    def stop_now(self) -> None:
+        self.ctl("stop", "-m", "immediate")
+
+    def start(self) -> None:
+        self.ctl("start")
+
+
+@pytest.fixture
+def fault_cluster():
+    """A fresh cluster on port 5499, dropped afterwards; skipped where clusters cannot be
+    made (no postgresql-common tools, or not root)."""
+    import os
+    import shutil
+    import subprocess
+
+    if os.geteuid() != 0 or not shutil.which("pg_createcluster") or not os.path.isdir(
+            FaultCluster.VERSION_DIR):
+        pytest.skip("a throwaway PostgreSQL cluster needs postgresql-common and root")
+    version = sorted(os.listdir(FaultCluster.VERSION_DIR))[-1]
+    cluster = FaultCluster(version, f"mfpfault{secrets.token_hex(2)}", 5499)
+    subprocess.run(["pg_dropcluster", "--stop", version, cluster.name], capture_output=True)
+    made = subprocess.run(["pg_createcluster", version, cluster.name, "-p", str(cluster.port),
+                           "--", "--auth=trust"], capture_output=True, text=True)
+    if made.returncode:
+        pytest.skip(f"cannot create a PostgreSQL cluster: {made.stderr[-300:]}")
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        subprocess.run(["pg_dropcluster", "--stop", version, cluster.name], capture_output=True)

@@ -22,6 +22,7 @@ import structlog
 
 from mfpipe.codec import DecodePlan
 from mfpipe.db.claims import Claim, ClaimRequest, claim
+from mfpipe.db.faults import connection_lost, retried, unavailable
 from mfpipe.db.identifiers import check_identifier
 from mfpipe.db.identity import LoadIdentity
 from mfpipe.db.registry import SUCCESS, FileFacts, release
@@ -98,10 +99,12 @@ def run_attempt(config: RunConfig, attempt: int, facts: FileFacts,
         summary = Engine(config, progress).run(store, done)
         finish(store, config, summary, facts)
     except BaseException as exc:  # the run says why; an error the operator can act on is
-        _end_in_error(store, config.run_id, exc)  # this attempt's outcome, any other is
+        if connection_lost(exc):  # the database went away for longer than the retries: 75
+            exc = unavailable(config.db_url, exc)
+        _end_in_error(store, config.run_id, exc, config.retry_s)  # this attempt's outcome,
         summary.status, summary.message = FAILED, f"{type(exc).__name__}: {first_line(exc)}"
         summary.exit_code = exc.exit_code if isinstance(exc, MfpipeError) else EXIT_INTERNAL
-        if not isinstance(exc, MfpipeError):  # raised on, to the CLI's last line of defence
+        if not isinstance(exc, MfpipeError):  # any other raised on, to the CLI's last line
             raise
         summary.message = str(exc)
     finally:
@@ -144,14 +147,17 @@ def finish(store: RunStore, config: RunConfig, summary: RunSummary, facts: FileF
                                              "file is complete")
         return
     began = time.perf_counter()
-    try:
+    try:  # atomic, so a publication the database dropped is tried again from the start
         with store.beating(config.run_id, config.heartbeat_s):
-            report, cpu_elsewhere = publish(store, config.run_id)
+            report, cpu_elsewhere = retried(lambda: publish(store, config.run_id),
+                                            config.retry_s)
         summary.cpu_s += cpu_elsewhere
     except Exception as exc:  # the rows are safe in staging: a restart publishes them
         if isinstance(exc, MfpipeError) and exc.exit_code == EXIT_STOPPED:
             _fail(store, summary, EXIT_STOPPED, str(exc), STOPPED)
             return
+        if connection_lost(exc):
+            exc = unavailable(config.db_url, exc)
         log.exception("publication failed", run_id=config.run_id)
         _fail(store, summary, exc.exit_code if isinstance(exc, MfpipeError) else EXIT_INTERNAL,
               f"publication failed ({type(exc).__name__}: {first_line(exc)}); nothing was "
@@ -248,20 +254,24 @@ def _end_attempt(store: RunStore, summary: RunSummary, done: dict[int, Committed
                     attempt=summary.attempt)
 
 
-def _end_in_error(store: RunStore, run_id: str, exc: BaseException) -> None:
+def _end_in_error(store: RunStore, run_id: str, exc: BaseException, retry_s: float) -> None:
     """End a run that an error stopped outside the engine's own handling FAILED, with the
-    error's exit code (if this attempt still owns it and it is still active)."""
+    error's exit code (if this attempt still owns it and it is still active), waiting for a
+    database that is coming back (a restart) as long as the writers would."""
     code = exc.exit_code if isinstance(exc, MfpipeError) else EXIT_INTERNAL
     try:
-        store.update_active(run_id, status=FAILED, exit_code=code, ended_at=utcnow(),
-                            message=f"{type(exc).__name__}: {first_line(exc)}"[:2000])
+        retried(lambda: store.update_active(
+            run_id, status=FAILED, exit_code=code, ended_at=utcnow(),
+            message=f"{type(exc).__name__}: {first_line(exc)}"[:2000]), retry_s)
     except Exception:  # the database is gone too: recovery ends the run later
         log.warning("could not record the run's failure", run_id=run_id)
 
 
 def _fail(store: RunStore, summary: RunSummary, code: int, message: str,
           status: str = FAILED) -> None:
+    """End an active run with ``status`` (never one that completed meanwhile: a publication
+    whose commit the database acknowledged too late is COMPLETED, not failed)."""
     summary.status, summary.exit_code, summary.message = status, code, message
-    store.update(str(summary.run_id), status=status, exit_code=code, message=message[:2000],
-                 ended_at=utcnow())
+    store.update_active(str(summary.run_id), status=status, exit_code=code,
+                        message=message[:2000], ended_at=utcnow())
 

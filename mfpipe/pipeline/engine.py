@@ -16,12 +16,14 @@ import signal
 import time
 from dataclasses import asdict, dataclass, field, replace
 from multiprocessing.managers import SyncManager
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import structlog
 
 from mfpipe.codec import DecodePlan
 from mfpipe.codec.digest import hash_columns, money_columns
+from mfpipe.db.faults import connection_lost, retried
 from mfpipe.db.loaders import LOADERS, loader_kind
 from mfpipe.db.runs import (FAILED, LOADED, STARTED, STARTING, STOPPED, STOPPING, RunStore,
                             utcnow)
@@ -41,6 +43,7 @@ from mfpipe.pipeline.writer import run_writers
 POLL_S = 0.05  # how soon the supervisor notices a commit, an exit or an error
 GRACE_S = 3.0
 CANCEL_POLL_S = 1.0  # how often the run's status is read for a cancel request
+T = TypeVar("T")
 log = structlog.get_logger()
 
 
@@ -114,9 +117,11 @@ class Engine:
                              phases={"load_s": load_s}, cpu_s=cpu)
         outcome = {"metrics": json.dumps(counts["per_worker"])}
         if status == LOADED:  # the run stays STARTED until its publication ends it
-            store.record_load(config.run_id, counts, **outcome)
+            retried(lambda: store.record_load(config.run_id, counts, **outcome),
+                    config.retry_s)
         else:
-            store.finish(config.run_id, status, exit_code, counts, message, **outcome)
+            retried(lambda: store.finish(config.run_id, status, exit_code, counts, message,
+                                         **outcome), config.retry_s)
         log.info("load ended", run_id=config.run_id, status=status, exit_code=exit_code,
                  message=message, **{k: v for k, v in counts.items() if k != "per_worker"})
         return summary
@@ -207,13 +212,16 @@ class Engine:
                     return STOPPED, EXIT_STOPPED, "stopped at a chunk boundary; restartable"
                 return LOADED, EXIT_OK, ""
             if time.monotonic() - beat > config.heartbeat_s:
-                if not store.heartbeat(config.run_id):  # this attempt lost its lease
+                beaten = _unless_away(lambda: store.heartbeat(config.run_id))
+                if beaten == 0:  # this attempt lost its lease
                     return FAILED, EXIT_TEMPORARY, ("another launcher took the run over "
                                                     "(this one was stopped too long); this "
                                                     "attempt stopped")
-                beat = time.monotonic()
+                if beaten is not None:  # a database away for a moment: beat again soon
+                    beat = time.monotonic()
             if time.monotonic() - polled > CANCEL_POLL_S:
-                if not stopping and store.status(config.run_id) == STOPPING:
+                if not stopping and _unless_away(lambda: store.status(config.run_id)) == \
+                        STOPPING:
                     self.request_stop()  # `mfpipe runs cancel`
                 polled = time.monotonic()
 
@@ -238,12 +246,24 @@ class Engine:
         may commit chunks in flight while a failed run ends): read, loaded, rejected and
         discarded are those of committed chunks, so they always equal the ledger's;
         skipped, the records before the first one read."""
-        ledger = [Committed.of(c) for c in store.ledger(self.config.run_id)]
+        ledger = [Committed.of(c) for c in retried(lambda: store.ledger(self.config.run_id),
+                                                   self.config.retry_s)]
         return {"read": sum(c.records for c in ledger), "loaded": sum(c.loaded for c in ledger),
                 "rejected": sum(c.rejected for c in ledger),
                 "discarded": sum(c.discarded for c in ledger), "skipped": reader.skipped,
                 "chunks": reader.chunks, "chunks_committed": len(ledger),
                 "per_worker": {str(k): v for k, v in per_worker.items()}}
+
+
+def _unless_away(look: Callable[[], T]) -> T | None:
+    """``look()``, or None while the database is away (the writers retry meanwhile; the
+    launcher looks again at its next poll)."""
+    try:
+        return look()
+    except Exception as exc:
+        if connection_lost(exc):
+            return None
+        raise
 
 
 def _dead(processes: list[Any]) -> Any:

@@ -462,3 +462,57 @@ def test_no_process_outlives_a_launcher_killed_while_publishing(tmp_path):
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=60)  # not communicate(): a process left behind holds its pipes
     wait_gone(children)
+
+
+class TestDatabaseGoesAway:
+    """The launcher's own statements (heartbeat, status, counts, publication) wait for a
+    database that restarts, as the writers do; an outage longer than the retries ends the
+    launch with 75, its summary and a restartable run, and every record lands once."""
+
+    def test_immediate_restarts_during_load_and_publication(self, tmp_path, fault_cluster):
+        """Two crash restarts of the server, one while chunks commit and one while the run
+        publishes: the run completes (or, past its retries, exits 75 and a restart
+        finishes it) with each record in the final table once."""
+        path = keyed_file(tmp_path / "in.dat", 600_000)
+        db = fault_cluster.url
+        process = launcher(["run", "--input", path, *RUN_ARGS, "--db", db, "--chunk-records",
+                            "20000", "--json"], tmp_path)
+        wait_for_commits(db, 5)
+        fault_cluster.restart_now()
+        wait_for_commits(db, 30)
+        time.sleep(0.5)  # publishing
+        fault_cluster.restart_now()
+        out, err = process.communicate(timeout=300)
+        summary = last_json(out)
+        assert process.returncode in (0, 75), (summary, err[-3000:])
+        if process.returncode == 75:
+            assert summary["run_id"] and "database unavailable" in summary["message"]
+            assert main_json(["restart", summary["run_id"], "--db", db], tmp_path)[0] == 0
+        assert final_fingerprint(db, summary["run_id"]) == file_fingerprint(path)
+
+    def test_an_outage_longer_than_the_retries(self, tmp_path, fault_cluster):
+        """The server stops for good mid-load: exit 75 with a summary naming the run (not
+        70); once it is back, the relaunch resumes that run and loads each record once."""
+        path = keyed_file(tmp_path / "in.dat", 600_000)
+        db = fault_cluster.url
+        args = ["run", "--input", path, *RUN_ARGS, "--db", db, "--chunk-records", "20000",
+                "--retry-seconds", "3", "--heartbeat-ttl", "5"]
+        process = launcher([*args, "--json"], tmp_path)
+        wait_for_commits(db, 5)
+        fault_cluster.stop_now()
+        out, err = process.communicate(timeout=120)
+        summary = last_json(out)
+        assert process.returncode == 75, (summary, err[-3000:])
+        assert summary["run_id"] and "database unavailable" in summary["message"]
+        fault_cluster.start()
+        time.sleep(6)  # past the heartbeat TTL: the stopped launcher's run is recoverable
+        code, again = main_json(args, tmp_path)
+        assert code == 0 and again["run_id"] == summary["run_id"], again
+        assert final_fingerprint(db, again["run_id"]) == file_fingerprint(path)
+
+
+def main_json(args: list[str], cwd) -> tuple[int, dict]:
+    """`mfpipe ARGS --json` in a process of its own: its exit code and summary."""
+    done = subprocess.run([sys.executable, "-c", CLI, *args, "--json"], capture_output=True,
+                          text=True, cwd=cwd, timeout=300)
+    return done.returncode, last_json(done.stdout)

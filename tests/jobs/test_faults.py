@@ -516,3 +516,24 @@ def main_json(args: list[str], cwd) -> tuple[int, dict]:
     done = subprocess.run([sys.executable, "-c", CLI, *args, "--json"], capture_output=True,
                           text=True, cwd=cwd, timeout=300)
     return done.returncode, last_json(done.stdout)
+
+
+def test_a_full_disk_is_named_and_temporary(tmp_path, capsys):
+    """SQLite on a filesystem that fills up: the run says "database or disk is full" (not
+    "cannot rollback"), exits 75 after its retries, and nothing half-written is loaded."""
+    small = tmp_path / "small"
+    small.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3M", "tmpfs", str(small)],
+                             capture_output=True)
+    if mounted.returncode:
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    try:
+        path = keyed_file(tmp_path / "in.dat", 50_000)
+        db = f"sqlite:///{small / 'mfpipe.db'}"
+        code, summary = main_json(["run", "--input", path, *RUN_ARGS, "--db", db,
+                                   "--retry-seconds", "2"], tmp_path)
+        assert code == 75, summary
+        assert "database or disk is full" in summary["message"]
+        assert summary["counts"]["loaded"] == 0
+    finally:
+        subprocess.run(["umount", str(small)], capture_output=True)

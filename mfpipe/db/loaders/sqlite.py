@@ -6,6 +6,7 @@ waits up to the busy timeout), so concurrent writers queue instead of failing mi
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 
 import pyarrow as pa
@@ -49,23 +50,30 @@ class SqliteLoader(BulkLoader):
                 self._in_transaction = True
             self._connection.executemany(f"INSERT INTO {quoted(table)} ({names}) VALUES ({marks})",
                                          rows)
-        except sqlite3.OperationalError as exc:
-            error = TransientLoadError if "locked" in str(exc) or "busy" in str(exc) else \
-                TerminalLoadError
-            raise error(table, -1, str(exc)) from exc
+        except sqlite3.OperationalError as exc:  # locked, busy, or a full disk: try again
+            text = str(exc)
+            error = TransientLoadError if any(
+                word in text for word in ("locked", "busy", "is full")) else TerminalLoadError
+            raise error(table, -1, text) from exc
         except sqlite3.DatabaseError as exc:
             raise TerminalLoadError(table, -1, str(exc)) from exc
         return LoadResult(table, friendly.num_rows)
 
     def commit(self) -> None:
         if self._in_transaction:
-            self._connection.execute("COMMIT")
+            try:
+                self._connection.execute("COMMIT")
+            except sqlite3.DatabaseError as exc:  # e.g. the disk filled up at the commit
+                raise TerminalLoadError("<commit>", -1, str(exc)) from exc
             self._in_transaction = False
 
     def rollback(self) -> None:
-        if self._in_transaction:
-            self._connection.execute("ROLLBACK")
-            self._in_transaction = False
+        """Undo the open transaction; SQLite has already rolled back after some errors
+        (a full disk), and a second ROLLBACK would hide that error behind its own."""
+        if self._in_transaction and self._connection.in_transaction:
+            with contextlib.suppress(sqlite3.DatabaseError):
+                self._connection.execute("ROLLBACK")
+        self._in_transaction = False
 
     def close(self) -> None:
         self._connection.close()

@@ -118,12 +118,15 @@ class RunStore:
             with self.engine.connect():
                 pass
 
+        # a driver may raise the network's own error (python-oracledb: an unknown host)
+        away = (sa.exc.OperationalError, sa.exc.InterfaceError, OSError)
         try:
-            tenacity.Retrying(retry=tenacity.retry_if_exception_type(sa.exc.OperationalError),
+            tenacity.Retrying(retry=tenacity.retry_if_exception_type(away),
                               wait=tenacity.wait_exponential(multiplier=0.2, max=5),
                               stop=tenacity.stop_after_delay(retry_s), reraise=True)(attempt)
-        except sa.exc.OperationalError as exc:
-            detail = first_line(exc.orig) if exc.orig else type(exc).__name__
+        except away as exc:
+            orig = getattr(exc, "orig", None)
+            detail = first_line(orig) if orig else f"{type(exc).__name__}: {first_line(exc)}"
             raise DatabaseUnavailableError(f"{redact(self.url)}: {detail}") from None
 
     def prepare(self, table: str, schema: pa.Schema, final: str | None = None,

@@ -221,6 +221,14 @@ class TestErrorsAndExitCodes:
         assert code == 75 and "database unavailable" in err and "Traceback" not in err
         assert json.loads(out.strip().splitlines()[-1])["exit_code"] == 75
 
+    def test_an_unknown_oracle_host_is_75(self, capsys):
+        """python-oracledb raises the network's own error for a host that does not resolve:
+        it is a database unavailable (75), password hidden, not an internal error."""
+        pytest.importorskip("oracledb")
+        code, _, err = run(capsys, "runs", "list", "--db",
+                           "oracle://u:s3cret@nosuchhost.invalid:1521/db")
+        assert code == 75 and "database unavailable" in err and "s3cret" not in err
+
     def test_json_is_printed_for_configuration_errors(self, capsys, tmp_path):
         """`run --json` prints its JSON object on 66/78 errors too."""
         code, out, _ = run(capsys, "run", "--layout", str(tmp_path / "nope.cpy"), "--input",

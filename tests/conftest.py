@@ -71,6 +71,16 @@ class FaultCluster:
     def start(self) -> None:
         self.ctl("start")
 
+    def read_only(self, on: bool) -> None:
+        """Switch the server to read-only transactions (as a failover to a standby does),
+        or back."""
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as connection:
+            value = "on" if on else "off"
+            connection.execute(f"ALTER SYSTEM SET default_transaction_read_only = {value}")
+            connection.execute("SELECT pg_reload_conf()")
+
 
 @pytest.fixture
 def fault_cluster():

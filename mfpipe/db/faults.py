@@ -16,11 +16,21 @@ from mfpipe.errors import DatabaseUnavailableError, first_line
 T = TypeVar("T")
 
 
+_READ_ONLY = ("25006",)  # PostgreSQL's read_only_sql_transaction (a standby, a switch)
+_ORACLE_READ_ONLY = 16000  # ORA-16000: database open for read-only access
+
+
 def connection_lost(exc: BaseException) -> bool:
-    """Is ``exc`` the database going away, rather than a statement's own error?"""
+    """Is ``exc`` the database going away (or refusing writes for now: switched to read
+    only), rather than a statement's own error?"""
     if isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError)):
         return True
-    return isinstance(exc, sa.exc.DBAPIError) and bool(exc.connection_invalidated)
+    if not isinstance(exc, sa.exc.DBAPIError):
+        return False
+    orig = exc.orig
+    oracle = getattr(orig.args[0], "code", None) if orig is not None and orig.args else None
+    return (bool(exc.connection_invalidated) or getattr(orig, "sqlstate", None) in _READ_ONLY
+            or oracle == _ORACLE_READ_ONLY)
 
 
 def unavailable(url: str, exc: BaseException) -> DatabaseUnavailableError:

@@ -511,6 +511,28 @@ class TestDatabaseGoesAway:
         assert final_fingerprint(db, again["run_id"]) == file_fingerprint(path)
 
 
+    def test_a_switch_to_read_only(self, tmp_path, fault_cluster):
+        """The server turns read-only mid-load (a failover): after the retries the launch
+        exits 75 naming the run (not 70); once writes are back, the relaunch resumes the run
+        and loads each record once."""
+        path = keyed_file(tmp_path / "in.dat", 600_000)
+        db = fault_cluster.url
+        args = ["run", "--input", path, *RUN_ARGS, "--db", db, "--chunk-records", "20000",
+                "--retry-seconds", "3", "--heartbeat-ttl", "5"]
+        process = launcher([*args, "--json"], tmp_path)
+        wait_for_commits(db, 5)
+        fault_cluster.read_only(True)
+        out, err = process.communicate(timeout=120)
+        summary = last_json(out)
+        assert process.returncode == 75, (summary, err[-3000:])
+        assert summary["run_id"] and "read-only transaction" in summary["message"]
+        fault_cluster.read_only(False)
+        time.sleep(6)  # past the heartbeat TTL
+        code, again = main_json(args, tmp_path)
+        assert code == 0 and again["run_id"] == summary["run_id"], again
+        assert final_fingerprint(db, again["run_id"]) == file_fingerprint(path)
+
+
 def main_json(args: list[str], cwd) -> tuple[int, dict]:
     """`mfpipe ARGS --json` in a process of its own: its exit code and summary."""
     done = subprocess.run([sys.executable, "-c", CLI, *args, "--json"], capture_output=True,

@@ -17,6 +17,16 @@ from mfpipe.errors import (DatabaseUnavailableError, TerminalLoadError, Transien
                            first_line)
 
 _TRANSIENT_CLASSES = ("08", "40", "53", "57", "58")
+_TRANSIENT_STATES = ("25006",)  # read_only_sql_transaction: the server switched to read-only
+
+
+def _kind(exc: Exception, operational: type) -> type[TransientLoadError | TerminalLoadError]:
+    """Transient (retried) for connection, resource and read-only errors, by SQLSTATE."""
+    state = getattr(exc, "sqlstate", None) or ""
+    if state[:2] in _TRANSIENT_CLASSES or state in _TRANSIENT_STATES or isinstance(
+            exc, operational):
+        return TransientLoadError
+    return TerminalLoadError
 
 
 class AdbcLoader(BulkLoader):
@@ -43,9 +53,7 @@ class AdbcLoader(BulkLoader):
         try:
             rows = self._cursor.adbc_ingest(table, batch, mode="append")
         except self._errors.Error as exc:
-            state = getattr(exc, "sqlstate", None) or ""
-            error = TransientLoadError if (state[:2] in _TRANSIENT_CLASSES or isinstance(
-                exc, self._errors.OperationalError)) else TerminalLoadError
+            error = _kind(exc, self._errors.OperationalError)
             raise error(table, -1, first_line(exc),
                         params_preview=preview(batch) if self._show_values else "") from None
         return LoadResult(table, rows if rows and rows > 0 else batch.num_rows)
@@ -103,9 +111,7 @@ class PostgresCopyLoader(BulkLoader):
                     f"COPY {quoted(table)} ({names}) FROM STDIN (FORMAT binary)") as copy:
                 copy.write(rows.data)
         except self._psycopg.Error as exc:
-            state = getattr(exc, "sqlstate", None) or ""
-            error = TransientLoadError if (state[:2] in _TRANSIENT_CLASSES or isinstance(
-                exc, self._psycopg.OperationalError)) else TerminalLoadError
+            error = _kind(exc, self._psycopg.OperationalError)
             shown = self._show_values and not isinstance(batch, CopyData)
             raise error(table, -1, first_line(exc),
                         params_preview=preview(batch) if shown else "") from None

@@ -339,6 +339,14 @@ class TestLengthField:
                 "F", length_field=LengthField(0, 4, False)))
         assert info.value.header_hex == "F0,F0,C1,F5"
 
+    def test_after_a_record_start_offset(self):
+        """With --record-start-offset the length field is read after the margin, and its
+        value is the whole record's (margin included)."""
+        data = b"HH07ABC" + b"HH11DEFGHIJ"
+        options = FramingOptions("F", record_start_offset=2,
+                                 length_field=LengthField(0, 2, False))
+        assert _framed(data, options) == [b"07ABC", b"11DEFGHIJ"]
+
     def test_only_with_recfm_f(self):
         """A length field replaces the RDW: with V or VB it is a configuration error."""
         with pytest.raises(ConfigError, match="recfm F"):
@@ -369,6 +377,14 @@ class TestCountedLength:
         FramingError (the next record's place would be a guess)."""
         with pytest.raises(FramingError, match=fragment):
             frame(data, FramingOptions("F", counted_length=self.LENGTHS))
+
+    def test_margins_around_counted_records(self):
+        """Counted records with start and end offsets: counts read after the first margin,
+        both margins added to the record."""
+        data = b"<<\xf1\x00\x0cAA>" + b"<<\xf0\x00\x0c>"
+        options = FramingOptions("F", counted_length=self.LENGTHS, record_start_offset=2,
+                                 record_end_offset=1)
+        assert _framed(data, options) == [b"\xf1\x00\x0cAA", b"\xf0\x00\x0c"]
 
     def test_stored_form_round_trips(self):
         """The options stored with a run (JSON) give the same framing back."""

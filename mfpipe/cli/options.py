@@ -115,6 +115,9 @@ def framing_options(opts: dict[str, Any], record: RecordLayout) -> FramingOption
     length_field = _length_field(record, opts["record_length_field"],
                                  opts["record_length_adjust"])
     counted = _counted_length(record) if opts["odo_framing"] else None
+    if counted is not None and opts["odo"] == "fixed":
+        raise ConfigError("--odo-framing packs each record to its counts, so the fields after "
+                          "a table move with them: it needs --odo variable, not fixed")
     fixed = recfm in ("F", "FB") and length_field is None and counted is None
     return FramingOptions(
         recfm=recfm, lrecl=opts["lrecl"] or (record.size + margins if fixed else None),
@@ -161,9 +164,11 @@ def _length_field(record: RecordLayout, column: str | None, adjust: int) -> Leng
     binary = field.usage in (Usage.COMP, Usage.COMP_5)
     plain_digits = (field.usage is Usage.DISPLAY and field.category is Category.NUMERIC
                     and not field.signed and field.scale == 0)
-    if not (binary or plain_digits) or field.odo is not None or field.redefining:
+    after_table = any(field.offset >= t.offset for t in record.odo)
+    if not (binary or plain_digits) or field.odo is not None or field.redefining or after_table:
         raise ConfigError(f"--record-length-field {column}: the length must be a binary or an "
-                          "unsigned DISPLAY integer field at a fixed place in the record")
+                          "unsigned DISPLAY integer field at a fixed place in the record "
+                          "(before any variable table)")
     return LengthField(field.offset, field.size, binary, adjust)
 
 

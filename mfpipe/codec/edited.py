@@ -54,6 +54,8 @@ class _Rules:
     integer_digits: int  # digit positions left of the point
     star: bool
     zero_as_fill: bool  # no '9' position: zero prints as fill characters only
+    star_zero: np.ndarray  # what an all-'*' picture prints for zero: '*' but for the point
+    tail: int  # printed positions right of the last digit position (a sign, CR or DB)
 
 
 @functools.cache
@@ -87,7 +89,10 @@ def _rules(picture: str) -> _Rules:
         credit_debit=tuple(s.encode() for s in ("CR", "DB") if s in symbols),
         comma="," in symbols, point="." in symbols,
         integer_digits=integer_digits, star="*" in symbols,
-        zero_as_fill="9" not in symbols)
+        zero_as_fill="9" not in symbols,
+        star_zero=np.frombuffer("".join("." if s == "." else "*" for s in printed).encode(),
+                                dtype=np.uint8),
+        tail=sum(len(s) for s in symbols[last_digit + 1:] if s not in _FIXED_INSERTION))
 
 
 _DIGIT, _PT, _CM, _LEAD, _TRAIL, _SIGN, _MINUS_BIT, _DOLLAR_BIT = (1 << i for i in range(8))
@@ -117,6 +122,9 @@ def decode_edited(matrix: np.ndarray, field: Field, options: DecodeOptions) -> D
     rules = _rules(field.picture)
     chars = charset(options.encoding).ascii[matrix]
     blank = (chars == _SPACE).all(axis=1)
+    # '*' pictures print zero as '*' in every position but the point
+    star_zero = (chars == rules.star_zero).all(axis=1) if rules.zero_as_fill and rules.star \
+        else None
     fill = (chars == _SPACE) | ((chars == _STAR) if rules.star else False)
     fixed_bad = None
     if rules.fixed.any():
@@ -129,10 +137,7 @@ def decode_edited(matrix: np.ndarray, field: Field, options: DecodeOptions) -> D
     if fixed_bad is not None:
         bad |= fixed_bad
     blank_is_zero = field.blank_when_zero or rules.zero_as_fill
-    if rules.zero_as_fill:
-        bad &= ~(blank | (fill | (chars == _POINT) | (chars == _COMMA)).all(axis=1))
-    else:
-        bad &= ~blank
+    bad &= ~blank if star_zero is None else ~(blank | star_zero)
     null = blank if not blank_is_zero and options.spaces_numeric == "null" else None
     reasons = merge_reasons((bad, Reason.BAD_EDITED),
                             (blank & (null is None) & (not blank_is_zero), Reason.SPACES))
@@ -169,6 +174,8 @@ def _read(chars: np.ndarray, classes: np.ndarray, rules: _Rules, scale: int
     point = (kind & _PT) != 0
     points = point.sum(axis=1, dtype=np.int16)
     bad |= points != (1 if rules.point else 0)  # a point the picture prints must be there
+    if not rules.point and scale > 0:  # an implied point: the digits end where the picture's
+        bad |= last[:, 0] != width - 1 - rules.tail  # do, or they would be read shifted
     # digits right of each digit; decimals: the digits right of the record's point
     right = np.cumsum(digit[:, ::-1], axis=1, dtype=np.int16)[:, ::-1] - digit
     decimals = np.where(points > 0, (digit & (position > point.argmax(axis=1)[:, None])).sum(

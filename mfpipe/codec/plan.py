@@ -142,7 +142,7 @@ class DecodePlan:
             if column.date_format:
                 result = to_dates(raw, result, f, column.date_format, self.options)
             absent = self._absent(f, n, lengths, odo, decoded)
-            if lengths is not None and f.category is not Category.ALPHANUMERIC:
+            if lengths is not None and not self._partial_text_kept(f):
                 # a record that ends inside a number (or UTF-16 text) lost part of it
                 begin, end = self._extent(f, odo)
                 cut = (lengths > begin) & (lengths < end)
@@ -173,10 +173,16 @@ class DecodePlan:
         counts = tuple((column, int((mask & kept).sum())) for column, mask in nulled.items())
         return out._replace(nulled=tuple((c, k) for c, k in counts if k))
 
+    def _partial_text_kept(self, f: Field) -> bool:
+        """Does a text field a short record ends inside keep its bytes? Not a key: part of
+        a key would merge into another row."""
+        return f.category is Category.ALPHANUMERIC and f.column not in self.options.required
+
     def _nulls_invalid(self, f: Field) -> bool:
         """Does an invalid value of ``f`` load as NULL (``invalid_numeric="null"``)? Never
         for a required column (a key): there NULL is a reject of its own."""
         return (self.options.invalid_numeric == "null" and f.column not in self.options.required
+                and f.column not in self.options.date_formats  # a bad date stays a reject
                 and f.category in (Category.NUMERIC, Category.NUMERIC_EDITED, Category.FLOAT))
 
     def _extent(self, f: Field, odo: OdoShift | None) -> tuple[int | np.ndarray, int | np.ndarray]:
@@ -195,7 +201,7 @@ class DecodePlan:
         absent = None
         if lengths is not None:  # text the record ends inside is there, in part
             begin, end = self._extent(f, odo)
-            short = lengths <= begin if f.category is Category.ALPHANUMERIC else lengths < end
+            short = lengths <= begin if self._partial_text_kept(f) else lengths < end
             absent = short if short.any() else None
         if odo is not None and f.odo is not None:
             unused = odo.unused(f)

@@ -187,7 +187,8 @@ def _records(buffer: bytes | memoryview, options: FramingOptions, path: str, lim
     begin, end = _bounds(len(data), options, path)
     described = options.length_field or options.counted_length
     if described is not None:
-        yield from walk_described(data, begin, end, described, path, limit)
+        yield from walk_described(data, begin, end, described, path, limit,
+                                  (options.record_start_offset, options.record_end_offset))
     elif options.recfm in ("F", "FB"):
         lrecl = options.lrecl or 0
         count = _count_fixed(begin, end, lrecl, path)

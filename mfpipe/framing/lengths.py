@@ -57,33 +57,52 @@ class CountedLength:
 
 
 def walk_described(data: np.ndarray, begin: int, end: int,
-                   described: LengthField | CountedLength, path: str, limit: int
-                   ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(starts, lengths) of whole records, ``limit`` at a time."""
+                   described: LengthField | CountedLength, path: str, limit: int,
+                   margins: tuple[int, int] = (0, 0)) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(starts, lengths) of whole records, ``limit`` at a time. ``margins``: the bytes
+    before and after each record's data (``--record-start-offset``/``--record-end-offset``).
+    The fields that give a length lie in the data, after the first margin. A length field
+    gives the whole record's length, margins included (as the utilities that write one
+    count); counted records are their layout's part, so both margins are added."""
     offset = begin
+    before, after = margins
+    extra = 0 if isinstance(described, LengthField) else before + after
     while offset < end:
         starts: list[int] = []
         lengths: list[int] = []
         while offset < end and len(starts) < limit:
-            length = _length(data, offset, end, described, path)
+            length, reach = _length(data, offset + before, end, described, path)
+            length += extra
+            if length < before + reach or offset + length > end:
+                raise FramingError(path, offset, f"record length {length} " + (
+                    "does not cover the field that gives it" if offset + length <= end else
+                    f"runs past the end of the data at {end}"), hint=_hint(described))
             starts.append(offset)
             lengths.append(length)
             offset += length
         yield np.array(starts, dtype=np.int64), np.array(lengths, dtype=np.int64)
 
 
+def _hint(described: LengthField | CountedLength) -> str:
+    return ("check --record-length-field and --record-length-adjust"
+            if isinstance(described, LengthField) else
+            "check --odo-framing, --encoding and the copybook")
+
+
 def _length(data: np.ndarray, offset: int, end: int, described: LengthField | CountedLength,
-            path: str) -> int:
-    """The length of the record at ``offset``, or the FramingError that says why not."""
+            path: str) -> tuple[int, int]:
+    """The length the record's data at ``offset`` gives, and how far its length fields
+    reach; or the FramingError that says why there is none."""
     fields: list[tuple[int, int, str, int, int | None]]
     if isinstance(described, LengthField):
         fields = [(described.offset, described.size, "binary" if described.binary
                    else "display", 1, None)]
-        length, hint = described.adjust, "check --record-length-field and --record-length-adjust"
+        length = described.adjust
     else:
         fields = [(c.offset, c.size, c.encoding, c.element_size, c.max_count)
                   for c in described.counts]
-        length, hint = described.base, "check --odo-framing, --encoding and the copybook"
+        length = described.base
+    hint = _hint(described)
     reach = max(at + size for at, size, *_ in fields)
     if offset + reach > end:
         raise FramingError(path, offset, f"{end - offset} bytes left, too few for a record "
@@ -98,11 +117,7 @@ def _length(data: np.ndarray, offset: int, end: int, described: LengthField | Co
                                                 f" (count {value} above its maximum {most})"),
                                header_hex=",".join(f"{b:02X}" for b in raw.tolist()), hint=hint)
         length += value * times
-    if length < reach or offset + length > end:
-        raise FramingError(path, offset, f"record length {length} " + (
-            "does not cover the field that gives it" if offset + length <= end else
-            f"runs past the end of the data at {end}"), hint=hint)
-    return length
+    return length, reach
 
 
 def _value(raw: np.ndarray, encoding: str) -> int | None:

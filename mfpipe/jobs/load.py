@@ -38,6 +38,7 @@ from mfpipe.pipeline.progress import Progress
 from mfpipe.pipeline.tasks import Committed
 from mfpipe.pipeline.source import open_input, release_spool
 from mfpipe.recon.publish import publish
+from mfpipe.recon.service import ReconciliationService
 
 SKIPPED, REFUSED = "SKIPPED", "REFUSED"  # launch outcomes of a file that no run loaded
 log = structlog.get_logger()
@@ -153,17 +154,11 @@ def finish(store: RunStore, config: RunConfig, summary: RunSummary, facts: FileF
                                             config.retry_s)
         summary.cpu_s += cpu_elsewhere
     except Exception as exc:  # the rows are safe in staging: a restart publishes them
-        if isinstance(exc, MfpipeError) and exc.exit_code == EXIT_STOPPED:
-            _fail(store, summary, EXIT_STOPPED, str(exc), STOPPED)
+        if _published_meanwhile(store, config):  # the commit landed, its answer was lost
+            report, cpu_elsewhere = ReconciliationService(store).report(config.run_id), 0.0
+        else:
+            _unpublished(store, summary, config, exc)
             return
-        if connection_lost(exc):
-            exc = unavailable(config.db_url, exc)
-        log.exception("publication failed", run_id=config.run_id)
-        _fail(store, summary, exc.exit_code if isinstance(exc, MfpipeError) else EXIT_INTERNAL,
-              f"publication failed ({type(exc).__name__}: {first_line(exc)}); nothing was "
-              f"published and every record is in staging: `mfpipe restart {config.run_id}` "
-              "publishes again")
-        return
     summary.phases["publish_s"] = round(time.perf_counter() - began, 3)
     summary.reconciliation = report.summary()
     if not report.passed:
@@ -176,6 +171,32 @@ def finish(store: RunStore, config: RunConfig, summary: RunSummary, facts: FileF
     if report.counts.nulled:
         summary.counts["nulled"] = report.counts.nulled
     summary.status = COMPLETED
+
+
+def _published_meanwhile(store: RunStore, config: RunConfig) -> bool:
+    """Did the publication commit although its caller saw an error (the database's answer
+    to the COMMIT was lost, and the retry found the run completed)?"""
+    try:  # completed by this attempt (its lease), not by one that took the run over
+        return bool(retried(lambda: store.status(config.run_id), config.retry_s) == COMPLETED
+                    and store.holds_lease())
+    except Exception:
+        return False
+
+
+def _unpublished(store: RunStore, summary: RunSummary, config: RunConfig,
+                 exc: Exception) -> None:
+    """End a run whose publication did not happen: STOPPED (143) when it was stopped, else
+    FAILED with the error's exit code (75 for a database away); its rows stay in staging."""
+    if isinstance(exc, MfpipeError) and exc.exit_code == EXIT_STOPPED:
+        _fail(store, summary, EXIT_STOPPED, str(exc), STOPPED)
+        return
+    if connection_lost(exc):
+        exc = unavailable(config.db_url, exc)
+    log.exception("publication failed", run_id=config.run_id)
+    _fail(store, summary, exc.exit_code if isinstance(exc, MfpipeError) else EXIT_INTERNAL,
+          f"publication failed ({type(exc).__name__}: {first_line(exc)}); nothing was "
+          f"published and every record is in staging: `mfpipe restart {config.run_id}` "
+          "publishes again")
 
 
 def not_loaded(decision: Claim) -> RunSummary:

@@ -174,6 +174,8 @@ def _descendants(item: Item) -> list[Item]:
 def _walk(item: Item, path: tuple[Item, ...], shift: int, occurs: tuple[int, ...],
           branches: tuple[str, ...], odo: OccursDependingOn | None, redefining: bool,
           out: list[Leaf]) -> None:
+    if item.is_filler and not item.is_group:  # takes bytes (placed already), never a column
+        return
     redefining = redefining or bool(item.redefines)
     if item.depending_on:
         odo = OccursDependingOn(item.depending_on, item.offset + shift, item.size,
@@ -250,6 +252,9 @@ def build_record(root: Item, renames: dict[str, tuple[str, str]], path: str) -> 
     """Run the passes in order and return the record's loaded fields."""
     count_columns(root, path)
     placed = place(inherit_usage(root), 0, path)
+    if placed.size * placed.occurs > MAX_RECORD_BYTES:  # before any occurrence is built
+        raise LayoutError(path, f"record {root.name} is {placed.size * placed.occurs:,} bytes, "
+                                f"more than {MAX_RECORD_BYTES:,}: check its PIC and OCCURS")
     check_variable_tables(placed, path)
     leaves = flatten(placed)
     names = name_columns(leaves, path)
@@ -258,9 +263,6 @@ def build_record(root: Item, renames: dict[str, tuple[str, str]], path: str) -> 
     fields = [_to_field(leaf, names[id(leaf.item)], columns_by_cobol, path)
               for leaf in leaves if not leaf.item.is_filler]
     branches = tuple(dict.fromkeys(b for f in fields for b in f.redefines))
-    if placed.size * placed.occurs > MAX_RECORD_BYTES:
-        raise LayoutError(path, f"record {root.name} is {placed.size * placed.occurs:,} bytes, "
-                                f"more than {MAX_RECORD_BYTES:,}: check its PIC and OCCURS")
     return RecordLayout(name=root.name, table=_base_name(root.name),
                         size=placed.size * placed.occurs,
                         fields=tuple(sorted(fields, key=lambda f: f.offset)),

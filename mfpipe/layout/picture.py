@@ -100,6 +100,8 @@ def _numeric(text: str, symbols: list[str]) -> Picture:
 
 def _edited(text: str, symbols: list[str]) -> Picture:
     """Numeric-edited: digit positions are 9, Z, * and the floating symbols after the first."""
+    if "P" in symbols:  # de-editing reads the printed digits; a P would scale them unseen
+        raise ValueError(f"P scaling in the edited picture {text} is not supported")
     digits = 0
     scale = 0
     after_point = False

@@ -20,6 +20,7 @@ import lzma
 import mmap
 import os
 import shutil
+import zlib
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -40,8 +41,24 @@ def _xz(path: str) -> io.BufferedIOBase:
     return lzma.open(path, "rb")
 
 
-_COMPRESSIONS: tuple[tuple[bytes, str, Callable[[str], io.BufferedIOBase]], ...] = (
-    (b"\x1f\x8b", "gzip", _gzip), (b"BZh", "bzip2", _bzip2), (b"\xfd7zXZ\x00", "xz", _xz))
+def _is_gzip(head: bytes) -> bool:
+    """RFC 1952: 1F 8B, method 8 (deflate), no reserved flag bits (an RDW of 0x1F8B is not)."""
+    return head[:3] == b"\x1f\x8b\x08" and len(head) > 3 and head[3] & 0xE0 == 0
+
+
+def _is_bzip2(head: bytes) -> bool:
+    """'BZh', a block size 1-9, then a block's magic (pi's digits) or, for an empty stream,
+    the end-of-stream magic (sqrt(pi)'s)."""
+    return head[:3] == b"BZh" and len(head) == 10 and head[3:4] in b"123456789" and \
+        head[4:10] in (b"\x31\x41\x59\x26\x53\x59", b"\x17\x72\x45\x38\x50\x90")
+
+
+def _is_xz(head: bytes) -> bool:
+    return head[:6] == b"\xfd7zXZ\x00"
+
+
+_COMPRESSIONS: tuple[tuple[Callable[[bytes], bool], Callable[[str], io.BufferedIOBase]], ...] = (
+    (_is_gzip, _gzip), (_is_bzip2, _bzip2), (_is_xz, _xz))
 
 
 @contextmanager
@@ -97,8 +114,8 @@ def _open(location: Path) -> IO[bytes]:
 
 
 def _compression(handle: IO[bytes]) -> Callable[[str], io.BufferedIOBase] | None:
-    head = handle.read(6)
-    return next((opener for magic, _, opener in _COMPRESSIONS if head.startswith(magic)), None)
+    head = handle.read(10)
+    return next((opener for known, opener in _COMPRESSIONS if known(head)), None)
 
 
 def _spool_path(location: Path) -> Path:
@@ -118,8 +135,10 @@ def _spool(location: Path, opener: Callable[[str], io.BufferedIOBase]) -> Path:
         with opener(str(location)) as source, open(partial, "wb") as target:
             shutil.copyfileobj(source, target, 1 << 20)
         os.replace(partial, spool)
-    except (EOFError, OSError, lzma.LZMAError) as exc:
-        partial.unlink(missing_ok=True)
+    except BaseException as exc:
+        partial.unlink(missing_ok=True)  # never a half-written spool left behind
+        if not isinstance(exc, (EOFError, OSError, lzma.LZMAError, zlib.error)):
+            raise
         if isinstance(exc, OSError) and exc.filename == str(partial):
             raise InputError(str(location), f"cannot decompress it into {partial.parent}: "
                                             f"{exc.strerror} (set $MFPIPE_SPOOL)") from None

@@ -56,7 +56,7 @@ def publish(store: RunStore, run_id: str) -> tuple[ReconciliationReport, float]:
         if stopped.is_set():
             raise _stopped(run_id)
         with ThreadPoolExecutor(1, thread_name_prefix="publish") as runner:
-            future = runner.submit(_publish, store, subject, running)
+            future = runner.submit(_publish, store, subject, running, stopped)
             polls = 0
             while True:
                 try:
@@ -76,9 +76,10 @@ def publish(store: RunStore, run_id: str) -> tuple[ReconciliationReport, float]:
     return report, cpu_elsewhere
 
 
-def _publish(store: RunStore, subject: RunSubject, running: list[Any]
-             ) -> tuple[ReconciliationReport, float]:
-    """The publishing transaction (in the publish thread)."""
+def _publish(store: RunStore, subject: RunSubject, running: list[Any],
+             stopped: threading.Event) -> tuple[ReconciliationReport, float]:
+    """The publishing transaction (in the publish thread); a stop that came while no
+    statement ran (nothing to cancel) is heard before the commit."""
     run_id, service = subject.run_id, ReconciliationService(store)
     pool: Executor = (ProcessPoolExecutor(1, mp_context=forking.context(),
                                           initializer=leave_with_launcher)
@@ -97,6 +98,8 @@ def _publish(store: RunStore, subject: RunSubject, running: list[Any]
             if store.dialect != "sqlite":  # a thread: the launcher's own CPU counts it
                 cpu_elsewhere = 0.0
             report = service.check(subject)
+            if stopped.is_set():
+                raise _stopped(run_id)  # rolls the transaction back
             if report.passed:
                 service.save(connection, run_id, report.checks)
                 store.complete(connection, run_id, subject.config.replaces)

@@ -417,6 +417,9 @@ class TestRecordFraming:
         assert code == 0
         assert [(r["n"], r["t_1"], r["z"]) for r in map(json.loads, out.open())] == [
             (1, "A1", "z"), (0, None, "y"), (3, "C1", "x")]
+        code, _, err = run(capsys, "convert", str(layout), str(path), "-o", str(out),
+                           "--recfm", "F", "--odo-framing", "--odo", "fixed")
+        assert code == 78 and "needs --odo variable" in err
         path.write_bytes("1A1z7y".encode("cp037"))
         code, _, err = run(capsys, "convert", str(layout), str(path), "-o", str(out),
                            "--recfm", "F", "--odo-framing")

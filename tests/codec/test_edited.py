@@ -79,7 +79,6 @@ class TestOwnPoint:
         ("9(8).9(2)", "789.1      ", Decimal("789.10")),  # fewer decimals than the picture
         ("ZZ9.99", " .50  ", Decimal("0.50")),
         ("ZZ9V99", "  150", Decimal("1.50")),  # an implied point prints nothing
-        ("ZZ9V99", "150  ", Decimal("1.50")),
         ("ZZZ.ZZ", "      ", Decimal("0.00")),  # all-Z zero prints as spaces, point included
         ("***.**", "***.**", Decimal("0.00")),
         ("$ZZ9.99", "$  1.50", Decimal("1.50")),
@@ -102,6 +101,11 @@ class TestOwnPoint:
         ("ZZ9.99", "1.234 "),  # more decimals than the picture holds
         ("ZZ9.99", "1234.5"),  # more integer digits than the picture holds
         ("ZZ9V99", " 1.50"),  # a point the picture does not print
+        ("ZZ9V99", "150  "),  # no point to read by: the digits must end where the picture's do
+        ("ZZZ.ZZ", "......"),  # zero prints as spaces here, never as points
+        ("ZZZ.ZZ", "  ,   "),
+        ("***.**", "**.***"),  # '*' zero keeps the point where the picture has it
+        ("ZZ9V99-", "150  -"),
         ("ZZ9.99-", "+1.50  "),  # '-' pictures print a space for plus, never '+'
         ("ZZ9.99-", "-1.50- "),  # two signs
         ("ZZ9.99CR", "1.50C   "),  # half a CR

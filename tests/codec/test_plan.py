@@ -300,6 +300,12 @@ class TestShortRecords:
         assert column(out, "b") == [None, 123, 123, 123, None]
         assert column(out, "c") == [None, None, "X", "XYZ", None]
 
+    def test_a_key_the_record_ends_inside_is_a_reject(self):
+        """Part of a key is not kept (it would merge into another row): TRUNCATED."""
+        rows = ["AB".encode("cp037") + bytes.fromhex("123C") + "X".encode("cp037")]
+        out = decode(self.LAYOUT, rows, lengths=[5], required=("c",))
+        assert rejects(out) == [reject(1, "C", Reason.TRUNCATED)]
+
     def test_a_record_ending_inside_a_number_is_a_reject(self):
         """Half a packed field is not a number: the record is a reject naming the field."""
         rows = ["AB".encode("cp037") + bytes.fromhex("12")]
@@ -339,6 +345,13 @@ class TestInvalidNumeric:
         assert column(out, "b") == [45, 45, None]
         assert dict(out.nulled) == {"a": 2, "b": 1}
         assert [r[:2] for r in rejects(out)] == [(4, "K")]
+
+    def test_a_bad_date_stays_a_reject(self):
+        """A column read as a date is not an invalid numeric: a bad date rejects its record
+        even with invalid_numeric="null"."""
+        rows = ["001".encode("cp037") + bytes.fromhex("123C") + "45AB".encode("cp037")]
+        out = decode(self.LAYOUT, rows, invalid_numeric="null", dates=(("k", "YYYYMMDD"),))
+        assert [r[:2] for r in rejects(out)] == [(1, "K")] and out.nulled == ()
 
     def test_reject_by_default(self):
         """By default the same records are rejects and nothing is nulled."""

@@ -302,6 +302,8 @@ class TestErrors:
         ("01  REC.\n    05  A OCCURS 99999999 PIC X.", "99,999,999 columns"),
         ("01  REC.\n    05  G OCCURS 200.\n        10  H OCCURS 200 PIC X.", "40,000 columns"),
         ("01  REC.\n    05  A PIC X(900000) OCCURS 20.", "more than 16,777,216"),
+        ("01  REC.\n    05  A PIC X.\n    05  FILLER PIC X OCCURS 99999999.",
+         "more than 16,777,216"),
     ])
     def test_records_beyond_any_table_are_refused_at_once(self, body, fragment):
         """Empty records, more columns than any table holds, or records larger than any

@@ -73,3 +73,32 @@ class TestCompressed:
         with open_input(path) as buffer:
             assert len(buffer) == len(PLAIN)
         assert _spools(spool_dir) == []
+
+    def test_a_damaged_stream_is_an_input_error_and_leaves_no_spool(self, tmp_path, spool_dir):
+        """Flipped bytes inside a gzip stream (zlib's own error) are the clear InputError
+        (66), and the partial spool is removed."""
+        whole = bytearray(gzip.compress(bytes(range(256)) * 50_000))
+        for at in range(20, 40):
+            whole[at] ^= 0xFF
+        path = tmp_path / "in.gz"
+        path.write_bytes(bytes(whole))
+        with pytest.raises(InputError, match="cannot be decompressed"):
+            with open_input(path):
+                pass
+        assert list(spool_dir.iterdir()) == []
+
+    @pytest.mark.parametrize("head", [b"\x1f\x8b\x00\x00", b"BZh9 spaces, text"])
+    def test_data_that_only_starts_like_a_compressed_file(self, tmp_path, spool_dir, head):
+        """A VB file whose first RDW is 0x1F8B, or text starting 'BZh9', is read as it is."""
+        path = tmp_path / "in.dat"
+        path.write_bytes(head + b"\x40" * 100)
+        with open_input(path) as buffer:
+            assert bytes(buffer[:len(head)]) == head
+        assert _spools(spool_dir) == []
+
+    def test_an_empty_bzip2_stream(self, tmp_path, spool_dir):
+        """An empty bzip2 file (no block, only the end-of-stream magic) is an empty input."""
+        path = tmp_path / "in.bz2"
+        path.write_bytes(bz2.compress(b""))
+        with open_input(path) as buffer:
+            assert len(buffer) == 0

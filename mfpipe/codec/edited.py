@@ -56,6 +56,9 @@ class _Rules:
     zero_as_fill: bool  # no '9' position: zero prints as fill characters only
     star_zero: np.ndarray  # what an all-'*' picture prints for zero: '*' but for the point
     tail: int  # printed positions right of the last digit position (a sign, CR or DB)
+    # by a comma's rank from the right (1, 2, ...): the integer digits right of it in the
+    # picture (3, 6, ... for ZZZ,ZZZ,ZZ9); -1 past the picture's commas
+    comma_digits: np.ndarray
 
 
 @functools.cache
@@ -92,7 +95,19 @@ def _rules(picture: str) -> _Rules:
         zero_as_fill="9" not in symbols,
         star_zero=np.frombuffer("".join("." if s == "." else "*" for s in printed).encode(),
                                 dtype=np.uint8),
-        tail=sum(len(s) for s in symbols[last_digit + 1:] if s not in _FIXED_INSERTION))
+        tail=sum(len(s) for s in symbols[last_digit + 1:] if s not in _FIXED_INSERTION),
+        comma_digits=_comma_digits(symbols, digit_at))
+
+
+def _comma_digits(symbols: list[str], digit_at: list[bool]) -> np.ndarray:
+    """Integer digit positions right of each of the picture's commas, nearest the point
+    first, as a table by rank (index 0 unused, -1 beyond the last comma)."""
+    point_at = next((i for i, s in enumerate(symbols) if s in (".", "V")), len(symbols))
+    counts = [sum(digit_at[i + 1:point_at]) for i, s in enumerate(symbols[:point_at])
+              if s == ","]
+    table = np.full(len(symbols) + 2, -1, dtype=np.int16)
+    table[1:len(counts) + 1] = sorted(counts)
+    return table
 
 
 _DIGIT, _PT, _CM, _LEAD, _TRAIL, _SIGN, _MINUS_BIT, _DOLLAR_BIT = (1 << i for i in range(8))
@@ -183,6 +198,11 @@ def _read(chars: np.ndarray, classes: np.ndarray, rules: _Rules, scale: int
     places = max(scale, 0)
     bad |= (decimals > places) | (digit.sum(axis=1, dtype=np.int16) - decimals
                                   > rules.integer_digits)
+    if rules.comma:  # each comma groups as the picture's does: "12,3456" is no ZZ,ZZ9 value
+        comma = (kind & _CM) != 0
+        rank = np.cumsum(comma[:, ::-1], axis=1, dtype=np.int16)[:, ::-1]
+        want = rules.comma_digits[np.minimum(rank, len(rules.comma_digits) - 1)]
+        bad |= (comma & (right - decimals[:, None] != want)).any(axis=1)
     exponent = right + (places - decimals)[:, None]
     negative = ~bad & ((((kind & _MINUS_BIT) != 0) & outside).any(axis=1)
                        | credit.any(axis=1))

@@ -85,6 +85,9 @@ class TestOwnPoint:
         ("ZZ9.99-", "1.50-  ", Decimal("-1.50")),
         ("99B99", "12 34", 1234),
         ("99099", "12045", 1245),  # the 0 is an insertion, not a digit
+        ("ZZ,ZZ9", "1,234 ", 1234),  # left-justified, grouped as the picture groups
+        ("ZZZ,ZZZ,ZZ9.99", "1,234,567.89  ", Decimal("1234567.89")),
+        ("ZZZ,ZZZ,ZZ9.99", "1234567.89    ", Decimal("1234567.89")),  # no commas at all
     ])
     def test_vectors(self, picture, text, expected):
         """Each text decodes to the number its own digits and point say."""
@@ -106,6 +109,9 @@ class TestOwnPoint:
         ("ZZZ.ZZ", "  ,   "),
         ("***.**", "**.***"),  # '*' zero keeps the point where the picture has it
         ("ZZ9V99-", "150  -"),
+        ("ZZ,ZZ9", "1,2345"),  # a comma groups three digits in this picture
+        ("ZZ,ZZ9", "1,23  "),
+        ("ZZZ,ZZ9.99", "1,2345.00 "),
         ("ZZ9.99-", "+1.50  "),  # '-' pictures print a space for plus, never '+'
         ("ZZ9.99-", "-1.50- "),  # two signs
         ("ZZ9.99CR", "1.50C   "),  # half a CR

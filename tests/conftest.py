@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from urllib.parse import quote
 
@@ -18,6 +19,8 @@ def postgres_server() -> str:
         with psycopg.connect(POSTGRES_URL, connect_timeout=3):
             pass
     except psycopg.OperationalError as exc:
+        if os.environ.get("MFPIPE_REQUIRE_POSTGRES"):  # CI: a missing server is a failure
+            pytest.fail(f"PostgreSQL not reachable at {POSTGRES_URL}: {exc}")
         pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}: {exc}")
     return POSTGRES_URL
 

@@ -263,10 +263,16 @@ def build_record(root: Item, renames: dict[str, tuple[str, str]], path: str) -> 
     fields = [_to_field(leaf, names[id(leaf.item)], columns_by_cobol, path)
               for leaf in leaves if not leaf.item.is_filler]
     branches = tuple(dict.fromkeys(b for f in fields for b in f.redefines))
+    tables = tuple(sorted((OccursDependingOn(columns_by_cobol[t.depending_on], t.offset, t.size,
+                                             t.occurs, t.occurs_min)
+                           for t in _descendants(placed)
+                           if t.depending_on and t.depending_on in columns_by_cobol),
+                          key=lambda t: t.offset))
     return RecordLayout(name=root.name, table=_base_name(root.name),
                         size=placed.size * placed.occurs,
                         fields=tuple(sorted(fields, key=lambda f: f.offset)),
-                        redefine_branches=branches, renames=dict(renames), source=path)
+                        redefine_branches=branches, renames=dict(renames), source=path,
+                        tables=tables)
 
 
 def _to_field(leaf: Leaf, base: str, columns: dict[str, str], path: str) -> Field:

@@ -154,10 +154,15 @@ class RecordLayout:
     redefine_branches: tuple[str, ...] = ()
     renames: dict[str, tuple[str, str]] = field(default_factory=dict)
     source: str = ""
+    # every variable table, a FILLER one too (it loads no column, but the fields after it
+    # shift with its count); empty: derived from the fields
+    tables: tuple[OccursDependingOn, ...] = ()
 
     @property
     def odo(self) -> tuple[OccursDependingOn, ...]:
         """The variable tables of the record, in offset order (empty for fixed layouts)."""
+        if self.tables:
+            return self.tables
         seen: dict[int, OccursDependingOn] = {}
         for f in self.fields:
             if f.odo is not None:

@@ -222,6 +222,21 @@ class TestOccursDependingOn:
         assert column(out, "qty_3") == [None, None, -30, -30]
         assert column(out, "code_4") == [None, None, None, "C4"]
 
+    def test_a_filler_table_still_shifts_what_follows(self):
+        """A FILLER variable table loads no column, but the fields after it move with its
+        count (they used to be read at the maximum offset: NULL on every record)."""
+        rec = record("""
+        01  REC.
+            05  N  PIC 9.
+            05  FILLER OCCURS 0 TO 3 DEPENDING ON N PIC X(2).
+            05  Z  PIC X.
+        """)
+        data = [b"1AAZ", b"0Y", b"2AABBX", b"4AABBCCDDW"]
+        out = decode(rec, [d.decode().encode("cp037") for d in data],
+                     lengths=[len(d) for d in data])
+        assert column(out, "z") == ["Z", "Y", "X"]
+        assert [r[0] for r in rejects(out)] == [4]
+
     def test_occurs_n_depending_on_holds_0_to_n(self):
         """OCCURS n DEPENDING ON (no m TO): counts 0..n are read, more is a reject."""
         rec = record("""

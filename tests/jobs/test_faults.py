@@ -24,6 +24,7 @@ from mfpipe.pipeline.config import RunConfig
 from tests.jobs.support import (CLI, RUN_ARGS, descendants_of, file_fingerprint,
                                 final_fingerprint, keyed_file, last_json, launcher,
                                 wait_for_commits, wait_gone)
+from tests.conftest import FaultCluster
 from tests.recon.conftest import LAYOUT, OPTIONS
 
 RECORDS, CHUNK = 60_000, 400  # 150 chunks: room for 20 kills a few commits apart
@@ -490,30 +491,13 @@ class TestDatabaseGoesAway:
             assert main_json(["restart", summary["run_id"], "--db", db], tmp_path)[0] == 0
         assert final_fingerprint(db, summary["run_id"]) == file_fingerprint(path)
 
-    def test_an_outage_longer_than_the_retries(self, tmp_path, fault_cluster):
-        """The server stops for good mid-load: exit 75 with a summary naming the run (not
-        70); once it is back, the relaunch resumes that run and loads each record once."""
-        path = keyed_file(tmp_path / "in.dat", 600_000)
-        db = fault_cluster.url
-        args = ["run", "--input", path, *RUN_ARGS, "--db", db, "--chunk-records", "20000",
-                "--retry-seconds", "3", "--heartbeat-ttl", "5"]
-        process = launcher([*args, "--json"], tmp_path)
-        wait_for_commits(db, 5)
-        fault_cluster.stop_now()
-        out, err = process.communicate(timeout=120)
-        summary = last_json(out)
-        assert process.returncode == 75, (summary, err[-3000:])
-        assert summary["run_id"] and "database unavailable" in summary["message"]
-        fault_cluster.start()
-        time.sleep(6)  # past the heartbeat TTL: the stopped launcher's run is recoverable
-        code, again = main_json(args, tmp_path)
-        assert code == 0 and again["run_id"] == summary["run_id"], again
-        assert final_fingerprint(db, again["run_id"]) == file_fingerprint(path)
-
-
-    def test_a_switch_to_read_only(self, tmp_path, fault_cluster):
-        """The server turns read-only mid-load (a failover): after the retries the launch
-        exits 75 naming the run (not 70); once writes are back, the relaunch resumes the run
+    @pytest.mark.parametrize("fault, heal, said", [
+        (FaultCluster.stop_now, FaultCluster.start, "database unavailable"),
+        (lambda c: c.read_only(True), lambda c: c.read_only(False), "read-only transaction"),
+    ], ids=["outage", "read-only"])
+    def test_a_fault_longer_than_the_retries(self, tmp_path, fault_cluster, fault, heal, said):
+        """The server stops for good, or turns read-only (a failover), mid-load: exit 75 with
+        a summary naming the run (not 70); once it is back, the relaunch resumes that run
         and loads each record once."""
         path = keyed_file(tmp_path / "in.dat", 600_000)
         db = fault_cluster.url
@@ -521,13 +505,13 @@ class TestDatabaseGoesAway:
                 "--retry-seconds", "3", "--heartbeat-ttl", "5"]
         process = launcher([*args, "--json"], tmp_path)
         wait_for_commits(db, 5)
-        fault_cluster.read_only(True)
+        fault(fault_cluster)
         out, err = process.communicate(timeout=120)
         summary = last_json(out)
         assert process.returncode == 75, (summary, err[-3000:])
-        assert summary["run_id"] and "read-only transaction" in summary["message"]
-        fault_cluster.read_only(False)
-        time.sleep(6)  # past the heartbeat TTL
+        assert summary["run_id"] and said in summary["message"]
+        heal(fault_cluster)
+        time.sleep(6)  # past the heartbeat TTL: the stopped launcher's run is recoverable
         code, again = main_json(args, tmp_path)
         assert code == 0 and again["run_id"] == summary["run_id"], again
         assert final_fingerprint(db, again["run_id"]) == file_fingerprint(path)

@@ -560,3 +560,38 @@ def test_a_full_disk_is_named_and_temporary(tmp_path, capsys):
         assert summary["counts"]["loaded"] == 0
     finally:
         subprocess.run(["umount", str(small)], capture_output=True)
+
+
+_HOLD = """import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("BEGIN EXCLUSIVE")
+print("held", flush=True)
+time.sleep(float(sys.argv[2]))
+"""
+
+
+def test_a_sqlite_lock_held_past_the_retries(tmp_path):
+    """Another process holds the SQLite file locked mid-load for longer than the busy
+    timeout (60 s) and the retries: exit 75 saying "database is locked" with a summary
+    naming the run (not 70); once the lock is gone, the relaunch resumes that run and loads
+    each record once."""
+    path = keyed_file(tmp_path / "in.dat", 400_000)
+    db = f"sqlite:///{tmp_path / 'mfpipe.db'}"
+    args = ["run", "--input", path, *RUN_ARGS, "--db", db, "--chunk-records", "2000",
+            "--retry-seconds", "3", "--heartbeat-ttl", "5"]
+    process = launcher([*args, "--json"], tmp_path)
+    wait_for_commits(db, 5)
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD, str(tmp_path / "mfpipe.db"), "70"],
+                              stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+    children = descendants_of(process.pid)
+    out, err = process.communicate(timeout=200)
+    summary = last_json(out)
+    assert process.returncode == 75, (summary, err[-3000:])
+    assert summary["run_id"] and "database is locked" in summary["message"]
+    wait_gone(children)
+    holder.wait(timeout=120)
+    time.sleep(6)  # past the heartbeat TTL: the stopped launcher's run is recoverable
+    code, again = main_json(args, tmp_path)
+    assert code == 0 and again["run_id"] == summary["run_id"], again
+    assert final_fingerprint(db, again["run_id"]) == file_fingerprint(path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -23,3 +24,11 @@ class TestLayers:
                 "bad = [m for m in ('psycopg', 'oracledb', 'adbc_driver_postgresql') "
                 "if m in sys.modules]; sys.exit(len(bad))")
         assert subprocess.run([sys.executable, "-c", code], cwd=ROOT, timeout=60).returncode == 0
+
+    def test_only_the_database_layer_holds_the_engine(self):
+        """RunStore is the one door to the control tables: no other package reaches past
+        it to the store's SQLAlchemy engine."""
+        offenders = [str(path.relative_to(ROOT)) for path in (ROOT / "mfpipe").rglob("*.py")
+                     if "db" not in path.relative_to(ROOT).parts
+                     and re.search(r"\bstore\.engine\b", path.read_text())]
+        assert offenders == []

@@ -144,7 +144,7 @@ def purge(days: float, dry_run: bool, db_url: str | None, as_json: bool) -> None
     a purged run can no longer be reconciled again (its report still shows its checks).
     FAILED and STOPPED runs are kept for their restart."""
     older_than = dt.timedelta(days=days)
-    purged = _with_store(db_url, lambda store: purge_staging(store.engine, older_than, dry_run))
+    purged = _with_store(db_url, lambda store: purge_staging(store, older_than, dry_run))
     if as_json:
         click.echo(json.dumps({"dry_run": dry_run, "runs": purged}))
         return

@@ -33,8 +33,8 @@ from mfpipe.db.control import mfp_chunk, mfp_file, mfp_run
 from mfpipe.db.identity import LoadIdentity
 from mfpipe.db.registry import (HOST, PROCESSING, SKIPPED, SUCCESS, FileFacts, file_row,
                                 recover_if_dead, serialized)
-from mfpipe.db.runs import (ABANDONED, ACTIVE, COMPLETED, RESTARTABLE, STARTING,
-                            RunRow, RunStore, abandon, begin_attempt, insert_run, utcnow)
+from mfpipe.db.runs import RunRow, RunStore, abandon, begin_attempt, insert_run, utcnow
+from mfpipe.db.status import ABANDONED, ACTIVE, COMPLETED, RESTARTABLE, STARTING
 from mfpipe.errors import EXIT_NO_INPUT, EXIT_NOTHING_TO_DO, EXIT_TEMPORARY, EXIT_USAGE, RunError
 
 Mode = Literal["run", "reprocess", "restart"]

@@ -119,15 +119,16 @@ mfp_file = sa.Table(
     sa.Column("updated_at", sa.DateTime, nullable=False),
 )
 
+CHECK_TEXT = 200  # characters kept of a check's expected, actual and discrepancy texts
 mfp_recon_result = sa.Table(
     "mfp_recon_result", metadata,
     sa.Column("run_id", RUN_ID, primary_key=True),
     sa.Column("check_name", sa.String(100), primary_key=True),
     sa.Column("position", sa.Integer, nullable=False),  # the order the checks ran in
     sa.Column("check_type", sa.String(40), nullable=False),
-    sa.Column("expected", sa.String(200)),
-    sa.Column("actual", sa.String(200)),
-    sa.Column("discrepancy", sa.String(200)),
+    sa.Column("expected", sa.String(CHECK_TEXT)),
+    sa.Column("actual", sa.String(CHECK_TEXT)),
+    sa.Column("discrepancy", sa.String(CHECK_TEXT)),
     sa.Column("passed", sa.Boolean, nullable=False),
     sa.Column("severity", sa.String(8), nullable=False),
     sa.Column("details", sa.Text),  # JSON list of lines narrowing a failure down

@@ -25,7 +25,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from mfpipe.db.control import mfp_attempt, mfp_chunk, mfp_file, mfp_lock, mfp_run
-from mfpipe.db.runs import ACTIVE, FAILED, STARTED, RunStore, attempt_totals, utcnow
+from mfpipe.db.runs import RunStore, attempt_totals, utcnow
+from mfpipe.db.status import ACTIVE, FAILED, STARTED
 
 DISCOVERED, PROCESSING, SUCCESS, SKIPPED = "DISCOVERED", "PROCESSING", "SUCCESS", "SKIPPED"
 HOST = socket.gethostname()[:100]
@@ -142,6 +143,15 @@ def _lock_row(connection: sa.Connection, name: str) -> None:
         pass
     connection.execute(sa.select(mfp_lock.c.name).where(mfp_lock.c.name == name)
                        .with_for_update())
+
+
+def recover_dead(store: RunStore, ttl_s: float) -> list[str]:
+    """Mark FAILED every active run whose launcher is gone (``runs recover``); return their
+    ids."""
+    query = sa.select(mfp_run).where(mfp_run.c.status.in_(ACTIVE))
+    with store.engine.begin() as c:
+        return [r["run_id"] for r in c.execute(query).mappings().all()
+                if recover_if_dead(c, r, ttl_s) == FAILED]
 
 
 def recover_if_dead(c: sa.Connection, run: Mapping[Any, Any], ttl_s: float) -> str:

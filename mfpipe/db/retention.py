@@ -19,18 +19,20 @@ import sqlalchemy as sa
 
 from mfpipe.db.control import mfp_purge, mfp_run
 from mfpipe.db.identifiers import check_identifier
-from mfpipe.db.runs import ABANDONED, COMPLETED, utcnow
+from mfpipe.db.runs import RunStore, utcnow
+from mfpipe.db.status import ABANDONED, COMPLETED
 
 PURGEABLE = (COMPLETED, ABANDONED)
 BATCH_RUNS = 500  # runs per transaction (Oracle takes at most 1,000 values in an IN list)
 
 
-def purge_staging(engine: sa.Engine, older_than: dt.timedelta, dry_run: bool = False
+def purge_staging(store: RunStore, older_than: dt.timedelta, dry_run: bool = False
                   ) -> list[dict[str, Any]]:
     """Delete the staging rows of the COMPLETED and ABANDONED runs that ended more than
     ``older_than`` ago and were not purged yet; return one entry per run (run id, staging
     table, rows). One transaction per staging table deletes its runs' rows and records them
     in ``mfp_purge`` (at most ``BATCH_RUNS`` runs at a time); ``dry_run`` only counts."""
+    engine = store.engine
     runs = _purgeable(engine, utcnow() - older_than)
     by_table: dict[str, list[str]] = defaultdict(list)
     for run_id, table in runs:
@@ -50,12 +52,6 @@ def purge_staging(engine: sa.Engine, older_than: dt.timedelta, dry_run: bool = F
                      "purged_at": now} for r in run_ids])
         purged += [{"run_id": r, "staging_table": table, "rows": rows[r]} for r in run_ids]
     return purged
-
-
-def purged_at(connection: sa.Connection, run_id: str) -> dt.datetime | None:
-    """When the run's staging rows were purged, or None."""
-    return connection.execute(sa.select(mfp_purge.c.purged_at).where(
-        mfp_purge.c.run_id == run_id)).scalar_one_or_none()
 
 
 def _purgeable(engine: sa.Engine, before: dt.datetime) -> list[tuple[str, str]]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import enum
 import json
 import os
 import threading
@@ -22,48 +21,15 @@ import sqlalchemy as sa
 import tenacity
 from sqlalchemy.engine import make_url
 
-from mfpipe.db.control import (create_control_tables, create_table, mfp_attempt, mfp_chunk,
-                               mfp_run)
+from mfpipe.db.control import (create_control_tables, create_table, mfp_attempt,
+                               CHECK_TEXT, mfp_recon_result, mfp_run)
+from mfpipe.db.explorer import RunExplorer
 from mfpipe.db.identity import LoadIdentity
 from mfpipe.db.schema import final_table, staging_table
+from mfpipe.db.status import ABANDONED, ACTIVE, COMPLETED, RESTARTABLE, STARTED, STARTING
 from mfpipe.db.urls import create_engine, redact, session_name, session_url
 from mfpipe.errors import (EXIT_TEMPORARY, EXIT_USAGE, ConfigError, DatabaseUnavailableError,
                            InputError, RunError, first_line)
-
-class RunStatus(enum.StrEnum):
-    """A run's status (ARCHITECTURE.md), in the order a run goes through them, as Spring
-    Batch's ``BatchStatus``: a launcher claims it (STARTING), loads and publishes it
-    (STARTED), may be asked to stop (STOPPING); it ends STOPPED, FAILED or COMPLETED, and
-    ABANDONED when superseded or given up. LOADED is the engine's outcome (every chunk
-    committed, nothing published yet), never stored. The values are the stored text."""
-
-    STARTING = "STARTING"
-    STARTED = "STARTED"
-    STOPPING = "STOPPING"
-    LOADED = "LOADED"
-    STOPPED = "STOPPED"
-    FAILED = "FAILED"
-    COMPLETED = "COMPLETED"
-    ABANDONED = "ABANDONED"
-
-    @property
-    def active(self) -> bool:
-        """A launcher is (or was, if it died) working on the run."""
-        return self in (RunStatus.STARTING, RunStatus.STARTED, RunStatus.STOPPING)
-
-    @property
-    def restartable(self) -> bool:
-        """``restart`` (or a launch of its content) may resume the run."""
-        return self in (RunStatus.FAILED, RunStatus.STOPPED)
-
-
-STARTING, STARTED, STOPPING, LOADED = (RunStatus.STARTING, RunStatus.STARTED, RunStatus.STOPPING,
-                                       RunStatus.LOADED)
-STOPPED, FAILED, COMPLETED, ABANDONED = (RunStatus.STOPPED, RunStatus.FAILED,
-                                         RunStatus.COMPLETED, RunStatus.ABANDONED)
-RESTARTABLE = tuple(s for s in RunStatus if s.restartable)
-ACTIVE = tuple(s for s in RunStatus if s.active)
-
 
 RunRow = Mapping[Any, Any]  # an mfp_run row (a SQLAlchemy RowMapping, or a dict of one)
 
@@ -78,8 +44,9 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-class RunStore:
-    """Reads and writes one database's control tables."""
+class RunStore(RunExplorer):
+    """The one door to one database's control tables: a run's writes here, its reads in
+    :class:`~mfpipe.db.explorer.RunExplorer`."""
 
     def __init__(self, url: str, run_id: str | None = None) -> None:
         """``run_id``: the store works for that run, and its PostgreSQL sessions carry its
@@ -201,13 +168,6 @@ class RunStore:
             c.execute(mfp_attempt.update().where(mine).values(ended_at=utcnow(), **values))
             c.execute(self._fenced(run_id).values(attempt_totals(c, run_id)))
 
-    def attempts(self, run_id: str) -> list[dict[str, Any]]:
-        """The run's attempts, first to last."""
-        query = sa.select(mfp_attempt).where(mfp_attempt.c.run_id == run_id).order_by(
-            mfp_attempt.c.attempt)
-        with self.engine.connect() as c:
-            return [dict(r) for r in c.execute(query).mappings()]
-
     def update_if(self, run_id: str, statuses: Sequence[str], **values: Any) -> int:
         """:meth:`update`, only while the run is in one of ``statuses`` (a change that must
         not overwrite what another command has decided meanwhile)."""
@@ -280,22 +240,6 @@ class RunStore:
             stop.set()
             thread.join()
 
-    def run(self, run_id: str) -> dict[str, Any] | None:
-        with self.engine.connect() as c:
-            row = c.execute(sa.select(mfp_run).where(mfp_run.c.run_id == run_id)).mappings().first()
-        if row is None:
-            return None
-        found = dict(row)
-        found["options"] = json.loads(found["options"] or "{}")
-        return found
-
-    def ledger(self, run_id: str) -> list[dict[str, Any]]:
-        """Committed chunks of a run, in chunk order."""
-        query = sa.select(mfp_chunk).where(mfp_chunk.c.run_id == run_id).order_by(
-            mfp_chunk.c.chunk_id)
-        with self.engine.connect() as c:
-            return [dict(r) for r in c.execute(query).mappings()]
-
     def end_sessions(self, run_id: str, timeout_s: float = 10.0) -> None:
         """End the database sessions a dead launcher of ``run_id`` left behind, and wait
         until they are gone, so that its ledger no longer changes.
@@ -359,6 +303,30 @@ class RunStore:
         superseded = connection.execute(sa.select(mfp_run.c.run_id).where(
             LoadIdentity.of_run(run).runs(), mfp_run.c.status.in_(RESTARTABLE))).scalars()
         abandon(connection, list(superseded), run_id)
+
+    def save_checks(self, run_id: str, results: Sequence[Mapping[str, Any]],
+                    within: sa.Connection | None = None) -> None:
+        """Replace the run's stored check results with ``results`` (each: check_name,
+        check_type, expected, actual, discrepancy, passed, severity, details as a list),
+        in the caller's transaction ``within`` (the publication's) or in one of its own."""
+        if within is None:
+            with self.engine.begin() as connection:
+                return self.save_checks(run_id, results, connection)
+        now, width = utcnow(), CHECK_TEXT
+        rows = [{"run_id": run_id, "position": i, "check_name": r["check_name"][:100],
+                 "check_type": r["check_type"], "expected": r["expected"][:width],
+                 "actual": r["actual"][:width], "discrepancy": r["discrepancy"][:width],
+                 "passed": r["passed"], "severity": r["severity"],
+                 "details": json.dumps(list(r["details"])), "checked_at": now}
+                for i, r in enumerate(results)]
+        within.execute(sa.delete(mfp_recon_result).where(mfp_recon_result.c.run_id == run_id))
+        if rows:
+            within.execute(sa.insert(mfp_recon_result), rows)
+
+    def connect(self) -> contextlib.AbstractContextManager[sa.Connection]:
+        """A connection to the run's database, for the data tables (staging and final)
+        that the checks measure; the control tables are read and written by this store."""
+        return self.engine.connect()
 
     def close(self) -> None:
         self.engine.dispose()

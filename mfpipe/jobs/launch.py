@@ -26,7 +26,8 @@ import structlog
 
 from mfpipe.db.registry import FileFacts, discover
 from mfpipe.db.retention import purge_staging
-from mfpipe.db.runs import COMPLETED, FAILED, STOPPED, RunStore
+from mfpipe.db.runs import RunStore
+from mfpipe.db.status import COMPLETED, FAILED, STOPPED
 from mfpipe.errors import (EXIT_NOTHING_TO_DO, EXIT_OK, EXIT_STOPPED, EXIT_TEMPORARY,
                            ConfigError, InputError, MfpipeError, first_line)
 from mfpipe.jobs.load import SKIPPED, load_file
@@ -130,7 +131,7 @@ def _purge_old_staging(db_url: str, days: float) -> None:
     is logged, not made the launch's failure: its files are loaded and proved."""
     store = RunStore(db_url)
     try:
-        purged = purge_staging(store.engine, dt.timedelta(days=days))
+        purged = purge_staging(store, dt.timedelta(days=days))
         log.info("staging purged", older_than_days=days, runs=len(purged),
                  rows=sum(p["rows"] for p in purged))
     except (MfpipeError, sa.exc.SQLAlchemyError) as exc:

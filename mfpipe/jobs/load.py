@@ -26,7 +26,8 @@ from mfpipe.db.faults import connection_lost, retried, unavailable
 from mfpipe.db.identifiers import check_identifier
 from mfpipe.db.identity import LoadIdentity
 from mfpipe.db.registry import SUCCESS, FileFacts, release
-from mfpipe.db.runs import COMPLETED, FAILED, LOADED, STOPPED, RunStore, utcnow
+from mfpipe.db.runs import RunStore, utcnow
+from mfpipe.db.status import COMPLETED, FAILED, LOADED, STOPPED
 from mfpipe.db.rules import check_rules
 from mfpipe.errors import (EXIT_DATA, EXIT_INTERNAL, EXIT_NO_INPUT, EXIT_NOTHING_TO_DO,
                            EXIT_STOPPED, ConfigError, MfpipeError, first_line)

@@ -7,33 +7,22 @@ from the same result.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
-import sqlalchemy as sa
-
-from mfpipe.db.control import mfp_chunk, mfp_purge, mfp_recon_result, mfp_reject, mfp_run
-from mfpipe.db.registry import recover_if_dead
-from mfpipe.db.runs import (ABANDONED, ACTIVE, COMPLETED, FAILED, STOPPED, STOPPING,
-                            RunStore)
+from mfpipe.db.registry import recover_dead
+from mfpipe.db.runs import RunStore
+from mfpipe.db.status import ACTIVE, STOPPING
 from mfpipe.errors import EXIT_NO_INPUT, EXIT_USAGE, RunError
 
 SHOWN = 20  # rejects listed by `runs show`
-_SUMMARY = ("run_id", "job", "file", "status", "exit_code", "started_at", "ended_at",
-            "records_read", "records_loaded", "records_rejected", "elapsed_s", "message")
 
 
 def list_runs(store: RunStore, status: str | None = None, job: str | None = None,
               since: dt.datetime | None = None, limit: int = 100) -> list[dict[str, Any]]:
     """The newest runs first, filtered by status, job and start time."""
-    query = sa.select(*(mfp_run.c[k] for k in _SUMMARY)).order_by(mfp_run.c.started_at.desc())
-    if status:
-        query = query.where(mfp_run.c.status == status.upper())
-    if job:
-        query = query.where(mfp_run.c.job == job)
-    if since:
-        query = query.where(mfp_run.c.started_at >= since)
-    with store.engine.connect() as c:
-        return [_plain(r) for r in c.execute(query.limit(limit)).mappings()]
+    return [_plain(r) for r in store.runs(status=status.upper() if status else None, job=job,
+                                          since=since, limit=limit)]
 
 
 def show_run(store: RunStore, run_id: str) -> dict[str, Any]:
@@ -42,20 +31,12 @@ def show_run(store: RunStore, run_id: str) -> dict[str, Any]:
     run = store.run(run_id)
     if run is None:
         raise RunError(run_id, "no such run in this database", EXIT_NO_INPUT)
-    with store.engine.connect() as c:
-        chunks = [_plain(r) for r in c.execute(sa.select(mfp_chunk).where(
-            mfp_chunk.c.run_id == run_id).order_by(mfp_chunk.c.chunk_id)).mappings()]
-        rejects = [_plain(r) for r in c.execute(sa.select(mfp_reject).where(
-            mfp_reject.c.run_id == run_id).order_by(mfp_reject.c.record_no).limit(SHOWN))
-            .mappings()]
-        checks = [_plain(r) for r in c.execute(sa.select(mfp_recon_result).where(
-            mfp_recon_result.c.run_id == run_id).order_by(mfp_recon_result.c.position))
-            .mappings()]
-        purge = c.execute(sa.select(mfp_purge).where(mfp_purge.c.run_id == run_id)
-                          ).mappings().first()
+    purge = store.purge(run_id)
     run.pop("trailer_hex", None)
     return {"run": _plain(run), "attempts": [_plain(a) for a in store.attempts(run_id)],
-            "chunks": chunks, "rejects": rejects, "checks": checks,
+            "chunks": [_plain(c) for c in store.ledger(run_id)],
+            "rejects": [_plain(r) for r in store.rejects(run_id, SHOWN)],
+            "checks": [_plain(_stored(c)) for c in store.checks(run_id)],
             "purged": _plain(purge) if purge else None}
 
 
@@ -74,10 +55,7 @@ def cancel_run(store: RunStore, run_id: str) -> str:
 
 def recover_runs(store: RunStore, ttl_s: float) -> list[str]:
     """Mark FAILED every active run whose launcher is gone; return their ids."""
-    query = sa.select(mfp_run).where(mfp_run.c.status.in_(ACTIVE))
-    with store.engine.begin() as c:
-        return [r["run_id"] for r in c.execute(query).mappings().all()
-                if recover_if_dead(c, r, ttl_s) == FAILED]
+    return recover_dead(store, ttl_s)
 
 
 def run_stats(store: RunStore) -> list[dict[str, Any]]:
@@ -86,21 +64,7 @@ def run_stats(store: RunStore) -> list[dict[str, Any]]:
     An ABANDONED run was given up or superseded by another load of its file: it is counted
     apart, neither a success nor a failure; the success rate is completed runs among those
     that ended COMPLETED, FAILED or STOPPED."""
-    r = mfp_run.c
-
-    def counted(*statuses: str) -> sa.ColumnElement:
-        return sa.func.sum(sa.case((r.status.in_(statuses), 1), else_=0))
-
-    query = (sa.select(r.job, sa.func.count().label("runs"),
-                       counted(COMPLETED).label("completed"),
-                       counted(FAILED, STOPPED).label("failed"),
-                       counted(ABANDONED).label("abandoned"),
-                       sa.func.avg(sa.case((r.status == COMPLETED, r.elapsed_s))).label("mean_s"),
-                       sa.func.sum(sa.case((r.status == COMPLETED, r.records_read))).label("read"),
-                       sa.func.sum(sa.case((r.status == COMPLETED, r.elapsed_s))).label("secs"))
-             .group_by(r.job).order_by(r.job))
-    with store.engine.connect() as c:
-        rows = c.execute(query).mappings().all()
+    rows = store.job_stats()
     return [{"job": row["job"], "runs": int(row["runs"]),
              "completed": int(row["completed"] or 0), "failed": int(row["failed"] or 0),
              "abandoned": int(row["abandoned"] or 0),
@@ -118,3 +82,9 @@ def _plain(row: Any) -> dict[str, Any]:
     """A row as JSON-ready values (timestamps as ISO text)."""
     return {k: (v.isoformat(timespec="seconds") if isinstance(v, dt.datetime) else v)
             for k, v in dict(row).items()}
+
+
+def _stored(check: dict[str, Any]) -> dict[str, Any]:
+    """A stored check result as ``runs show --json`` has always printed it: its details
+    as the stored JSON text."""
+    return {**check, "details": json.dumps(check["details"])}

@@ -25,8 +25,8 @@ from mfpipe.codec import DecodePlan
 from mfpipe.codec.digest import hash_columns, money_columns
 from mfpipe.db.faults import connection_lost, retried
 from mfpipe.db.loaders import LOADERS, loader_kind
-from mfpipe.db.runs import (FAILED, LOADED, STARTED, STARTING, STOPPED, STOPPING, RunStore,
-                            utcnow)
+from mfpipe.db.runs import RunStore, utcnow
+from mfpipe.db.status import FAILED, LOADED, STARTED, STARTING, STOPPED, STOPPING
 from mfpipe.db.urls import redact
 from mfpipe.errors import (EXIT_DATA, EXIT_INTERNAL, EXIT_NO_INPUT, EXIT_OK, EXIT_STOPPED,
                            EXIT_TEMPORARY, MfpipeError, RunError)

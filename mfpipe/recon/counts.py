@@ -7,9 +7,7 @@ The per-worker check compares two independent witnesses: the MetricsAggregator's
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 
-from mfpipe.db.control import mfp_reject
 from mfpipe.recon.model import CheckResult
 from mfpipe.recon.subject import RunSubject
 
@@ -20,8 +18,7 @@ def count_checks(subject: RunSubject) -> list[CheckResult]:
     read, loaded, rejected, discarded = (int(run[k] or 0) for k in (
         "records_read", "records_loaded", "records_rejected", "records_discarded"))
     by_worker = {w: m.rows for w, m in subject.staged_by("worker").items()}
-    rejects = subject.scalar(sa.select(sa.func.count()).select_from(mfp_reject).where(
-        mfp_reject.c.run_id == subject.run_id))
+    rejects = subject.store.reject_count(subject.run_id, subject.connection)
     checks = [
         _equal("read_equals_loaded_plus_rejected", "count", read,
                loaded + rejected + discarded),

@@ -5,10 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-import sqlalchemy as sa
-
-from mfpipe.db.control import mfp_chunk, mfp_nulled, mfp_reject
-from mfpipe.db.runs import RESTARTABLE
+from mfpipe.db.status import RESTARTABLE
 from mfpipe.db.urls import redact
 from mfpipe.errors import EXIT_CONFIG, EXIT_DATA, EXIT_NO_INPUT
 from mfpipe.recon.model import (AttemptInfo, Counts, RejectGroup, RejectSample, RunInfo,
@@ -29,31 +26,24 @@ def run_info(subject: RunSubject) -> RunInfo:
 
 def counts(subject: RunSubject) -> Counts:
     run = subject.run
-    n = mfp_nulled.c
-    nulled = subject.rows(sa.select(n.column_name, sa.func.sum(n.fields))
-                          .where(n.run_id == subject.run_id).group_by(n.column_name)
-                          .order_by(n.column_name))
+    nulled = subject.store.nulled(subject.run_id, subject.connection)
     return Counts(int(run["records_read"] or 0), int(run["records_loaded"] or 0),
                   int(run["records_rejected"] or 0), int(run["records_discarded"] or 0),
                   subject.final_rows, int(run["records_skipped"] or 0),
-                  {str(column): int(fields) for column, fields in nulled})
+                  nulled)
 
 
 def worker_stats(subject: RunSubject, attempts: list[dict]) -> list[WorkerStats]:
     """Per worker, from the ledger: records read, loaded, rejected, chunks; and records/s
     over the worker's own decoding time, as each attempt's metrics recorded it."""
-    c = mfp_chunk.c
-    query = (sa.select(c.worker_id, sa.func.sum(c.last_record_no - c.first_record_no + 1),
-                       sa.func.sum(c.rows_loaded), sa.func.sum(c.rows_rejected), sa.func.count())
-             .where(c.run_id == subject.run_id).group_by(c.worker_id).order_by(c.worker_id))
     busy: dict[int, float] = {}
     for attempt in attempts:
         for worker, metric in json.loads(attempt["metrics"] or "{}").items():
             busy[int(worker)] = busy.get(int(worker), 0.0) + float(metric.get("busy_s", 0))
-    return [WorkerStats(int(w), int(r), int(lo), int(rj), int(n),
-                        round(int(r) / busy[int(w)], 1) if busy.get(int(w)) else 0.0,
-                        round(busy.get(int(w), 0.0), 3))
-            for w, r, lo, rj, n in subject.rows(query)]
+    return [WorkerStats(w, r, lo, rj, n, round(r / busy[w], 1) if busy.get(w) else 0.0,
+                        round(busy.get(w, 0.0), 3))
+            for w, r, lo, rj, n in subject.store.ledger_by_worker(subject.run_id,
+                                                                   subject.connection)]
 
 
 def attempt_info(attempts: list[dict]) -> list[AttemptInfo]:
@@ -67,20 +57,10 @@ def attempt_info(attempts: list[dict]) -> list[AttemptInfo]:
 
 def reject_groups(subject: RunSubject) -> list[RejectGroup]:
     """Rejects grouped by reason and field, most frequent first, with a few samples each."""
-    r = mfp_reject.c
-    groups = subject.rows(sa.select(r.reason, r.field, sa.func.count().label("n"))
-                          .where(r.run_id == subject.run_id).group_by(r.reason, r.field)
-                          .order_by(sa.desc("n"), r.reason))
-    found = []
-    for reason, field, n in groups:
-        samples = subject.rows(
-            sa.select(r.record_no, r.byte_offset, r.field, r.raw_hex)
-            .where(r.run_id == subject.run_id, r.reason == reason,
-                   r.field.is_(None) if field is None else r.field == field)
-            .order_by(r.record_no).limit(SAMPLES))
-        found.append(RejectGroup(reason, field or "", int(n), tuple(
-            RejectSample(int(s[0]), int(s[1]), s[2] or "", _shorten(s[3])) for s in samples)))
-    return found
+    return [RejectGroup(reason, field or "", n, tuple(
+        RejectSample(int(s[0]), int(s[1]), s[2] or "", _shorten(s[3])) for s in samples))
+        for reason, field, n, samples in subject.store.reject_groups(
+            subject.run_id, SAMPLES, subject.connection)]
 
 
 def restart_hint(subject: RunSubject) -> str:

@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import statistics
 
-import sqlalchemy as sa
-
-from mfpipe.db.control import mfp_run
-from mfpipe.db.runs import COMPLETED
+from mfpipe.db.status import COMPLETED
 from mfpipe.recon.model import CheckResult, HistoryEntry, HistoryStat
 from mfpipe.recon.subject import RunSubject
 
@@ -24,15 +21,12 @@ METRICS = ("read", "loaded", "rejected", "elapsed_s")
 
 def history(subject: RunSubject) -> list[HistoryEntry]:
     """The last completed runs of the job before this one, newest first."""
-    query = (sa.select(mfp_run).where(mfp_run.c.job == subject.run["job"],
-                                      mfp_run.c.status == COMPLETED,
-                                      mfp_run.c.started_at < subject.run["started_at"])
-             .order_by(mfp_run.c.started_at.desc()).limit(RUNS))
-    with subject.store.engine.connect() as c:
-        return [HistoryEntry(r.run_id, r.started_at.isoformat(timespec="seconds"), r.status,
-                             int(r.records_read or 0), int(r.records_loaded or 0),
-                             int(r.records_rejected or 0), float(r.elapsed_s or 0.0))
-                for r in c.execute(query)]
+    runs = subject.store.runs(job=subject.run["job"], status=COMPLETED,
+                              before=subject.run["started_at"], limit=RUNS)
+    return [HistoryEntry(r["run_id"], r["started_at"].isoformat(timespec="seconds"),
+                         r["status"], int(r["records_read"] or 0),
+                         int(r["records_loaded"] or 0), int(r["records_rejected"] or 0),
+                         float(r["elapsed_s"] or 0.0)) for r in runs]
 
 
 def history_stats(subject: RunSubject, entries: list[HistoryEntry]) -> list[HistoryStat]:

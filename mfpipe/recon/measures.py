@@ -85,6 +85,6 @@ def _fetch(subject: RunSubject, query: sa.Select, grouped: bool) -> list[sa.Row]
     a 1M-record reconciliation, spilled to disk)."""
     if not grouped or subject.store.dialect != "postgresql":
         return subject.rows(query)
-    with subject.store.engine.begin() as c:
+    with subject.store.connect() as c, c.begin():
         c.execute(sa.text("SET LOCAL enable_sort = off"))
         return list(c.execute(query))

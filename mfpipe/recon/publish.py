@@ -20,12 +20,13 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
 
 from mfpipe.db.promote import promote
-from mfpipe.db.runs import STOPPING, RunStore
+from mfpipe.db.runs import RunStore
+from mfpipe.db.status import STOPPING
 from mfpipe.errors import EXIT_STOPPED, RunError
 from mfpipe.pipeline import forking, signals
 from mfpipe.pipeline.processor import leave_with_launcher
 from mfpipe.recon.model import ReconciliationReport
-from mfpipe.recon.service import ReconciliationService
+from mfpipe.recon.service import ReconciliationService, stored
 from mfpipe.recon.subject import RunSubject, staging_side
 
 
@@ -71,8 +72,7 @@ def publish(store: RunStore, run_id: str) -> tuple[ReconciliationReport, float]:
                         raise _stopped(run_id) from None
                     raise
     if not report.passed:
-        with store.engine.begin() as connection:
-            ReconciliationService(store).save(connection, run_id, report.checks)
+        store.save_checks(run_id, [stored(c) for c in report.checks])
     return report, cpu_elsewhere
 
 
@@ -87,7 +87,7 @@ def _publish(store: RunStore, subject: RunSubject, running: list[Any],
                       else ThreadPoolExecutor(1, thread_name_prefix="measure-staging"))
     with pool:
         staged = pool.submit(staging_side, store.url, run_id)
-        with store.engine.connect() as connection, connection.begin() as transaction:
+        with store.connect() as connection, connection.begin() as transaction:
             running.append(connection.connection.dbapi_connection)
             promote(connection, subject.staging, subject.final, run_id, subject.config.key,
                     subject.config.replaces)
@@ -101,7 +101,7 @@ def _publish(store: RunStore, subject: RunSubject, running: list[Any],
             if stopped.is_set():
                 raise _stopped(run_id)  # rolls the transaction back
             if report.passed:
-                service.save(connection, run_id, report.checks)
+                store.save_checks(run_id, [stored(c) for c in report.checks], connection)
                 store.complete(connection, run_id, subject.config.replaces)
             else:
                 transaction.rollback()

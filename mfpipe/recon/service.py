@@ -9,15 +9,11 @@ off.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
+from typing import Any
 from decimal import localcontext
 
-import sqlalchemy as sa
-
-from mfpipe.db.control import mfp_recon_result
 from mfpipe.db.digest import EXACT
-from mfpipe.db.retention import purged_at
 from mfpipe.db.runs import RunStore, utcnow
 from mfpipe.errors import EXIT_NO_INPUT, RunError
 from mfpipe.recon import facts
@@ -34,7 +30,6 @@ Check = Callable[[RunSubject], list[CheckResult]]
 # The checks of ARCHITECTURE.md in their order; history (#7) is added with the report's data.
 CHECKS: tuple[Check, ...] = (count_checks, trailer_checks, total_checks, content_checks,
                              rule_checks)
-_TEXT = 200  # the width of mfp_recon_result's text columns
 
 
 class ReconciliationService:
@@ -51,8 +46,7 @@ class ReconciliationService:
         gone): that is an error naming the purge, not a run of failing checks."""
         self._refuse_purged(run_id)
         report = self.check(RunSubject.load(self.store, run_id))
-        with self.store.engine.begin() as connection:
-            self.save(connection, run_id, report.checks)
+        self.store.save_checks(run_id, [stored(c) for c in report.checks])
         return report
 
     def check(self, subject: RunSubject) -> ReconciliationReport:
@@ -66,13 +60,11 @@ class ReconciliationService:
     def report(self, run_id: str) -> ReconciliationReport:
         """The report of a run with the check results stored by its last reconciliation."""
         subject = RunSubject.load(self.store, run_id)
-        query = sa.select(mfp_recon_result).where(mfp_recon_result.c.run_id == run_id)
-        with self.store.engine.connect() as c:
-            stored = [CheckResult(r.check_name, r.check_type, r.expected or "", r.actual or "",
-                                  bool(r.passed), r.severity, r.discrepancy or "",
-                                  tuple(json.loads(r.details or "[]")))
-                      for r in c.execute(query.order_by(mfp_recon_result.c.position))]
-        return self._report(subject, stored)
+        kept = [CheckResult(r["check_name"], r["check_type"], r["expected"] or "",
+                            r["actual"] or "", bool(r["passed"]), r["severity"],
+                            r["discrepancy"] or "", tuple(r["details"]))
+                for r in self.store.checks(run_id)]
+        return self._report(subject, kept)
 
     def _report(self, subject: RunSubject, checks: list[CheckResult]) -> ReconciliationReport:
         entries = history(subject)
@@ -86,23 +78,17 @@ class ReconciliationService:
 
     def _refuse_purged(self, run_id: str) -> None:
         """A run whose staging rows were purged cannot be checked again."""
-        with self.store.engine.connect() as c:
-            purged = purged_at(c, run_id)
-        if purged is not None:
+        purge = self.store.purge(run_id)
+        if purge is not None:
+            purged = purge["purged_at"]
             raise RunError(run_id, f"its staging rows were purged at {purged:%Y-%m-%d %H:%M:%S}"
                                    " UTC (`mfpipe runs purge`), so its checks cannot run "
                                    f"again; its checks as they last ran: `mfpipe report "
                                    f"{run_id}`", EXIT_NO_INPUT)
 
-    def save(self, connection: sa.Connection, run_id: str, checks: list[CheckResult]) -> None:
-        """Replace the run's stored results, in the caller's transaction."""
-        now = utcnow()
-        rows = [{"run_id": run_id, "position": i, "check_name": c.check[:100],
-                 "check_type": c.type,
-                 "expected": c.expected[:_TEXT], "actual": c.actual[:_TEXT],
-                 "discrepancy": c.discrepancy[:_TEXT], "passed": c.passed,
-                 "severity": c.severity, "details": json.dumps(list(c.details)),
-                 "checked_at": now} for i, c in enumerate(checks)]
-        connection.execute(sa.delete(mfp_recon_result).where(mfp_recon_result.c.run_id == run_id))
-        if rows:
-            connection.execute(sa.insert(mfp_recon_result), rows)
+
+def stored(check: CheckResult) -> dict[str, Any]:
+    """A check result as the run store keeps it."""
+    return {"check_name": check.check, "check_type": check.type, "expected": check.expected,
+            "actual": check.actual, "discrepancy": check.discrepancy, "passed": check.passed,
+            "severity": check.severity, "details": check.details}

@@ -183,7 +183,7 @@ class RunSubject:
         loaded, duplicates included); the row-wise rules' counts come from the staging
         measure's scan."""
         counted = dict(zip((rule.name for rule, _ in self.row_rules), self.staged.flagged))
-        with self.store.engine.connect() as connection:
+        with self.store.connect() as connection:
             return [(rule, violations(connection, rule, self.staging, self.in_staging,
                                       self.types, counted.get(rule.name)))
                     for rule in self.rules]
@@ -196,7 +196,7 @@ class RunSubject:
         """The query's rows, read in the publishing transaction if there is one."""
         if self.connection is not None:
             return list(self.connection.execute(query))
-        with self.store.engine.connect() as c:
+        with self.store.connect() as c:
             return list(c.execute(query))
 
 

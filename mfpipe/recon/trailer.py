@@ -88,7 +88,7 @@ def _loaded_total(subject: RunSubject, column: str) -> Decimal:
         raise ConfigError(f"trailer total names column {column!r}, which the layout lacks")
     if column in (subject.config.money_columns or ()):
         return subject.staged.totals[column]
-    with subject.store.engine.connect() as connection:
+    with subject.store.connect() as connection:
         return exact_sums(connection, [(subject.staging.c[column], subject.types[column])],
                           subject.in_staging)[0]
 

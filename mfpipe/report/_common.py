@@ -16,7 +16,7 @@ from mfpipe.recon.model import (NOT_RECONCILED, CheckResult, HistoryEntry,
 
 CheckState = Literal["PASS", "FAIL", "WARN"]
 
-# The run status of a run that finished (mfpipe.db.runs.COMPLETED; report may not import db).
+# The run status of a run that finished (mfpipe.db.status.COMPLETED; report may not import db).
 COMPLETED = "COMPLETED"
 
 

@@ -51,7 +51,7 @@ class TestPurgeStaging:
         keep their rows."""
         monkeypatch.setattr(retention, "BATCH_RUNS", 2)
         store = staged_runs(db_url)
-        purged = retention.purge_staging(store.engine, dt.timedelta(days=1))
+        purged = retention.purge_staging(store, dt.timedelta(days=1))
         assert purged == [{"run_id": "r1", "staging_table": "stg_book", "rows": 4},
                           {"run_id": "r2", "staging_table": "stg_book", "rows": 0},
                           {"run_id": "r6", "staging_table": "stg_book", "rows": 2}]
@@ -59,16 +59,15 @@ class TestPurgeStaging:
         with store.engine.connect() as c:
             recorded = c.execute(sa.select(mfp_purge.c.run_id, mfp_purge.c.rows_deleted)
                                  .order_by(mfp_purge.c.run_id)).all()
-            assert retention.purged_at(c, "r1") is not None
-            assert retention.purged_at(c, "r5") is None
         assert [tuple(r) for r in recorded] == [("r1", 4), ("r2", 0), ("r6", 2)]
-        assert retention.purge_staging(store.engine, dt.timedelta(days=1)) == []
+        assert store.purge("r1") is not None and store.purge("r5") is None
+        assert retention.purge_staging(store, dt.timedelta(days=1)) == []
         store.close()
 
     def test_dry_run_counts_without_deleting(self, db_url):
         """A dry run names the same runs and rows, and changes nothing."""
         store = staged_runs(db_url)
-        planned = retention.purge_staging(store.engine, dt.timedelta(days=4), dry_run=True)
+        planned = retention.purge_staging(store, dt.timedelta(days=4), dry_run=True)
         assert planned == [{"run_id": "r6", "staging_table": "stg_book", "rows": 2}]
         assert staging_counts(store)["r6"] == 2
         with store.engine.connect() as c:

@@ -42,7 +42,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from mfpipe.cli import main
-from mfpipe.db.runs import ACTIVE, RunStore
+from mfpipe.db.runs import RunStore
+from mfpipe.db.status import ACTIVE
 from tests.jobs.support import (LAYOUT, descendants_of, file_fingerprint, final_fingerprint,
                                 keyed_file, launcher, wait_gone)
 

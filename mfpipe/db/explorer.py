@@ -1,0 +1,172 @@
+"""What the control tables say about runs, as operators, reports and checks read them.
+
+The read side of :class:`mfpipe.db.runs.RunStore` (Spring Batch's ``JobExplorer`` beside its
+``JobRepository``): every query of ``mfp_run``, ``mfp_attempt``, the ledger, the rejects,
+the stored check results and the purges outside the database layer goes through these
+methods, so no other package knows the control tables' columns. Rows come back as plain
+dicts of the stored values.
+
+A reader inside a transaction (the checks of a run being published read what that
+transaction has written) passes its connection as ``within``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import sqlalchemy as sa
+
+from mfpipe.db.control import (mfp_attempt, mfp_chunk, mfp_nulled, mfp_purge,
+                               mfp_recon_result, mfp_reject, mfp_run)
+from mfpipe.db.status import ABANDONED, COMPLETED, FAILED, STOPPED
+
+RUN_SUMMARY = ("run_id", "job", "file", "status", "exit_code", "started_at", "ended_at",
+               "records_read", "records_loaded", "records_rejected", "elapsed_s", "message")
+
+
+class RunExplorer:
+    """Read-only queries of the control tables (mixed into ``RunStore``)."""
+
+    engine: sa.Engine
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        """The run's ``mfp_run`` row, its stored options parsed; None if there is none."""
+        with self.engine.connect() as c:
+            row = c.execute(sa.select(mfp_run).where(mfp_run.c.run_id == run_id)).mappings().first()
+        if row is None:
+            return None
+        found = dict(row)
+        found["options"] = json.loads(found["options"] or "{}")
+        return found
+
+    def runs(self, *, status: str | None = None, job: str | None = None,
+             since: dt.datetime | None = None, before: dt.datetime | None = None,
+             limit: int = 100) -> list[dict[str, Any]]:
+        """The newest runs first (their summary columns), filtered by status, job and start
+        time (``since`` inclusive, ``before`` exclusive)."""
+        r = mfp_run.c
+        query = sa.select(*(r[k] for k in RUN_SUMMARY)).order_by(r.started_at.desc())
+        if status is not None:
+            query = query.where(r.status == status)
+        if job is not None:
+            query = query.where(r.job == job)
+        if since is not None:
+            query = query.where(r.started_at >= since)
+        if before is not None:
+            query = query.where(r.started_at < before)
+        with self.engine.connect() as c:
+            return [dict(row) for row in c.execute(query.limit(limit)).mappings()]
+
+    def attempts(self, run_id: str) -> list[dict[str, Any]]:
+        """The run's attempts, first to last."""
+        query = sa.select(mfp_attempt).where(mfp_attempt.c.run_id == run_id).order_by(
+            mfp_attempt.c.attempt)
+        with self.engine.connect() as c:
+            return [dict(r) for r in c.execute(query).mappings()]
+
+    def ledger(self, run_id: str) -> list[dict[str, Any]]:
+        """Committed chunks of a run, in chunk order."""
+        query = sa.select(mfp_chunk).where(mfp_chunk.c.run_id == run_id).order_by(
+            mfp_chunk.c.chunk_id)
+        with self.engine.connect() as c:
+            return [dict(r) for r in c.execute(query).mappings()]
+
+    def ledger_by_worker(self, run_id: str, within: sa.Connection | None = None
+                         ) -> list[tuple[int, int, int, int, int]]:
+        """Per worker, from the ledger: (worker, records read, loaded, rejected, chunks)."""
+        c = mfp_chunk.c
+        query = (sa.select(c.worker_id, sa.func.sum(c.last_record_no - c.first_record_no + 1),
+                           sa.func.sum(c.rows_loaded), sa.func.sum(c.rows_rejected),
+                           sa.func.count())
+                 .where(c.run_id == run_id).group_by(c.worker_id).order_by(c.worker_id))
+        with self._reading(within) as connection:
+            return [(int(w), int(r), int(lo), int(rj), int(n))
+                    for w, r, lo, rj, n in connection.execute(query)]
+
+    def rejects(self, run_id: str, limit: int) -> list[dict[str, Any]]:
+        """The run's first ``limit`` rejects, in record order."""
+        query = sa.select(mfp_reject).where(mfp_reject.c.run_id == run_id).order_by(
+            mfp_reject.c.record_no).limit(limit)
+        with self.engine.connect() as c:
+            return [dict(r) for r in c.execute(query).mappings()]
+
+    def reject_count(self, run_id: str, within: sa.Connection | None = None) -> int:
+        """How many rejects the run recorded."""
+        query = sa.select(sa.func.count()).select_from(mfp_reject).where(
+            mfp_reject.c.run_id == run_id)
+        with self._reading(within) as connection:
+            return int(connection.execute(query).scalar_one())
+
+    def reject_groups(self, run_id: str, samples: int, within: sa.Connection | None = None
+                      ) -> list[tuple[str, str | None, int, list[sa.Row]]]:
+        """Rejects grouped by reason and field, most frequent first: (reason, field, count,
+        the first ``samples`` of the group as (record_no, byte_offset, field, raw_hex))."""
+        r = mfp_reject.c
+        groups = (sa.select(r.reason, r.field, sa.func.count().label("n"))
+                  .where(r.run_id == run_id).group_by(r.reason, r.field)
+                  .order_by(sa.desc("n"), r.reason))
+        with self._reading(within) as connection:
+            return [(reason, field, int(n), list(connection.execute(
+                sa.select(r.record_no, r.byte_offset, r.field, r.raw_hex)
+                .where(r.run_id == run_id, r.reason == reason,
+                       r.field.is_(None) if field is None else r.field == field)
+                .order_by(r.record_no).limit(samples))))
+                for reason, field, n in connection.execute(groups).all()]
+
+    def nulled(self, run_id: str, within: sa.Connection | None = None) -> dict[str, int]:
+        """Per column, how many invalid numeric fields loaded NULL (``--invalid-numeric
+        null``)."""
+        n = mfp_nulled.c
+        query = (sa.select(n.column_name, sa.func.sum(n.fields)).where(n.run_id == run_id)
+                 .group_by(n.column_name).order_by(n.column_name))
+        with self._reading(within) as connection:
+            return {str(column): int(fields) for column, fields in connection.execute(query)}
+
+    def checks(self, run_id: str) -> list[dict[str, Any]]:
+        """The run's stored check results, in the order they ran (details parsed)."""
+        query = sa.select(mfp_recon_result).where(mfp_recon_result.c.run_id == run_id
+                                                  ).order_by(mfp_recon_result.c.position)
+        with self.engine.connect() as c:
+            return [{**r, "details": json.loads(r["details"] or "[]")}
+                    for r in c.execute(query).mappings()]
+
+    def purge(self, run_id: str) -> dict[str, Any] | None:
+        """When and from which table the run's staging rows were purged, or None."""
+        with self.engine.connect() as c:
+            row = c.execute(sa.select(mfp_purge).where(mfp_purge.c.run_id == run_id)
+                            ).mappings().first()
+        return dict(row) if row else None
+
+    def job_stats(self) -> list[dict[str, Any]]:
+        """Per job: runs, and how many ended COMPLETED, FAILED or STOPPED (failed) and
+        ABANDONED; the mean elapsed seconds, records read and seconds of the completed."""
+        r = mfp_run.c
+
+        def counted(*statuses: str) -> sa.ColumnElement:
+            return sa.func.sum(sa.case((r.status.in_(statuses), 1), else_=0))
+
+        def of_completed(column: sa.ColumnElement) -> sa.ColumnElement:
+            return sa.case((r.status == COMPLETED, column))
+
+        query = (sa.select(r.job, sa.func.count().label("runs"),
+                           counted(COMPLETED).label("completed"),
+                           counted(FAILED, STOPPED).label("failed"),
+                           counted(ABANDONED).label("abandoned"),
+                           sa.func.avg(of_completed(r.elapsed_s)).label("mean_s"),
+                           sa.func.sum(of_completed(r.records_read)).label("read"),
+                           sa.func.sum(of_completed(r.elapsed_s)).label("secs"))
+                 .group_by(r.job).order_by(r.job))
+        with self.engine.connect() as c:
+            return [dict(row) for row in c.execute(query).mappings()]
+
+    @contextlib.contextmanager
+    def _reading(self, within: sa.Connection | None) -> Iterator[sa.Connection]:
+        if within is not None:
+            yield within
+            return
+        with self.engine.connect() as connection:
+            yield connection

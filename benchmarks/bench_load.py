@@ -73,7 +73,7 @@ from mfpipe.db.schema import staging_table
 from mfpipe.framing import FramingOptions, iter_chunks
 from mfpipe.layout import load_layout
 from mfpipe.pipeline import generate_file
-from mfpipe.pipeline.config import new_run_id
+from mfpipe.pipeline.spec import new_run_id
 from mfpipe.pipeline.process import decode_chunk
 
 ROOT = Path(__file__).resolve().parent.parent

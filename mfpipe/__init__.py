@@ -22,7 +22,7 @@ _EXPORTS = {
     "load_layout": "mfpipe.layout", "parse_layout": "mfpipe.layout",
     "ConvertResult": "mfpipe.pipeline", "SampleFile": "mfpipe.pipeline",
     "convert_file": "mfpipe.pipeline", "generate_file": "mfpipe.pipeline",
-    "RunConfig": "mfpipe.pipeline.config", "load_file": "mfpipe.jobs",
+    "JobSpec": "mfpipe.pipeline.spec", "load_file": "mfpipe.jobs",
 }
 __all__ = sorted(_EXPORTS)
 

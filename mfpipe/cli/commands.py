@@ -20,7 +20,7 @@ from mfpipe.jobs import load_file
 from mfpipe.jobs.load import SKIPPED
 from mfpipe.layout import load_layout
 from mfpipe.pipeline import convert_file, generate_file
-from mfpipe.pipeline.config import RunConfig
+from mfpipe.pipeline.spec import JobSpec
 from mfpipe.pipeline.progress import Progress
 from mfpipe.recon import ReconciliationService
 from mfpipe.report import render
@@ -183,7 +183,7 @@ def demo(directory: str, db_url: str | None, records: int) -> None:
                "columns)")
     click.echo(f"input    {sample.path}: {sample.records} records, EBCDIC cp037, "
                f"corrupted on purpose: {list(sample.bad_records)}")
-    config = RunConfig(str(DEMO_LAYOUT), sample.path, url, framing, options,
+    config = JobSpec.of(str(DEMO_LAYOUT), sample.path, url, framing, options,
                        job="demo")
     summary = load_file(config, Progress())
     if summary.status == SKIPPED:

@@ -20,7 +20,7 @@ from mfpipe.jobs.jobfile import read_job
 from mfpipe.jobs.launch import LaunchSummary, launch, matching_files
 from mfpipe.jobs.restart import restart_run
 from mfpipe.layout import load_layout
-from mfpipe.pipeline.config import RunConfig
+from mfpipe.pipeline.spec import JobSpec
 from mfpipe.pipeline.engine import RunSummary
 from mfpipe.pipeline.progress import Progress
 
@@ -146,7 +146,7 @@ def _launch(opts: dict[str, Any], reprocess: bool, replace_runs: tuple[str, ...]
         if not opts.get(name):
             raise click.UsageError(f"{flag} is required (or a job file that gives it)")
     record = load_layout(opts["layout_path"]).record(opts["record_name"])
-    base = RunConfig(
+    base = JobSpec.of(
         os.path.abspath(opts["layout_path"]), os.path.abspath(opts["input_path"]),
         resolve(opts["db_url"]), framing_options(opts, record), decode_options(opts),
         record_name=opts["record_name"], job=opts["job"] or "", processors=opts["processors"],
@@ -162,7 +162,7 @@ def _launch(opts: dict[str, Any], reprocess: bool, replace_runs: tuple[str, ...]
                      opts["parallel_files"], opts["stop_on_error"], reprocess,
                      opts["heartbeat_ttl"], replace_runs)
     if len(summary.runs) == 1 and not summary.not_started:
-        _print(summary.runs[0], base.db_url, opts["as_json"])
+        _print(summary.runs[0], base.execution.db_url, opts["as_json"])
     else:
         _print_launch(summary, opts["as_json"])
     if summary.exit_code:

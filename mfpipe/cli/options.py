@@ -210,7 +210,7 @@ def reconcile_options(command: F) -> F:
 
 
 def reconcile_settings(opts: dict[str, Any]) -> dict[str, Any]:
-    """RunConfig keywords from the promotion and reconciliation options."""
+    """JobSpec keywords from the promotion and reconciliation options."""
     def columns(text: str | None) -> tuple[str, ...] | None:
         return tuple(c.strip() for c in text.split(",") if c.strip()) if text else None
 

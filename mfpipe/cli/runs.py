@@ -111,7 +111,8 @@ def abandon(run_id: str, heartbeat_ttl: float, db_url: str | None) -> None:
     loads it afresh (its staging rows go with `runs purge`)."""
     def give_up(store: RunStore) -> str:
         abandon_run(store, run_id, heartbeat_ttl)
-        return str((store.run(run_id) or {}).get("file") or "")
+        run = store.run(run_id)
+        return run.file if run else ""
 
     path = _with_store(db_url, give_up)
     if path:  # a compressed input's decompressed copy is no longer needed for a restart

@@ -21,10 +21,9 @@ visible to the next claimer before the transaction ends.
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -33,7 +32,8 @@ from mfpipe.db.control import mfp_chunk, mfp_file, mfp_run
 from mfpipe.db.identity import LoadIdentity
 from mfpipe.db.registry import (HOST, PROCESSING, SKIPPED, SUCCESS, FileFacts, file_row,
                                 recover_if_dead, serialized)
-from mfpipe.db.runs import RunRow, RunStore, abandon, begin_attempt, insert_run, utcnow
+from mfpipe.db.explorer import RunRecord
+from mfpipe.db.runs import RunStore, abandon, begin_attempt, insert_run, utcnow
 from mfpipe.db.status import ABANDONED, ACTIVE, COMPLETED, RESTARTABLE, STARTING
 from mfpipe.errors import EXIT_NO_INPUT, EXIT_NOTHING_TO_DO, EXIT_TEMPORARY, EXIT_USAGE, RunError
 
@@ -41,7 +41,7 @@ Mode = Literal["run", "reprocess", "restart"]
 Outcome = Literal["new", "resume", "skip", "held", "refused"]
 
 
-def _no_changes(_stored: RunRow) -> str:
+def _no_changes(_stored: Mapping[str, Any]) -> str:
     return ""
 
 
@@ -58,7 +58,7 @@ class ClaimRequest:
     run_id: str
     named: tuple[str, ...] = ()
     allowed: tuple[str, ...] = ()
-    changes: Callable[[RunRow], str] = _no_changes
+    changes: Callable[[Mapping[str, Any]], str] = _no_changes
 
 
 @dataclass(frozen=True)
@@ -83,9 +83,9 @@ def claim(store: RunStore, facts: FileFacts, identity: LoadIdentity, request: Cl
         if held is not None:
             return held
         runs = _runs_of(c, identity, ttl_s)
-        live = next((r for r in runs if r["status"] in ACTIVE), None)
+        live = next((r for r in runs if r.status in ACTIVE), None)
         if live is not None:
-            return _held(live["run_id"], "its content")
+            return _held(live.run_id, "its content")
         decide = {"run": _for_run, "reprocess": _for_reprocess, "restart": _for_restart}
         decision = decide[request.mode](c, facts, identity, runs, request, ttl_s)
         if decision.outcome == "new":
@@ -104,36 +104,36 @@ def claim(store: RunStore, facts: FileFacts, identity: LoadIdentity, request: Cl
 
 
 def _for_run(c: sa.Connection, facts: FileFacts, identity: LoadIdentity,
-             runs: Sequence[RunRow], request: ClaimRequest, ttl_s: float) -> Claim:
-    published = next((r for r in runs if r["status"] == COMPLETED), None)
+             runs: Sequence[RunRecord], request: ClaimRequest, ttl_s: float) -> Claim:
+    published = next((r for r in runs if r.status == COMPLETED), None)
     if published is not None:
-        return Claim("skip", published["run_id"], message=(
-            f"{facts.path}: its content was loaded by run {published['run_id']} (job "
+        return Claim("skip", published.run_id, message=(
+            f"{facts.path}: its content was loaded by run {published.run_id} (job "
             f"{identity.job}, table {identity.final_table}); `mfpipe reprocess` loads it "
             "again, replacing that run"), exit_code=EXIT_NOTHING_TO_DO)
-    resumable = [r for r in runs if r["status"] in RESTARTABLE]
+    resumable = [r for r in runs if r.status in RESTARTABLE]
     if resumable:
-        newest, older = resumable[0], [r["run_id"] for r in resumable[1:]]
-        abandon(c, older, newest["run_id"])
-        if not _has_chunks(c, newest["run_id"]):  # nothing loaded: nothing to resume
-            abandon(c, [newest["run_id"]], request.run_id)
+        newest, older = resumable[0], [r.run_id for r in resumable[1:]]
+        abandon(c, older, newest.run_id)
+        if not _has_chunks(c, newest.run_id):  # nothing loaded: nothing to resume
+            abandon(c, [newest.run_id], request.run_id)
             return Claim("new", request.run_id, 1)
-        why = request.changes(json.loads(newest["options"] or "{}"))
+        why = request.changes(newest.options)
         if why:
-            return Claim("refused", newest["run_id"], message=(
-                f"run {newest['run_id']} of the same content is {newest['status']} and would "
+            return Claim("refused", newest.run_id, message=(
+                f"run {newest.run_id} of the same content is {newest.status} and would "
                 f"be resumed, but this launch changes {why}: `mfpipe restart "
-                f"{newest['run_id']}` finishes it as it began, `mfpipe reprocess "
+                f"{newest.run_id}` finishes it as it began, `mfpipe reprocess "
                 f"{facts.path}` loads the file afresh with the new options, `mfpipe runs "
-                f"abandon {newest['run_id']}` gives it up"), exit_code=EXIT_USAGE)
-        return Claim("resume", newest["run_id"])
+                f"abandon {newest.run_id}` gives it up"), exit_code=EXIT_USAGE)
+        return Claim("resume", newest.run_id)
     return Claim("new", request.run_id, 1)
 
 
 def _for_reprocess(c: sa.Connection, facts: FileFacts, identity: LoadIdentity,
-                   runs: Sequence[RunRow], request: ClaimRequest, ttl_s: float
+                   runs: Sequence[RunRecord], request: ClaimRequest, ttl_s: float
                    ) -> Claim:
-    named: list[RunRow] = []
+    named: list[RunRecord] = []
     for run_id in request.named:
         run = _replaceable(c, run_id, identity, ttl_s)
         if isinstance(run, Claim):
@@ -142,49 +142,47 @@ def _for_reprocess(c: sa.Connection, facts: FileFacts, identity: LoadIdentity,
     if not runs and not named:
         others = _other_content(c, facts.path, identity)
         if others:
-            listed = "; ".join(f"{r['run_id']} ({r['started_at']:%Y-%m-%d %H:%M}, "
-                               f"{r['records_read']} records)" for r in others[:10])
+            listed = "; ".join(f"{r.run_id} ({r.started_at:%Y-%m-%d %H:%M}, "
+                               f"{r.records_read} records)" for r in others[:10])
             return Claim("refused", "", message=(
                 f"{facts.path}: this content was never loaded by job {identity.job} into "
                 f"{identity.final_table}, and the earlier runs of this path loaded other "
                 f"content: {listed}. Name the run a corrected re-send replaces with "
                 "`--replace RUN_ID`, or load it as new data with `mfpipe run`"),
                 exit_code=EXIT_USAGE)
-    chosen = list({r["run_id"]: r for r in [*runs, *named]}.values())
-    abandon(c, [r["run_id"] for r in chosen if r["status"] in RESTARTABLE], request.run_id)
-    replaced = tuple(r["run_id"] for r in chosen if r["status"] == COMPLETED)
+    chosen = list({r.run_id: r for r in [*runs, *named]}.values())
+    abandon(c, [r.run_id for r in chosen if r.status in RESTARTABLE], request.run_id)
+    replaced = tuple(r.run_id for r in chosen if r.status == COMPLETED)
     return Claim("new", request.run_id, 1, replaced)
 
 
 def _for_restart(c: sa.Connection, facts: FileFacts, identity: LoadIdentity,
-                 runs: Sequence[RunRow], request: ClaimRequest, ttl_s: float
+                 runs: Sequence[RunRecord], request: ClaimRequest, ttl_s: float
                  ) -> Claim:
-    run = next((r for r in runs if r["run_id"] == request.run_id), None)
+    run = next((r for r in runs if r.run_id == request.run_id), None)
     if run is None:  # ABANDONED runs are not among the identity's runs
         return Claim("refused", request.run_id, message=_not_restartable(c, request.run_id),
                      exit_code=EXIT_USAGE)
-    if run["status"] == COMPLETED:
-        return Claim("skip", run["run_id"], message="completed; nothing to restart (`mfpipe "
+    if run.status == COMPLETED:
+        return Claim("skip", run.run_id, message="completed; nothing to restart (`mfpipe "
                      "reprocess` loads the file again)", exit_code=EXIT_NOTHING_TO_DO)
-    published = [r["run_id"] for r in runs if r["status"] == COMPLETED
-                 and r["run_id"] not in request.allowed]
+    published = [r.run_id for r in runs if r.status == COMPLETED
+                 and r.run_id not in request.allowed]
     if published:
-        return Claim("refused", run["run_id"], message=(
+        return Claim("refused", run.run_id, message=(
             f"run {published[0]} has published the same content since; this run is "
-            f"superseded: `mfpipe runs abandon {run['run_id']}`"), exit_code=EXIT_USAGE)
-    return Claim("resume", run["run_id"])
+            f"superseded: `mfpipe runs abandon {run.run_id}`"), exit_code=EXIT_USAGE)
+    return Claim("resume", run.run_id)
 
 
 def _runs_of(c: sa.Connection, identity: LoadIdentity, ttl_s: float
-             ) -> list[dict[str, Any]]:
+             ) -> list[RunRecord]:
     """The identity's runs that are not ABANDONED, newest first; a run whose launcher is
     gone is recovered to FAILED on the way."""
     query = (sa.select(mfp_run).where(identity.runs(), mfp_run.c.status != ABANDONED)
              .order_by(mfp_run.c.started_at.desc(), mfp_run.c.run_id.desc()))
-    runs = [dict(r) for r in c.execute(query).mappings()]
-    for run in runs:
-        run["status"] = recover_if_dead(c, run, ttl_s)
-    return runs
+    return [replace(run, status=recover_if_dead(c, run, ttl_s))
+            for run in map(RunRecord.of, c.execute(query).mappings())]
 
 
 def _path_held(c: sa.Connection, path: str, run_id: str, ttl_s: float) -> Claim | None:
@@ -193,8 +191,7 @@ def _path_held(c: sa.Connection, path: str, run_id: str, ttl_s: float) -> Claim 
     row = file_row(c, path)
     if row is None or row.status != PROCESSING or row.owner_run_id in (None, run_id):
         return None
-    owner = c.execute(sa.select(mfp_run).where(mfp_run.c.run_id == row.owner_run_id)
-                      ).mappings().first()
+    owner = _run(c, row.owner_run_id)
     if owner is not None and recover_if_dead(c, owner, ttl_s) in ACTIVE:
         return _held(row.owner_run_id, path)
     return None
@@ -206,41 +203,46 @@ def _held(run_id: str, what: str) -> Claim:
 
 
 def _replaceable(c: sa.Connection, run_id: str, identity: LoadIdentity, ttl_s: float
-                 ) -> RunRow | Claim:
+                 ) -> RunRecord | Claim:
     """A run a reprocess may replace by name, or the refusal saying why not."""
-    run = c.execute(sa.select(mfp_run).where(mfp_run.c.run_id == run_id)).mappings().first()
+    run = _run(c, run_id)
 
     def refused(why: str, code: int = EXIT_USAGE) -> Claim:
         return Claim("refused", run_id, message=f"--replace {run_id}: {why}", exit_code=code)
 
     if run is None:
         return refused("no such run in this database")
-    if run["final_table"] != identity.final_table:
-        return refused(f"that run loaded {run['final_table']}, this job loads "
+    if run.final_table != identity.final_table:
+        return refused(f"that run loaded {run.final_table}, this job loads "
                        f"{identity.final_table}")
-    if run["status"] == ABANDONED:
-        return refused(f"already ABANDONED ({run['message']})")
+    if run.status == ABANDONED:
+        return refused(f"already ABANDONED ({run.message})")
     status = recover_if_dead(c, run, ttl_s)
     if status in ACTIVE:
         return refused("that run is running", EXIT_TEMPORARY)
-    return {**run, "status": status}
+    return replace(run, status=status)
 
 
 def _other_content(c: sa.Connection, path: str, identity: LoadIdentity
-                   ) -> list[RunRow]:
+                   ) -> list[RunRecord]:
     """Published runs of the same path, job, table and record with other content."""
     r = mfp_run.c
-    return list(c.execute(sa.select(mfp_run).where(
+    return list(map(RunRecord.of, c.execute(sa.select(mfp_run).where(
         r.file == path, r.job == identity.job, r.final_table == identity.final_table,
         r.record_name == identity.record_name, r.file_sha256 != identity.sha256,
-        r.status == COMPLETED).order_by(r.started_at.desc())).mappings())
+        r.status == COMPLETED).order_by(r.started_at.desc())).mappings()))
+
+
+def _run(c: sa.Connection, run_id: str) -> RunRecord | None:
+    row = c.execute(sa.select(mfp_run).where(mfp_run.c.run_id == run_id)).mappings().first()
+    return RunRecord.of(row) if row is not None else None
 
 
 def _not_restartable(c: sa.Connection, run_id: str) -> str:
-    run = c.execute(sa.select(mfp_run).where(mfp_run.c.run_id == run_id)).mappings().first()
-    if run is None or run["status"] != ABANDONED:
+    run = _run(c, run_id)
+    if run is None or run.status != ABANDONED:
         return "is not a run of this file's content"
-    by = f" by run {run['superseded_by']}" if run["superseded_by"] else ""
+    by = f" by run {run.superseded_by}" if run.superseded_by else ""
     return f"is ABANDONED (superseded{by}); an abandoned run never restarts"
 
 
@@ -295,9 +297,9 @@ def abandon_run(store: RunStore, run_id: str, ttl_s: float) -> None:
     run = store.run(run_id)
     if run is None:
         raise RunError(run_id, "no such run in this database", EXIT_NO_INPUT)
-    with serialized(store.engine, run["file"], LoadIdentity.of_run(run).lock_name) as c:
-        row = c.execute(sa.select(mfp_run).where(mfp_run.c.run_id == run_id)).mappings().one()
-        status = recover_if_dead(c, row, ttl_s)
+    with serialized(store.engine, run.file, LoadIdentity.of_run(run).lock_name) as c:
+        run = _run(c, run_id) or run  # as it is now, inside the lock
+        status = recover_if_dead(c, run, ttl_s)
         if status in ACTIVE:
             raise RunError(run_id, "is running: `mfpipe runs cancel` stops it first",
                            EXIT_TEMPORARY)
@@ -305,5 +307,5 @@ def abandon_run(store: RunStore, run_id: str, ttl_s: float) -> None:
             raise RunError(run_id, "is COMPLETED and its rows are published: `mfpipe "
                                    "reprocess` replaces a published run", EXIT_USAGE)
         if status not in RESTARTABLE:
-            raise RunError(run_id, f"is {status} already ({row['message']})", EXIT_USAGE)
+            raise RunError(run_id, f"is {status} already ({run.message})", EXIT_USAGE)
         abandon(c, [run_id], None)

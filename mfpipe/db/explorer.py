@@ -3,8 +3,9 @@
 The read side of :class:`mfpipe.db.runs.RunStore` (Spring Batch's ``JobExplorer`` beside its
 ``JobRepository``): every query of ``mfp_run``, ``mfp_attempt``, the ledger, the rejects,
 the stored check results and the purges outside the database layer goes through these
-methods, so no other package knows the control tables' columns. Rows come back as plain
-dicts of the stored values.
+methods, so no other package knows the control tables' columns. Runs, attempts and ledger
+chunks come back as typed records (:class:`RunRecord`, :class:`AttemptRecord`,
+:class:`ChunkRecord`); the other reads as plain values.
 
 A reader inside a transaction (the checks of a run being published read what that
 transaction has written) passes its connection as ``within``.
@@ -15,17 +16,115 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
 from mfpipe.db.control import (mfp_attempt, mfp_chunk, mfp_nulled, mfp_purge,
                                mfp_recon_result, mfp_reject, mfp_run)
-from mfpipe.db.status import ABANDONED, COMPLETED, FAILED, STOPPED
+from mfpipe.db.status import ABANDONED, COMPLETED, FAILED, STOPPED, RunStatus
 
-RUN_SUMMARY = ("run_id", "job", "file", "status", "exit_code", "started_at", "ended_at",
-               "records_read", "records_loaded", "records_rejected", "elapsed_s", "message")
+R = TypeVar("R")
+
+
+def _record(kind: type[R], row: Mapping[Any, Any], **parsed: Any) -> R:
+    """A record from a row of its table (columns it does not know, none: the table and the
+    record are defined together)."""
+    names = {f.name for f in fields(kind)}  # type: ignore[arg-type]
+    return kind(**{k: v for k, v in row.items() if k in names}, **parsed)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A run as ``mfp_run`` holds it (see ``control.py`` for what each column means)."""
+
+    run_id: str
+    job: str
+    file: str
+    status: RunStatus
+    attempt: int
+    started_at: dt.datetime
+    file_sha256: str | None = None
+    layout: str | None = None
+    record_name: str | None = None
+    staging_table: str | None = None
+    final_table: str | None = None
+    superseded_by: str | None = None
+    ended_at: dt.datetime | None = None
+    heartbeat_at: dt.datetime | None = None
+    records_read: int | None = None
+    records_loaded: int | None = None
+    records_rejected: int | None = None
+    records_discarded: int | None = None
+    records_skipped: int | None = None
+    chunks: int | None = None
+    exit_code: int | None = None
+    elapsed_s: float | None = None
+    cpu_s: float | None = None
+    metrics: str | None = None
+    message: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)  # the run's stored job spec
+    trailer_hex: str | None = None
+    version: str | None = None
+    host: str | None = None
+    pid: int | None = None
+
+    @classmethod
+    def of(cls, row: Mapping[Any, Any]) -> RunRecord:
+        return _record(cls, {**row, "status": RunStatus(row["status"]),
+                             "options": json.loads(row["options"] or "{}")})
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    """A launcher's attempt at a run, as ``mfp_attempt`` holds it."""
+
+    run_id: str
+    attempt: int
+    command: str
+    started_at: dt.datetime
+    status: str
+    host: str | None = None
+    pid: int | None = None
+    ended_at: dt.datetime | None = None
+    exit_code: int | None = None
+    message: str | None = None
+    chunks: int | None = None
+    records_read: int | None = None
+    records_loaded: int | None = None
+    records_rejected: int | None = None
+    elapsed_s: float | None = None
+    load_s: float | None = None
+    publish_s: float | None = None
+    cpu_s: float | None = None
+    metrics: str | None = None  # JSON: per worker counts and busy seconds
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    """A committed chunk, as the ledger (``mfp_chunk``) holds it."""
+
+    run_id: str
+    chunk_id: int
+    worker_id: int
+    byte_offset: int
+    byte_length: int
+    first_record_no: int
+    last_record_no: int
+    rows_loaded: int
+    rows_rejected: int
+    rows_discarded: int
+    status: str
+    committed_at: dt.datetime
+    content_hash: str
+    totals: str  # JSON: exact totals of the money columns, as decimal text
+
+    @property
+    def records(self) -> int:
+        """Source records the chunk covered."""
+        return self.last_record_no - self.first_record_no + 1
 
 
 class RunExplorer:
@@ -33,23 +132,19 @@ class RunExplorer:
 
     engine: sa.Engine
 
-    def run(self, run_id: str) -> dict[str, Any] | None:
-        """The run's ``mfp_run`` row, its stored options parsed; None if there is none."""
+    def run(self, run_id: str) -> RunRecord | None:
+        """The run, or None if there is none."""
         with self.engine.connect() as c:
             row = c.execute(sa.select(mfp_run).where(mfp_run.c.run_id == run_id)).mappings().first()
-        if row is None:
-            return None
-        found = dict(row)
-        found["options"] = json.loads(found["options"] or "{}")
-        return found
+        return RunRecord.of(row) if row is not None else None
 
     def runs(self, *, status: str | None = None, job: str | None = None,
              since: dt.datetime | None = None, before: dt.datetime | None = None,
-             limit: int = 100) -> list[dict[str, Any]]:
-        """The newest runs first (their summary columns), filtered by status, job and start
-        time (``since`` inclusive, ``before`` exclusive)."""
+             limit: int = 100) -> list[RunRecord]:
+        """The newest runs first, filtered by status, job and start time (``since``
+        inclusive, ``before`` exclusive)."""
         r = mfp_run.c
-        query = sa.select(*(r[k] for k in RUN_SUMMARY)).order_by(r.started_at.desc())
+        query = sa.select(mfp_run).order_by(r.started_at.desc())
         if status is not None:
             query = query.where(r.status == status)
         if job is not None:
@@ -59,21 +154,21 @@ class RunExplorer:
         if before is not None:
             query = query.where(r.started_at < before)
         with self.engine.connect() as c:
-            return [dict(row) for row in c.execute(query.limit(limit)).mappings()]
+            return [RunRecord.of(row) for row in c.execute(query.limit(limit)).mappings()]
 
-    def attempts(self, run_id: str) -> list[dict[str, Any]]:
+    def attempts(self, run_id: str) -> list[AttemptRecord]:
         """The run's attempts, first to last."""
         query = sa.select(mfp_attempt).where(mfp_attempt.c.run_id == run_id).order_by(
             mfp_attempt.c.attempt)
         with self.engine.connect() as c:
-            return [dict(r) for r in c.execute(query).mappings()]
+            return [_record(AttemptRecord, r) for r in c.execute(query).mappings()]
 
-    def ledger(self, run_id: str) -> list[dict[str, Any]]:
+    def ledger(self, run_id: str) -> list[ChunkRecord]:
         """Committed chunks of a run, in chunk order."""
         query = sa.select(mfp_chunk).where(mfp_chunk.c.run_id == run_id).order_by(
             mfp_chunk.c.chunk_id)
         with self.engine.connect() as c:
-            return [dict(r) for r in c.execute(query).mappings()]
+            return [_record(ChunkRecord, r) for r in c.execute(query).mappings()]
 
     def ledger_by_worker(self, run_id: str, within: sa.Connection | None = None
                          ) -> list[tuple[int, int, int, int, int]]:

@@ -10,13 +10,12 @@ checks it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import sqlalchemy as sa
 
 from mfpipe.db.control import mfp_run
+from mfpipe.db.explorer import RunRecord
 
 
 @dataclass(frozen=True)
@@ -29,10 +28,9 @@ class LoadIdentity:
     sha256: str
 
     @classmethod
-    def of_run(cls, run: Mapping[Any, Any]) -> LoadIdentity:
-        """The identity a run (an ``mfp_run`` row) loads."""
-        return cls(run["job"], run["final_table"] or "", run["record_name"] or "",
-                   run["file_sha256"] or "")
+    def of_run(cls, run: RunRecord) -> LoadIdentity:
+        """The identity a run loads."""
+        return cls(run.job, run.final_table or "", run.record_name or "", run.file_sha256 or "")
 
     @property
     def lock_name(self) -> str:

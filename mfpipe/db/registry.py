@@ -17,16 +17,17 @@ import datetime as dt
 import hashlib
 import os
 import socket
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
+from mfpipe.db.explorer import RunRecord
 from mfpipe.db.control import mfp_attempt, mfp_chunk, mfp_file, mfp_lock, mfp_run
 from mfpipe.db.runs import RunStore, attempt_totals, utcnow
-from mfpipe.db.status import ACTIVE, FAILED, STARTED
+from mfpipe.db.status import ACTIVE, FAILED, STARTED, RunStatus
 
 DISCOVERED, PROCESSING, SUCCESS, SKIPPED = "DISCOVERED", "PROCESSING", "SUCCESS", "SKIPPED"
 HOST = socket.gethostname()[:100]
@@ -63,14 +64,14 @@ class FileFacts:
         return dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC).replace(tzinfo=None)
 
 
-def is_alive(run: Mapping[Any, Any] | None, ttl_s: float) -> bool:
+def is_alive(run: RunRecord | None, ttl_s: float) -> bool:
     """Is the run's launcher still working (see the module docstring)?"""
-    if run is None or run["status"] not in ACTIVE:
+    if run is None or run.status not in ACTIVE:
         return False
-    heartbeat = run["heartbeat_at"]
+    heartbeat = run.heartbeat_at
     if heartbeat is None or utcnow() - heartbeat > dt.timedelta(seconds=ttl_s):
         return False
-    return not (run["host"] == HOST and run["pid"] and not _process_exists(run["pid"]))
+    return not (run.host == HOST and run.pid and not _process_exists(run.pid))
 
 
 def _process_exists(pid: int) -> bool:
@@ -150,20 +151,20 @@ def recover_dead(store: RunStore, ttl_s: float) -> list[str]:
     ids."""
     query = sa.select(mfp_run).where(mfp_run.c.status.in_(ACTIVE))
     with store.engine.begin() as c:
-        return [r["run_id"] for r in c.execute(query).mappings().all()
+        return [r.run_id for r in map(RunRecord.of, c.execute(query).mappings().all())
                 if recover_if_dead(c, r, ttl_s) == FAILED]
 
 
-def recover_if_dead(c: sa.Connection, run: Mapping[Any, Any], ttl_s: float) -> str:
+def recover_if_dead(c: sa.Connection, run: RunRecord, ttl_s: float) -> RunStatus:
     """The run's status, after recovering it to FAILED if its launcher is gone. A run that
     changed since it was read (its launcher ended it meanwhile: COMPLETED, say) is read
     again: never assume a recovery that did not happen."""
-    if run["status"] not in ACTIVE or is_alive(run, ttl_s):
-        return str(run["status"])
-    if recover(c, run["run_id"]):
+    if run.status not in ACTIVE or is_alive(run, ttl_s):
+        return run.status
+    if recover(c, run.run_id):
         return FAILED
-    return str(c.execute(sa.select(mfp_run.c.status).where(mfp_run.c.run_id == run["run_id"])
-                         ).scalar_one())
+    return RunStatus(c.execute(sa.select(mfp_run.c.status).where(
+        mfp_run.c.run_id == run.run_id)).scalar_one())
 
 
 def recover(c: sa.Connection, run_id: str) -> bool:

@@ -23,16 +23,13 @@ from sqlalchemy.engine import make_url
 
 from mfpipe.db.control import (create_control_tables, create_table, mfp_attempt,
                                CHECK_TEXT, mfp_recon_result, mfp_run)
-from mfpipe.db.explorer import RunExplorer
+from mfpipe.db.explorer import RunExplorer, RunRecord
 from mfpipe.db.identity import LoadIdentity
 from mfpipe.db.schema import final_table, staging_table
 from mfpipe.db.status import ABANDONED, ACTIVE, COMPLETED, RESTARTABLE, STARTED, STARTING
 from mfpipe.db.urls import create_engine, redact, session_name, session_url
 from mfpipe.errors import (EXIT_TEMPORARY, EXIT_USAGE, ConfigError, DatabaseUnavailableError,
                            InputError, RunError, first_line)
-
-RunRow = Mapping[Any, Any]  # an mfp_run row (a SQLAlchemy RowMapping, or a dict of one)
-
 
 def _type_text(sql_type: sa.types.TypeEngine, dialect: sa.engine.Dialect) -> str:
     text = sql_type.compile(dialect=dialect).lower().replace(" ", "")
@@ -281,8 +278,8 @@ class RunStore(RunExplorer):
         Refused (:class:`RunError`, and the caller rolls back) when the store's attempt no
         longer owns the run, or when another run of the same identity is published and not
         replaced: the final table never holds one content twice."""
-        run = connection.execute(sa.select(mfp_run).where(mfp_run.c.run_id == run_id)
-                                 ).mappings().one()
+        run = RunRecord.of(connection.execute(sa.select(mfp_run).where(
+            mfp_run.c.run_id == run_id)).mappings().one())
         twins = connection.execute(sa.select(mfp_run.c.run_id).where(
             LoadIdentity.of_run(run).runs(), mfp_run.c.status == COMPLETED,
             mfp_run.c.run_id.not_in([run_id, *replaces]))).scalars().first()

@@ -1,7 +1,7 @@
 """Job files: one TOML file says what a nightly job loads, where, and what it must prove.
 
 A job file is read into the same option names the ``run`` command parses, so a flag given on
-the command line overrides the file and both take one path to a RunConfig. Every key is
+the command line overrides the file and both take one path to a JobSpec. Every key is
 checked: an unknown key or a value of the wrong type is a configuration error (exit 78)
 naming the file and the key. Relative paths are relative to the job file's folder.
 """

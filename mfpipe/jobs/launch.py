@@ -18,7 +18,7 @@ import glob
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -32,7 +32,7 @@ from mfpipe.errors import (EXIT_NOTHING_TO_DO, EXIT_OK, EXIT_STOPPED, EXIT_TEMPO
                            ConfigError, InputError, MfpipeError, first_line)
 from mfpipe.jobs.load import SKIPPED, load_file
 from mfpipe.pipeline import signals
-from mfpipe.pipeline.config import RunConfig, new_run_id
+from mfpipe.pipeline.spec import JobSpec, new_run_id
 from mfpipe.pipeline.engine import RunSummary
 from mfpipe.pipeline.progress import Progress
 
@@ -66,26 +66,28 @@ def matching_files(pattern: str) -> list[str]:
     return found
 
 
-def launch(base: RunConfig, files: list[str], progress: Callable[[], Progress],
+def launch(base: JobSpec, files: list[str], progress: Callable[[], Progress],
            parallel: int = 1, stop_on_error: bool = False, reprocess: bool = False,
            ttl_s: float = 60.0, replace_runs: Sequence[str] = ()) -> LaunchSummary:
     """Load ``files`` with ``base``'s settings, one run per file (``replace_runs``: what a
     reprocess replaces by name, see :func:`load_file`)."""
     if len(files) > 1:
-        for flag, given in (("--bad-file", base.bad_file), ("--discard-file", base.discard_file)):
+        execution = base.execution
+        for flag, given in (("--bad-file", execution.bad_file),
+                            ("--discard-file", execution.discard_file)):
             if given and not os.path.isdir(given):
                 raise ConfigError(f"{flag} {given}: with several files it must be a folder "
                                   "(each run writes <input name>.<run id>.<kind> there)")
         if replace_runs:
             raise ConfigError("--replace names the run one corrected file replaces: give "
                               "one file, not several")
-    configs = [base] if len(files) == 1 and files[0] == base.input_path else [
-        replace(base, input_path=path, run_id=new_run_id()) for path in files]
+    configs = [base] if len(files) == 1 and files[0] == base.source.input_path else [
+        base.changed(input_path=path, run_id=new_run_id()) for path in files]
     _register(base, files)
 
-    def one(config: RunConfig) -> RunSummary:
+    def one(config: JobSpec) -> RunSummary:
         if signals.requested():  # stopped by SIGTERM or SIGINT: no further file starts
-            return RunSummary(None, STOPPED, EXIT_STOPPED, f"{config.input_path}: not "
+            return RunSummary(None, STOPPED, EXIT_STOPPED, f"{config.source.input_path}: not "
                               "started, the launch was stopped", {}, {}, 0.0)
         try:
             return load_file(config, progress(), reprocess, ttl_s, replace_runs)
@@ -102,14 +104,14 @@ def launch(base: RunConfig, files: list[str], progress: Callable[[], Progress],
             for index, config in enumerate(configs):
                 runs.append(one(config))
                 if stop_on_error and runs[-1].status not in (COMPLETED, SKIPPED):
-                    not_started = [c.input_path for c in configs[index + 1:]]
+                    not_started = [c.source.input_path for c in configs[index + 1:]]
                     break
         else:
             with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="file") as pool:
                 runs = list(pool.map(one, configs))
     summary = outcome(runs, not_started)
-    if base.keep_staging_days is not None and summary.status in (COMPLETED, PARTIAL):
-        _purge_old_staging(base.db_url, base.keep_staging_days)
+    if base.execution.keep_staging_days is not None and summary.status in (COMPLETED, PARTIAL):
+        _purge_old_staging(base.execution.db_url, base.execution.keep_staging_days)
     return summary
 
 
@@ -141,13 +143,13 @@ def _purge_old_staging(db_url: str, days: float) -> None:
         store.close()
 
 
-def _register(base: RunConfig, files: list[str]) -> None:
+def _register(base: JobSpec, files: list[str]) -> None:
     """Record every file found as DISCOVERED before any is loaded."""
     if len(files) < 2:
         return
-    store = RunStore(base.db_url)
+    store = RunStore(base.execution.db_url)
     try:
-        store.check_available(base.retry_s)
+        store.check_available(base.execution.retry_s)
         store.prepare_control()
         for path in files:
             try:

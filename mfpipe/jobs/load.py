@@ -15,7 +15,6 @@ import json
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 
 import sqlalchemy as sa
 import structlog
@@ -32,7 +31,7 @@ from mfpipe.db.rules import check_rules
 from mfpipe.errors import (EXIT_DATA, EXIT_INTERNAL, EXIT_NO_INPUT, EXIT_NOTHING_TO_DO,
                            EXIT_STOPPED, ConfigError, MfpipeError, first_line)
 from mfpipe.framing import iter_chunks
-from mfpipe.pipeline.config import (RunConfig, changed_options, config_from_options, resumed)
+from mfpipe.pipeline.spec import (JobSpec, changed_options, spec_from_options, resumed)
 from mfpipe.pipeline.engine import Engine, RunSummary, resolve_columns
 from mfpipe.pipeline.process import check_framing, records_per_chunk
 from mfpipe.pipeline.progress import Progress
@@ -45,35 +44,36 @@ SKIPPED, REFUSED = "SKIPPED", "REFUSED"  # launch outcomes of a file that no run
 log = structlog.get_logger()
 
 
-def load_file(config: RunConfig, progress: Progress | None = None, reprocess: bool = False,
+def load_file(config: JobSpec, progress: Progress | None = None, reprocess: bool = False,
               ttl_s: float = 60.0, replace_runs: Sequence[str] = ()) -> RunSummary:
     """Claim, load and publish one file (see the module docstring); ``replace_runs``: the
     runs of other content a reprocess replaces (``--replace``)."""
-    facts = file_facts(config.input_path)
+    facts = file_facts(config.source.input_path)
     config, identity = _identified(config, facts)
     config.check_outputs()
-    if config.empty_file != "load" and _empty(config):
-        skip = config.empty_file == "skip"
+    if config.source.empty_file != "load" and _empty(config):
+        skip = config.source.empty_file == "skip"
         return RunSummary(None, SKIPPED if skip else FAILED,
                           EXIT_NOTHING_TO_DO if skip else EXIT_DATA,
-                          f"{facts.path} holds no records (--empty-file {config.empty_file})",
+                          f"{facts.path} holds no records "
+                          f"(--empty-file {config.source.empty_file})",
                           {}, {}, 0.0)
     request = ClaimRequest("reprocess" if reprocess else "run", config.run_id,
                            named=tuple(replace_runs),
                            changes=lambda stored: ", ".join(changed_options(stored, config)))
-    store = RunStore(config.db_url)
+    store = RunStore(config.execution.db_url)
     try:
-        store.check_available(config.retry_s)
+        store.check_available(config.execution.retry_s)
         store.prepare_control()
         decision = claim(store, facts, identity, request, ttl_s)
         if decision.outcome == "resume":
             stored = store.run(decision.run_id)
             assert stored is not None  # the claim just took it
-            config = resumed(config_from_options(stored["options"], config.db_url), config)
+            config = resumed(spec_from_options(stored.options, config.execution.db_url), config)
     finally:
         store.close()
     if decision.outcome == "new":
-        return run_attempt(replace(config, replaces=decision.replaces), decision.attempt,
+        return run_attempt(config.changed(replaces=decision.replaces), decision.attempt,
                            facts, progress, resuming=False)
     if decision.outcome == "resume":
         log.info("resuming run", run_id=decision.run_id, attempt=decision.attempt)
@@ -81,7 +81,7 @@ def load_file(config: RunConfig, progress: Progress | None = None, reprocess: bo
     return not_loaded(decision)
 
 
-def run_attempt(config: RunConfig, attempt: int, facts: FileFacts,
+def run_attempt(config: JobSpec, attempt: int, facts: FileFacts,
                 progress: Progress | None, resuming: bool) -> RunSummary:
     """One attempt of a claimed run: load what its ledger lacks, then publish.
 
@@ -89,7 +89,7 @@ def run_attempt(config: RunConfig, attempt: int, facts: FileFacts,
     server was still finishing must not slip in beside this attempt's load of that chunk),
     then reads its ledger. Every write of the attempt is fenced by its number. An error
     ends the run FAILED with its exit code, never leaves it STARTED, and frees the file."""
-    store = RunStore(config.db_url, config.run_id)
+    store = RunStore(config.execution.db_url, config.run_id)
     store.lease(config.run_id, attempt)
     began, cpu = time.perf_counter(), time.process_time()
     done: dict[int, Committed] = {}
@@ -97,13 +97,14 @@ def run_attempt(config: RunConfig, attempt: int, facts: FileFacts,
     try:
         if resuming:
             store.end_sessions(config.run_id)
-            done = {int(c["chunk_id"]): Committed.of(c) for c in store.ledger(config.run_id)}
+            done = {c.chunk_id: Committed.of(c) for c in store.ledger(config.run_id)}
         summary = Engine(config, progress).run(store, done)
         finish(store, config, summary, facts)
     except BaseException as exc:  # the run says why; an error the operator can act on is
         if connection_lost(exc):  # the database went away for longer than the retries: 75
-            exc = unavailable(config.db_url, exc)
-        _end_in_error(store, config.run_id, exc, config.retry_s)  # this attempt's outcome,
+            exc = unavailable(config.execution.db_url, exc)
+        _end_in_error(store, config.run_id, exc,  # this attempt's outcome,
+                      config.execution.retry_s)
         summary.status, summary.message = FAILED, f"{type(exc).__name__}: {first_line(exc)}"
         summary.exit_code = exc.exit_code if isinstance(exc, MfpipeError) else EXIT_INTERNAL
         if not isinstance(exc, MfpipeError):  # any other raised on, to the CLI's last line
@@ -116,7 +117,7 @@ def run_attempt(config: RunConfig, attempt: int, facts: FileFacts,
         _release(store, facts, summary)
         store.close()
         if summary.status == COMPLETED:  # a restart of a failed run still finds the spool
-            release_spool(config.input_path)
+            release_spool(config.source.input_path)
     return summary
 
 
@@ -133,7 +134,7 @@ def _release(store: RunStore, facts: FileFacts, summary: RunSummary) -> None:
         log.warning("could not release the file", path=facts.path, run_id=summary.run_id)
 
 
-def finish(store: RunStore, config: RunConfig, summary: RunSummary, facts: FileFacts) -> None:
+def finish(store: RunStore, config: JobSpec, summary: RunSummary, facts: FileFacts) -> None:
     """After the engine: check that the file did not change, then publish the run with its
     proof (COMPLETED) or end it FAILED, in ``mfp_run`` and in ``summary``.
 
@@ -150,9 +151,9 @@ def finish(store: RunStore, config: RunConfig, summary: RunSummary, facts: FileF
         return
     began = time.perf_counter()
     try:  # atomic, so a publication the database dropped is tried again from the start
-        with store.beating(config.run_id, config.heartbeat_s):
+        with store.beating(config.run_id, config.execution.heartbeat_s):
             report, cpu_elsewhere = retried(lambda: publish(store, config.run_id),
-                                            config.retry_s)
+                                            config.execution.retry_s)
         summary.cpu_s += cpu_elsewhere
     except Exception as exc:  # the rows are safe in staging: a restart publishes them
         if _published_meanwhile(store, config):  # the commit landed, its answer was lost
@@ -174,17 +175,17 @@ def finish(store: RunStore, config: RunConfig, summary: RunSummary, facts: FileF
     summary.status = COMPLETED
 
 
-def _published_meanwhile(store: RunStore, config: RunConfig) -> bool:
+def _published_meanwhile(store: RunStore, config: JobSpec) -> bool:
     """Did the publication commit although its caller saw an error (the database's answer
     to the COMMIT was lost, and the retry found the run completed)?"""
     try:  # completed by this attempt (its lease), not by one that took the run over
-        return bool(retried(lambda: store.status(config.run_id), config.retry_s) == COMPLETED
-                    and store.holds_lease())
+        status = retried(lambda: store.status(config.run_id), config.execution.retry_s)
+        return bool(status == COMPLETED and store.holds_lease())
     except Exception:
         return False
 
 
-def _unpublished(store: RunStore, summary: RunSummary, config: RunConfig,
+def _unpublished(store: RunStore, summary: RunSummary, config: JobSpec,
                  exc: Exception) -> None:
     """End a run whose publication did not happen: STOPPED (143) when it was stopped, else
     FAILED with the error's exit code (75 for a database away); its rows stay in staging."""
@@ -192,7 +193,7 @@ def _unpublished(store: RunStore, summary: RunSummary, config: RunConfig,
         _fail(store, summary, EXIT_STOPPED, str(exc), STOPPED)
         return
     if connection_lost(exc):
-        exc = unavailable(config.db_url, exc)
+        exc = unavailable(config.execution.db_url, exc)
     log.exception("publication failed", run_id=config.run_id)
     _fail(store, summary, exc.exit_code if isinstance(exc, MfpipeError) else EXIT_INTERNAL,
           f"publication failed ({type(exc).__name__}: {first_line(exc)}); nothing was "
@@ -207,27 +208,27 @@ def not_loaded(decision: Claim) -> RunSummary:
                       {}, {}, 0.0)
 
 
-def _identified(config: RunConfig, facts: FileFacts) -> tuple[RunConfig, LoadIdentity]:
+def _identified(config: JobSpec, facts: FileFacts) -> tuple[JobSpec, LoadIdentity]:
     """The config with its path, content, job, table, record and proof columns resolved
     (so that a resumed run's stored options compare alike), and the load's identity."""
     config = config.with_layout()  # the copybook's text is kept with the run from now on
-    record = config.record()
-    check_framing(record, config.framing)
-    config.condition(record)  # a bad --when is 78 now, not in the processors
-    final = check_identifier(config.final_table or record.table, "final table")
-    if config.staging_table:
-        check_identifier(config.staging_table, "staging table")
+    record = config.source.record()
+    check_framing(record, config.source.framing)
+    config.source.condition(record)  # a bad --when is 78 now, not in the processors
+    final = check_identifier(config.target.final_table or record.table, "final table")
+    if config.target.staging_table:
+        check_identifier(config.target.staging_table, "staging table")
     job = config.job or record.table
-    staging = config.staging_table or f"stg_{record.table}"
+    staging = config.target.staging_table or f"stg_{record.table}"
     if staging.lower() == final.lower():
         raise ConfigError(f"the final table {final} cannot also be the staging table: name "
                           "another with --final-table or --staging-table")
-    per_chunk = records_per_chunk(config.chunk_records,
-                                  max(record.size, config.framing.lrecl or 0))
-    config = replace(config, input_path=facts.path, file_sha256=facts.sha256, job=job,
+    per_chunk = records_per_chunk(config.execution.chunk_records,
+                                  max(record.size, config.source.framing.lrecl or 0))
+    config = config.changed(input_path=facts.path, file_sha256=facts.sha256, job=job,
                      final_table=final, record_name=record.name, chunk_records=per_chunk)
-    schema = DecodePlan.compile(record, config.decode).schema
-    check_rules(config.rules, schema)  # before the first byte is read, not after the load
+    schema = DecodePlan.compile(record, config.source.decode).schema
+    check_rules(config.proof.rules, schema)  # before the first byte is read, not after the load
     config = resolve_columns(config, schema)
     return config, LoadIdentity(job, final, record.name, facts.sha256)
 
@@ -239,10 +240,11 @@ def file_facts(path: str) -> FileFacts:
     return FileFacts.of(path)
 
 
-def _empty(config: RunConfig) -> bool:
+def _empty(config: JobSpec) -> bool:
     """Does the file hold no record (header and trailer aside)? Framing stops at the first."""
-    with open_input(config.input_path) as buffer:
-        return next(iter_chunks(buffer, config.framing, 1, config.input_path), None) is None
+    source = config.source
+    with open_input(source.input_path) as buffer:
+        return next(iter_chunks(buffer, source.framing, 1, source.input_path), None) is None
 
 
 def _changed(facts: FileFacts) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import asdict
 from typing import Any
 
 from mfpipe.db.registry import recover_dead
@@ -16,13 +17,16 @@ from mfpipe.db.status import ACTIVE, STOPPING
 from mfpipe.errors import EXIT_NO_INPUT, EXIT_USAGE, RunError
 
 SHOWN = 20  # rejects listed by `runs show`
+LISTED = ("run_id", "job", "file", "status", "exit_code", "started_at", "ended_at",
+          "records_read", "records_loaded", "records_rejected", "elapsed_s", "message")
 
 
 def list_runs(store: RunStore, status: str | None = None, job: str | None = None,
               since: dt.datetime | None = None, limit: int = 100) -> list[dict[str, Any]]:
     """The newest runs first, filtered by status, job and start time."""
-    return [_plain(r) for r in store.runs(status=status.upper() if status else None, job=job,
-                                          since=since, limit=limit)]
+    runs = store.runs(status=status.upper() if status else None, job=job, since=since,
+                      limit=limit)
+    return [_plain({k: getattr(r, k) for k in LISTED}) for r in runs]
 
 
 def show_run(store: RunStore, run_id: str) -> dict[str, Any]:
@@ -32,9 +36,9 @@ def show_run(store: RunStore, run_id: str) -> dict[str, Any]:
     if run is None:
         raise RunError(run_id, "no such run in this database", EXIT_NO_INPUT)
     purge = store.purge(run_id)
-    run.pop("trailer_hex", None)
-    return {"run": _plain(run), "attempts": [_plain(a) for a in store.attempts(run_id)],
-            "chunks": [_plain(c) for c in store.ledger(run_id)],
+    shown = {k: v for k, v in asdict(run).items() if k != "trailer_hex"}
+    return {"run": _plain(shown), "attempts": [_plain(asdict(a)) for a in store.attempts(run_id)],
+            "chunks": [_plain(asdict(c)) for c in store.ledger(run_id)],
             "rejects": [_plain(r) for r in store.rejects(run_id, SHOWN)],
             "checks": [_plain(_stored(c)) for c in store.checks(run_id)],
             "purged": _plain(purge) if purge else None}
@@ -45,8 +49,8 @@ def cancel_run(store: RunStore, run_id: str) -> str:
     run = store.run(run_id)
     if run is None:
         raise RunError(run_id, "no such run in this database", EXIT_NO_INPUT)
-    if run["status"] not in ACTIVE:
-        raise RunError(run_id, f"is {run['status']}, not running: nothing to cancel",
+    if run.status not in ACTIVE:
+        raise RunError(run_id, f"is {run.status}, not running: nothing to cancel",
                        EXIT_USAGE)
     if not store.update_if(run_id, ACTIVE, status=STOPPING):
         raise RunError(run_id, "ended meanwhile: nothing to cancel", EXIT_USAGE)

@@ -12,7 +12,6 @@ another run has published since, never is (64); a COMPLETED one has nothing to d
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
 import structlog
@@ -22,7 +21,7 @@ from mfpipe.db.identity import LoadIdentity
 from mfpipe.db.runs import RunStore
 from mfpipe.errors import EXIT_NO_INPUT, EXIT_USAGE, RunError
 from mfpipe.jobs.load import file_facts, run_attempt
-from mfpipe.pipeline.config import RESUMABLE, config_from_options, file_sha256
+from mfpipe.pipeline.spec import RESUMABLE, spec_from_options, file_sha256
 from mfpipe.pipeline.engine import RunSummary
 from mfpipe.pipeline.progress import Progress
 
@@ -44,27 +43,27 @@ def restart_run(run_id: str, db_url: str, progress: Progress | None = None,
         if run is None:
             raise RunError(run_id, "no such run in this database (see `mfpipe runs list`)",
                            EXIT_NO_INPUT)
-        if not run["options"]:
-            raise RunError(run_id, f"is {run['status']} and never began loading: nothing to "
+        if not run.options:
+            raise RunError(run_id, f"is {run.status} and never began loading: nothing to "
                                    "restart; load the file with `mfpipe run`", EXIT_USAGE)
-        config = replace(config_from_options(run["options"], db_url), **(changes or {}))
+        config = spec_from_options(run.options, db_url).changed(**(changes or {}))
         config.check_outputs()
-        drift = config.copybook_drift()
+        drift = config.source.copybook_drift()
         if drift:  # the stored copybook decodes every attempt alike: say so, and go on
             log.warning(drift, run_id=run_id)
-        elif not config.layout_text and config.layout_sha256 and \
-                file_sha256(config.layout_path) != config.layout_sha256:
-            raise RunError(run_id, f"copybook {config.layout_path} has changed since the run "
-                                   "began, and the run predates stored copybooks: its chunks "
-                                   "would be decoded two ways; `mfpipe reprocess` loads the "
-                                   "file afresh with the new copybook", EXIT_USAGE)
-        facts = file_facts(config.input_path)
-        if config.file_sha256 and facts.sha256 != config.file_sha256:
-            raise RunError(run_id, f"{config.input_path} has changed since the run began "
+        elif not config.source.layout_text and config.source.layout_sha256 and \
+                file_sha256(config.source.layout_path) != config.source.layout_sha256:
+            raise RunError(run_id, f"copybook {config.source.layout_path} has changed since "
+                                   "the run began, and the run predates stored copybooks: its "
+                                   "chunks would be decoded two ways; `mfpipe reprocess` loads "
+                                   "the file afresh with the new copybook", EXIT_USAGE)
+        facts = file_facts(config.source.input_path)
+        if config.source.file_sha256 and facts.sha256 != config.source.file_sha256:
+            raise RunError(run_id, f"{config.source.input_path} has changed since the run began "
                                    "(another checksum); load it as a new run with `mfpipe "
                                    "run`", EXIT_USAGE)
         decision = claim(store, facts, LoadIdentity.of_run(run),
-                         ClaimRequest("restart", run_id, allowed=config.replaces), ttl_s)
+                         ClaimRequest("restart", run_id, allowed=config.target.replaces), ttl_s)
     finally:
         store.close()
     if decision.outcome == "held" and decision.run_id == run_id:

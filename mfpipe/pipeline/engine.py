@@ -14,7 +14,7 @@ import os
 import queue
 import signal
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from multiprocessing.managers import SyncManager
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -31,7 +31,7 @@ from mfpipe.db.urls import redact
 from mfpipe.errors import (EXIT_DATA, EXIT_INTERNAL, EXIT_NO_INPUT, EXIT_OK, EXIT_STOPPED,
                            EXIT_TEMPORARY, MfpipeError, RunError)
 from mfpipe.pipeline import forking, signals
-from mfpipe.pipeline.config import RunConfig, options_of
+from mfpipe.pipeline.spec import JobSpec, options_of
 from mfpipe.pipeline.metrics import MetricsAggregator
 from mfpipe.pipeline.processor import leave_with_launcher, run_processor
 from mfpipe.pipeline.progress import Progress
@@ -69,10 +69,10 @@ class RunSummary:
 
 
 class Engine:
-    """Loads one :class:`RunConfig`'s file into staging: LOADED (every chunk committed; the
+    """Loads one :class:`JobSpec`'s file into staging: LOADED (every chunk committed; the
     caller publishes it), STOPPED or FAILED."""
 
-    def __init__(self, config: RunConfig, progress: Progress | None = None) -> None:
+    def __init__(self, config: JobSpec, progress: Progress | None = None) -> None:
         self.config = config
         self.progress = progress or Progress(bar=False, every_s=0)
         self._stop = False
@@ -87,13 +87,13 @@ class Engine:
         """Load the file into the run a claim made or resumed (``mfp_run`` has its row);
         ``done_chunks`` (a resumed run's ledger) are counted but not loaded again."""
         started = time.perf_counter()
-        record = self.config.record()
+        record = self.config.source.record()
         plan = DecodePlan.compile(record, self.config.record_decode)
         self.config = config = resolve_columns(self.config, plan.schema)
-        staging, final = store.prepare(record.table, plan.schema, config.final_table,
-                                       config.key, config.staging_table)
+        staging, final = store.prepare(record.table, plan.schema, config.target.final_table,
+                                       config.target.key, config.target.staging_table)
         self._committed = dict(done_chunks or {})
-        if not store.update_active(config.run_id, layout=config.layout_path,
+        if not store.update_active(config.run_id, layout=config.source.layout_path,
                                    staging_table=staging.name,
                                    options=json.dumps(options_of(config)),
                                    trailer_hex=read_trailer(config), version=_version(),
@@ -101,8 +101,10 @@ class Engine:
             raise RunError(config.run_id, "is not claimed by this launcher (another attempt "
                                           "owns it, or it ended); nothing was loaded",
                            EXIT_TEMPORARY)
-        log.info("run starting", run_id=config.run_id, input=config.input_path,
-                 db=redact(config.db_url), processors=config.processors, writers=config.writers)
+        execution = config.execution
+        log.info("run starting", run_id=config.run_id, input=config.source.input_path,
+                 db=redact(execution.db_url), processors=execution.processors,
+                 writers=execution.writers)
         status, exit_code, message, reader, metrics, cpu = self._supervise(store, staging.name)
         counts = self._counts(store, reader, metrics)
         if status == LOADED and counts["read"] != reader.records:
@@ -118,10 +120,10 @@ class Engine:
         outcome = {"metrics": json.dumps(counts["per_worker"])}
         if status == LOADED:  # the run stays STARTED until its publication ends it
             retried(lambda: store.record_load(config.run_id, counts, **outcome),
-                    config.retry_s)
+                    config.execution.retry_s)
         else:
             retried(lambda: store.finish(config.run_id, status, exit_code, counts, message,
-                                         **outcome), config.retry_s)
+                                         **outcome), config.execution.retry_s)
         log.info("load ended", run_id=config.run_id, status=status, exit_code=exit_code,
                  message=message, **{k: v for k, v in counts.items() if k != "per_worker"})
         return summary
@@ -132,7 +134,8 @@ class Engine:
         per-worker metrics, and the CPU seconds the processes reported)."""
         config = self.config
         # started by the CLI already, or now with the Manager, preloading the run's loader
-        ctx = forking.context(LOADERS[loader_kind(config.db_url, config.loader)][0])
+        kind = loader_kind(config.execution.db_url, config.execution.loader)
+        ctx = forking.context(LOADERS[kind][0])
         manager = SyncManager(ctx=ctx)
         manager.start(initializer=leave_with_launcher)  # no orphan if the launcher is killed
         with manager:
@@ -142,18 +145,21 @@ class Engine:
                             rejected=done.rejected, discarded=done.discarded,  # earlier
                             written=done.loaded, batches=1)  # attempts did
             abort = ctx.Event()
-            tasks = ctx.Queue(maxsize=2 * config.processors)
-            results = ctx.Queue(maxsize=2 * config.writers)
+            tasks = ctx.Queue(maxsize=2 * config.execution.processors)
+            results = ctx.Queue(maxsize=2 * config.execution.writers)
             events = ctx.Queue()
             processors = [ctx.Process(target=run_processor, name=f"processor-{i}",
-                                      args=(i, config, tasks, results, metrics, abort))
-                          for i in range(1, config.processors + 1)]
+                                      args=(i, config.decode_work(), tasks, results, metrics,
+                                            abort))
+                          for i in range(1, config.execution.processors + 1)]
             writer = ctx.Process(target=run_writers, name="writer",
-                                 args=(config, staging, results, events, metrics, abort))
+                                 args=(config.write_work(), staging, results, events, metrics,
+                                       abort))
             reader = Reader(config, tasks, lambda: self._stop, abort, self._committed)
-            done_bytes = sum(c["byte_length"] for c in store.ledger(config.run_id)
+            done_bytes = sum(c.byte_length for c in store.ledger(config.run_id)
                              ) if self._committed else 0
-            self.progress.start(config.run_id, os.path.getsize(config.input_path), done_bytes)
+            self.progress.start(config.run_id, os.path.getsize(config.source.input_path),
+                                done_bytes)
             try:
                 with signals.handled(), signals.stopping(self.request_stop):
                     for process in (*processors, writer):
@@ -179,17 +185,17 @@ class Engine:
             if failure:
                 return FAILED, failure[1], failure[0]
             rejected = sum(c.rejected for c in self._committed.values())
-            if config.max_errors and rejected > config.max_errors:
+            if config.execution.max_errors and rejected > config.execution.max_errors:
                 return FAILED, EXIT_DATA, (f"{rejected} rejected records exceed --max-errors "
-                                           f"{config.max_errors}; see mfp_reject and "
+                                           f"{config.execution.max_errors}; see mfp_reject and "
                                            f"{config.bad_path}")
             dead = _dead(processors) or (writer.exitcode not in (None, 0) and writer)
             if dead:
                 self._drain(events)
                 if dead.exitcode == -signal.SIGBUS:  # the mapped file shrank under it
                     return FAILED, EXIT_NO_INPUT, (
-                        f"{config.input_path} changed while it was read ({dead.name} hit its "
-                        "end: killed by SIGBUS); load it again once it is complete")
+                        f"{config.source.input_path} changed while it was read ({dead.name} hit "
+                        "its end: killed by SIGBUS); load it again once it is complete")
                 return FAILED, EXIT_INTERNAL, f"{dead.name} (pid {dead.pid}) died: " + \
                     _describe(dead.exitcode) + "; the run is restartable"
             if reader.error is not None:
@@ -201,7 +207,7 @@ class Engine:
                 store.update(config.run_id, status=STOPPING)
             if not sentinels_sent and not reader.is_alive() and all(
                     p.exitcode == 0 for p in processors):
-                for _ in range(config.writers):
+                for _ in range(config.execution.writers):
                     results.put(None)
                 sentinels_sent = True
             if sentinels_sent and writer.exitcode == 0:
@@ -211,7 +217,7 @@ class Engine:
                 if stopping or not reader.finished:
                     return STOPPED, EXIT_STOPPED, "stopped at a chunk boundary; restartable"
                 return LOADED, EXIT_OK, ""
-            if time.monotonic() - beat > config.heartbeat_s:
+            if time.monotonic() - beat > config.execution.heartbeat_s:
                 beaten = _unless_away(lambda: store.heartbeat(config.run_id))
                 if beaten == 0:  # this attempt lost its lease
                     return FAILED, EXIT_TEMPORARY, ("another launcher took the run over "
@@ -247,7 +253,7 @@ class Engine:
         discarded are those of committed chunks, so they always equal the ledger's;
         skipped, the records before the first one read."""
         ledger = [Committed.of(c) for c in retried(lambda: store.ledger(self.config.run_id),
-                                                   self.config.retry_s)]
+                                                   self.config.execution.retry_s)]
         return {"read": sum(c.records for c in ledger), "loaded": sum(c.loaded for c in ledger),
                 "rejected": sum(c.rejected for c in ledger),
                 "discarded": sum(c.discarded for c in ledger), "skipped": reader.skipped,
@@ -291,21 +297,21 @@ def _reap(processes: list[Any], queues: tuple[Any, ...]) -> None:
         q.close()
 
 
-def resolve_columns(config: RunConfig, schema: Any) -> RunConfig:
+def resolve_columns(config: JobSpec, schema: Any) -> JobSpec:
     """The config with its hash and money columns chosen, so every process and every later
     reconciliation of the run use the same ones (they are stored with the run's options)."""
-    return replace(config, hash_columns=hash_columns(schema, config.hash_columns),
-                   money_columns=money_columns(schema, config.money_columns))
+    return config.changed(hash_columns=hash_columns(schema, config.proof.hash_columns),
+                   money_columns=money_columns(schema, config.proof.money_columns))
 
 
-def read_trailer(config: RunConfig) -> str | None:
+def read_trailer(config: JobSpec) -> str | None:
     """The trailer bytes in hex, kept with the run: reconciliation checks them later even if
     the file has gone by then."""
-    if not config.trailer_record:
+    if not config.proof.trailer_record:
         return None
-    config.record(config.trailer_record)  # a missing one fails now
-    with open_input(config.input_path) as buffer:
-        return bytes(buffer[len(buffer) - config.framing.skip_trailer_bytes:]).hex()
+    config.source.record(config.proof.trailer_record)  # a missing one fails now
+    with open_input(config.source.input_path) as buffer:
+        return bytes(buffer[len(buffer) - config.source.framing.skip_trailer_bytes:]).hex()
 
 
 def _version() -> str:

@@ -22,20 +22,20 @@ import pyarrow as pa
 
 from mfpipe.codec import DecodePlan
 from mfpipe.codec.digest import column_totals, content_hash
-from mfpipe.db.loaders import loader_class
+from mfpipe.db.loaders import class_of
 from mfpipe.db.rows import REJECT_SCHEMA
 from mfpipe.framing import RawChunk
-from mfpipe.pipeline.config import RunConfig
 from mfpipe.pipeline.metrics import MetricsAggregator
 from mfpipe.pipeline.process import decode_chunk
 from mfpipe.pipeline.selection import Condition
+from mfpipe.pipeline.spec import DecodeWork
 from mfpipe.pipeline.source import open_input
 from mfpipe.pipeline.tasks import ChunkResult, ChunkTask
 
 POLL_S = 0.2
 
 
-def run_processor(worker_id: int, config: RunConfig, tasks: Any, results: Any,
+def run_processor(worker_id: int, work: DecodeWork, tasks: Any, results: Any,
                   metrics: MetricsAggregator, abort: Any) -> None:
     """Process main: decode tasks until the reader's sentinel (None) or an abort."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the launcher decides how to stop
@@ -43,20 +43,20 @@ def run_processor(worker_id: int, config: RunConfig, tasks: Any, results: Any,
     leave_with_launcher()  # also from a blocked exit: see leave_with_launcher
     finished = False
     try:
-        finished = _process_tasks(worker_id, config, tasks, results, metrics, abort)
+        finished = _process_tasks(worker_id, work, tasks, results, metrics, abort)
     finally:
         if not finished:  # aborted, launcher gone, or an error: a result still buffered for
             results.cancel_join_thread()  # a queue nobody drains would block the exit
 
 
-def _process_tasks(worker_id: int, config: RunConfig, tasks: Any, results: Any,
+def _process_tasks(worker_id: int, work: DecodeWork, tasks: Any, results: Any,
                    metrics: MetricsAggregator, abort: Any) -> bool:
     """Decode until the reader's sentinel (True) or until the run is over without it."""
-    record = config.record()
-    plan = DecodePlan.compile(record, config.record_decode)
-    condition = config.condition(record)
-    prepare = loader_class(config.db_url, config.loader).prepare  # e.g. encode for COPY
-    with open_input(config.input_path) as buffer:
+    record = work.source.record()
+    plan = DecodePlan.compile(record, work.decode)
+    condition = work.source.condition(record)
+    prepare = class_of(work.loader_kind).prepare  # e.g. encode for COPY
+    with open_input(work.source.input_path) as buffer:
         data = np.frombuffer(buffer, dtype=np.uint8)
         while not abort.is_set() and launcher_alive():
             try:
@@ -66,7 +66,7 @@ def _process_tasks(worker_id: int, config: RunConfig, tasks: Any, results: Any,
             if task is None:
                 return True
             began = time.perf_counter()
-            result = process_task(task, worker_id, config, plan, data, condition)
+            result = process_task(task, worker_id, work, plan, data, condition)
             result = result._replace(rows=prepare(result.rows))
             metrics.add(worker_id, read=result.records, processed=result.rows.num_rows,
                         rejected=result.rejects.num_rows, discarded=result.discarded,
@@ -101,11 +101,11 @@ def leave_with_launcher() -> None:
     threading.Thread(target=watch, name="launcher-watch", daemon=True).start()
 
 
-def process_task(task: ChunkTask, worker_id: int, config: RunConfig, plan: DecodePlan,
+def process_task(task: ChunkTask, worker_id: int, work: DecodeWork, plan: DecodePlan,
                  data: np.ndarray, condition: Condition | None = None) -> ChunkResult:
     """Decode one chunk into staging rows and reject rows; the records that do not meet
     ``condition`` (``--when``) are discarded, their bytes kept for the discard file."""
-    framing = config.framing
+    framing = work.source.framing
     span = data[task.byte_offset:task.byte_offset + task.byte_length]
     if task.starts is None:
         lrecl = framing.lrecl or plan.record.size
@@ -118,7 +118,7 @@ def process_task(task: ChunkTask, worker_id: int, config: RunConfig, plan: Decod
     chunk = RawChunk(task.chunk_id, task.first_record_no, task.byte_offset, span, starts, lengths)
     decoded = decode_chunk(plan, chunk, framing, condition)
     n = decoded.batch.num_rows
-    lineage = [_repeat(config.run_id, n, pa.string()), _repeat(worker_id, n, pa.int32()),
+    lineage = [_repeat(work.run_id, n, pa.string()), _repeat(worker_id, n, pa.int32()),
                _repeat(task.chunk_id, n, pa.int32()), pa.array(decoded.record_no, pa.int64())]
     rows = pa.RecordBatch.from_arrays(
         lineage + list(decoded.batch.columns),
@@ -126,7 +126,7 @@ def process_task(task: ChunkTask, worker_id: int, config: RunConfig, plan: Decod
     rejects = decoded.rejects
     m = rejects.num_rows
     reject_rows = pa.RecordBatch.from_arrays([
-        _repeat(config.run_id, m, pa.string()), rejects.column("record_no"),
+        _repeat(work.run_id, m, pa.string()), rejects.column("record_no"),
         _repeat(task.chunk_id, m, pa.int32()), rejects.column("byte_offset"),
         rejects.column("field"), rejects.column("column"), rejects.column("field_offset"),
         rejects.column("reason"), rejects.column("raw_hex")], schema=REJECT_SCHEMA)
@@ -140,8 +140,8 @@ def process_task(task: ChunkTask, worker_id: int, config: RunConfig, plan: Decod
 
     return ChunkResult(task.chunk_id, worker_id, task.byte_offset, task.byte_length,
                        task.first_record_no, chunk.n_records, rows, reject_rows,
-                       original(rejected), content_hash(decoded.batch, config.hash_columns or ()),
-                       column_totals(decoded.batch, config.money_columns or ()),
+                       original(rejected), content_hash(decoded.batch, work.hash_columns),
+                       column_totals(decoded.batch, work.money_columns),
                        len(discarded), original(discarded), decoded.nulled)
 
 

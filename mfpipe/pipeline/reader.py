@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Collection
 from typing import Any
 
-from mfpipe.pipeline.config import RunConfig
+from mfpipe.pipeline.spec import JobSpec
 from mfpipe.pipeline.process import selected_chunks
 from mfpipe.pipeline.source import open_input
 from mfpipe.pipeline.tasks import ChunkTask
@@ -23,13 +23,14 @@ POLL_S = 0.2
 class Reader(threading.Thread):
     """Queues one task per chunk, then one sentinel per processor."""
 
-    def __init__(self, config: RunConfig, tasks: Any, should_stop: Callable[[], bool],
+    def __init__(self, config: JobSpec, tasks: Any, should_stop: Callable[[], bool],
                  abort: Any, done_chunks: Collection[int] = ()) -> None:
         super().__init__(name="reader", daemon=True)
-        self.path, self.framing, self.chunk_records = (config.input_path, config.framing,
-                                                       config.chunk_records)
-        self.window = config.window
-        self.tasks, self.processors, self.should_stop = tasks, config.processors, should_stop
+        self.path, self.framing = config.source.input_path, config.source.framing
+        self.chunk_records = config.execution.chunk_records
+        self.window = config.source.window
+        self.tasks, self.processors = tasks, config.execution.processors
+        self.should_stop = should_stop
         self.abort = abort
         self.done_chunks = set(done_chunks)
         self.records = 0  # source records read so far (skipped ones aside)

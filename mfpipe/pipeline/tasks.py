@@ -12,6 +12,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import pyarrow as pa
 
+from mfpipe.db.explorer import ChunkRecord
+
 
 class ChunkTask(NamedTuple):
     """A chunk to decode: where it lies and, for variable records, where each record starts."""
@@ -54,8 +56,7 @@ class Committed(NamedTuple):
     discarded: int = 0
 
     @classmethod
-    def of(cls, ledger_row: Any) -> Committed:
-        """From an ``mfp_chunk`` row."""
-        return cls(int(ledger_row["worker_id"]), int(ledger_row["last_record_no"])
-                   - int(ledger_row["first_record_no"]) + 1, int(ledger_row["rows_loaded"]),
-                   int(ledger_row["rows_rejected"]), int(ledger_row["rows_discarded"]))
+    def of(cls, chunk: ChunkRecord) -> Committed:
+        """From the chunk's ledger row."""
+        return cls(chunk.worker_id, chunk.records, chunk.rows_loaded, chunk.rows_rejected,
+                   chunk.rows_discarded)

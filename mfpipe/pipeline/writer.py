@@ -23,16 +23,16 @@ from mfpipe.db.runs import utcnow
 from mfpipe.db.urls import session_url
 from mfpipe.errors import (DatabaseUnavailableError, LoadError, MfpipeError,
                            TransientLoadError)
-from mfpipe.pipeline.config import RunConfig
 from mfpipe.pipeline.metrics import MetricsAggregator
 from mfpipe.pipeline.processor import launcher_alive, leave_with_launcher
+from mfpipe.pipeline.spec import WriteWork
 from mfpipe.pipeline.tasks import ChunkResult, Committed
 
 POLL_S = 0.2
 log = structlog.get_logger()
 
 
-def run_writers(config: RunConfig, staging: str, results: Any, events: Any,
+def run_writers(work: WriteWork, staging: str, results: Any, events: Any,
                 metrics: MetricsAggregator, abort: Any) -> None:
     """Process main: start the writer threads and wait for them; exit 1 if one failed."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -41,9 +41,9 @@ def run_writers(config: RunConfig, staging: str, results: Any, events: Any,
     bad_lock = threading.Lock()
     failed = threading.Event()
     threads = [threading.Thread(target=_write_loop, name=f"writer-{i + 1}", daemon=True,
-                                args=(config, staging, results, events, metrics, abort, bad_lock,
+                                args=(work, staging, results, events, metrics, abort, bad_lock,
                                       failed))
-               for i in range(config.writers)]
+               for i in range(work.writers)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -52,12 +52,12 @@ def run_writers(config: RunConfig, staging: str, results: Any, events: Any,
         raise SystemExit(1)
 
 
-def _write_loop(config: RunConfig, staging: str, results: Any, events: Any,
+def _write_loop(work: WriteWork, staging: str, results: Any, events: Any,
                 metrics: MetricsAggregator, abort: Any, bad_lock: threading.Lock,
                 failed: threading.Event) -> None:
     loader: BulkLoader | None = None
     try:
-        loader = _retrying(config, "connect")(_open_loader, config)  # as the first chunk decodes
+        loader = _retrying(work, "connect")(_open_loader, work)  # as the first chunk decodes
         while not abort.is_set() and not failed.is_set() and launcher_alive():
             try:
                 result = results.get(timeout=POLL_S)
@@ -65,11 +65,11 @@ def _write_loop(config: RunConfig, staging: str, results: Any, events: Any,
                 continue
             if result is None:
                 return
-            loader = _commit_with_retry(config, staging, result, loader)
+            loader = _commit_with_retry(work, staging, result, loader)
             metrics.add(result.worker_id, written=result.rows.num_rows, batches=1)
             metrics.cpu("writer")
-            for path, data in ((config.bad_path, result.bad_bytes),
-                               (config.discard_path, result.discard_bytes)):
+            for path, data in ((work.bad_path, result.bad_bytes),
+                               (work.discard_path, result.discard_bytes)):
                 if data:
                     with bad_lock, open(path, "ab") as out:
                         out.write(data)
@@ -88,15 +88,15 @@ def _write_loop(config: RunConfig, staging: str, results: Any, events: Any,
             loader.close()
 
 
-def _commit_with_retry(config: RunConfig, staging: str, result: ChunkResult,
+def _commit_with_retry(work: WriteWork, staging: str, result: ChunkResult,
                        loader: BulkLoader | None) -> BulkLoader:
     """Write one chunk; on a transient error reconnect and redo the whole transaction."""
     current = [loader]
 
     def attempt() -> None:
-        loader = current[0] = current[0] or _open_loader(config)
+        loader = current[0] = current[0] or _open_loader(work)
         try:
-            _write_chunk(loader, staging, result, config.run_id)
+            _write_chunk(loader, staging, result, work.run_id)
         except (TransientLoadError, DatabaseUnavailableError):
             if current[0] is not None:
                 current[0].rollback()
@@ -104,23 +104,23 @@ def _commit_with_retry(config: RunConfig, staging: str, result: ChunkResult,
             current[0] = None
             raise
 
-    _retrying(config, result.chunk_id)(attempt)
+    _retrying(work, result.chunk_id)(attempt)
     assert current[0] is not None
     return current[0]
 
 
-def _open_loader(config: RunConfig) -> BulkLoader:
+def _open_loader(work: WriteWork) -> BulkLoader:
     """A loader whose database session is named after the run (see ``session_url``)."""
-    options = {"direct_path": True} if config.direct_path else {}
-    return open_loader(session_url(config.db_url, config.run_id), config.loader, **options)
+    options = {"direct_path": True} if work.direct_path else {}
+    return open_loader(session_url(work.db_url, work.run_id), work.loader, **options)
 
 
-def _retrying(config: RunConfig, chunk: int | str) -> tenacity.Retrying:
+def _retrying(work: WriteWork, chunk: int | str) -> tenacity.Retrying:
     """Transient database errors retried with exponential backoff for ``--retry-seconds``."""
     return tenacity.Retrying(
         retry=tenacity.retry_if_exception_type((TransientLoadError, DatabaseUnavailableError)),
         wait=tenacity.wait_exponential(multiplier=0.5, max=10),
-        stop=tenacity.stop_after_delay(config.retry_s), reraise=True,
+        stop=tenacity.stop_after_delay(work.retry_s), reraise=True,
         before_sleep=lambda state: log.warning("database error, retrying", chunk=chunk,
                                                attempt=state.attempt_number,
                                                error=str(state.outcome and

@@ -27,11 +27,11 @@ SHOWN = 5  # chunks and records named in a check's details
 
 def content_checks(subject: RunSubject) -> list[CheckResult]:
     """Check #5 of ARCHITECTURE.md: processors = staging, and staging = final."""
-    columns = subject.config.hash_columns or ()
+    columns = subject.config.proof.hash_columns or ()
     if not columns:
         return []
     per_chunk = {c: (m.rows, m.content_hash) for c, m in subject.staged_by("chunk").items()}
-    ledger = {int(c["chunk_id"]): (int(c["rows_loaded"]), int(c["content_hash"]))
+    ledger = {int(c.chunk_id): (int(c.rows_loaded), int(c.content_hash))
               for c in subject.ledger}
     expected = (sum(n for n, _ in ledger.values()), combine(h for _, h in ledger.values()))
     actual = (subject.staged.rows, subject.staged.content_hash)
@@ -45,7 +45,7 @@ def content_checks(subject: RunSubject) -> list[CheckResult]:
 
 
 def _row(subject: RunSubject, table: sa.Table) -> sa.ColumnElement:
-    return canonical_row(table, subject.types, subject.config.hash_columns or (),
+    return canonical_row(table, subject.types, subject.config.proof.hash_columns or (),
                          subject.store.dialect, subject.nul_free)
 
 
@@ -62,7 +62,7 @@ def _check(name: str, expected: tuple[int, int], actual: tuple[int, int],
 def _narrow_chunks(subject: RunSubject, ledger: dict[int, tuple[int, int]],
                    staging: dict[int, tuple[int, int]]) -> tuple[str, ...]:
     """Name the chunks (and their workers) that differ, then the records inside them."""
-    workers = {int(c["chunk_id"]): int(c["worker_id"]) for c in subject.ledger}
+    workers = {int(c.chunk_id): int(c.worker_id) for c in subject.ledger}
     differing = sorted(c for c in set(ledger) | set(staging) if ledger.get(c) != staging.get(c))
     lines = [f"{len(differing)} chunk(s) differ; workers "
              f"{sorted({workers.get(c, -1) for c in differing})}"]
@@ -103,15 +103,16 @@ def _narrow_records(subject: RunSubject, chunk_ids: list[int]) -> list[str]:
 def _decode_chunks(subject: RunSubject, chunk_ids: set[int]) -> list[tuple[int, int]]:
     """(record_no, digest) of every valid record of the given chunks, as a processor saw them."""
     config = subject.config
+    source = config.source
     plan = DecodePlan.compile(subject.record, config.record_decode)
-    condition = config.condition(subject.record)
+    condition = source.condition(subject.record)
     found: list[tuple[int, int]] = []
-    with open_input(config.input_path) as buffer:
-        for chunk, _ in selected_chunks(buffer, config.framing, config.chunk_records,
-                                        config.window, config.input_path):
+    with open_input(source.input_path) as buffer:
+        for chunk, _ in selected_chunks(buffer, source.framing, config.execution.chunk_records,
+                                        source.window, source.input_path):
             if chunk.chunk_id in chunk_ids:
-                batch = decode_chunk(plan, chunk, config.framing, condition)
-                digests = row_digests(canonical_rows(batch.batch, config.hash_columns or ()))
+                batch = decode_chunk(plan, chunk, source.framing, condition)
+                digests = row_digests(canonical_rows(batch.batch, config.proof.hash_columns or ()))
                 found += zip(batch.record_no.tolist(), (int(d) for d in digests))
             if chunk.chunk_id >= max(chunk_ids):
                 break
@@ -120,7 +121,7 @@ def _decode_chunks(subject: RunSubject, chunk_ids: set[int]) -> list[tuple[int, 
 
 def _keys(subject: RunSubject, records: list[int]) -> str:
     """The key values of some records, for an operator to look them up."""
-    key = subject.config.key
+    key = subject.config.target.key
     if not key:
         return ""
     staging = subject.staging
@@ -133,7 +134,7 @@ def _keys(subject: RunSubject, records: list[int]) -> str:
 
 def _narrow_keys(subject: RunSubject) -> tuple[str, ...]:
     """Pair staging's promoted rows with the final rows by key; name the keys that differ."""
-    key = subject.config.key
+    key = subject.config.target.key
     if not key:
         return ("no key: final rows cannot be paired with staging rows (give the job a key)",)
     dialect = subject.store.dialect

@@ -15,8 +15,8 @@ from mfpipe.recon.subject import RunSubject
 def count_checks(subject: RunSubject) -> list[CheckResult]:
     """Checks #1 and #3 of ARCHITECTURE.md."""
     run = subject.run
-    read, loaded, rejected, discarded = (int(run[k] or 0) for k in (
-        "records_read", "records_loaded", "records_rejected", "records_discarded"))
+    read, loaded, rejected, discarded = (int(n or 0) for n in (
+        run.records_read, run.records_loaded, run.records_rejected, run.records_discarded))
     by_worker = {w: m.rows for w, m in subject.staged_by("worker").items()}
     rejects = subject.store.reject_count(subject.run_id, subject.connection)
     checks = [

@@ -21,12 +21,12 @@ METRICS = ("read", "loaded", "rejected", "elapsed_s")
 
 def history(subject: RunSubject) -> list[HistoryEntry]:
     """The last completed runs of the job before this one, newest first."""
-    runs = subject.store.runs(job=subject.run["job"], status=COMPLETED,
-                              before=subject.run["started_at"], limit=RUNS)
-    return [HistoryEntry(r["run_id"], r["started_at"].isoformat(timespec="seconds"),
-                         r["status"], int(r["records_read"] or 0),
-                         int(r["records_loaded"] or 0), int(r["records_rejected"] or 0),
-                         float(r["elapsed_s"] or 0.0)) for r in runs]
+    runs = subject.store.runs(job=subject.run.job, status=COMPLETED,
+                              before=subject.run.started_at, limit=RUNS)
+    return [HistoryEntry(r.run_id, r.started_at.isoformat(timespec="seconds"),
+                         r.status, int(r.records_read or 0),
+                         int(r.records_loaded or 0), int(r.records_rejected or 0),
+                         float(r.elapsed_s or 0.0)) for r in runs]
 
 
 def history_stats(subject: RunSubject, entries: list[HistoryEntry]) -> list[HistoryStat]:
@@ -34,8 +34,8 @@ def history_stats(subject: RunSubject, entries: list[HistoryEntry]) -> list[Hist
     if not entries:
         return []
     run = subject.run
-    today = {"read": run["records_read"], "loaded": run["records_loaded"],
-             "rejected": run["records_rejected"], "elapsed_s": run["elapsed_s"]}
+    today = {"read": run.records_read, "loaded": run.records_loaded,
+             "rejected": run.records_rejected, "elapsed_s": run.elapsed_s}
     stats = []
     for metric in METRICS:
         values = [float(getattr(e, metric)) for e in entries]

@@ -54,8 +54,8 @@ def measure(subject: RunSubject, table: sa.Table, where: sa.ColumnElement,
     also counting the rows that meet each of ``flags`` (a business rule's violations: the
     rows are read once for all of them)."""
     dialect = subject.store.dialect
-    hashed = subject.config.hash_columns or ()
-    money = subject.config.money_columns or ()
+    hashed = subject.config.proof.hash_columns or ()
+    money = subject.config.proof.money_columns or ()
     aggregates: list[sa.ColumnElement[Any]] = [sa.func.count()]
     if hashed:
         aggregates.append(digest_sum(canonical_row(table, subject.types, hashed, dialect,

@@ -89,8 +89,8 @@ def _publish(store: RunStore, subject: RunSubject, running: list[Any],
         staged = pool.submit(staging_side, store.url, run_id)
         with store.connect() as connection, connection.begin() as transaction:
             running.append(connection.connection.dbapi_connection)
-            promote(connection, subject.staging, subject.final, run_id, subject.config.key,
-                    subject.config.replaces)
+            promote(connection, subject.staging, subject.final, run_id, subject.config.target.key,
+                    subject.config.target.replaces)
             subject.connection = connection
             subject.final_measure  # noqa: B018 (measured now, inside the transaction)
             side, cpu_elsewhere = staged.result()
@@ -102,7 +102,7 @@ def _publish(store: RunStore, subject: RunSubject, running: list[Any],
                 raise _stopped(run_id)  # rolls the transaction back
             if report.passed:
                 store.save_checks(run_id, [stored(c) for c in report.checks], connection)
-                store.complete(connection, run_id, subject.config.replaces)
+                store.complete(connection, run_id, subject.config.target.replaces)
             else:
                 transaction.rollback()
             subject.connection = None
@@ -116,7 +116,7 @@ def _cancelled(store: RunStore, run_id: str) -> bool:
         run = store.run(run_id)
     except Exception:  # the database's trouble shows in the publishing transaction
         return False
-    return run is not None and run["status"] == STOPPING
+    return run is not None and run.status == STOPPING
 
 
 def _cancel(raw: Any) -> None:

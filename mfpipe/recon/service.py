@@ -74,7 +74,7 @@ class ReconciliationService:
             facts.worker_stats(subject, attempts), facts.attempt_info(attempts),
             facts.reject_groups(subject), entries, history_stats(subject, entries),
             facts.restart_hint(subject), utcnow().isoformat(timespec="seconds") + "Z",
-            [note for note in (subject.config.copybook_drift(),) if note])
+            [note for note in (subject.config.source.copybook_drift(),) if note])
 
     def _refuse_purged(self, run_id: str) -> None:
         """A run whose staging rows were purged cannot be checked again."""

@@ -18,6 +18,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from mfpipe.codec import DecodePlan
+from mfpipe.db.explorer import ChunkRecord, RunRecord
 from mfpipe.db.promote import promoted_rows
 from mfpipe.db.rules import Rule
 from mfpipe.db.runs import RunStore
@@ -25,7 +26,7 @@ from mfpipe.db.schema import final_table, staging_table
 from mfpipe.db.violations import Violations, row_condition, violations
 from mfpipe.errors import EXIT_NO_INPUT, RunError
 from mfpipe.layout import Category, RecordLayout
-from mfpipe.pipeline.config import RunConfig, config_from_options
+from mfpipe.pipeline.spec import JobSpec, spec_from_options
 from mfpipe.recon.measures import Measure, measure
 
 
@@ -34,13 +35,13 @@ class RunSubject:
     """A run with its config, layout, tables and chunk ledger."""
 
     store: RunStore
-    run: dict[str, Any]
-    config: RunConfig
+    run: RunRecord
+    config: JobSpec
     record: RecordLayout
     schema: pa.Schema
     staging: sa.Table
     final: sa.Table
-    ledger: list[dict[str, Any]]
+    ledger: list[ChunkRecord]
     # while the run is being published: the publishing transaction, which every query of
     # the subject then goes through (it alone sees the promoted rows)
     connection: sa.Connection | None = None
@@ -52,19 +53,19 @@ class RunSubject:
         if run is None:
             raise RunError(run_id, "no such run in this database (see `mfpipe runs list`)",
                            EXIT_NO_INPUT)
-        config = config_from_options(run["options"], store.url)
-        record = config.record()
-        schema = DecodePlan.compile(record, config.decode).schema
+        config = spec_from_options(run.options, store.url)
+        record = config.source.record()
+        schema = DecodePlan.compile(record, config.source.decode).schema
         metadata = sa.MetaData()
         staging = staging_table(metadata, record.table, schema, store.dialect,
-                                run.get("staging_table") or config.staging_table)
-        final = final_table(metadata, run.get("final_table") or config.final_table
-                            or record.table, schema, store.dialect, config.key)
+                                run.staging_table or config.target.staging_table)
+        final = final_table(metadata, run.final_table or config.target.final_table
+                            or record.table, schema, store.dialect, config.target.key)
         return cls(store, run, config, record, schema, staging, final, store.ledger(run_id))
 
     @property
     def run_id(self) -> str:
-        return str(self.run["run_id"])
+        return self.run.run_id
 
     @property
     def types(self) -> dict[str, pa.DataType]:
@@ -75,10 +76,10 @@ class RunSubject:
     def nul_free(self) -> bool:
         """No hashed string can hold U+0000: the run turned low-values in text fields into
         spaces or rejects (the default), and no hashed column is national (PIC N)."""
-        if self.config.decode.low_values == "keep":
+        if self.config.source.decode.low_values == "keep":
             return False
         national = {f.column for f in self.record.fields if f.category is Category.NATIONAL}
-        return not national.intersection(self.config.hash_columns or ())
+        return not national.intersection(self.config.proof.hash_columns or ())
 
     @property
     def in_staging(self) -> sa.ColumnElement:
@@ -88,7 +89,7 @@ class RunSubject:
     @property
     def promoted(self) -> sa.ColumnElement:
         """The run's staging rows that promotion takes (the latest per key)."""
-        return promoted_rows(self.staging, self.run_id, self.config.key)
+        return promoted_rows(self.staging, self.run_id, self.config.target.key)
 
     @property
     def in_final(self) -> sa.ColumnElement:
@@ -98,7 +99,7 @@ class RunSubject:
     @property
     def metrics(self) -> dict[int, dict[str, int]]:
         """The MetricsAggregator's per-worker counts as the run recorded them."""
-        return {int(k): v for k, v in json.loads(self.run.get("metrics") or "{}").items()}
+        return {int(k): v for k, v in json.loads(self.run.metrics or "{}").items()}
 
     @cached_property
     def staging_chunks(self) -> dict[tuple[int, int], Measure]:
@@ -133,14 +134,14 @@ class RunSubject:
         """All of the run's staging rows (an empty file's run has none: zero rows, zero
         totals, no rule broken)."""
         if not self.staging_chunks:
-            return Measure(0, 0, {m: Decimal(0) for m in self.config.money_columns or ()},
+            return Measure(0, 0, {m: Decimal(0) for m in self.config.proof.money_columns or ()},
                            (0,) * len(self.row_rules))
         return Measure.combined(self.staging_chunks.values())
 
     @cached_property
     def promoted_measure(self) -> Measure:
         """The staging rows promotion takes: all of them, unless a key repeats in the file."""
-        if self.config.key and self.scalar(
+        if self.config.target.key and self.scalar(
                 sa.select(sa.func.count()).where(self.promoted)) != self.staged.rows:
             return measure(self, self.staging, self.promoted)[()]
         return self.staged
@@ -168,11 +169,11 @@ class RunSubject:
         rule itself); then an allowed-values rule (warn) for each loaded field whose
         level-88 conditions list single VALUEs (unless the job names the same rule, or asked
         for none: ``--no-88-rules``)."""
-        rules = list(self.config.rules)
-        key = Rule("unique", self.config.key, (), self.config.duplicate_keys)
-        if self.config.key and key.name not in {r.name for r in rules}:
+        rules = list(self.config.proof.rules)
+        key = Rule("unique", self.config.target.key, (), self.config.target.duplicate_keys)
+        if self.config.target.key and key.name not in {r.name for r in rules}:
             rules.insert(0, key)
-        if self.config.condition_rules:
+        if self.config.proof.condition_rules:
             named = {r.name for r in rules}
             rules += [r for r in condition_rules(self.record) if r.name not in named]
         return rules

@@ -18,10 +18,10 @@ from mfpipe.recon.subject import RunSubject
 
 def total_checks(subject: RunSubject) -> list[CheckResult]:
     """Check #4 of ARCHITECTURE.md: one staging and one final check per money column."""
-    columns = subject.config.money_columns or ()
+    columns = subject.config.proof.money_columns or ()
     from_ledger = {c: Decimal(0) for c in columns}
     for chunk in subject.ledger:
-        for column, total in json.loads(chunk["totals"]).items():
+        for column, total in json.loads(chunk.totals).items():
             if column in from_ledger:
                 from_ledger[column] += Decimal(total)
     checks = []
@@ -41,12 +41,12 @@ def _differing_chunks(subject: RunSubject, column: str) -> tuple[str, ...]:
     found = {c: m.totals[column] for c, m in subject.staged_by("chunk").items()}
     lines = []
     for chunk in subject.ledger:
-        chunk_id = int(chunk["chunk_id"])
-        expected = Decimal(json.loads(chunk["totals"]).get(column, "0"))
+        chunk_id = chunk.chunk_id
+        expected = Decimal(json.loads(chunk.totals).get(column, "0"))
         actual = found.pop(chunk_id, Decimal(0))
         if expected != actual:
-            lines.append(f"chunk {chunk_id} (worker {chunk['worker_id']}, records "
-                         f"{chunk['first_record_no']}-{chunk['last_record_no']}): processor "
+            lines.append(f"chunk {chunk_id} (worker {chunk.worker_id}, records "
+                         f"{chunk.first_record_no}-{chunk.last_record_no}): processor "
                          f"{expected:f}, staging {actual:f}")
     lines += [f"chunk {c}: {v:f} in staging, but not in the ledger" for c, v in found.items()]
     return tuple(lines[:SHOWN]) + ((f"... {len(lines) - SHOWN} more",) if len(lines) > SHOWN

@@ -24,19 +24,19 @@ from mfpipe.recon.subject import RunSubject
 def trailer_checks(subject: RunSubject) -> list[CheckResult]:
     """Check #2 of ARCHITECTURE.md, where the job names a trailer record."""
     config = subject.config
-    if not config.trailer_record:
+    if not config.proof.trailer_record:
         return []
-    record = config.record(config.trailer_record)
+    record = config.source.record(config.proof.trailer_record)
     values = _decode(subject, record)
     if values is None:
         return [CheckResult("trailer", "trailer", "a valid trailer record", "invalid bytes",
-                            False, details=(f"trailer bytes: {subject.run['trailer_hex']}",))]
+                            False, details=(f"trailer bytes: {subject.run.trailer_hex}",))]
     checks = []
-    if config.trailer_count:
-        checks.append(_count_check(subject, values[config.trailer_count]))
-    rejected = int(subject.run["records_rejected"] or 0)
-    rejected += int(subject.run["records_discarded"] or 0)
-    for trailer_column, column in config.trailer_totals:
+    if config.proof.trailer_count:
+        checks.append(_count_check(subject, values[config.proof.trailer_count]))
+    rejected = int(subject.run.records_rejected or 0)
+    rejected += int(subject.run.records_discarded or 0)
+    for trailer_column, column in config.proof.trailer_totals:
         expected = Decimal(values[trailer_column] or 0)
         loaded = _loaded_total(subject, column)
         actual, hashed = _as_trailer_holds(loaded, record.field(trailer_column))
@@ -56,10 +56,10 @@ def _count_check(subject: RunSubject, expected: Any) -> CheckResult:
     (``--skip-records``); a run that read part of the file (``--load-records``) cannot
     prove the count: a warning says so, never a pass."""
     run = subject.run
-    seen = int(run["records_read"] or 0) + int(run["records_skipped"] or 0)
-    if subject.config.load_records:
+    seen = int(run.records_read or 0) + int(run.records_skipped or 0)
+    if subject.config.source.load_records:
         return CheckResult("trailer_count", "trailer", str(expected), f"{seen} read", False,
-                           "warn", details=(f"--load-records {subject.config.load_records} "
+                           "warn", details=(f"--load-records {subject.config.source.load_records} "
                                             "read part of the file: the trailer's count "
                                             "cannot be checked",))
     return CheckResult("trailer_count", "trailer", str(expected), str(seen), expected == seen,
@@ -68,17 +68,18 @@ def _count_check(subject: RunSubject, expected: Any) -> CheckResult:
 
 def _decode(subject: RunSubject, record: RecordLayout) -> dict[str, Any] | None:
     """The trailer's values by column, or None when its bytes do not decode."""
-    raw = bytes.fromhex(subject.run["trailer_hex"] or "")[:record.size]
+    raw = bytes.fromhex(subject.run.trailer_hex or "")[:record.size]
     matrix = np.frombuffer(raw.ljust(record.size, b"\x40"), dtype=np.uint8).reshape(1, -1)
-    plan = DecodePlan.compile(record, subject.config.decode)
+    plan = DecodePlan.compile(record, subject.config.source.decode)
     decoded = plan.decode(matrix, 0, np.zeros(1, dtype=np.int64))
     if decoded.batch.num_rows == 0:
         return None
     row = decoded.batch.to_pylist()[0]
-    for name in [subject.config.trailer_count, *(t for t, _ in subject.config.trailer_totals)]:
+    proof = subject.config.proof
+    for name in [proof.trailer_count, *(t for t, _ in proof.trailer_totals)]:
         if name and name not in row:
             raise ConfigError(f"trailer column {name!r} is not in record "
-                              f"{subject.config.trailer_record}")
+                              f"{subject.config.proof.trailer_record}")
     return row
 
 
@@ -86,7 +87,7 @@ def _loaded_total(subject: RunSubject, column: str) -> Decimal:
     """The column's total over the run's staging rows (already measured for money columns)."""
     if column not in subject.staging.c:
         raise ConfigError(f"trailer total names column {column!r}, which the layout lacks")
-    if column in (subject.config.money_columns or ()):
+    if column in (subject.config.proof.money_columns or ()):
         return subject.staged.totals[column]
     with subject.store.connect() as connection:
         return exact_sums(connection, [(subject.staging.c[column], subject.types[column])],

@@ -6,6 +6,7 @@ chunk), so every decision is checked against exactly the state it is about.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 
@@ -62,7 +63,7 @@ def ask(store: RunStore, mode: str = "run", run_id: str = "new", sha: str = TODA
 def status(store: RunStore, run_id: str) -> tuple[str, str | None]:
     run = store.run(run_id)
     assert run is not None
-    return run["status"], run["superseded_by"]
+    return run.status, run.superseded_by
 
 
 class TestRun:
@@ -238,10 +239,11 @@ class TestRaces:
         the recovery: the recovery changes nothing and reports the real status (it used to
         be taken for FAILED, and the published run resumed)."""
         from mfpipe.db.registry import recover_if_dead
+        from mfpipe.db.status import RunStatus
 
         add_run(store, "r1", "COMPLETED")
-        stale = {**store.run("r1"), "status": "STARTED",
-                 "heartbeat_at": utcnow() - dt.timedelta(hours=1)}
+        stale = dataclasses.replace(store.run("r1"), status=RunStatus.STARTED,
+                                    heartbeat_at=utcnow() - dt.timedelta(hours=1))
         with store.engine.begin() as c:
             assert recover_if_dead(c, stale, TTL) == "COMPLETED"
         assert status(store, "r1") == ("COMPLETED", None)

@@ -22,7 +22,7 @@ from tests.recon.conftest import LAYOUT, OPTIONS, keyed_file
 from tests.support import wait_for_commits
 
 __all__ = ["LAYOUT", "keyed_file", "launcher", "wait_for_commits", "RUN_ARGS",
-           "file_fingerprint", "final_fingerprint", "descendants_of", "wait_gone"]
+           "file_fingerprint", "final_fingerprint", "descendants_of", "wait_gone", "main_json"]
 
 RUN_ARGS = ["--layout", LAYOUT, "--date", "open_date=YYYYMMDD", "--key", "cust_id",
             "--processors", "2", "--writers", "1"]
@@ -51,7 +51,7 @@ def final_fingerprint(db_url: str, run_id: str) -> tuple[int, int]:
     """(rows, content hash) of what the final table holds for the run, computed in SQL."""
     store = RunStore(db_url)
     subject = RunSubject.load(store, run_id)
-    row = canonical_row(subject.final, subject.types, subject.config.hash_columns,
+    row = canonical_row(subject.final, subject.types, subject.config.proof.hash_columns,
                         store.dialect)
     count, total = subject.rows(sa.select(sa.func.count(), digest_sum(row, store.dialect))
                                 .where(subject.in_final))[0]
@@ -84,3 +84,10 @@ def wait_gone(pids: list[int], timeout: float = 15) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"processes {pids} outlived their launcher by {timeout} s")
+
+
+def main_json(args: list[str], cwd) -> tuple[int, dict]:
+    """`mfpipe ARGS --json` in a process of its own: its exit code and summary."""
+    done = subprocess.run([sys.executable, "-c", CLI, *args, "--json"], capture_output=True,
+                          text=True, cwd=cwd, timeout=300)
+    return done.returncode, last_json(done.stdout)

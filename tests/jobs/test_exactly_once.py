@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from mfpipe.cli import main
+from mfpipe.db.explorer import RunRecord
 from mfpipe.db.runs import RunStore
 from tests.jobs.support import LAYOUT, keyed_file, last_json, launcher, wait_for_commits
 from tests.support import query
@@ -33,7 +34,7 @@ def final_rows(db_url: str) -> dict[str, int]:
     return found
 
 
-def run_row(db_url: str, run_id: str) -> dict:
+def run_row(db_url: str, run_id: str) -> RunRecord:
     store = RunStore(db_url)
     run = store.run(run_id)
     store.close()
@@ -56,7 +57,7 @@ class TestNights:
         code, again = cli(capsys, db_url, "reprocess", str(path))
         assert code == 0 and again["reconciliation"]["passed"], again
         assert final_rows(db_url) == {nights[0]: 1_000, nights[1]: 1_000, again["run_id"]: 1_000}
-        assert run_row(db_url, nights[2])["status"] == "ABANDONED"
+        assert run_row(db_url, nights[2]).status == "ABANDONED"
         assert cli(capsys, db_url, "run", "--input", str(path))[0] == 99
 
     def test_a_corrected_resend_names_the_run_it_replaces(self, tmp_path, db_url, capsys):
@@ -72,7 +73,7 @@ class TestNights:
         code, fixed = cli(capsys, db_url, "reprocess", str(path), "--replace", monday)
         assert code == 0
         assert final_rows(db_url) == {fixed["run_id"]: 900}
-        assert run_row(db_url, monday)["superseded_by"] == fixed["run_id"]
+        assert run_row(db_url, monday).superseded_by == fixed["run_id"]
 
 
 class TestStoppedRuns:
@@ -98,11 +99,11 @@ class TestStoppedRuns:
         attempts = store.attempts(stopped)
         run = store.run(stopped)
         store.close()
-        assert [(a["attempt"], a["status"], a["exit_code"]) for a in attempts] == [
+        assert [(a.attempt, a.status, a.exit_code) for a in attempts] == [
             (1, "STOPPED", 143), (2, "COMPLETED", 0)]
-        assert sum(a["records_loaded"] for a in attempts) == 40_000
-        assert run["elapsed_s"] == round(sum(a["elapsed_s"] for a in attempts), 3)
-        assert attempts[1]["elapsed_s"] >= attempts[1]["load_s"] + attempts[1]["publish_s"]
+        assert sum(a.records_loaded for a in attempts) == 40_000
+        assert run.elapsed_s == round(sum(a.elapsed_s for a in attempts), 3)
+        assert attempts[1].elapsed_s >= attempts[1].load_s + attempts[1].publish_s
 
     def test_an_abandoned_run_never_restarts(self, tmp_path, db_url, capsys):
         """`runs abandon` gives a stopped run up: `restart` refuses it (64) and the next
@@ -132,7 +133,7 @@ class TestStoppedRuns:
         assert code == 64 and "rules" in refused["message"], refused
         code, done = cli(capsys, db_url, "reprocess", path)
         assert code == 0 and final_rows(db_url) == {done["run_id"]: 1_000}
-        assert run_row(db_url, failed["run_id"])["status"] == "ABANDONED"
+        assert run_row(db_url, failed["run_id"]).status == "ABANDONED"
 
 
 class TestAtomicPublish:
@@ -235,7 +236,7 @@ class TestRestartOptions:
                      "--processors", "1", "--json"]) == 0
         done = last_json(capsys.readouterr().out)
         assert done["counts"]["rejected"] == 30 and done["attempt"] == 2
-        assert run_row(db_url, failed["run_id"])["status"] == "COMPLETED"
+        assert run_row(db_url, failed["run_id"]).status == "COMPLETED"
         from mfpipe.errors import RunError
         from mfpipe.jobs.restart import restart_run
 
@@ -283,11 +284,11 @@ class TestTakenOver:
         from mfpipe.db.control import mfp_run
         from mfpipe.framing import FramingOptions
         from mfpipe.jobs.load import load_file
-        from mfpipe.pipeline.config import RunConfig
+        from mfpipe.pipeline.spec import JobSpec
         from tests.recon.conftest import OPTIONS
 
         path = keyed_file(tmp_path / "in.dat", 200_000)
-        config = RunConfig(LAYOUT, path, db_url, FramingOptions("FB", lrecl=100), OPTIONS,
+        config = JobSpec.of(LAYOUT, path, db_url, FramingOptions("FB", lrecl=100), OPTIONS,
                            chunk_records=500, writers=1, heartbeat_s=0.2)
 
         def take_over() -> None:

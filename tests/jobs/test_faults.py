@@ -4,6 +4,7 @@ two launchers at once, cancel, recover, files that change or vanish while read."
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import multiprocessing as mp
 import os
 import shutil
@@ -20,9 +21,9 @@ from mfpipe.db.runs import RunStore
 from mfpipe.framing import FramingOptions
 from mfpipe.jobs.load import load_file
 from mfpipe.jobs.restart import restart_run
-from mfpipe.pipeline.config import RunConfig
+from mfpipe.pipeline.spec import JobSpec
 from tests.jobs.support import (CLI, RUN_ARGS, descendants_of, file_fingerprint,
-                                final_fingerprint, keyed_file, last_json, launcher,
+                                final_fingerprint, keyed_file, last_json, launcher, main_json,
                                 wait_for_commits, wait_gone)
 from tests.conftest import FaultCluster
 from tests.recon.conftest import LAYOUT, OPTIONS
@@ -31,8 +32,8 @@ RECORDS, CHUNK = 60_000, 400  # 150 chunks: room for 20 kills a few commits apar
 
 
 
-def config(path: str, db_url: str) -> RunConfig:
-    return RunConfig(LAYOUT, path, db_url, FramingOptions("FB", lrecl=100), OPTIONS,
+def config(path: str, db_url: str) -> JobSpec:
+    return JobSpec.of(LAYOUT, path, db_url, FramingOptions("FB", lrecl=100), OPTIONS,
                      processors=2, writers=2, chunk_records=CHUNK, key=("cust_id",))
 
 
@@ -191,7 +192,7 @@ class TestOperatorCommands:
                        "1000"], db_url, 2, tmp_path)
         run_id = _only_run(db_url)
         assert main(["runs", "recover", "--db", db_url]) == 0
-        assert RunStore(db_url).run(run_id)["status"] == "FAILED"
+        assert RunStore(db_url).run(run_id).status == "FAILED"
         assert restart_run(run_id, db_url).status == "COMPLETED"
 
     def test_restart_ends_the_dead_launchers_sessions(self, tmp_path, postgres_url):
@@ -208,10 +209,11 @@ class TestOperatorCommands:
         run_id = _only_run(postgres_url)
         store = RunStore(postgres_url)
         ledger = store.ledger(run_id)
-        chunk = min(set(range(100)) - {c["chunk_id"] for c in ledger})
+        chunk = min(set(range(100)) - {c.chunk_id for c in ledger})
         leftover = create_engine(session_url(postgres_url, run_id)).connect()
         leftover.begin()
-        leftover.execute(mfp_chunk.insert().values({**ledger[0], "chunk_id": chunk}))
+        copied = {**dataclasses.asdict(ledger[0]), "chunk_id": chunk}
+        leftover.execute(mfp_chunk.insert().values(copied))
         restarted: list = []
         thread = threading.Thread(target=lambda: restarted.append(restart_run(run_id,
                                                                               postgres_url)))
@@ -269,7 +271,7 @@ class TestFailureAfterTheLoad:
         assert done["status"] == "COMPLETED" and done["reconciliation"]["passed"]
         assert final_fingerprint(db_url, failed["run_id"])[0] == 3_000
         assert final_fingerprint(db_url, first)[0] == 0
-        assert RunStore(db_url).run(first)["status"] == "ABANDONED"
+        assert RunStore(db_url).run(first).status == "ABANDONED"
 
     def test_a_publication_that_would_duplicate_rows_is_rolled_back(self, tmp_path, db_url,
                                                                     capsys):
@@ -318,10 +320,10 @@ class TestFailureAfterTheLoad:
         with store.engine.connect() as c:
             (run_id,) = c.execute(sa.text("SELECT run_id FROM mfp_run WHERE file = :f"),
                                   {"f": path}).scalars().all()
-        assert store.run(run_id)["status"] == "STARTED"
+        assert store.run(run_id).status == "STARTED"
         assert final_fingerprint(postgres_url, run_id)[0] == 0
         assert main(["runs", "recover", "--db", postgres_url]) == 0
-        assert store.run(run_id)["status"] == "FAILED"
+        assert store.run(run_id).status == "FAILED"
         store.end_sessions(run_id)  # what restart does first; the trigger can go after it
         with _admin(postgres_url) as c:
             c.execute(sa.text("DROP TRIGGER held ON customer_account"))
@@ -532,13 +534,6 @@ def _loaded_or_ended(process: subprocess.Popen, db: str, chunks: int,
                 return True
         time.sleep(0.1)
     return process.poll() is None
-
-
-def main_json(args: list[str], cwd) -> tuple[int, dict]:
-    """`mfpipe ARGS --json` in a process of its own: its exit code and summary."""
-    done = subprocess.run([sys.executable, "-c", CLI, *args, "--json"], capture_output=True,
-                          text=True, cwd=cwd, timeout=300)
-    return done.returncode, last_json(done.stdout)
 
 
 def test_a_full_disk_is_named_and_temporary(tmp_path, capsys):

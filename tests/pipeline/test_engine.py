@@ -20,7 +20,7 @@ from mfpipe.db.runs import RunStore, insert_run
 from mfpipe.framing import FramingOptions
 from mfpipe.layout import load_layout
 from mfpipe.pipeline import generate_file
-from mfpipe.pipeline.config import RunConfig
+from mfpipe.pipeline.spec import JobSpec
 from mfpipe.pipeline.engine import Engine
 from mfpipe.recon.subject import RunSubject
 from tests.support import ROOT, wait_for_commits
@@ -42,16 +42,16 @@ def config_for(tmp_path, db_url, framing, made, **overrides):
                   decode=OPTIONS, processors=2, writers=2, chunk_records=4_000,
                   bad_file=str(tmp_path / "in.bad"))
     values.update(overrides)
-    return RunConfig(**values)
+    return JobSpec.of(**values)
 
 
-def claimed(config: RunConfig) -> RunStore:
+def claimed(config: JobSpec) -> RunStore:
     """A store holding the run's first attempt, its row made as a claim makes it (the
     engine loads only into a claimed run)."""
-    store = RunStore(config.db_url)
+    store = RunStore(config.execution.db_url)
     store.prepare_control()
     with store.engine.begin() as c:
-        insert_run(c, config.run_id, job="engine-test", file=config.input_path)
+        insert_run(c, config.run_id, job="engine-test", file=config.source.input_path)
     store.lease(config.run_id, 1)
     return store
 
@@ -128,7 +128,7 @@ class TestLoad:
         counts, run = summary.counts, store.run(config.run_id)
         assert (counts["loaded"], counts["rejected"]) == (sum(c[1] for c in ledger),
                                                           sum(c[2] for c in ledger))
-        assert (run["records_loaded"], run["records_rejected"], run["chunks"]) == (
+        assert (run.records_loaded, run.records_rejected, run.chunks) == (
             counts["loaded"], len(rejects), len(ledger))
 
 

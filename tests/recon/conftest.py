@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -16,7 +16,7 @@ from mfpipe.db.runs import RunStore
 from mfpipe.framing import FramingOptions, write_records
 from mfpipe.jobs import load_file
 from mfpipe.layout import load_layout
-from mfpipe.pipeline.config import RunConfig
+from mfpipe.pipeline.spec import JobSpec
 from tests.support import ROOT
 
 LAYOUT = str(ROOT / "mfpipe/data/customer.cpy")
@@ -39,7 +39,7 @@ def keyed_file(path, n: int, seed: int = 5, first_key: int = 1) -> str:
 class LoadedRun:
     """A completed run and the handles a test needs to inspect or tamper with it."""
 
-    config: RunConfig
+    config: JobSpec
     summary: object
     store: RunStore
 
@@ -60,9 +60,9 @@ def load(tmp_path, db_url, n: int = 6_000, seed: int = 5, **overrides) -> Loaded
                   rules=(Rule.parse("unique:cust_id"), Rule.parse("not_null:cust_id")),
                   bad_file=str(tmp_path / "in.bad"))
     values.update(overrides)
-    config = RunConfig(**values)
+    config = JobSpec.of(**values)
     summary = load_file(config)
-    config = replace(config, run_id=summary.run_id)  # a resumed run keeps its own id
+    config = config.changed(run_id=summary.run_id)  # a resumed run keeps its own id
     store = RunStore(db_url)
     return LoadedRun(config, summary, store)
 

@@ -16,8 +16,8 @@ def entries(*loaded: int) -> list[HistoryEntry]:
 
 
 def tonight(read: int, elapsed: float = 11.0) -> SimpleNamespace:
-    return SimpleNamespace(run={"records_read": read, "records_loaded": read,
-                                "records_rejected": 0, "elapsed_s": elapsed})
+    return SimpleNamespace(run=SimpleNamespace(records_read=read, records_loaded=read,
+                                               records_rejected=0, elapsed_s=elapsed))
 
 
 class TestHistoryStats:

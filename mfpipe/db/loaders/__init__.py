@@ -9,8 +9,8 @@ from typing import Any
 from mfpipe.db.loaders.base import BulkLoader, Capabilities, LoadResult
 from mfpipe.db.urls import dialect_name
 
-__all__ = ["LOADERS", "BulkLoader", "Capabilities", "LoadResult", "loader_class", "loader_kind",
-           "open_loader"]
+__all__ = ["LOADERS", "BulkLoader", "Capabilities", "LoadResult", "class_of", "loader_class",
+           "loader_kind", "open_loader"]
 
 # kind -> (module, class); modules import their driver, so only the one in use is loaded
 LOADERS = {
@@ -33,7 +33,12 @@ def loader_kind(url: str, kind: str | None = None) -> str:
 
 def loader_class(url: str, kind: str | None = None) -> type[BulkLoader]:
     """The class of :func:`loader_kind`'s loader (its module and driver imported)."""
-    module, name = LOADERS[loader_kind(url, kind)]
+    return class_of(loader_kind(url, kind))
+
+
+def class_of(kind: str) -> type[BulkLoader]:
+    """The loader class of a kind that :func:`loader_kind` resolved."""
+    module, name = LOADERS[kind]
     return getattr(importlib.import_module(module), name)
 
 

@@ -107,8 +107,9 @@ def convert(copybook: str, input_path: str, output: str, chunk_records: int, pro
         click.echo(json.dumps(result.__dict__))
     else:
         click.echo(f"read {result.read} records from {result.input}: {result.written} written "
-                   f"to {result.output}, {result.rejected} rejected to {result.rejects_path} "
-                   f"({result.elapsed_s:.2f} s)")
+                   f"to {result.output}, {result.rejected} rejected to {result.rejects_path}"
+                   + (f", {result.other_segments} of other segments" if result.other_segments
+                      else "") + f" ({result.elapsed_s:.2f} s)")
         for column, fields in result.nulled.items():
             click.echo(f"  {column}: {fields} invalid value(s) written as NULL")
     if result.read and result.rejected == result.read:

@@ -17,7 +17,7 @@ from mfpipe.cli.output import print_summary
 from mfpipe.db.loaders import LOADERS
 from mfpipe.db.urls import DEFAULT_URL, redact, resolve
 from mfpipe.jobs.jobfile import read_job
-from mfpipe.jobs.launch import LaunchSummary, launch, matching_files
+from mfpipe.jobs.launch import LaunchSummary, launch, matching_files, segments_of
 from mfpipe.jobs.restart import restart_run
 from mfpipe.layout import load_layout
 from mfpipe.pipeline.spec import JobSpec
@@ -58,8 +58,11 @@ _LOAD_OPTIONS = [
     click.option("--direct-path", is_flag=True, help="Oracle: Direct Path Load (opt-in)."),
     click.option("--retry-seconds", type=click.FloatRange(min=0), default=60.0,
                  show_default=True, help="How long transient database errors are retried."),
+    click.option("--segments", is_flag=True,
+                 help="A multi-segment file: one load per branch bound with --branch, each "
+                      "with its own columns into its own tables (see --segment)."),
     click.option("--parallel-files", type=click.IntRange(min=1), default=1, show_default=True,
-                 help="Files of a glob loaded at the same time."),
+                 help="Files of a glob (and segments) loaded at the same time."),
     click.option("--stop-on-error", is_flag=True,
                  help="Do not start further files of a glob after one fails."),
     click.option("--heartbeat-ttl", type=click.FloatRange(min=1), default=60.0,
@@ -158,9 +161,10 @@ def _launch(opts: dict[str, Any], reprocess: bool, replace_runs: tuple[str, ...]
         direct_path=opts["direct_path"], retry_s=opts["retry_seconds"],
         keep_staging_days=opts["keep_staging_days"], **reconcile_settings(opts))
     files = [os.path.abspath(p) for p in matching_files(opts["input_path"])]
+    segments = segments_of(base) if opts["segments"] else ()
     summary = launch(base, files, lambda: Progress(bar=False if opts["as_json"] else None),
                      opts["parallel_files"], opts["stop_on_error"], reprocess,
-                     opts["heartbeat_ttl"], replace_runs)
+                     opts["heartbeat_ttl"], replace_runs, segments)
     if len(summary.runs) == 1 and not summary.not_started:
         _print(summary.runs[0], base.execution.db_url, opts["as_json"])
     else:

@@ -64,6 +64,9 @@ _SOURCE_OPTIONS = [
                  help="Decode a column as a date, e.g. open_date=YYYYMMDD (repeatable)."),
     click.option("--branch", "branches", multiple=True, metavar="BRANCH=COLUMN:V1,V2",
                  help="Bind a REDEFINES branch to a discriminator value (repeatable)."),
+    click.option("--segment", metavar="BRANCH",
+                 help="Only the records of this bound branch (a segment of a multi-segment "
+                      "file), with its own columns, into its own tables."),
 ]
 
 
@@ -105,7 +108,8 @@ def decode_options(opts: dict[str, Any]) -> DecodeOptions:
         low_values=opts["low_values"], float_format=opts["float_format"],
         strict_signs=opts["strict_signs"], binary_range=opts["binary_range"], odo=opts["odo"],
         invalid_numeric=opts["invalid_numeric"],
-        dates=tuple(_pairs(opts["dates"], "--date")), branches=tuple(branches))
+        dates=tuple(_pairs(opts["dates"], "--date")), branches=tuple(branches),
+        segment=opts["segment"].upper() if opts.get("segment") else None)
 
 
 def framing_options(opts: dict[str, Any], record: RecordLayout) -> FramingOptions:

@@ -39,6 +39,9 @@ class DecodeOptions:
     # an invalid numeric field (LOW-VALUES, garbage): the record is a reject, or (opt-in) the
     # field loads as NULL, counted per column, and the record is kept
     invalid_numeric: Literal["reject", "null"] = "reject"
+    # a segment load: only the records of this bound branch, with the columns outside every
+    # bound branch and the branch's own (the other segments' records go to their own tables)
+    segment: str | None = None
 
     def __post_init__(self) -> None:
         from mfpipe.codec.charsets import charset
@@ -50,6 +53,11 @@ class DecodeOptions:
             if fmt.upper() not in _DATE_FORMATS:
                 raise ConfigError(f"date format {fmt!r} of {column} is not one of "
                                   + ", ".join(_DATE_FORMATS))
+
+    @property
+    def segment_binding(self) -> Branch | None:
+        """The branch binding of :attr:`segment` (None when this is no segment load)."""
+        return next((b for b in self.branches if b.branch == self.segment), None)
 
     @property
     def date_formats(self) -> dict[str, str]:

@@ -40,6 +40,9 @@ class DecodedBatch(NamedTuple):
     # (column, fields): invalid numerics loaded as NULL (``invalid_numeric="null"``) in the
     # rows of ``batch``
     nulled: tuple[tuple[str, int], ...] = ()
+    # a segment load: record numbers of the records of other segments (neither rows nor
+    # rejects here: they are their own segment's)
+    elsewhere: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,11 @@ class DecodePlan:
                 branches = ", ".join(record.redefine_branches)
                 raise ConfigError(f"{binding.branch!r} is not a REDEFINES branch of "
                                   f"{record.name} (branches: {branches})")
-        columns = tuple(_Column(f, select_decoder(f), dates.get(f.column)) for f in record.fields)
+        if options.segment is not None and options.segment_binding is None:
+            raise ConfigError(f"segment {options.segment}: not a branch bound with --branch "
+                              f"(bound: {', '.join(b.branch for b in options.branches) or 'none'})")
+        columns = tuple(_Column(f, select_decoder(f), dates.get(f.column))
+                        for f in record.fields if _in_segment(f, options))
         plan = cls(record, options, columns)
         for binding in options.branches:
             plan._check_binding(binding)
@@ -133,8 +140,8 @@ class DecodePlan:
             _note(first_bad, first_reason, lengths > self.record.size, len(self.columns) - 1,
                   Reason.TOO_LONG)
         if odo is not None:
-            _note(first_bad, first_reason, odo.bad_count, self.record.fields.index(
-                self.record.field(self.record.odo[0].count_column)), Reason.ODO_COUNT)
+            _note(first_bad, first_reason, odo.bad_count,
+                  self._index(self.record.odo[0].count_column), Reason.ODO_COUNT)
         for index, column in enumerate(self.columns):
             f = column.field
             raw = matrix[:, f.offset:f.offset + f.size]
@@ -167,11 +174,38 @@ class DecodePlan:
                     reasons = None
                 if reasons is not None:
                     _note(first_bad, first_reason, reasons != 0, index, reasons)
+        elsewhere = self._elsewhere(decoded, first_bad, first_reason)
         out = self._split(decoded, first_bad, first_reason, original, first_record_no,
-                          byte_offsets, lengths)
-        kept = first_bad < 0  # a record rejected for another field is not counted here
+                          byte_offsets, lengths, elsewhere)
+        kept = first_bad < 0  # a record rejected for another field is not counted here,
+        if elsewhere is not None:  # nor one of another segment
+            kept &= ~elsewhere
         counts = tuple((column, int((mask & kept).sum())) for column, mask in nulled.items())
         return out._replace(nulled=tuple((c, k) for c, k in counts if k))
+
+    def _index(self, column: str) -> int:
+        """The position of ``column`` among the plan's columns (for reject reasons)."""
+        return next((i for i, c in enumerate(self.columns) if c.field.column == column), 0)
+
+    def _elsewhere(self, decoded: dict[str, pa.Array], first_bad: np.ndarray,
+                   first_reason: np.ndarray) -> np.ndarray | None:
+        """A segment load: the records of the other bound segments. A record whose
+        discriminator does not decode, or matches no bound segment, is a reject of this
+        load (as of every other segment's): bad data is never taken for another record
+        type, and a record of no segment is never silently in no table."""
+        binding = self.options.segment_binding
+        if binding is None:
+            return None
+        discriminator = decoded[binding.column]
+        others = np.zeros(len(first_bad), dtype=bool)
+        for other in self.options.branches:
+            if other.column == binding.column and other.branch != binding.branch:
+                others |= _applies(discriminator, other.values)
+        position = self._index(binding.column)
+        valid = first_bad != position
+        mine = _applies(discriminator, binding.values)
+        _note(first_bad, first_reason, valid & ~mine & ~others, position, Reason.NO_SEGMENT)
+        return others & ~mine & valid
 
     def _partial_text_kept(self, f: Field) -> bool:
         """Does a text field a short record ends inside keep its bytes? Not a key: part of
@@ -215,20 +249,34 @@ class DecodePlan:
     def _split(self, decoded: dict[str, pa.Array], first_bad: np.ndarray,
                first_reason: np.ndarray, matrix: np.ndarray,
                first_record_no: int | np.ndarray, byte_offsets: np.ndarray,
-               lengths: np.ndarray | None) -> DecodedBatch:
+               lengths: np.ndarray | None, elsewhere: np.ndarray | None) -> DecodedBatch:
         n = matrix.shape[0]
         record_no = (np.arange(first_record_no, first_record_no + n, dtype=np.int64)
                      if isinstance(first_record_no, int) else first_record_no)
         arrays = [decoded[c.field.column] for c in self.columns]
         batch = pa.RecordBatch.from_arrays(arrays, schema=self.schema)
         bad = first_bad >= 0
+        others = None
+        if elsewhere is not None:
+            others, bad = record_no[elsewhere], bad & ~elsewhere
+        good = ~bad if elsewhere is None else ~bad & ~elsewhere
         if not bad.any():
-            return DecodedBatch(batch, record_no, empty_rejects())
-        good = ~bad
+            rows = batch if good.all() else batch.filter(pa.array(good))
+            return DecodedBatch(rows, record_no[good], empty_rejects(), elsewhere=others)
         fields = [self.columns[i].field for i in first_bad[bad]]
         rejects = reject_batch(record_no[bad], byte_offsets[bad], fields, first_reason[bad],
                                matrix[bad], None if lengths is None else lengths[bad])
-        return DecodedBatch(batch.filter(pa.array(good)), record_no[good], rejects)
+        return DecodedBatch(batch.filter(pa.array(good)), record_no[good], rejects,
+                            elsewhere=others)
+
+
+def _in_segment(f: Field, options: DecodeOptions) -> bool:
+    """Is ``f`` a column of the load: outside every bound branch, or in the segment's own
+    (every field is, when the load is not a segment's)?"""
+    if options.segment is None:
+        return True
+    bound = {b.branch for b in options.branches}
+    return all(branch == options.segment for branch in f.redefines if branch in bound)
 
 
 def _note(first_bad: np.ndarray, first_reason: np.ndarray, failed: np.ndarray, index: int,

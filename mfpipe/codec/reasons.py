@@ -27,6 +27,7 @@ class Reason(enum.IntEnum):
     LENGTH = 16
     TOO_LONG = 17
     TRUNCATED = 18
+    NO_SEGMENT = 19
 
     @property
     def text(self) -> str:
@@ -53,4 +54,5 @@ _TEXT = {
     Reason.LENGTH: "line is not as long as the record layout",
     Reason.TOO_LONG: "record is longer than the record layout (its last bytes would be lost)",
     Reason.TRUNCATED: "record ends inside this field",
+    Reason.NO_SEGMENT: "discriminator matches no segment bound with --branch",
 }

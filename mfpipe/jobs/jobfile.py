@@ -38,6 +38,7 @@ SECTIONS: dict[str, dict[str, tuple[str, type]]] = {
         "binary_range": ("binary_range", _TEXT), "odo": ("odo", _TEXT),
         "invalid_numeric": ("invalid_numeric", _TEXT),
         "dates": ("dates", _TABLE), "branches": ("branches", _TABLE),
+        "segment": ("segment", _TEXT), "segments": ("segments", _BOOL),
     },
     "target": {
         "db": ("db_url", _TEXT), "db_env": ("db_env", _TEXT),

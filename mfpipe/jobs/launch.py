@@ -18,7 +18,7 @@ import glob
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -66,23 +66,48 @@ def matching_files(pattern: str) -> list[str]:
     return found
 
 
+def segments_of(base: JobSpec) -> tuple[str, ...]:
+    """``--segments``: every branch bound with ``--branch``, each loaded on its own into
+    tables named after it (so no table, and no job, may be named for them all)."""
+    decode = base.source.decode
+    if not decode.branches:
+        raise ConfigError("--segments loads each branch bound with --branch: bind them "
+                          "(--branch BRANCH=COLUMN:V1,V2)")
+    if decode.segment:
+        raise ConfigError("--segments loads every bound branch; --segment loads one: "
+                          "give one of them")
+    for given, flag in ((base.target.final_table, "--final-table"),
+                        (base.target.staging_table, "--staging-table")):
+        if given:
+            raise ConfigError(f"--segments loads each segment into tables named after it: "
+                              f"{flag} would put them all in one")
+    return tuple(dict.fromkeys(b.branch for b in decode.branches))
+
+
 def launch(base: JobSpec, files: list[str], progress: Callable[[], Progress],
            parallel: int = 1, stop_on_error: bool = False, reprocess: bool = False,
-           ttl_s: float = 60.0, replace_runs: Sequence[str] = ()) -> LaunchSummary:
-    """Load ``files`` with ``base``'s settings, one run per file (``replace_runs``: what a
-    reprocess replaces by name, see :func:`load_file`)."""
-    if len(files) > 1:
+           ttl_s: float = 60.0, replace_runs: Sequence[str] = (),
+           segments: Sequence[str] = ()) -> LaunchSummary:
+    """Load ``files`` with ``base``'s settings, one run per file, or per file and segment
+    (``segments``: see :func:`segments_of`; ``replace_runs``: what a reprocess replaces
+    by name, see :func:`load_file`)."""
+    if len(files) * max(len(segments), 1) > 1:
         execution = base.execution
         for flag, given in (("--bad-file", execution.bad_file),
                             ("--discard-file", execution.discard_file)):
             if given and not os.path.isdir(given):
-                raise ConfigError(f"{flag} {given}: with several files it must be a folder "
-                                  "(each run writes <input name>.<run id>.<kind> there)")
+                raise ConfigError(f"{flag} {given}: with several files or segments it must "
+                                  "be a folder (each run writes <input name>.<run id>.<kind> "
+                                  "there)")
         if replace_runs:
             raise ConfigError("--replace names the run one corrected file replaces: give "
-                              "one file, not several")
-    configs = [base] if len(files) == 1 and files[0] == base.source.input_path else [
-        base.changed(input_path=path, run_id=new_run_id()) for path in files]
+                              "one file and one segment, not several")
+    decode = base.source.decode
+    configs = [base] if len(files) == 1 and files[0] == base.source.input_path \
+        and not segments else [
+        base.changed(input_path=path, run_id=new_run_id(),
+                     decode=replace(decode, segment=segment))
+        for path in files for segment in (segments or (decode.segment,))]
     _register(base, files)
 
     def one(config: JobSpec) -> RunSummary:

@@ -215,11 +215,12 @@ def _identified(config: JobSpec, facts: FileFacts) -> tuple[JobSpec, LoadIdentit
     record = config.source.record()
     check_framing(record, config.source.framing)
     config.source.condition(record)  # a bad --when is 78 now, not in the processors
-    final = check_identifier(config.target.final_table or record.table, "final table")
+    table = config.source.table(record)
+    final = check_identifier(config.target.final_table or table, "final table")
     if config.target.staging_table:
         check_identifier(config.target.staging_table, "staging table")
-    job = config.job or record.table
-    staging = config.target.staging_table or f"stg_{record.table}"
+    job = config.job or table
+    staging = config.target.staging_table or f"stg_{table}"
     if staging.lower() == final.lower():
         raise ConfigError(f"the final table {final} cannot also be the staging table: name "
                           "another with --final-table or --staging-table")

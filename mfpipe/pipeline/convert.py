@@ -31,7 +31,8 @@ from mfpipe.pipeline.source import open_input, release_spool
 
 @dataclass(frozen=True)
 class ConvertResult:
-    """Counts of one conversion; ``read == written + rejected`` always holds."""
+    """Counts of one conversion; ``read == written + rejected + other_segments`` always
+    holds (``other_segments``: with ``--segment``, the records of the other segments)."""
 
     input: str
     output: str
@@ -41,6 +42,7 @@ class ConvertResult:
     rejected: int
     elapsed_s: float
     nulled: dict[str, int] = field(default_factory=dict)  # invalid numerics written as NULL
+    other_segments: int = 0
 
 
 def rejects_path_for(output: str | Path) -> Path:
@@ -65,7 +67,7 @@ def convert_file(record: RecordLayout, source: str | Path, output: str | Path,
     rejects_target = rejects_path_for(target)
     OutputError.check(target)
     started = time.perf_counter()
-    read = written = rejected = 0
+    read = written = rejected = others = 0
     nulled: Counter[str] = Counter()
     temporary = [target.with_name(f".{target.name}.part"),
                  rejects_target.with_name(f".{rejects_target.name}.part")]
@@ -86,6 +88,7 @@ def convert_file(record: RecordLayout, source: str | Path, output: str | Path,
                 read += chunk.n_records
                 written += decoded.batch.num_rows
                 rejected += decoded.rejects.num_rows
+                others += 0 if decoded.elsewhere is None else len(decoded.elsewhere)
                 nulled.update(dict(decoded.nulled))
         os.replace(temporary[0], target)
         os.replace(temporary[1], rejects_target)
@@ -96,7 +99,7 @@ def convert_file(record: RecordLayout, source: str | Path, output: str | Path,
             part.unlink(missing_ok=True)
         release_spool(source)  # a compressed input's decompressed copy
     return ConvertResult(str(source), str(target), str(rejects_target), read, written, rejected,
-                         round(time.perf_counter() - started, 3), dict(nulled))
+                         round(time.perf_counter() - started, 3), dict(nulled), others)
 
 
 def _with_provenance(batch: pa.RecordBatch, source: str, record_no: np.ndarray,

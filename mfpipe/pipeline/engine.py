@@ -90,8 +90,9 @@ class Engine:
         record = self.config.source.record()
         plan = DecodePlan.compile(record, self.config.record_decode)
         self.config = config = resolve_columns(self.config, plan.schema)
-        staging, final = store.prepare(record.table, plan.schema, config.target.final_table,
-                                       config.target.key, config.target.staging_table)
+        target = config.target
+        staging, final = store.prepare(config.source.table(record), plan.schema,
+                                       target.final_table, target.key, target.staging_table)
         self._committed = dict(done_chunks or {})
         if not store.update_active(config.run_id, layout=config.source.layout_path,
                                    staging_table=staging.name,

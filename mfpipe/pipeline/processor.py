@@ -104,7 +104,9 @@ def leave_with_launcher() -> None:
 def process_task(task: ChunkTask, worker_id: int, work: DecodeWork, plan: DecodePlan,
                  data: np.ndarray, condition: Condition | None = None) -> ChunkResult:
     """Decode one chunk into staging rows and reject rows; the records that do not meet
-    ``condition`` (``--when``) are discarded, their bytes kept for the discard file."""
+    ``condition`` (``--when``) are discarded, their bytes kept for the discard file; in a
+    segment load, the other segments' records are discarded too (counted: read = loaded +
+    rejected + discarded), their bytes not kept (their own segment's load has them)."""
     framing = work.source.framing
     span = data[task.byte_offset:task.byte_offset + task.byte_length]
     if task.starts is None:
@@ -131,8 +133,11 @@ def process_task(task: ChunkTask, worker_id: int, work: DecodeWork, plan: Decode
         rejects.column("field"), rejects.column("column"), rejects.column("field_offset"),
         rejects.column("reason"), rejects.column("raw_hex")], schema=REJECT_SCHEMA)
     rejected = rejects.column("record_no").to_numpy() - task.first_record_no
+    elsewhere = (decoded.elsewhere - task.first_record_no if decoded.elsewhere is not None
+                 else rejected[:0])  # a segment load: the other segments' records
     discarded = np.setdiff1d(np.arange(chunk.n_records), np.concatenate(
-        [decoded.record_no - task.first_record_no, rejected])) if condition else rejected[:0]
+        [decoded.record_no - task.first_record_no, rejected, elsewhere])
+    ) if condition else rejected[:0]
 
     def original(index: np.ndarray) -> bytes:  # the records as in the file, RDW and all
         return b"".join(bytes(span[starts[i] - framing.header:
@@ -142,7 +147,7 @@ def process_task(task: ChunkTask, worker_id: int, work: DecodeWork, plan: Decode
                        task.first_record_no, chunk.n_records, rows, reject_rows,
                        original(rejected), content_hash(decoded.batch, work.hash_columns),
                        column_totals(decoded.batch, work.money_columns),
-                       len(discarded), original(discarded), decoded.nulled)
+                       len(discarded) + len(elsewhere), original(discarded), decoded.nulled)
 
 
 def _repeat(value: object, n: int, arrow_type: pa.DataType) -> pa.Array:

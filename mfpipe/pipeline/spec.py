@@ -21,6 +21,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -99,6 +100,14 @@ class Source:
         return "" if same else (
             f"copybook {self.layout_path} has changed since the run began; the run uses the "
             f"copybook stored with it (sha256 {self.layout_sha256[:12]})")
+
+    def table(self, record: RecordLayout) -> str:
+        """The name the run's tables are named after: the record's table, and in a segment
+        load its segment's (``company_contacts`` for segment CONTACTS of COMPANY)."""
+        segment = self.decode.segment
+        if segment is None:
+            return record.table
+        return f"{record.table}_{re.sub(r'[^0-9a-z_]', '_', segment.lower())}"
 
     def condition(self, record: RecordLayout) -> Condition | None:
         """The parsed ``--when`` for the run's record (None without one)."""

@@ -57,10 +57,11 @@ class RunSubject:
         record = config.source.record()
         schema = DecodePlan.compile(record, config.source.decode).schema
         metadata = sa.MetaData()
-        staging = staging_table(metadata, record.table, schema, store.dialect,
+        staging = staging_table(metadata, config.source.table(record), schema, store.dialect,
                                 run.staging_table or config.target.staging_table)
         final = final_table(metadata, run.final_table or config.target.final_table
-                            or record.table, schema, store.dialect, config.target.key)
+                            or config.source.table(record), schema, store.dialect,
+                            config.target.key)
         return cls(store, run, config, record, schema, staging, final, store.ledger(run_id))
 
     @property

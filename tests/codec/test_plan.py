@@ -171,6 +171,39 @@ class TestRedefines:
         with pytest.raises(ConfigError, match=fragment):
             DecodePlan.compile(record(body), DecodeOptions(branches=(binding,)))
 
+    def test_a_segment_load_has_its_own_columns_and_records(self):
+        """A segment load keeps the columns outside the bound branches and its own; the
+        other segment's records are neither rows nor rejects (they are that segment's)."""
+        rows = [*self.ROWS, "NDEFZZ".encode("cp037")]
+        payments = decode(REDEFINED, rows, branches=self.BINDINGS, segment="PAYMENT")
+        assert payments.batch.schema.names == ["kind", "amount", "trailer"]
+        assert payments.record_no.tolist() == [1] and column(payments, "amount") == [12345]
+        assert payments.elsewhere.tolist() == [2, 3] and rejects(payments) == []
+        notes = decode(REDEFINED, rows, branches=self.BINDINGS, segment="NOTE")
+        assert notes.batch.schema.names == ["kind", "text", "trailer"]
+        assert column(notes, "text") == ["ABC", "DEF"] and notes.elsewhere.tolist() == [1]
+
+    def test_a_record_of_no_segment_is_a_reject_of_each(self):
+        """A record whose discriminator names no bound segment is never in no table
+        unseen: every segment's load rejects it, naming the discriminator."""
+        rows = ["XABCZZ".encode("cp037"), "NABCZZ".encode("cp037")]
+        for segment in ("PAYMENT", "NOTE"):
+            out = decode(REDEFINED, rows, branches=self.BINDINGS, segment=segment)
+            assert rejects(out) == [reject(1, "KIND", Reason.NO_SEGMENT)]
+
+    def test_a_record_of_another_segment_with_bad_bytes_is_not_this_loads_reject(self):
+        """Bad bytes in a record of another segment are that segment's reject only."""
+        rows = ["PABCZZ".encode("cp037"), "NABCZZ".encode("cp037")]
+        notes = decode(REDEFINED, rows, branches=self.BINDINGS, segment="NOTE")
+        assert rejects(notes) == [] and notes.elsewhere.tolist() == [1]
+        payments = decode(REDEFINED, rows, branches=self.BINDINGS, segment="PAYMENT")
+        assert rejects(payments) == [reject(1, "AMOUNT", Reason.PACKED_DIGIT)]
+
+    def test_a_segment_must_be_bound(self):
+        with pytest.raises(ConfigError, match="not a branch bound with --branch"):
+            DecodePlan.compile(record(REDEFINED), DecodeOptions(branches=self.BINDINGS[:1],
+                                                                segment="NOTE"))
+
     @pytest.mark.parametrize("binding, named", [
         (Branch("NOPE", "kind", ("P",)), "NOPE"), (Branch("NOTE", "nope", ("P",)), "nope")])
     def test_bad_binding_is_a_config_error(self, binding, named):

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from mfpipe.codec import Branch, DecodeOptions
+from mfpipe.codec import Branch, DecodeOptions, Parent
 from mfpipe.db.rules import Rule
 from mfpipe.errors import ConfigError
 from mfpipe.framing import CountedLength, CountField, FramingOptions, LengthField
@@ -64,6 +64,10 @@ _SOURCE_OPTIONS = [
                  help="Decode a column as a date, e.g. open_date=YYYYMMDD (repeatable)."),
     click.option("--branch", "branches", multiple=True, metavar="BRANCH=COLUMN:V1,V2",
                  help="Bind a REDEFINES branch to a discriminator value (repeatable)."),
+    click.option("--parent", "parents", multiple=True, metavar="CHILD=PARENT[:KEY,...]",
+                 help="A hierarchical file: each record of segment CHILD belongs to the "
+                      "nearest PARENT record before it, whose record number and KEY columns "
+                      "its rows carry (parent_record_no, parent_<key>; repeatable)."),
     click.option("--segment", metavar="BRANCH",
                  help="Only the records of this bound branch (a segment of a multi-segment "
                       "file), with its own columns, into its own tables."),
@@ -103,13 +107,19 @@ def decode_options(opts: dict[str, Any]) -> DecodeOptions:
         if not sep or not values:
             raise ConfigError(f"--branch {branch}={target!r} must look like BRANCH=COLUMN:V1,V2")
         branches.append(Branch(branch.upper(), column, tuple(values.split(","))))
+    parents = []
+    for child, target in _pairs(opts.get("parents", ()), "--parent"):
+        parent, _, keys = target.partition(":")
+        parents.append(Parent(child.upper(), parent.strip().upper(), tuple(
+            k.strip().lower().replace("-", "_") for k in keys.split(",") if k.strip())))
     return DecodeOptions(
         encoding=opts["encoding"], trim=opts["trim"], spaces_numeric=opts["spaces_numeric"],
         low_values=opts["low_values"], float_format=opts["float_format"],
         strict_signs=opts["strict_signs"], binary_range=opts["binary_range"], odo=opts["odo"],
         invalid_numeric=opts["invalid_numeric"],
         dates=tuple(_pairs(opts["dates"], "--date")), branches=tuple(branches),
-        segment=opts["segment"].upper() if opts.get("segment") else None)
+        segment=opts["segment"].upper() if opts.get("segment") else None,
+        parents=tuple(parents))
 
 
 def framing_options(opts: dict[str, Any], record: RecordLayout) -> FramingOptions:

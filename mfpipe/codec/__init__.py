@@ -7,11 +7,11 @@ reject rows. :mod:`mfpipe.codec.encode` is the inverse, used by ``mfpipe gen`` a
 
 from mfpipe.codec.charsets import Charset, charset
 from mfpipe.codec.column import DecodedColumn
-from mfpipe.codec.options import Branch, DecodeOptions
+from mfpipe.codec.options import Branch, DecodeOptions, Parent
 from mfpipe.codec.plan import DecodedBatch, DecodePlan
 from mfpipe.codec.reasons import Reason
 from mfpipe.codec.registry import select_decoder
 from mfpipe.codec.rejects import REJECT_SCHEMA
 
 __all__ = ["REJECT_SCHEMA", "Branch", "Charset", "DecodePlan", "DecodeOptions", "DecodedBatch",
-           "DecodedColumn", "Reason", "charset", "select_decoder"]
+           "DecodedColumn", "Parent", "Reason", "charset", "select_decoder"]

@@ -22,6 +22,17 @@ class Branch:
 
 
 @dataclass(frozen=True, slots=True)
+class Parent:
+    """A hierarchical file's segments: each record of segment ``child`` belongs to the
+    nearest record of segment ``parent`` before it, whose record number and ``key`` columns
+    its rows carry (``parent_record_no``, ``parent_<key>``)."""
+
+    child: str
+    parent: str
+    key: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class DecodeOptions:
     """How to read the bytes of one file; every field has a safe, documented default."""
 
@@ -42,6 +53,7 @@ class DecodeOptions:
     # a segment load: only the records of this bound branch, with the columns outside every
     # bound branch and the branch's own (the other segments' records go to their own tables)
     segment: str | None = None
+    parents: tuple[Parent, ...] = ()  # the segments' hierarchy (see Parent)
 
     def __post_init__(self) -> None:
         from mfpipe.codec.charsets import charset
@@ -58,6 +70,11 @@ class DecodeOptions:
     def segment_binding(self) -> Branch | None:
         """The branch binding of :attr:`segment` (None when this is no segment load)."""
         return next((b for b in self.branches if b.branch == self.segment), None)
+
+    @property
+    def parent(self) -> Parent | None:
+        """The parent of :attr:`segment` (None: no segment load, or a root segment)."""
+        return next((p for p in self.parents if p.child == self.segment), None)
 
     @property
     def date_formats(self) -> dict[str, str]:

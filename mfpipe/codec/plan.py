@@ -14,7 +14,7 @@ bound, because overlaid storage is expected to be invalid under the other readin
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -29,6 +29,11 @@ from mfpipe.codec.registry import Decoder, select_decoder
 from mfpipe.codec.rejects import empty_rejects, reject_batch
 from mfpipe.errors import ConfigError
 from mfpipe.layout import Category, Field, RecordLayout
+
+if TYPE_CHECKING:
+    from mfpipe.codec.segments import Linked
+
+PARENT_RECORD_NO = "parent_record_no"
 
 
 class DecodedBatch(NamedTuple):
@@ -83,7 +88,45 @@ class DecodePlan:
         plan = cls(record, options, columns)
         for binding in options.branches:
             plan._check_binding(binding)
+        plan._check_parents()
         return plan
+
+    def _check_parents(self) -> None:
+        """Parents name bound segments; the key a child carries is a field of its parent's
+        records, outside any variable table; the carried columns' names are free."""
+        bound = {b.branch for b in self.options.branches}
+        for each in self.options.parents:
+            for name in (each.child, each.parent):
+                if name not in bound:
+                    raise ConfigError(f"--parent {each.child}={each.parent}: {name} is not a "
+                                      "branch bound with --branch")
+        link = self.options.parent
+        if link is None:
+            return
+        parents = DecodeOptions(branches=self.options.branches, segment=link.parent)
+        for column in link.key:
+            f = next((f for f in self.record.fields if f.column == column), None)
+            if f is None or not _in_segment(f, parents) or f.odo is not None or any(
+                    f.offset >= t.offset for t in self.record.odo):
+                raise ConfigError(f"--parent {link.child}={link.parent}: {column} is not a "
+                                  f"field of {link.parent}'s records before any OCCURS "
+                                  "DEPENDING ON table")
+        taken = {c.field.column for c in self.columns} & {f.name for f in self.link_fields}
+        if taken:
+            raise ConfigError(f"--parent {link.child}={link.parent}: the layout has a field "
+                              f"named {', '.join(sorted(taken))} already")
+
+    @property
+    def link_fields(self) -> list[pa.Field]:
+        """The columns a child segment's rows carry of their parent (none otherwise)."""
+        link = self.options.parent
+        if link is None:
+            return []
+        dates = self.options.date_formats
+        return [pa.field(PARENT_RECORD_NO, pa.int64()), *(
+            pa.field(f"parent_{column}", pa.date32() if column in dates
+                     else self.record.field(column).arrow_field.type)
+            for column in link.key)]
 
     def _check_binding(self, binding: Branch) -> None:
         """A discriminator is decoded before the branch it selects, lies outside it, and
@@ -95,7 +138,7 @@ class DecodePlan:
             raise ConfigError(f"--branch {binding.branch}: the discriminator {binding.column} "
                               "must come before the branch, outside it")
         try:
-            _applies(pa.nulls(0, self.schema.field(binding.column).type), binding.values)
+            branch_applies(pa.nulls(0, self.schema.field(binding.column).type), binding.values)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
             raise ConfigError(f"--branch {binding.branch}: {', '.join(binding.values)} are not "
                               f"values of {binding.column} "
@@ -105,17 +148,20 @@ class DecodePlan:
     def schema(self) -> pa.Schema:
         """The Arrow schema of decoded batches (date columns become date32)."""
         return pa.schema([pa.field(c.field.column, pa.date32()) if c.date_format
-                          else c.field.arrow_field for c in self.columns])
+                          else c.field.arrow_field for c in self.columns] + self.link_fields)
 
     def decode(self, matrix: np.ndarray, first_record_no: int | np.ndarray,
                byte_offsets: np.ndarray, lengths: np.ndarray | None = None,
-               exact: bool = False, too_long: bool = False) -> DecodedBatch:
+               exact: bool = False, too_long: bool = False,
+               linked: Linked | None = None) -> DecodedBatch:
         """Decode a chunk; ``first_record_no``: the first record's number, or every
         record's (a chunk some records of which were left out); ``lengths`` is given for
         variable-length records. ``exact``: a record of another length than the layout's
         (longer only, for a layout with OCCURS DEPENDING ON) is a reject, named by the last
         field. ``too_long``: a variable-length record longer than the layout (at its
-        maximum) is a reject, never a record whose last bytes are dropped."""
+        maximum) is a reject, never a record whose last bytes are dropped. ``linked``: a
+        child segment's parent of each record (:mod:`mfpipe.codec.segments`); a record with
+        none before it is a reject."""
         n = matrix.shape[0]
         if matrix.shape[1] < self.record.size:
             matrix = _pad(matrix, self.record.size)
@@ -175,6 +221,16 @@ class DecodePlan:
                 if reasons is not None:
                     _note(first_bad, first_reason, reasons != 0, index, reasons)
         elsewhere = self._elsewhere(decoded, first_bad, first_reason)
+        binding = self.options.segment_binding
+        if self.options.parent is not None and binding is not None:
+            if linked is None:
+                raise ValueError("a child segment's records decode with their parents")
+            orphan = linked.parent_no == 0
+            _note(first_bad, first_reason, orphan, self._index(binding.column),
+                  Reason.NO_PARENT)
+            decoded[PARENT_RECORD_NO] = pa.array(linked.parent_no, pa.int64())
+            for f, values in zip(self.link_fields[1:], linked.keys):
+                decoded[f.name] = values
         out = self._split(decoded, first_bad, first_reason, original, first_record_no,
                           byte_offsets, lengths, elsewhere)
         kept = first_bad < 0  # a record rejected for another field is not counted here,
@@ -200,10 +256,10 @@ class DecodePlan:
         others = np.zeros(len(first_bad), dtype=bool)
         for other in self.options.branches:
             if other.column == binding.column and other.branch != binding.branch:
-                others |= _applies(discriminator, other.values)
+                others |= branch_applies(discriminator, other.values)
         position = self._index(binding.column)
         valid = first_bad != position
-        mine = _applies(discriminator, binding.values)
+        mine = branch_applies(discriminator, binding.values)
         _note(first_bad, first_reason, valid & ~mine & ~others, position, Reason.NO_SEGMENT)
         return others & ~mine & valid
 
@@ -242,7 +298,7 @@ class DecodePlan:
             absent = unused if absent is None else absent | unused
         for binding in self.options.branches:
             if binding.branch in f.redefines:
-                other = ~_applies(decoded[binding.column], binding.values)
+                other = ~branch_applies(decoded[binding.column], binding.values)
                 absent = other if absent is None else absent | other
         return absent
 
@@ -253,7 +309,8 @@ class DecodePlan:
         n = matrix.shape[0]
         record_no = (np.arange(first_record_no, first_record_no + n, dtype=np.int64)
                      if isinstance(first_record_no, int) else first_record_no)
-        arrays = [decoded[c.field.column] for c in self.columns]
+        arrays = [decoded[c.field.column] for c in self.columns] + [
+            decoded[f.name] for f in self.link_fields]
         batch = pa.RecordBatch.from_arrays(arrays, schema=self.schema)
         bad = first_bad >= 0
         others = None
@@ -293,7 +350,8 @@ def _null_where(values: pa.Array, mask: np.ndarray | None) -> pa.Array:
     return pc.if_else(pa.array(mask), pa.nulls(len(values), values.type), values)
 
 
-def _applies(discriminator: pa.Array, values: tuple[str, ...]) -> np.ndarray:
+def branch_applies(discriminator: pa.Array, values: tuple[str, ...]) -> np.ndarray:
+    """Which values of ``discriminator`` are among a binding's ``values`` (bool each)."""
     choices = pa.array(values).cast(discriminator.type) if not pa.types.is_string(
         discriminator.type) else pa.array(values)
     return np.asarray(pc.is_in(discriminator, value_set=choices).fill_null(False))

@@ -28,6 +28,7 @@ class Reason(enum.IntEnum):
     TOO_LONG = 17
     TRUNCATED = 18
     NO_SEGMENT = 19
+    NO_PARENT = 20
 
     @property
     def text(self) -> str:
@@ -55,4 +56,5 @@ _TEXT = {
     Reason.TOO_LONG: "record is longer than the record layout (its last bytes would be lost)",
     Reason.TRUNCATED: "record ends inside this field",
     Reason.NO_SEGMENT: "discriminator matches no segment bound with --branch",
+    Reason.NO_PARENT: "no record of its parent segment (--parent) before it",
 }

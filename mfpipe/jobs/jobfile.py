@@ -39,6 +39,7 @@ SECTIONS: dict[str, dict[str, tuple[str, type]]] = {
         "invalid_numeric": ("invalid_numeric", _TEXT),
         "dates": ("dates", _TABLE), "branches": ("branches", _TABLE),
         "segment": ("segment", _TEXT), "segments": ("segments", _BOOL),
+        "parents": ("parents", _TABLE),
     },
     "target": {
         "db": ("db_url", _TEXT), "db_env": ("db_env", _TEXT),
@@ -121,10 +122,8 @@ def _as_options(location: Path, name: str, value: Any) -> dict[str, Any]:
         return {name: ",".join(value)}
     if name in ("money", "rules"):
         return {name: tuple(value)}
-    if name == "dates":
-        return {"dates": tuple(f"{k}={v}" for k, v in value.items())}
-    if name == "branches":
-        return {"branches": tuple(f"{k}={v}" for k, v in value.items())}
+    if name in ("dates", "branches", "parents"):
+        return {name: tuple(f"{k}={v}" for k, v in value.items())}
     if name == "trailer":
         return _trailer(location, value)
     return {name: value}

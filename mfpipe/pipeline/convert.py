@@ -22,10 +22,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mfpipe.codec import DecodeOptions, DecodePlan
+from mfpipe.codec.segments import ParentLink
 from mfpipe.errors import ConfigError, OutputError
 from mfpipe.framing import FramingOptions, RawChunk, iter_chunks
 from mfpipe.layout import RecordLayout
-from mfpipe.pipeline.process import check_framing, decode_chunk, records_per_chunk
+from mfpipe.pipeline.process import (check_framing, decode_chunk, records_per_chunk,
+                                     with_carries)
 from mfpipe.pipeline.source import open_input, release_spool
 
 
@@ -64,6 +66,7 @@ def convert_file(record: RecordLayout, source: str | Path, output: str | Path,
         raise ConfigError(f"output {target} must end in .parquet or .jsonl")
     check_framing(record, framing)
     plan = DecodePlan.compile(record, options)
+    link = ParentLink.of(plan)
     rejects_target = rejects_path_for(target)
     OutputError.check(target)
     started = time.perf_counter()
@@ -80,8 +83,9 @@ def convert_file(record: RecordLayout, source: str | Path, output: str | Path,
             sink = _open_sink(stack, kind, temporary[0], schema)
             reject_file = stack.enter_context(open(temporary[1], "w", encoding="utf-8"))
             per_chunk = records_per_chunk(chunk_records, max(record.size, framing.lrecl or 0))
-            for chunk in iter_chunks(buffer, framing, per_chunk, str(source)):
-                decoded = decode_chunk(plan, chunk, framing)
+            chunks = ((c, 0) for c in iter_chunks(buffer, framing, per_chunk, str(source)))
+            for chunk, _, carry in with_carries(chunks, plan, framing):
+                decoded = decode_chunk(plan, chunk, framing, carry=carry, link=link)
                 sink(_with_provenance(decoded.batch, str(source), decoded.record_no,
                                       chunk) if provenance else decoded.batch)
                 _write_jsonl(reject_file, decoded.rejects)

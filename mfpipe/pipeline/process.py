@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import numpy as np
+import pyarrow as pa
 
 from mfpipe.codec import DecodedBatch, DecodePlan
+from mfpipe.codec.segments import NO_CARRY, Carry, ParentLink
 from mfpipe.errors import ConfigError
 from mfpipe.framing import FramingOptions, RawChunk, iter_chunks
 from mfpipe.layout import RecordLayout
@@ -40,29 +42,54 @@ def check_framing(record: RecordLayout, framing: FramingOptions) -> None:
                           "FB or VB")
 
 
-def decode_chunk(plan: DecodePlan, chunk: RawChunk, framing: FramingOptions,
-                 condition: Condition | None = None) -> DecodedBatch:
-    """Decode the records of a chunk that meet ``condition`` (``--when``: the others are
-    discarded, in neither the rows nor the rejects); fixed records are viewed in place, not
-    copied. A TEXT line must be as long as the record (at most as long, with OCCURS
-    DEPENDING ON): a line of another length is a reject, never a record read at the wrong
-    offsets."""
+def _records(plan: DecodePlan, chunk: RawChunk, framing: FramingOptions
+             ) -> tuple[np.ndarray, np.ndarray | None]:
+    """The chunk's records as a byte matrix (fixed records viewed in place, not copied),
+    and their lengths (None for fixed records)."""
     if framing.fixed:
-        matrix = chunk.matrix(framing.lrecl or plan.record.size)
-        lengths = None
-    else:
-        matrix = chunk.matrix(plan.record.size)
-        lengths = chunk.lengths
+        return chunk.matrix(framing.lrecl or plan.record.size), None
+    return chunk.matrix(plan.record.size), chunk.lengths
+
+
+def decode_chunk(plan: DecodePlan, chunk: RawChunk, framing: FramingOptions,
+                 condition: Condition | None = None, carry: Carry = NO_CARRY,
+                 link: ParentLink | None = None) -> DecodedBatch:
+    """Decode the records of a chunk that meet ``condition`` (``--when``: the others are
+    discarded, in neither the rows nor the rejects). A TEXT line must be as long as the
+    record (at most as long, with OCCURS DEPENDING ON): a line of another length is a
+    reject, never a record read at the wrong offsets. A child segment's records are linked
+    to their parents first (``link``, with ``carry``: the last parent of the chunks before),
+    whatever the condition keeps: a discarded parent is still a parent."""
+    matrix, lengths = _records(plan, chunk, framing)
     first: int | np.ndarray = chunk.first_record_no
     offsets = chunk.record_offsets
+    linked = None if link is None else link.link(matrix, chunk.first_record_no, offsets,
+                                                 lengths, carry)
     if condition is not None:
         keep = condition.keep(plan.record, plan.options, matrix, chunk.first_record_no,
                               offsets, lengths)
         first = chunk.first_record_no + np.flatnonzero(keep)
         matrix, offsets = matrix[keep], offsets[keep]
         lengths = None if lengths is None else lengths[keep]
+        if linked is not None:
+            linked = linked._replace(parent_no=linked.parent_no[keep],
+                                     keys=[k.filter(pa.array(keep)) for k in linked.keys])
     return plan.decode(matrix, first, offsets, lengths, exact=framing.recfm == "TEXT",
-                       too_long=framing.variable or framing.described)
+                       too_long=framing.variable or framing.described, linked=linked)
+
+
+def with_carries(chunks: Iterable[tuple[RawChunk, int]], plan: DecodePlan,
+                 framing: FramingOptions) -> Iterator[tuple[RawChunk, int, Carry]]:
+    """``chunks`` in file order, each with the parent carried into it (:data:`NO_CARRY`
+    when the plan's segment has no parent): the chunks are linked one after the other."""
+    link = ParentLink.of(plan)
+    carry = NO_CARRY
+    for chunk, skipped in chunks:
+        yield chunk, skipped, carry
+        if link is not None and chunk.n_records:
+            matrix, lengths = _records(plan, chunk, framing)
+            carry = link.link(matrix, chunk.first_record_no, chunk.record_offsets, lengths,
+                              carry).carry
 
 
 def selected_chunks(buffer: memoryview, framing: FramingOptions, chunk_records: int,

@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from mfpipe.codec import DecodePlan
 from mfpipe.codec.digest import column_totals, content_hash
+from mfpipe.codec.segments import ParentLink
 from mfpipe.db.loaders import class_of
 from mfpipe.db.rows import REJECT_SCHEMA
 from mfpipe.framing import RawChunk
@@ -55,6 +56,7 @@ def _process_tasks(worker_id: int, work: DecodeWork, tasks: Any, results: Any,
     record = work.source.record()
     plan = DecodePlan.compile(record, work.decode)
     condition = work.source.condition(record)
+    link = ParentLink.of(plan)
     prepare = class_of(work.loader_kind).prepare  # e.g. encode for COPY
     with open_input(work.source.input_path) as buffer:
         data = np.frombuffer(buffer, dtype=np.uint8)
@@ -66,7 +68,7 @@ def _process_tasks(worker_id: int, work: DecodeWork, tasks: Any, results: Any,
             if task is None:
                 return True
             began = time.perf_counter()
-            result = process_task(task, worker_id, work, plan, data, condition)
+            result = process_task(task, worker_id, work, plan, data, condition, link)
             result = result._replace(rows=prepare(result.rows))
             metrics.add(worker_id, read=result.records, processed=result.rows.num_rows,
                         rejected=result.rejects.num_rows, discarded=result.discarded,
@@ -102,7 +104,8 @@ def leave_with_launcher() -> None:
 
 
 def process_task(task: ChunkTask, worker_id: int, work: DecodeWork, plan: DecodePlan,
-                 data: np.ndarray, condition: Condition | None = None) -> ChunkResult:
+                 data: np.ndarray, condition: Condition | None = None,
+                 link: ParentLink | None = None) -> ChunkResult:
     """Decode one chunk into staging rows and reject rows; the records that do not meet
     ``condition`` (``--when``) are discarded, their bytes kept for the discard file; in a
     segment load, the other segments' records are discarded too (counted: read = loaded +
@@ -118,7 +121,7 @@ def process_task(task: ChunkTask, worker_id: int, work: DecodeWork, plan: Decode
         assert task.lengths is not None  # variable records: the reader sends both
         starts, lengths = task.starts, task.lengths
     chunk = RawChunk(task.chunk_id, task.first_record_no, task.byte_offset, span, starts, lengths)
-    decoded = decode_chunk(plan, chunk, framing, condition)
+    decoded = decode_chunk(plan, chunk, framing, condition, task.carry, link)
     n = decoded.batch.num_rows
     lineage = [_repeat(work.run_id, n, pa.string()), _repeat(worker_id, n, pa.int32()),
                _repeat(task.chunk_id, n, pa.int32()), pa.array(decoded.record_no, pa.int64())]

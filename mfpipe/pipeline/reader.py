@@ -13,7 +13,8 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 from mfpipe.pipeline.spec import JobSpec
-from mfpipe.pipeline.process import selected_chunks
+from mfpipe.codec import DecodePlan
+from mfpipe.pipeline.process import selected_chunks, with_carries
 from mfpipe.pipeline.source import open_input
 from mfpipe.pipeline.tasks import ChunkTask
 
@@ -29,6 +30,7 @@ class Reader(threading.Thread):
         self.path, self.framing = config.source.input_path, config.source.framing
         self.chunk_records = config.execution.chunk_records
         self.window = config.source.window
+        self.plan = DecodePlan.compile(config.source.record(), config.record_decode)
         self.tasks, self.processors = tasks, config.execution.processors
         self.should_stop = should_stop
         self.abort = abort
@@ -42,8 +44,9 @@ class Reader(threading.Thread):
     def run(self) -> None:
         try:
             with open_input(self.path) as buffer:
-                for chunk, skipped in selected_chunks(buffer, self.framing, self.chunk_records,
-                                                      self.window, self.path):
+                chunks = selected_chunks(buffer, self.framing, self.chunk_records, self.window,
+                                         self.path)
+                for chunk, skipped, carry in with_carries(chunks, self.plan, self.framing):
                     if self.should_stop() or self.abort.is_set():
                         return
                     self.skipped += skipped
@@ -56,7 +59,7 @@ class Reader(threading.Thread):
                     fixed = self.framing.fixed
                     task = ChunkTask(chunk.chunk_id, chunk.first_record_no, chunk.byte_offset,
                                      len(chunk.data), None if fixed else chunk.starts,
-                                     None if fixed else chunk.lengths)
+                                     None if fixed else chunk.lengths, carry)
                     if not self._put(task):
                         return
                 self.finished = True

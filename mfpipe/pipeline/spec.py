@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-from mfpipe.codec import Branch, DecodeOptions
+from mfpipe.codec import Branch, DecodeOptions, Parent
 from mfpipe.db.loaders import loader_kind
 from mfpipe.db.rules import Rule
 from mfpipe.errors import ConfigError, InputError, OutputError
@@ -386,6 +386,8 @@ def spec_from_options(options: Mapping[str, Any], db_url: str) -> JobSpec:
     decode["required"] = tuple(decode.get("required", ()))
     decode["branches"] = tuple(Branch(b["branch"], b["column"], tuple(b["values"]))
                                for b in decode.get("branches", ()))
+    decode["parents"] = tuple(Parent(p["child"], p["parent"], tuple(p["key"]))
+                              for p in decode.get("parents", ()))
     values.update(
         db_url=db_url, framing=FramingOptions(**values["framing"]),
         decode=DecodeOptions(**decode), key=tuple(values.get("key", ())),

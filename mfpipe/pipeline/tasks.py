@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pyarrow as pa
 
+from mfpipe.codec.segments import NO_CARRY, Carry
 from mfpipe.db.explorer import ChunkRecord
 
 
@@ -24,6 +25,7 @@ class ChunkTask(NamedTuple):
     byte_length: int
     starts: np.ndarray | None  # None for fixed-length records
     lengths: np.ndarray | None
+    carry: Carry = NO_CARRY  # a child segment's load: the last parent before the chunk
 
 
 class ChunkResult(NamedTuple):

@@ -15,9 +15,10 @@ import sqlalchemy as sa
 
 from mfpipe.codec import DecodePlan
 from mfpipe.codec.digest import canonical_rows, combine, row_digests
+from mfpipe.codec.segments import ParentLink
 from mfpipe.db.digest import as_hash, canonical_row, row_digest
 from mfpipe.errors import MfpipeError
-from mfpipe.pipeline.process import decode_chunk, selected_chunks
+from mfpipe.pipeline.process import decode_chunk, selected_chunks, with_carries
 from mfpipe.pipeline.source import open_input
 from mfpipe.recon.model import CheckResult
 from mfpipe.recon.subject import RunSubject
@@ -107,11 +108,13 @@ def _decode_chunks(subject: RunSubject, chunk_ids: set[int]) -> list[tuple[int, 
     plan = DecodePlan.compile(subject.record, config.record_decode)
     condition = source.condition(subject.record)
     found: list[tuple[int, int]] = []
+    link = ParentLink.of(plan)
     with open_input(source.input_path) as buffer:
-        for chunk, _ in selected_chunks(buffer, source.framing, config.execution.chunk_records,
-                                        source.window, source.input_path):
+        chunks = selected_chunks(buffer, source.framing, config.execution.chunk_records,
+                                 source.window, source.input_path)
+        for chunk, _, carry in with_carries(chunks, plan, source.framing):
             if chunk.chunk_id in chunk_ids:
-                batch = decode_chunk(plan, chunk, source.framing, condition)
+                batch = decode_chunk(plan, chunk, source.framing, condition, carry, link)
                 digests = row_digests(canonical_rows(batch.batch, config.proof.hash_columns or ()))
                 found += zip(batch.record_no.tolist(), (int(d) for d in digests))
             if chunk.chunk_id >= max(chunk_ids):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -13,21 +14,27 @@ import pytest
 from mfpipe.codec import DecodeOptions
 from mfpipe.codec.encode import encode_column
 from mfpipe.layout import load_layout
-from tests.jobs.support import main_json
+from tests.jobs.support import last_json, launcher, main_json, wait_for_commits
 from tests.support import ROOT
 
 LAYOUT = str(ROOT / "schemas/company.cpy")
 BRANCHES = ["--branch", "STATIC-DETAILS=segment_id:C", "--branch", "CONTACTS=segment_id:P"]
 
 
-def company_file(path: Path, companies: int, seed: int = 7) -> dict[str, list[dict]]:
-    """Companies each followed by 0-4 contacts, and one record of no segment ('X'); the
-    rows each segment's table must hold, by segment."""
+def company_file(path: Path, companies: int, seed: int = 7, orphans: int = 0
+                 ) -> dict[str, list[dict]]:
+    """Companies each followed by 0-4 contacts, one record of no segment ('X'), and
+    ``orphans`` contacts before the first company; the rows each segment's table must hold,
+    by segment, with (under "links") each contact's parent record number and name."""
     record = load_layout(LAYOUT).record()
     fields = {f.column: f for f in record.fields}
     rng = random.Random(seed)
     options = DecodeOptions()
-    records, expected = [], {"C": [], "P": [], "X": []}
+    records, expected = [], {"C": [], "P": [], "X": [], "links": []}
+    for o in range(orphans):
+        expected["X"].append({"segment_id": "P", "company_id": "NOBODY",
+                              "phone_number": f"{o:08d}", "calls": 0})
+    records += [_encoded(record, fields, row, options) for row in expected["X"]]
     for c in range(companies):
         company = {"segment_id": "C", "company_id": f"C{c:05d}",
                    "company_name": f"NAME{c:06d}", "taxpayer": rng.randrange(100_000)}
@@ -37,15 +44,24 @@ def company_file(path: Path, companies: int, seed: int = 7) -> dict[str, list[di
                             for _ in range(rng.randrange(5))]
         if c == companies // 2:
             rows.append({**company, "segment_id": "X"})
+        parent_no = len(records) + 1
         for row in rows:
-            raw = np.full((1, record.size), 0x40, dtype=np.uint8)
-            for column, value in row.items():
-                f = fields[column]
-                raw[:, f.offset:f.offset + f.size] = encode_column(f, [value], options)
-            records.append(raw.tobytes())
+            records.append(_encoded(record, fields, row, options))
             expected[row["segment_id"]].append(row)
+            if row["segment_id"] == "P":
+                expected["links"].append({"phone_number": row["phone_number"],
+                                          "parent_record_no": parent_no,
+                                          "parent_company_name": company["company_name"]})
     path.write_bytes(b"".join(records))
     return expected
+
+
+def _encoded(record, fields, row: dict, options: DecodeOptions) -> bytes:
+    raw = np.full((1, record.size), 0x40, dtype=np.uint8)
+    for column, value in row.items():
+        f = fields[column]
+        raw[:, f.offset:f.offset + f.size] = encode_column(f, [value], options)
+    return raw.tobytes()
 
 
 def load(tmp_path: Path, db: str, *extra: str, command: str = "run") -> tuple[int, dict]:
@@ -83,7 +99,7 @@ class TestSegments:
         assert code == 0, launch
         runs = {r["tables"]["final"]: r for r in launch["runs"]}
         assert set(runs) == {"company_details_static_details", "company_details_contacts"}
-        read = sum(len(v) for v in expected.values())
+        read = sum(len(expected[s]) for s in "CPX")
         for table, segment, columns in (
                 ("company_details_static_details", "C",
                  ["segment_id", "company_id", "company_name", "taxpayer"]),
@@ -118,6 +134,54 @@ class TestSegments:
     def test_segment_options_that_cannot_work(self, tmp_path, extra, said):
         company_file(tmp_path / "companies.dat", 5)
         code, summary = load(tmp_path, f"sqlite:///{tmp_path / 'm.db'}", *extra)
+        assert code == 78 and said in summary["message"], summary
+
+
+class TestParents:
+    PARENT = ["--parent", "CONTACTS=STATIC-DETAILS:company_name"]
+
+    def test_each_child_row_carries_its_parent(self, tmp_path, db_url):
+        """Every contact row carries the record number and name of the company before it,
+        across chunk boundaries; contacts before the first company are rejects (no
+        parent), never rows linked to nothing or to the wrong company."""
+        expected = company_file(tmp_path / "companies.dat", 600, orphans=2)
+        code, launch = load(tmp_path, db_url, "--segments", *self.PARENT)
+        assert code == 0, launch
+        contacts = next(r for r in launch["runs"] if r["tables"]["final"].endswith("contacts"))
+        assert contacts["reconciliation"]["verdict"] == "RECONCILED", contacts
+        assert contacts["counts"]["rejected"] == 3  # two orphans and the record of no segment
+        columns = ["phone_number", "parent_record_no", "parent_company_name"]
+        assert rows_of(db_url, "company_details_contacts", columns) == sorted(
+            expected["links"], key=_order)
+
+    def test_a_restart_links_the_chunks_it_loads_as_the_first_attempt_would(
+            self, tmp_path, db_url):
+        """A child segment's load stopped after a few chunks and restarted: the chunks the
+        restart loads find their parents in chunks it skipped (the ledger had them)."""
+        expected = company_file(tmp_path / "companies.dat", 12_000)
+        args = ["run", "--input", str(tmp_path / "companies.dat"), "--layout", LAYOUT,
+                *BRANCHES, *self.PARENT, "--segment", "CONTACTS", "--db", db_url,
+                "--chunk-records", "500", "--processors", "1", "--writers", "1", "--json"]
+        process = launcher(args, tmp_path)
+        wait_for_commits(db_url, 3)
+        process.send_signal(signal.SIGTERM)
+        out, _ = process.communicate(timeout=120)
+        stopped = last_json(out)
+        assert process.returncode == 143 and stopped["counts"]["chunks_committed"] < 60, out
+        code, done = main_json(["restart", stopped["run_id"], "--db", db_url], tmp_path)
+        assert code == 0 and done["reconciliation"]["verdict"] == "RECONCILED", done
+        columns = ["phone_number", "parent_record_no", "parent_company_name"]
+        assert rows_of(db_url, "company_details_contacts", columns) == sorted(
+            expected["links"], key=_order)
+
+    @pytest.mark.parametrize("parent, said", [
+        ("CONTACTS=NOPE", "NOPE is not a branch bound"),
+        ("CONTACTS=STATIC-DETAILS:phone_number", "phone_number is not a field of"),
+    ])
+    def test_a_parent_that_cannot_work(self, tmp_path, parent, said):
+        company_file(tmp_path / "companies.dat", 5)
+        code, summary = load(tmp_path, f"sqlite:///{tmp_path / 'm.db'}", "--segment",
+                             "CONTACTS", "--parent", parent)
         assert code == 78 and said in summary["message"], summary
 
 

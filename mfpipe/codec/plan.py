@@ -84,29 +84,68 @@ class DecodePlan:
             raise ConfigError(f"segment {options.segment}: not a branch bound with --branch "
                               f"(bound: {', '.join(b.branch for b in options.branches) or 'none'})")
         columns = tuple(_Column(f, select_decoder(f), dates.get(f.column))
-                        for f in record.fields if _in_segment(f, options))
+                        for f in record.fields if in_segment(f, options))
         plan = cls(record, options, columns)
+        plan._check_segment()
         for binding in options.branches:
             plan._check_binding(binding)
         plan._check_parents()
         return plan
 
+    def _check_segment(self) -> None:
+        """A segment load's key columns are its own, and the counts of its variable tables
+        too (a table whose count lies in another segment cannot be measured)."""
+        segment = self.options.segment
+        if segment is None:
+            return
+        mine = {c.field.column for c in self.columns}
+        for column in self.options.required:
+            if column not in mine:
+                raise ConfigError(f"key column {column} is not a column of segment {segment} "
+                                  f"(its columns: {', '.join(sorted(mine))})")
+        for table in self.record.odo:
+            if table.count_column not in mine:
+                raise ConfigError(f"segment {segment}: the count {table.count_column} of a "
+                                  "variable table (OCCURS DEPENDING ON) lies in another "
+                                  "segment; such a layout cannot be loaded by segment")
+
     def _check_parents(self) -> None:
-        """Parents name bound segments; the key a child carries is a field of its parent's
-        records, outside any variable table; the carried columns' names are free."""
+        """Parents name bound segments, one parent per child, no segment its own ancestor;
+        they apply to segment loads; the discriminator and the key a child carries are
+        fields of its parent's records before any variable table (whose place does not
+        move); the carried columns' names are free and distinct."""
         bound = {b.branch for b in self.options.branches}
+        parent_of: dict[str, str] = {}
         for each in self.options.parents:
+            said = f"--parent {each.child}={each.parent}"
             for name in (each.child, each.parent):
                 if name not in bound:
-                    raise ConfigError(f"--parent {each.child}={each.parent}: {name} is not a "
-                                      "branch bound with --branch")
+                    raise ConfigError(f"{said}: {name} is not a branch bound with --branch")
+            if each.child in parent_of:
+                raise ConfigError(f"{said}: {each.child} has a parent already "
+                                  f"({parent_of[each.child]})")
+            parent_of[each.child] = each.parent
+            if len(set(each.key)) != len(each.key):
+                raise ConfigError(f"{said}: a key column is named twice")
+        for child in parent_of:
+            seen, at = {child}, child
+            while at in parent_of:
+                at = parent_of[at]
+                if at in seen:
+                    raise ConfigError(f"--parent: {child} is its own ancestor (a segment's "
+                                      "parents must lead to a root segment)")
+                seen.add(at)
+        if parent_of and self.options.segment is None:
+            raise ConfigError("--parent links the segments of segment loads: give --segment "
+                              "or --segments")
         link = self.options.parent
         if link is None:
             return
+        binding = next(b for b in self.options.branches if b.branch == link.parent)
         parents = DecodeOptions(branches=self.options.branches, segment=link.parent)
-        for column in link.key:
+        for column in (binding.column, *link.key):
             f = next((f for f in self.record.fields if f.column == column), None)
-            if f is None or not _in_segment(f, parents) or f.odo is not None or any(
+            if f is None or not in_segment(f, parents) or f.odo is not None or any(
                     f.offset >= t.offset for t in self.record.odo):
                 raise ConfigError(f"--parent {link.child}={link.parent}: {column} is not a "
                                   f"field of {link.parent}'s records before any OCCURS "
@@ -327,7 +366,7 @@ class DecodePlan:
                             elsewhere=others)
 
 
-def _in_segment(f: Field, options: DecodeOptions) -> bool:
+def in_segment(f: Field, options: DecodeOptions) -> bool:
     """Is ``f`` a column of the load: outside every bound branch, or in the segment's own
     (every field is, when the load is not a segment's)?"""
     if options.segment is None:

@@ -24,7 +24,9 @@ from typing import Any
 import sqlalchemy as sa
 import structlog
 
+from mfpipe.codec import DecodePlan
 from mfpipe.db.registry import FileFacts, discover
+from mfpipe.db.rules import check_rules
 from mfpipe.db.retention import purge_staging
 from mfpipe.db.runs import RunStore
 from mfpipe.db.status import COMPLETED, FAILED, STOPPED
@@ -68,7 +70,9 @@ def matching_files(pattern: str) -> list[str]:
 
 def segments_of(base: JobSpec) -> tuple[str, ...]:
     """``--segments``: every branch bound with ``--branch``, each loaded on its own into
-    tables named after it (so no table, and no job, may be named for them all)."""
+    tables named after it (so no table may be named for them all). Every segment's options
+    are checked before the first loads: a key, a condition or a rule that one segment's
+    records do not hold is refused at once, not after the others were published."""
     decode = base.source.decode
     if not decode.branches:
         raise ConfigError("--segments loads each branch bound with --branch: bind them "
@@ -81,7 +85,14 @@ def segments_of(base: JobSpec) -> tuple[str, ...]:
         if given:
             raise ConfigError(f"--segments loads each segment into tables named after it: "
                               f"{flag} would put them all in one")
-    return tuple(dict.fromkeys(b.branch for b in decode.branches))
+    segments = tuple(dict.fromkeys(b.branch for b in decode.branches))
+    record = base.source.record()
+    for segment in segments:
+        spec = base.changed(decode=replace(decode, segment=segment))
+        plan = DecodePlan.compile(record, spec.record_decode)
+        spec.source.condition(record)
+        check_rules(spec.proof.rules, plan.schema)
+    return segments
 
 
 def launch(base: JobSpec, files: list[str], progress: Callable[[], Progress],

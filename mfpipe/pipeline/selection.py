@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mfpipe.codec import DecodeOptions, DecodePlan
+from mfpipe.codec.plan import in_segment
 from mfpipe.errors import ConfigError
 from mfpipe.layout import Category, RecordLayout
 
@@ -72,6 +73,9 @@ class Condition:
             name, op, raw = match.groups()
             f = record.field(name.lower().replace("-", "_"))
             column = f.column
+            if not in_segment(f, options):
+                raise ConfigError(f"--when {text!r}: {column} is not a column of segment "
+                                  f"{options.segment} (its records do not hold it)")
             if f.odo is not None or any(f.offset >= t.offset for t in record.odo):
                 raise ConfigError(f"--when {text!r}: {column} lies in or after an OCCURS "
                                   "DEPENDING ON table, where its place moves with the count; "
@@ -102,7 +106,8 @@ class Condition:
         columns = {column for column, _, _ in self.terms}
         fields = tuple(f for f in record.fields if f.column in columns)
         part = RecordLayout(record.name, record.table, record.size, fields)
-        alone = replace(options, dates=(), branches=(), required=())  # of other columns
+        alone = replace(options, dates=(), branches=(), required=(), segment=None,
+                        parents=())  # of other columns
         decoded = DecodePlan.compile(part, alone).decode(matrix, first_record_no, offsets,
                                                          lengths)
         held = np.ones(decoded.batch.num_rows, dtype=bool)

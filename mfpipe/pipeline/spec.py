@@ -69,6 +69,9 @@ class Source:
             raise ConfigError("--skip-records and --load-records must be 0 or more")
         if self.empty_file not in ("load", "skip", "fail"):
             raise ConfigError("--empty-file must be load, skip or fail")
+        if self.skip_records and self.decode.parent is not None:
+            raise ConfigError("--skip-records leaves out records that may be the parents of "
+                              "the records read (--parent): load the whole file")
 
     def layout(self) -> Layout:
         """The run's copybook: the text stored with it, or (a spec not yet started, or a

@@ -4,11 +4,13 @@ chunks; wherever the chunks are cut, each child gets the same parent."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from mfpipe.codec import Branch, DecodeOptions, DecodePlan, Parent, Reason
 from mfpipe.codec.segments import NO_CARRY, ParentLink
+from mfpipe.errors import ConfigError
 from tests.codec.helpers import matrix, record
 
 LAYOUT = """
@@ -85,3 +87,36 @@ class TestParentLink:
         linked = ParentLink.of(plan).link(rows, 1, np.arange(3) * 7, None, NO_CARRY)
         assert linked.parent_no.tolist() == [1, 2, 2]
         assert linked.keys[0].to_pylist() == ["N00", None, None]
+
+
+class TestRefused:
+    DISCRIMINATOR_AFTER_TABLE = """
+    01  REC.
+        05  N      PIC 9.
+        05  T      PIC X OCCURS 0 TO 3 DEPENDING ON N.
+        05  KIND   PIC X.
+        05  HEAD.
+            10  NAME   PIC X(3).
+        05  LINE REDEFINES HEAD.
+            10  QTY    PIC 9(3).
+    """
+    COUNT_IN_OTHER_SEGMENT = """
+    01  REC.
+        05  KIND   PIC X.
+        05  HEAD.
+            10  NAME   PIC X(8).
+        05  LINE REDEFINES HEAD.
+            10  N      PIC 9.
+            10  ITEM   PIC X OCCURS 0 TO 7 DEPENDING ON N.
+    """
+
+    def test_a_parent_discriminator_whose_place_moves(self):
+        """After a variable table the discriminator's place moves with the count: parents
+        found at one fixed place would be wrong, so the hierarchy is refused."""
+        with pytest.raises(ConfigError, match="kind is not a field of HEAD's records before"):
+            DecodePlan.compile(record(self.DISCRIMINATOR_AFTER_TABLE), OPTIONS)
+
+    def test_a_variable_table_counted_in_another_segment(self):
+        options = DecodeOptions(branches=OPTIONS.branches, segment="HEAD")
+        with pytest.raises(ConfigError, match="count n of a variable table"):
+            DecodePlan.compile(record(self.COUNT_IN_OTHER_SEGMENT), options)

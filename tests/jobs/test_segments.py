@@ -85,6 +85,16 @@ def rows_of(db: str, table: str, columns: list[str]) -> list[dict]:
         store.close()
 
 
+def _published_any(db: str) -> bool:
+    from mfpipe.db.runs import RunStore
+
+    store = RunStore(db)
+    try:
+        return bool(store.runs())
+    finally:
+        store.close()
+
+
 def _order(row: dict) -> tuple:
     return tuple(str(v) for v in row.values())
 
@@ -130,11 +140,27 @@ class TestSegments:
     @pytest.mark.parametrize("extra, said", [
         (["--segments", "--final-table", "everything"], "--final-table"),
         (["--segment", "NOPE"], "not a branch bound"),
+        (["--segments", "--key", "company_name"], "not a column of segment CONTACTS"),
+        (["--segments", "--when", "company_name = 'X'"], "not a column of segment CONTACTS"),
+        (["--segment", "CONTACTS", "--when", "taxpayer > 5"], "not a column of segment"),
     ])
     def test_segment_options_that_cannot_work(self, tmp_path, extra, said):
+        """Refused (78) before any segment loads: never one table published and the next
+        segment refused."""
         company_file(tmp_path / "companies.dat", 5)
-        code, summary = load(tmp_path, f"sqlite:///{tmp_path / 'm.db'}", *extra)
+        db = f"sqlite:///{tmp_path / 'm.db'}"
+        code, summary = load(tmp_path, db, *extra)
         assert code == 78 and said in summary["message"], summary
+        assert not (tmp_path / "m.db").exists() or not _published_any(db)
+
+    def test_a_condition_on_a_common_column(self, tmp_path, db_url):
+        """--when on a column every segment holds narrows a segment load as it would any."""
+        expected = company_file(tmp_path / "companies.dat", 50)
+        code, summary = load(tmp_path, db_url, "--segment", "CONTACTS", "--when",
+                             "company_id <> 'C00001'")
+        assert code == 0, summary
+        assert summary["counts"]["loaded"] == sum(
+            r["company_id"] != "C00001" for r in expected["P"])
 
 
 class TestParents:
@@ -174,15 +200,29 @@ class TestParents:
         assert rows_of(db_url, "company_details_contacts", columns) == sorted(
             expected["links"], key=_order)
 
-    @pytest.mark.parametrize("parent, said", [
-        ("CONTACTS=NOPE", "NOPE is not a branch bound"),
-        ("CONTACTS=STATIC-DETAILS:phone_number", "phone_number is not a field of"),
+    @pytest.mark.parametrize("extra, said", [
+        (["--parent", "CONTACTS=NOPE"], "NOPE is not a branch bound"),
+        (["--parent", "CONTACTS=STATIC-DETAILS:phone_number"], "phone_number is not a field"),
+        (["--parent", "CONTACTS=CONTACTS"], "its own ancestor"),
+        (["--parent", "CONTACTS=STATIC-DETAILS", "--parent", "STATIC-DETAILS=CONTACTS"],
+         "its own ancestor"),
+        (["--parent", "CONTACTS=STATIC-DETAILS", "--parent", "CONTACTS=CONTACTS"],
+         "has a parent already"),
+        (["--parent", "CONTACTS=STATIC-DETAILS:company_name,company_name"], "named twice"),
+        (["--parent", "CONTACTS=STATIC-DETAILS", "--skip-records", "2"], "--skip-records"),
     ])
-    def test_a_parent_that_cannot_work(self, tmp_path, parent, said):
+    def test_a_parent_that_cannot_work(self, tmp_path, extra, said):
+        """Every hierarchy that cannot be right is refused (78) before a byte is read."""
         company_file(tmp_path / "companies.dat", 5)
         code, summary = load(tmp_path, f"sqlite:///{tmp_path / 'm.db'}", "--segment",
-                             "CONTACTS", "--parent", parent)
+                             "CONTACTS", *extra)
         assert code == 78 and said in summary["message"], summary
+
+    def test_a_parent_without_a_segment_load_is_refused(self, tmp_path):
+        company_file(tmp_path / "companies.dat", 5)
+        code, summary = load(tmp_path, f"sqlite:///{tmp_path / 'm.db'}", "--parent",
+                             "CONTACTS=STATIC-DETAILS")
+        assert code == 78 and "give --segment or --segments" in summary["message"], summary
 
 
 def test_convert_one_segment(tmp_path):

@@ -14,7 +14,8 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mfpipe.codec import Branch, DecodeOptions, DecodePlan
+from mfpipe.codec import Branch, DecodeOptions, DecodePlan, Parent
+from mfpipe.codec.segments import NO_CARRY, ParentLink
 from mfpipe.db.schema import final_table, staging_table
 from mfpipe.errors import MfpipeError
 from mfpipe.layout import parse_layout
@@ -89,7 +90,11 @@ OPTIONS = st.builds(
     binary_range=st.sampled_from(["full", "pic"]), odo=st.sampled_from(["variable", "fixed"]),
     invalid_numeric=st.sampled_from(["reject", "null"]),
     branches=st.sampled_from([(), (Branch("BODY", "kind", ("B",)),),
-                              (Branch("NOTE", "n", ("1",)),)]))
+                              (Branch("NOTE", "n", ("1",)),),
+                              (Branch("BODY", "kind", ("B",)), Branch("NOTE", "kind", ("N",)))]),
+    segment=st.sampled_from([None, None, "BODY", "NOTE"]),
+    parents=st.sampled_from([(), (), (Parent("NOTE", "BODY"),),
+                             (Parent("NOTE", "BODY", ("kind",)),)]))
 
 
 @SETTINGS
@@ -109,9 +114,13 @@ def test_any_copybook_and_options_decode_or_fail_clearly(text, options, data):
             rows = np.frombuffer(raw, dtype=np.uint8).reshape(n, record.size)
             lengths = np.array(data.draw(st.lists(st.integers(0, record.size + 2), min_size=n,
                                                   max_size=n)), dtype=np.int64)
-            out = plan.decode(rows, 1, np.arange(n, dtype=np.int64) * record.size,
-                              lengths if data.draw(st.booleans()) else None)
-            assert out.batch.num_rows + out.rejects.num_rows == n
+            offsets = np.arange(n, dtype=np.int64) * record.size
+            given = lengths if data.draw(st.booleans()) else None
+            link = ParentLink.of(plan)
+            linked = link.link(rows, 1, offsets, given, NO_CARRY) if link else None
+            out = plan.decode(rows, 1, offsets, given, linked=linked)
+            elsewhere = 0 if out.elsewhere is None else len(out.elsewhere)
+            assert out.batch.num_rows + out.rejects.num_rows + elsewhere == n
             out.batch.validate(full=True)
     except MfpipeError as error:
         assert error.exit_code in (64, 65, 78), error

@@ -32,7 +32,7 @@ from mfpipe.db.control import mfp_chunk, mfp_file, mfp_run
 from mfpipe.db.identity import LoadIdentity
 from mfpipe.db.registry import (HOST, PROCESSING, SKIPPED, SUCCESS, FileFacts, file_row,
                                 recover_if_dead, serialized)
-from mfpipe.db.explorer import RunRecord
+from mfpipe.db.explorer import RunRecord, read_run
 from mfpipe.db.runs import RunStore, abandon, begin_attempt, insert_run, utcnow
 from mfpipe.db.status import ABANDONED, ACTIVE, COMPLETED, RESTARTABLE, STARTING
 from mfpipe.errors import EXIT_NO_INPUT, EXIT_NOTHING_TO_DO, EXIT_TEMPORARY, EXIT_USAGE, RunError
@@ -191,7 +191,7 @@ def _path_held(c: sa.Connection, path: str, run_id: str, ttl_s: float) -> Claim 
     row = file_row(c, path)
     if row is None or row.status != PROCESSING or row.owner_run_id in (None, run_id):
         return None
-    owner = _run(c, row.owner_run_id)
+    owner = read_run(c, row.owner_run_id)
     if owner is not None and recover_if_dead(c, owner, ttl_s) in ACTIVE:
         return _held(row.owner_run_id, path)
     return None
@@ -205,7 +205,7 @@ def _held(run_id: str, what: str) -> Claim:
 def _replaceable(c: sa.Connection, run_id: str, identity: LoadIdentity, ttl_s: float
                  ) -> RunRecord | Claim:
     """A run a reprocess may replace by name, or the refusal saying why not."""
-    run = _run(c, run_id)
+    run = read_run(c, run_id)
 
     def refused(why: str, code: int = EXIT_USAGE) -> Claim:
         return Claim("refused", run_id, message=f"--replace {run_id}: {why}", exit_code=code)
@@ -233,13 +233,8 @@ def _other_content(c: sa.Connection, path: str, identity: LoadIdentity
         r.status == COMPLETED).order_by(r.started_at.desc())).mappings()))
 
 
-def _run(c: sa.Connection, run_id: str) -> RunRecord | None:
-    row = c.execute(sa.select(mfp_run).where(mfp_run.c.run_id == run_id)).mappings().first()
-    return RunRecord.of(row) if row is not None else None
-
-
 def _not_restartable(c: sa.Connection, run_id: str) -> str:
-    run = _run(c, run_id)
+    run = read_run(c, run_id)
     if run is None or run.status != ABANDONED:
         return "is not a run of this file's content"
     by = f" by run {run.superseded_by}" if run.superseded_by else ""
@@ -298,7 +293,7 @@ def abandon_run(store: RunStore, run_id: str, ttl_s: float) -> None:
     if run is None:
         raise RunError(run_id, "no such run in this database", EXIT_NO_INPUT)
     with serialized(store.engine, run.file, LoadIdentity.of_run(run).lock_name) as c:
-        run = _run(c, run_id) or run  # as it is now, inside the lock
+        run = read_run(c, run_id) or run  # as it is now, inside the lock
         status = recover_if_dead(c, run, ttl_s)
         if status in ACTIVE:
             raise RunError(run_id, "is running: `mfpipe runs cancel` stops it first",

@@ -127,6 +127,13 @@ class ChunkRecord:
         return self.last_record_no - self.first_record_no + 1
 
 
+def read_run(connection: sa.Connection, run_id: str) -> RunRecord | None:
+    """The run as ``connection`` sees it (in its transaction), or None if there is none."""
+    row = connection.execute(sa.select(mfp_run).where(mfp_run.c.run_id == run_id)
+                             ).mappings().first()
+    return RunRecord.of(row) if row is not None else None
+
+
 class RunExplorer:
     """Read-only queries of the control tables (mixed into ``RunStore``)."""
 
@@ -135,8 +142,7 @@ class RunExplorer:
     def run(self, run_id: str) -> RunRecord | None:
         """The run, or None if there is none."""
         with self.engine.connect() as c:
-            row = c.execute(sa.select(mfp_run).where(mfp_run.c.run_id == run_id)).mappings().first()
-        return RunRecord.of(row) if row is not None else None
+            return read_run(c, run_id)
 
     def runs(self, *, status: str | None = None, job: str | None = None,
              since: dt.datetime | None = None, before: dt.datetime | None = None,

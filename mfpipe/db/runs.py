@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 
 from mfpipe.db.control import (create_control_tables, create_table, mfp_attempt,
                                CHECK_TEXT, mfp_recon_result, mfp_run)
-from mfpipe.db.explorer import RunExplorer, RunRecord
+from mfpipe.db.explorer import RunExplorer, read_run
 from mfpipe.db.identity import LoadIdentity
 from mfpipe.db.schema import final_table, staging_table
 from mfpipe.db.status import ABANDONED, ACTIVE, COMPLETED, RESTARTABLE, STARTED, STARTING
@@ -278,8 +278,8 @@ class RunStore(RunExplorer):
         Refused (:class:`RunError`, and the caller rolls back) when the store's attempt no
         longer owns the run, or when another run of the same identity is published and not
         replaced: the final table never holds one content twice."""
-        run = RunRecord.of(connection.execute(sa.select(mfp_run).where(
-            mfp_run.c.run_id == run_id)).mappings().one())
+        run = read_run(connection, run_id)
+        assert run is not None  # the run publishing
         twins = connection.execute(sa.select(mfp_run.c.run_id).where(
             LoadIdentity.of_run(run).runs(), mfp_run.c.status == COMPLETED,
             mfp_run.c.run_id.not_in([run_id, *replaces]))).scalars().first()

@@ -106,7 +106,8 @@ class Engine:
         log.info("run starting", run_id=config.run_id, input=config.source.input_path,
                  db=redact(execution.db_url), processors=execution.processors,
                  writers=execution.writers)
-        status, exit_code, message, reader, metrics, cpu = self._supervise(store, staging.name)
+        status, exit_code, message, reader, metrics, cpu = self._supervise(store, staging.name,
+                                                                           plan)
         counts = self._counts(store, reader, metrics)
         if status == LOADED and counts["read"] != reader.records:
             status, exit_code, message = FAILED, EXIT_INTERNAL, (
@@ -129,7 +130,7 @@ class Engine:
                  message=message, **{k: v for k, v in counts.items() if k != "per_worker"})
         return summary
 
-    def _supervise(self, store: RunStore, staging: str
+    def _supervise(self, store: RunStore, staging: str, plan: DecodePlan
                    ) -> tuple[str, int, str, Reader, dict[int, dict[str, float]], float]:
         """Run the processes to an outcome: (status, exit code, message, the reader, the
         per-worker metrics, and the CPU seconds the processes reported)."""
@@ -156,7 +157,7 @@ class Engine:
             writer = ctx.Process(target=run_writers, name="writer",
                                  args=(config.write_work(), staging, results, events, metrics,
                                        abort))
-            reader = Reader(config, tasks, lambda: self._stop, abort, self._committed)
+            reader = Reader(config, plan, tasks, lambda: self._stop, abort, self._committed)
             done_bytes = sum(c.byte_length for c in store.ledger(config.run_id)
                              ) if self._committed else 0
             self.progress.start(config.run_id, os.path.getsize(config.source.input_path),

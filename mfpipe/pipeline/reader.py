@@ -24,13 +24,15 @@ POLL_S = 0.2
 class Reader(threading.Thread):
     """Queues one task per chunk, then one sentinel per processor."""
 
-    def __init__(self, config: JobSpec, tasks: Any, should_stop: Callable[[], bool],
-                 abort: Any, done_chunks: Collection[int] = ()) -> None:
+    def __init__(self, config: JobSpec, plan: DecodePlan, tasks: Any,
+                 should_stop: Callable[[], bool], abort: Any,
+                 done_chunks: Collection[int] = ()) -> None:
+        """``plan``: the run's, which links a child segment's chunks to their parents."""
         super().__init__(name="reader", daemon=True)
         self.path, self.framing = config.source.input_path, config.source.framing
         self.chunk_records = config.execution.chunk_records
         self.window = config.source.window
-        self.plan = DecodePlan.compile(config.source.record(), config.record_decode)
+        self.plan = plan
         self.tasks, self.processors = tasks, config.execution.processors
         self.should_stop = should_stop
         self.abort = abort

@@ -215,9 +215,6 @@ class JobSpec:
         """This spec with options (by their flat names, ``job`` and ``run_id`` too)
         changed."""
         own = {k: options.pop(k) for k in ("job", "run_id") if k in options}
-        unknown = set(options) - set(PART_OF)
-        if unknown:
-            raise TypeError(f"no such option: {', '.join(sorted(unknown))}")
         parts = {part: replace(getattr(self, part), **values)
                  for part, values in _grouped(options).items()}
         return replace(self, **parts, **own)
@@ -315,6 +312,10 @@ _RUN_OWN = frozenset({"run_id", "file_sha256", "replaces"})  # the run's, kept o
 
 
 def _grouped(options: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Options by their flat names, grouped by the part that holds them."""
+    unknown = set(options) - set(PART_OF)
+    if unknown:
+        raise TypeError(f"no such option: {', '.join(sorted(unknown))}")
     grouped: dict[str, dict[str, Any]] = {}
     for name, value in options.items():
         grouped.setdefault(PART_OF[name], {})[name] = value
@@ -322,9 +323,6 @@ def _grouped(options: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def _parts(flat: Mapping[str, Any]) -> dict[str, Any]:
-    unknown = set(flat) - set(PART_OF)
-    if unknown:
-        raise TypeError(f"no such option: {', '.join(sorted(unknown))}")
     grouped = _grouped(flat)
     return {part: kind(**grouped.get(part, {})) for part, kind in _PARTS.items()}
 

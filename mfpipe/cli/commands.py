@@ -95,19 +95,25 @@ def ddl_command(copybook: str, dialect: str, record_name: str | None, dates: tup
 @click.option("--chunk-records", type=click.IntRange(min=1), default=50_000, show_default=True)
 @click.option("--provenance", is_flag=True, help="Add _source_file, _record_no and "
               "_byte_offset to every row.")
+@click.option("--nested", is_flag=True, help="A hierarchical file (--branch, --parent): one "
+              "row per record of the root segment, its children inside it as a list per "
+              "child segment, named after it.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @source_options
 def convert(copybook: str, input_path: str, output: str, chunk_records: int, provenance: bool,
-            as_json: bool, **opts: Any) -> None:
+            nested: bool, as_json: bool, **opts: Any) -> None:
     """Decode a mainframe file into Parquet or JSON Lines (no database)."""
     record = load_layout(copybook).record(opts["record_name"])
     result = convert_file(record, input_path, output, framing_options(opts, record),
-                          decode_options(opts), chunk_records, provenance=provenance)
+                          decode_options(opts), chunk_records, provenance=provenance,
+                          nested=nested)
     if as_json:
         click.echo(json.dumps(result.__dict__))
     else:
+        rows = f" in {result.rows} nested rows" if result.nested else ""
         click.echo(f"read {result.read} records from {result.input}: {result.written} written "
-                   f"to {result.output}, {result.rejected} rejected to {result.rejects_path}"
+                   f"to {result.output}{rows}, {result.rejected} rejected to "
+                   f"{result.rejects_path}"
                    + (f", {result.other_segments} of other segments" if result.other_segments
                       else "") + f" ({result.elapsed_s:.2f} s)")
         for column, fields in result.nulled.items():

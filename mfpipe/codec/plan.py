@@ -93,8 +93,9 @@ class DecodePlan:
         return plan
 
     def _check_segment(self) -> None:
-        """A segment load's key columns are its own, and the counts of its variable tables
-        too (a table whose count lies in another segment cannot be measured)."""
+        """A segment load's key columns are its own, no value of its discriminator selects
+        another segment too, and the counts of its variable tables are its own (a table whose
+        count lies in another segment cannot be measured)."""
         segment = self.options.segment
         if segment is None:
             return
@@ -103,6 +104,15 @@ class DecodePlan:
             if column not in mine:
                 raise ConfigError(f"key column {column} is not a column of segment {segment} "
                                   f"(its columns: {', '.join(sorted(mine))})")
+        binding = self.options.segment_binding
+        assert binding is not None  # compile checked it
+        for other in self.options.branches:
+            shared = set(other.values) & set(binding.values) if other.column == \
+                binding.column and other.branch != segment else set()
+            if shared:
+                raise ConfigError(f"--branch {other.branch} and --branch {segment}: "
+                                  f"{binding.column} {', '.join(sorted(shared))} selects both, "
+                                  "so its records would be in two segments' tables")
         for table in self.record.odo:
             if table.count_column not in mine:
                 raise ConfigError(f"segment {segment}: the count {table.count_column} of a "

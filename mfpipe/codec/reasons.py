@@ -29,6 +29,7 @@ class Reason(enum.IntEnum):
     TRUNCATED = 18
     NO_SEGMENT = 19
     NO_PARENT = 20
+    PARENT_REJECTED = 21
 
     @property
     def text(self) -> str:
@@ -56,5 +57,8 @@ _TEXT = {
     Reason.TOO_LONG: "record is longer than the record layout (its last bytes would be lost)",
     Reason.TRUNCATED: "record ends inside this field",
     Reason.NO_SEGMENT: "discriminator matches no segment bound with --branch",
-    Reason.NO_PARENT: "no record of its parent segment (--parent) before it",
+    Reason.NO_PARENT: "no record of its parent segment (--parent) before it since the last "
+                      "record outside the parent's subtree or of no segment",
+    Reason.PARENT_REJECTED: "its parent record is a reject, so it has no place in the "
+                            "nested output",
 }

@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 
 from mfpipe.codec import DecodedBatch, DecodePlan
-from mfpipe.codec.segments import NO_CARRY, Carry, ParentLink
+from mfpipe.codec.segments import NO_CARRY, Carry, Linked, ParentLink
 from mfpipe.errors import ConfigError
 from mfpipe.framing import FramingOptions, RawChunk, iter_chunks
 from mfpipe.layout import RecordLayout
@@ -42,8 +42,8 @@ def check_framing(record: RecordLayout, framing: FramingOptions) -> None:
                           "FB or VB")
 
 
-def _records(plan: DecodePlan, chunk: RawChunk, framing: FramingOptions
-             ) -> tuple[np.ndarray, np.ndarray | None]:
+def records_of(plan: DecodePlan, chunk: RawChunk, framing: FramingOptions
+               ) -> tuple[np.ndarray, np.ndarray | None]:
     """The chunk's records as a byte matrix (fixed records viewed in place, not copied),
     and their lengths (None for fixed records)."""
     if framing.fixed:
@@ -51,23 +51,42 @@ def _records(plan: DecodePlan, chunk: RawChunk, framing: FramingOptions
     return chunk.matrix(plan.record.size), chunk.lengths
 
 
+def link_chunk(link: ParentLink | None, plan: DecodePlan, chunk: RawChunk,
+               framing: FramingOptions, carry: Carry) -> Linked | None:
+    """The parents of a chunk's records (None when the plan's segment has none)."""
+    if link is None:
+        return None
+    matrix, lengths = records_of(plan, chunk, framing)
+    return link.link(matrix, chunk.first_record_no, chunk.record_offsets, lengths, carry)
+
+
 def decode_chunk(plan: DecodePlan, chunk: RawChunk, framing: FramingOptions,
                  condition: Condition | None = None, carry: Carry = NO_CARRY,
                  link: ParentLink | None = None) -> DecodedBatch:
     """Decode the records of a chunk that meet ``condition`` (``--when``: the others are
-    discarded, in neither the rows nor the rejects). A TEXT line must be as long as the
-    record (at most as long, with OCCURS DEPENDING ON): a line of another length is a
-    reject, never a record read at the wrong offsets. A child segment's records are linked
+    discarded, in neither the rows nor the rejects). A child segment's records are linked
     to their parents first (``link``, with ``carry``: the last parent of the chunks before),
     whatever the condition keeps: a discarded parent is still a parent."""
-    matrix, lengths = _records(plan, chunk, framing)
+    keep = None
+    if condition is not None:
+        matrix, lengths = records_of(plan, chunk, framing)
+        keep = condition.keep(plan.record, plan.options, matrix, chunk.first_record_no,
+                              chunk.record_offsets, lengths)
+    return decode_records(plan, chunk, framing, keep,
+                          link_chunk(link, plan, chunk, framing, carry))
+
+
+def decode_records(plan: DecodePlan, chunk: RawChunk, framing: FramingOptions,
+                   keep: np.ndarray | None = None, linked: Linked | None = None
+                   ) -> DecodedBatch:
+    """Decode the chunk's records where ``keep`` (all when None; the others are in neither
+    the rows nor the rejects), a child segment's ``linked`` to their parents. A TEXT line
+    must be as long as the record (at most as long, with OCCURS DEPENDING ON): a line of
+    another length is a reject, never a record read at the wrong offsets."""
+    matrix, lengths = records_of(plan, chunk, framing)
     first: int | np.ndarray = chunk.first_record_no
     offsets = chunk.record_offsets
-    linked = None if link is None else link.link(matrix, chunk.first_record_no, offsets,
-                                                 lengths, carry)
-    if condition is not None:
-        keep = condition.keep(plan.record, plan.options, matrix, chunk.first_record_no,
-                              offsets, lengths)
+    if keep is not None:
         first = chunk.first_record_no + np.flatnonzero(keep)
         matrix, offsets = matrix[keep], offsets[keep]
         lengths = None if lengths is None else lengths[keep]
@@ -87,7 +106,7 @@ def with_carries(chunks: Iterable[tuple[RawChunk, int]], plan: DecodePlan,
     for chunk, skipped in chunks:
         yield chunk, skipped, carry
         if link is not None and chunk.n_records:
-            matrix, lengths = _records(plan, chunk, framing)
+            matrix, lengths = records_of(plan, chunk, framing)
             carry = link.link(matrix, chunk.first_record_no, chunk.record_offsets, lengths,
                               carry).carry
 

@@ -21,13 +21,13 @@ import functools
 import hashlib
 import json
 import os
-import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from mfpipe.codec import Branch, DecodeOptions, Parent
+from mfpipe.codec.segments import segment_name
 from mfpipe.db.loaders import loader_kind
 from mfpipe.db.rules import Rule
 from mfpipe.errors import ConfigError, InputError, OutputError
@@ -110,7 +110,7 @@ class Source:
         segment = self.decode.segment
         if segment is None:
             return record.table
-        return f"{record.table}_{re.sub(r'[^0-9a-z_]', '_', segment.lower())}"
+        return f"{record.table}_{segment_name(segment)}"
 
     def condition(self, record: RecordLayout) -> Condition | None:
         """The parsed ``--when`` for the run's record (None without one)."""

@@ -32,11 +32,14 @@ def records(kinds: str) -> list[bytes]:
 
 
 def expected_links(kinds: str) -> list[tuple[int, str | None]]:
-    """(parent record number, parent name) of each record: the nearest 'H' before it."""
+    """(parent record number, parent name) of each record: the nearest 'H' before it, unless
+    a record of no segment lies between them (it may be the parent, corrupted)."""
     found, last = [], (0, None)
     for i, k in enumerate(kinds):
         if k == "H":
             last = (i + 1, f"N{i:02d}")
+        elif k == "?":
+            last = (0, None)
         found.append(last)
     return found
 
@@ -56,8 +59,9 @@ def link_in_chunks(kinds: str, cuts: list[int]) -> list[tuple[int, str | None]]:
 
 class TestParentLink:
     def test_children_get_the_nearest_parent_before_them(self):
-        kinds = "LHLLHL?L"
+        kinds = "LHLLHL?LHL"
         assert link_in_chunks(kinds, []) == expected_links(kinds)
+        assert [no for no, _ in expected_links(kinds)] == [0, 2, 2, 2, 5, 5, 0, 0, 9, 9]
 
     @given(st.text(alphabet="HL?", max_size=40), st.lists(st.integers(0, 40), max_size=6))
     def test_the_chunks_cut_changes_no_link(self, kinds, cuts):

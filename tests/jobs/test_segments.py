@@ -9,6 +9,7 @@ import signal
 from pathlib import Path
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
 from mfpipe.codec import DecodeOptions
@@ -237,3 +238,29 @@ def test_convert_one_segment(tmp_path):
         len(expected["P"]), 1, len(expected["C"]))
     first = (tmp_path / "contacts.jsonl").read_text().splitlines()[0]
     assert list(json.loads(first)) == ["segment_id", "company_id", "phone_number", "calls"]
+
+
+def test_convert_nested(tmp_path):
+    """`convert --nested`: one row per company with its contacts inside it, as the segment
+    loads link them; an orphan contact and the record of no segment are rejects."""
+    expected = company_file(tmp_path / "companies.dat", 30, orphans=1)
+    code, result = main_json(["convert", LAYOUT, str(tmp_path / "companies.dat"), "-o",
+                              str(tmp_path / "nested.parquet"), *BRANCHES, "--parent",
+                              "CONTACTS=STATIC-DETAILS", "--nested", "--chunk-records", "7"],
+                             tmp_path)
+    assert code == 0, result
+    assert (result["rows"], result["written"], result["rejected"]) == (
+        len(expected["C"]), len(expected["C"]) + len(expected["P"]), 2)
+    companies = pq.read_table(tmp_path / "nested.parquet").to_pylist()
+    assert [{k: v for k, v in c.items() if k != "contacts"} for c in companies] == expected["C"]
+    contacts = [p for c in companies for p in c["contacts"]]
+    assert contacts == expected["P"]  # the orphan (under "X") is a reject
+    assert all(p["company_id"] == c["company_id"] for c in companies for p in c["contacts"])
+
+
+def test_convert_nested_needs_one_tree(tmp_path):
+    company_file(tmp_path / "companies.dat", 3)
+    code, result = main_json(["convert", LAYOUT, str(tmp_path / "companies.dat"), "-o",
+                              str(tmp_path / "nested.jsonl"), *BRANCHES, "--nested"], tmp_path)
+    assert code == 78 and "--nested needs the hierarchy" in result["message"], result
+    assert not (tmp_path / "nested.jsonl").exists()

@@ -52,9 +52,11 @@ MESSAGES: dict[str, str] = {
     "MFP-3001": ("field {field}, record {record_no} at byte offset {offset}: {reason} "
                  "(raw={raw_hex})"),
     "MFP-4001": "{message}",
+    "MFP-4002": "{message}",
     "MFP-5001": "loading {table} (chunk {batch_id}) failed: {message}{preview}",
     "MFP-5002": "database unavailable: {message}",
     "MFP-6001": "run {run_id}: {message}",
+    "MFP-6002": "batch {batch_id}: {message}",
     "MFP-9001": "{message}",
 }
 
@@ -192,6 +194,17 @@ class ConfigError(MfpipeError):
         super().__init__(message=message)
 
 
+class NotAllowedError(MfpipeError):
+    """A request for what the service does not allow: a job file outside its jobs folder,
+    an input its job file does not name, a change with a read-only token."""
+
+    code = "MFP-4002"
+    exit_code = EXIT_USAGE
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message=message)
+
+
 class LoadError(MfpipeError):
     """A bulk load that the database refused; values are shown only when asked for."""
 
@@ -237,3 +250,13 @@ class RunError(MfpipeError):
 
     def __init__(self, run_id: str, message: str, exit_code: int = EXIT_INTERNAL) -> None:
         super().__init__(run_id=run_id, message=message, exit_code=exit_code)
+
+
+class BatchError(MfpipeError):
+    """An action on a batch that its state refuses (``exit_code``: 66 when there is no
+    such batch, 64 when it is not finished or has nothing to do)."""
+
+    code = "MFP-6002"
+
+    def __init__(self, batch_id: str, message: str, exit_code: int = EXIT_USAGE) -> None:
+        super().__init__(batch_id=batch_id, message=message, exit_code=exit_code)

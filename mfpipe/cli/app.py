@@ -12,7 +12,7 @@ import click
 import sqlalchemy as sa
 import structlog
 
-from mfpipe.cli import commands, load, recon, runs  # noqa: F401  (each adds its commands)
+from mfpipe.cli import commands, load, recon, runs, service  # noqa: F401  (each adds its commands)
 from mfpipe.cli.group import cli
 from mfpipe.errors import EXIT_INTERNAL, EXIT_TEMPORARY, EXIT_USAGE, MfpipeError, first_line
 from mfpipe.logs import configure_logging

@@ -177,16 +177,18 @@ def create_table(engine: sa.Engine, table: sa.Table) -> bool:
     return True
 
 
-def create_control_tables(engine: sa.Engine, create: bool = True) -> None:
+def create_control_tables(engine: sa.Engine, create: bool = True,
+                          tables: sa.MetaData = metadata) -> None:
     """Create the control tables that do not exist yet (unless ``create`` is False: then a
-    missing one is an error), and check the ones that do.
+    missing one is an error), and check the ones that do (``tables``: the runs' by default,
+    or the service's batches').
 
     Control tables are never altered by mfpipe: tables left by an older version that lack a
     column are refused with a message, not written half-way.
     """
     existing = set(sa.inspect(engine).get_table_names())
-    existed = [t for t in metadata.sorted_tables if t.name in existing]
-    missing = [t for t in metadata.sorted_tables if t not in existed]
+    existed = [t for t in tables.sorted_tables if t.name in existing]
+    missing = [t for t in tables.sorted_tables if t not in existed]
     if missing and not create:
         raise ConfigError(f"control tables {', '.join(t.name for t in missing)} are missing: "
                           "the database was set up by an older mfpipe, or by hand")

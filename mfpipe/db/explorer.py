@@ -146,21 +146,54 @@ class RunExplorer:
 
     def runs(self, *, status: str | None = None, job: str | None = None,
              since: dt.datetime | None = None, before: dt.datetime | None = None,
-             limit: int = 100) -> list[RunRecord]:
+             limit: int = 100, offset: int = 0) -> list[RunRecord]:
         """The newest runs first, filtered by status, job and start time (``since``
-        inclusive, ``before`` exclusive)."""
-        r = mfp_run.c
-        query = sa.select(mfp_run).order_by(r.started_at.desc())
-        if status is not None:
-            query = query.where(r.status == status)
-        if job is not None:
-            query = query.where(r.job == job)
-        if since is not None:
-            query = query.where(r.started_at >= since)
-        if before is not None:
-            query = query.where(r.started_at < before)
+        inclusive, ``before`` exclusive); ``offset`` of them skipped (a page)."""
+        query = (sa.select(mfp_run).where(*_run_filter(status, job, since, before))
+                 .order_by(mfp_run.c.started_at.desc(), mfp_run.c.run_id.desc()))
         with self.engine.connect() as c:
-            return [RunRecord.of(row) for row in c.execute(query.limit(limit)).mappings()]
+            return [RunRecord.of(row) for row in
+                    c.execute(query.offset(offset).limit(limit)).mappings()]
+
+    def run_count(self, *, status: str | None = None, job: str | None = None,
+                  since: dt.datetime | None = None, before: dt.datetime | None = None) -> int:
+        """How many runs :meth:`runs` filters (for its pages)."""
+        query = sa.select(sa.func.count()).select_from(mfp_run).where(
+            *_run_filter(status, job, since, before))
+        with self.engine.connect() as c:
+            return int(c.execute(query).scalar_one())
+
+    def progress(self, run_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Per run, what its ledger says as chunks commit: chunks, records read, loaded,
+        rejected and discarded, the bytes of the file behind the last committed chunk, and
+        the first and last commit."""
+        c = mfp_chunk.c
+        query = (sa.select(c.run_id, sa.func.count().label("chunks"),
+                           sa.func.sum(c.last_record_no - c.first_record_no + 1).label("read"),
+                           sa.func.sum(c.rows_loaded).label("loaded"),
+                           sa.func.sum(c.rows_rejected).label("rejected"),
+                           sa.func.sum(c.rows_discarded).label("discarded"),
+                           sa.func.sum(c.byte_length).label("bytes"),
+                           sa.func.min(c.committed_at).label("first_commit"),
+                           sa.func.max(c.committed_at).label("last_commit"))
+                 .where(c.run_id.in_(run_ids)).group_by(c.run_id))
+        with self.engine.connect() as connection:
+            found = {row["run_id"]: dict(row) for row in connection.execute(query).mappings()}
+        return {run_id: {k: (int(v) if k in ("chunks", "read", "loaded", "rejected",
+                                             "discarded", "bytes") else v)
+                         for k, v in found.get(run_id, _NO_PROGRESS).items() if k != "run_id"}
+                for run_id in run_ids}
+
+    def failing_checks(self, since: dt.datetime | None, before: dt.datetime | None,
+                       limit: int = 10) -> list[tuple[str, int]]:
+        """The checks that failed most often on the runs started in the period."""
+        k, r = mfp_recon_result.c, mfp_run.c
+        query = (sa.select(k.check_name, sa.func.count().label("n"))
+                 .join_from(mfp_recon_result, mfp_run, k.run_id == r.run_id)
+                 .where(k.passed.is_(False), *_run_filter(None, None, since, before))
+                 .group_by(k.check_name).order_by(sa.desc("n"), k.check_name).limit(limit))
+        with self.engine.connect() as c:
+            return [(str(name), int(n)) for name, n in c.execute(query)]
 
     def attempts(self, run_id: str) -> list[AttemptRecord]:
         """The run's attempts, first to last."""
@@ -176,6 +209,13 @@ class RunExplorer:
         with self.engine.connect() as c:
             return [_record(ChunkRecord, r) for r in c.execute(query).mappings()]
 
+    def committed(self, run_id: str, chunk_id: int) -> bool:
+        """Is the chunk in the run's ledger?"""
+        c = mfp_chunk.c
+        with self.engine.connect() as connection:
+            return connection.execute(sa.select(c.chunk_id).where(
+                c.run_id == run_id, c.chunk_id == chunk_id)).first() is not None
+
     def ledger_by_worker(self, run_id: str, within: sa.Connection | None = None
                          ) -> list[tuple[int, int, int, int, int]]:
         """Per worker, from the ledger: (worker, records read, loaded, rejected, chunks)."""
@@ -188,10 +228,10 @@ class RunExplorer:
             return [(int(w), int(r), int(lo), int(rj), int(n))
                     for w, r, lo, rj, n in connection.execute(query)]
 
-    def rejects(self, run_id: str, limit: int) -> list[dict[str, Any]]:
-        """The run's first ``limit`` rejects, in record order."""
+    def rejects(self, run_id: str, limit: int, offset: int = 0) -> list[dict[str, Any]]:
+        """The run's rejects in record order, ``limit`` of them after the first ``offset``."""
         query = sa.select(mfp_reject).where(mfp_reject.c.run_id == run_id).order_by(
-            mfp_reject.c.record_no).limit(limit)
+            mfp_reject.c.record_no).offset(offset).limit(limit)
         with self.engine.connect() as c:
             return [dict(r) for r in c.execute(query).mappings()]
 
@@ -271,3 +311,16 @@ class RunExplorer:
             return
         with self.engine.connect() as connection:
             yield connection
+
+
+_NO_PROGRESS = {"chunks": 0, "read": 0, "loaded": 0, "rejected": 0, "discarded": 0, "bytes": 0,
+                "first_commit": None, "last_commit": None}
+
+
+def _run_filter(status: str | None, job: str | None, since: dt.datetime | None,
+                before: dt.datetime | None) -> list[sa.ColumnElement[bool]]:
+    r = mfp_run.c
+    where = [r.status == status] if status is not None else []
+    where += [r.job == job] if job is not None else []
+    where += [r.started_at >= since] if since is not None else []
+    return where + ([r.started_at < before] if before is not None else [])

@@ -71,10 +71,11 @@ def is_alive(run: RunRecord | None, ttl_s: float) -> bool:
     heartbeat = run.heartbeat_at
     if heartbeat is None or utcnow() - heartbeat > dt.timedelta(seconds=ttl_s):
         return False
-    return not (run.host == HOST and run.pid and not _process_exists(run.pid))
+    return not (run.host == HOST and run.pid and not process_exists(run.pid))
 
 
-def _process_exists(pid: int) -> bool:
+def process_exists(pid: int) -> bool:
+    """Is there a process ``pid`` on this host (a zombie counts until its parent reaps it)?"""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,14 +27,18 @@ PURGEABLE = (COMPLETED, ABANDONED)
 BATCH_RUNS = 500  # runs per transaction (Oracle takes at most 1,000 values in an IN list)
 
 
-def purge_staging(store: RunStore, older_than: dt.timedelta, dry_run: bool = False
-                  ) -> list[dict[str, Any]]:
+def purge_staging(store: RunStore, older_than: dt.timedelta, dry_run: bool = False,
+                  run_ids: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """Delete the staging rows of the COMPLETED and ABANDONED runs that ended more than
-    ``older_than`` ago and were not purged yet; return one entry per run (run id, staging
-    table, rows). One transaction per staging table deletes its runs' rows and records them
-    in ``mfp_purge`` (at most ``BATCH_RUNS`` runs at a time); ``dry_run`` only counts."""
+    ``older_than`` ago and were not purged yet (of ``run_ids`` only, when given); return one
+    entry per run (run id, staging table, rows). One transaction per staging table deletes
+    its runs' rows and records them in ``mfp_purge`` (at most ``BATCH_RUNS`` runs at a
+    time); ``dry_run`` only counts."""
     engine = store.engine
     runs = _purgeable(engine, utcnow() - older_than)
+    if run_ids is not None:
+        wanted = set(run_ids)
+        runs = [(run_id, table) for run_id, table in runs if run_id in wanted]
     by_table: dict[str, list[str]] = defaultdict(list)
     for run_id, table in runs:
         by_table[table].append(run_id)

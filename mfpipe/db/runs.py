@@ -26,10 +26,11 @@ from mfpipe.db.control import (create_control_tables, create_table, mfp_attempt,
 from mfpipe.db.explorer import RunExplorer, read_run
 from mfpipe.db.identity import LoadIdentity
 from mfpipe.db.schema import final_table, staging_table
-from mfpipe.db.status import ABANDONED, ACTIVE, COMPLETED, RESTARTABLE, STARTED, STARTING
+from mfpipe.db.status import (ABANDONED, ACTIVE, COMPLETED, RESTARTABLE, STARTED, STARTING,
+                               STOPPING)
 from mfpipe.db.urls import create_engine, redact, session_name, session_url
-from mfpipe.errors import (EXIT_TEMPORARY, EXIT_USAGE, ConfigError, DatabaseUnavailableError,
-                           InputError, RunError, first_line)
+from mfpipe.errors import (EXIT_STOPPED, EXIT_TEMPORARY, EXIT_USAGE, ConfigError,
+                           DatabaseUnavailableError, InputError, RunError, first_line)
 
 def _type_text(sql_type: sa.types.TypeEngine, dialect: sa.engine.Dialect) -> str:
     text = sql_type.compile(dialect=dialect).lower().replace(" ", "")
@@ -290,6 +291,10 @@ class RunStore(RunExplorer):
                                   .values(status=COMPLETED, exit_code=0, ended_at=utcnow(),
                                           heartbeat_at=utcnow(), message=""))
         if done.rowcount != 1:
+            now = read_run(connection, run_id)
+            if now is not None and now.status == STOPPING and self._lease in (
+                    None, (run_id, now.attempt)):  # `runs cancel` just before the end
+                raise stopped_during_publication(run_id)
             raise RunError(run_id, "another launcher took the run over (it was restarted "
                                    "while this one was stopped); nothing was published",
                            EXIT_TEMPORARY)
@@ -327,6 +332,14 @@ class RunStore(RunExplorer):
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def stopped_during_publication(run_id: str) -> RunError:
+    """A run stopped while it published (SIGTERM, SIGINT or ``runs cancel``): 143, and its
+    transaction rolled back."""
+    return RunError(run_id, "stopped during publication (SIGTERM, SIGINT or `runs cancel`): "
+                            "nothing was published and every record is in staging; `mfpipe "
+                            f"restart {run_id}` publishes it", EXIT_STOPPED)
 
 
 def attempt_totals(connection: sa.Connection, run_id: str) -> dict[str, float]:

@@ -1,4 +1,4 @@
-"""What operators ask of the runs: list, show, cancel, recover, stats.
+"""What operators ask of the runs: list, show, cancel, recover, stats, progress.
 
 Plain data in and out (dicts of JSON-ready values), so the CLI prints a table or ``--json``
 from the same result.
@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from dataclasses import asdict
 from typing import Any
 
 from mfpipe.db.registry import recover_dead
-from mfpipe.db.runs import RunStore
-from mfpipe.db.status import ACTIVE, STOPPING
+from mfpipe.db.runs import RunStore, utcnow
+from mfpipe.db.status import ACTIVE, COMPLETED, FAILED, STARTED, STOPPED, STOPPING
 from mfpipe.errors import EXIT_NO_INPUT, EXIT_USAGE, RunError
 
 SHOWN = 20  # rejects listed by `runs show`
+STATISTICS_RUNS = 100_000  # the newest runs of a period that statistics read
 LISTED = ("run_id", "job", "file", "status", "exit_code", "started_at", "ended_at",
           "records_read", "records_loaded", "records_rejected", "elapsed_s", "message")
 
@@ -55,6 +57,77 @@ def cancel_run(store: RunStore, run_id: str) -> str:
     if not store.update_if(run_id, ACTIVE, status=STOPPING):
         raise RunError(run_id, "ended meanwhile: nothing to cancel", EXIT_USAGE)
     return f"run {run_id}: asked to stop at the next chunk boundary (status STOPPING)"
+
+
+def run_progress(store: RunStore, run_ids: list[str]) -> list[dict[str, Any]]:
+    """Each run's progress as its ledger commits: records, the share of the file's bytes in
+    committed chunks, the rate of the current attempt and the time left at that rate, and
+    the phase (starting, loading, publishing once every byte is committed, stopping, or how
+    it ended)."""
+    found = store.progress(run_ids)
+    now, shown = utcnow(), []
+    for run_id in run_ids:
+        run = store.run(run_id)
+        if run is None:
+            continue
+        done = found[run_id]
+        size = _size(run.file)
+        fraction = min(1.0, done["bytes"] / size) if size else None
+        phase = run.status.lower()
+        if run.status == STARTED:
+            phase = "publishing" if fraction == 1.0 else "loading"
+        rate = eta = None
+        attempts = store.attempts(run_id) if run.status in ACTIVE else []
+        if attempts and done["read"]:
+            seconds = (now - attempts[-1].started_at).total_seconds()
+            rate = round(done["read"] / seconds, 1) if seconds > 0 else None
+            per_byte = seconds / done["bytes"] if done["bytes"] else None
+            eta = round(per_byte * (size - done["bytes"]), 1) if per_byte and size else None
+        shown.append({"run_id": run_id, "file": run.file, "status": run.status,
+                      "phase": phase, "chunks": done["chunks"], "records_read": done["read"],
+                      "records_loaded": done["loaded"], "records_rejected": done["rejected"],
+                      "bytes_done": done["bytes"], "file_bytes": size,
+                      "fraction": None if fraction is None else round(fraction, 4),
+                      "records_per_s": rate, "eta_s": eta})
+    return shown
+
+
+def _size(path: str) -> int | None:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return None
+
+
+def statistics(store: RunStore, since: dt.datetime | None, until: dt.datetime | None
+               ) -> dict[str, Any]:
+    """The runs started in a period: per day, success rate, mean duration, throughput,
+    reject rate, and the checks that failed most."""
+    runs = store.runs(since=since, before=until, limit=STATISTICS_RUNS)
+    days: dict[dt.date, dict[str, Any]] = {}
+    for run in runs:
+        day = days.setdefault(run.started_at.date(), {
+            "day": run.started_at.date(), "runs": 0, "completed": 0, "failed": 0,
+            "records_read": 0, "records_rejected": 0})
+        day["runs"] += 1
+        day["completed"] += run.status == COMPLETED
+        day["failed"] += run.status in (FAILED, STOPPED)
+        day["records_read"] += run.records_read or 0
+        day["records_rejected"] += run.records_rejected or 0
+    completed = [r for r in runs if r.status == COMPLETED]
+    failed = sum(r.status in (FAILED, STOPPED) for r in runs)
+    seconds = sum(r.elapsed_s or 0 for r in completed)
+    read = sum(r.records_read or 0 for r in runs)
+    return {"since": since, "until": until, "runs": len(runs),
+            "success_rate": _rate(len(completed), failed),
+            "mean_elapsed_s": round(seconds / len(completed), 3) if completed else 0.0,
+            "records_per_s": round(sum(r.records_read or 0 for r in completed) / seconds, 1)
+            if seconds else 0.0,
+            "reject_rate": round(sum(r.records_rejected or 0 for r in runs) / read, 6)
+            if read else 0.0,
+            "days": [days[d] for d in sorted(days)],
+            "failing_checks": [{"check": name, "failures": n}
+                               for name, n in store.failing_checks(since, until)]}
 
 
 def recover_runs(store: RunStore, ttl_s: float) -> list[str]:

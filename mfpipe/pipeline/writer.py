@@ -14,12 +14,14 @@ import threading
 from typing import Any
 
 import pyarrow as pa
+import sqlalchemy as sa
 import structlog
 import tenacity
 
 from mfpipe.db.rows import CHUNK_SCHEMA, NULLED_SCHEMA
 from mfpipe.db.loaders import BulkLoader, open_loader
-from mfpipe.db.runs import utcnow
+from mfpipe.db.faults import connection_lost, unavailable
+from mfpipe.db.runs import RunStore, utcnow
 from mfpipe.db.urls import session_url
 from mfpipe.errors import (DatabaseUnavailableError, LoadError, MfpipeError,
                            TransientLoadError)
@@ -90,14 +92,21 @@ def _write_loop(work: WriteWork, staging: str, results: Any, events: Any,
 
 def _commit_with_retry(work: WriteWork, staging: str, result: ChunkResult,
                        loader: BulkLoader | None) -> BulkLoader:
-    """Write one chunk; on a transient error reconnect and redo the whole transaction."""
+    """Write one chunk; on a transient error reconnect and redo the whole transaction,
+    unless it committed after all: a connection lost during COMMIT leaves its outcome
+    unknown, and the ledger (written in the same transaction) says which it was."""
     current = [loader]
+    failed_before = [False]
 
     def attempt() -> None:
         loader = current[0] = current[0] or _open_loader(work)
+        if failed_before[0] and _in_ledger(work, result.chunk_id):
+            log.info("chunk committed before the connection was lost", chunk=result.chunk_id)
+            return
         try:
             _write_chunk(loader, staging, result, work.run_id)
         except (TransientLoadError, DatabaseUnavailableError):
+            failed_before[0] = True
             if current[0] is not None:
                 current[0].rollback()
                 current[0].close()
@@ -107,6 +116,20 @@ def _commit_with_retry(work: WriteWork, staging: str, result: ChunkResult,
     _retrying(work, result.chunk_id)(attempt)
     assert current[0] is not None
     return current[0]
+
+
+def _in_ledger(work: WriteWork, chunk_id: int) -> bool:
+    """Is the chunk in the run's ledger (committed by an attempt whose COMMIT's answer was
+    lost)? Asked on a connection of its own; a database still away is retried."""
+    store = RunStore(work.db_url)
+    try:
+        return store.committed(work.run_id, chunk_id)
+    except sa.exc.DBAPIError as exc:
+        if connection_lost(exc):
+            raise unavailable(work.db_url, exc) from None
+        raise
+    finally:
+        store.close()
 
 
 def _open_loader(work: WriteWork) -> BulkLoader:

@@ -20,9 +20,8 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
 
 from mfpipe.db.promote import promote
-from mfpipe.db.runs import RunStore
+from mfpipe.db.runs import RunStore, stopped_during_publication
 from mfpipe.db.status import STOPPING
-from mfpipe.errors import EXIT_STOPPED, RunError
 from mfpipe.pipeline import forking, signals
 from mfpipe.pipeline.processor import leave_with_launcher
 from mfpipe.recon.model import ReconciliationReport
@@ -55,7 +54,7 @@ def publish(store: RunStore, run_id: str) -> tuple[ReconciliationReport, float]:
 
     with signals.stopping(stop):
         if stopped.is_set():
-            raise _stopped(run_id)
+            raise stopped_during_publication(run_id)
         with ThreadPoolExecutor(1, thread_name_prefix="publish") as runner:
             future = runner.submit(_publish, store, subject, running, stopped)
             polls = 0
@@ -69,7 +68,7 @@ def publish(store: RunStore, run_id: str) -> tuple[ReconciliationReport, float]:
                         stop()
                 except Exception:
                     if stopped.is_set():
-                        raise _stopped(run_id) from None
+                        raise stopped_during_publication(run_id) from None
                     raise
     if not report.passed:
         store.save_checks(run_id, [stored(c) for c in report.checks])
@@ -99,7 +98,7 @@ def _publish(store: RunStore, subject: RunSubject, running: list[Any],
                 cpu_elsewhere = 0.0
             report = service.check(subject)
             if stopped.is_set():
-                raise _stopped(run_id)  # rolls the transaction back
+                raise stopped_during_publication(run_id)  # rolls the transaction back
             if report.passed:
                 store.save_checks(run_id, [stored(c) for c in report.checks], connection)
                 store.complete(connection, run_id, subject.config.target.replaces)
@@ -127,8 +126,3 @@ def _cancel(raw: Any) -> None:
     except Exception:  # the statement ended meanwhile; the stop flag still decides
         pass
 
-
-def _stopped(run_id: str) -> RunError:
-    return RunError(run_id, "stopped during publication (SIGTERM, SIGINT or `runs cancel`): "
-                            "nothing was published and every record is in staging; `mfpipe "
-                            f"restart {run_id}` publishes it", EXIT_STOPPED)

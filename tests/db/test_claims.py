@@ -232,6 +232,16 @@ class TestPublishGuard:
         with store.engine.connect() as c:
             assert c.execute(sa.select(mfp_run.c.status)).scalar_one() == "STARTED"
 
+    def test_a_cancel_just_before_the_commit_stops_the_run(self, store):
+        """`runs cancel` that lands after the publication's last look at the status and
+        before its COMPLETED: the run stops (143, restartable), never "taken over" (75)."""
+        add_run(store, "r1", "STOPPING")
+        store.lease("r1", 1)
+        with store.engine.connect() as c, c.begin(), pytest.raises(
+                RunError, match="stopped during publication") as caught:
+            store.complete(c, "r1")
+        assert caught.value.exit_code == 143
+
 
 class TestRaces:
     def test_a_run_that_ended_meanwhile_is_not_recovered(self, store):

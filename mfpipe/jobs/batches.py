@@ -1,0 +1,258 @@
+"""Batches: many job files launched at once, as ``mfpipe serve`` asks and ``mfpipe batch run``
+runs them.
+
+Planning checks a request against the jobs folder: only job files under it, only inputs its
+job files name (a path or a glob), only into the service's own database; each file becomes
+one operation. The runner is a process of its own (so a batch outlives the service that
+queued it): it launches each operation as the CLI would (``mfpipe run JOB --input FILE``, a
+process per operation, at most ``max_workers`` at once), records how each ended, stops
+launching on a cancel (and asks the running ones to stop at a chunk boundary: SIGTERM, as
+an operator's Ctrl-C) or on a failure with ``stop_on_error``. A retry queues the failed,
+stopped and cancelled operations again: their launch resumes each FAILED or STOPPED run
+from its ledger, exactly once, as ``restart`` does.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import glob
+import os
+import signal
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import structlog
+
+from mfpipe.db.batches import BatchStatus, BatchStore, OperationRecord, OpStatus, Planned
+from mfpipe.db.registry import HOST, process_exists
+from mfpipe.db.runs import RunStore, utcnow
+from mfpipe.db.urls import redact
+from mfpipe.errors import (EXIT_DATA, EXIT_NO_INPUT, EXIT_NOTHING_TO_DO, EXIT_OK, EXIT_STOPPED,
+                           BatchError, ConfigError, InputError, NotAllowedError)
+from mfpipe.jobs.jobfile import read_job
+from mfpipe.jobs.launch import matching_files
+from mfpipe.jobs.processes import cli_process, last_json, start_detached
+
+log = structlog.get_logger("mfpipe.batch")
+POLL_S = 0.5
+MESSAGE = 2000  # characters kept of an operation's message
+
+
+@dataclass(frozen=True)
+class Requested:
+    """One item of a launch request: a job file of the jobs folder (relative to it), and
+    optionally one of the inputs it names (else every file its input names)."""
+
+    job_file: str
+    input_path: str | None = None
+
+
+def plan(jobs_dir: str | Path, requested: Sequence[Requested], db_url: str) -> list[Planned]:
+    """The operations of a launch: one per job file and input file, each checked."""
+    folder = Path(jobs_dir).resolve()
+    planned = []
+    for item in requested:
+        job_file = _job_file(folder, item.job_file)
+        settings = read_job(job_file)
+        named = settings.get("input_path")
+        if not named:
+            raise ConfigError(f"job file {item.job_file}: gives no source.path to load")
+        target = settings.get("db_url") or (os.environ.get(settings["db_env"])
+                                            if settings.get("db_env") else None)
+        if target and target != db_url:
+            raise ConfigError(f"job file {item.job_file} loads into {redact(target)}, not into "
+                              f"this service's database ({redact(db_url)}): its runs would not "
+                              "be seen here")
+        job = settings.get("job") or Path(item.job_file).stem
+        for path in _inputs(item, os.path.abspath(named)):
+            planned.append(Planned(str(job_file), job, path))
+    if not planned:
+        raise ConfigError("a launch needs at least one job file")
+    return planned
+
+
+def _job_file(folder: Path, name: str) -> Path:
+    """A job file under the jobs folder: no absolute path, no way out of it, TOML."""
+    path = (folder / name).resolve()
+    if Path(name).is_absolute() or not path.is_relative_to(folder):
+        raise NotAllowedError(f"job file {name}: not in the jobs folder")
+    if path.suffix != ".toml" or not path.is_file():
+        raise NotAllowedError(f"job file {name}: no such job file (.toml) in the jobs folder")
+    return path
+
+
+def _inputs(item: Requested, named: str) -> list[str]:
+    """The files of an item: the one asked for, if the job file's input names it, else
+    every file the job file's input names."""
+    if item.input_path is None:
+        return [os.path.abspath(p) for p in matching_files(named)]
+    path = os.path.abspath(item.input_path)
+    if not (path == named or (glob.has_magic(named) and fnmatch.fnmatchcase(path, named))):
+        raise NotAllowedError(f"input {item.input_path}: not a file job file {item.job_file} "
+                              "names")
+    if not os.path.isfile(path):
+        raise InputError(item.input_path, "no such file")
+    return [path]
+
+
+def start_runner(db_url: str, batch_id: str) -> int:
+    """Start the process that runs a queued batch (``mfpipe batch run``), apart from this
+    one: it outlives the service that starts it."""
+    return start_detached(db_url, "batch", "run", batch_id)
+
+
+def recover_batches(batches: BatchStore) -> list[str]:
+    """Mark FAILED the running batches of this host whose runner is gone (and their running
+    operations whose launcher is gone too); return their ids. A retry resumes them."""
+    lost = []
+    for batch in batches.batches(status=BatchStatus.RUNNING, limit=1000)[0]:
+        if batch.host != HOST or batch.pid is None or process_exists(batch.pid):
+            continue
+        for op in batches.operations(batch.batch_id):
+            if op.status == OpStatus.RUNNING and not (op.pid and process_exists(op.pid)):
+                batches.update_op(batch.batch_id, op.op_no, status=OpStatus.FAILED,
+                                  ended_at=utcnow(), run_ids=batches.runs_of(op),
+                                  message="its launcher is gone (the host or the batch "
+                                          "runner stopped): retry resumes its run")
+        if batches.update(batch.batch_id, statuses=[BatchStatus.RUNNING],
+                          status=BatchStatus.FAILED, ended_at=utcnow(),
+                          message="its runner is gone: retry runs what did not finish"):
+            lost.append(batch.batch_id)
+    return lost
+
+
+class _Launched:
+    """One operation's launcher process, its output kept in temporary files."""
+
+    def __init__(self, op: OperationRecord, db_url: str) -> None:
+        self.op = op
+        self.out: IO[bytes] = tempfile.TemporaryFile()
+        self.err: IO[bytes] = tempfile.TemporaryFile()
+        self.process = cli_process(db_url, "run", op.job_file, "--input", op.input_path,
+                                   "--json", stdout=self.out, stderr=self.err)
+        self.stopped = False
+
+    def stop(self) -> None:
+        """Ask it to stop at the next chunk boundary (its run ends STOPPED, restartable)."""
+        if not self.stopped and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.stopped = True
+
+    def outcome(self) -> tuple[str, int, str]:
+        """How it ended: status, exit code, message (its JSON summary's, or its last log
+        lines)."""
+        code = self.process.returncode
+        self.out.seek(0)
+        summary = last_json(self.out.read())
+        message = str(summary.get("message") or "") if summary else ""
+        if not summary:
+            self.err.seek(0)
+            message = self.err.read().decode("utf-8", "replace")[-MESSAGE:]
+        for handle in (self.out, self.err):
+            handle.close()
+        ended: dict[int, OpStatus] = {EXIT_OK: OpStatus.COMPLETED,
+                                      EXIT_NOTHING_TO_DO: OpStatus.SKIPPED,
+                                      EXIT_STOPPED: OpStatus.STOPPED}
+        return ended.get(code, OpStatus.FAILED), code, message[:MESSAGE]
+
+
+def run_batch(db_url: str, batch_id: str) -> int:
+    """Run a queued batch to its end (``mfpipe batch run``); the exit code in the CLI's
+    vocabulary: 0 when every operation loaded or had nothing to do, 65 when one failed,
+    143 when the batch was cancelled."""
+    store = RunStore.existing(db_url)
+    batches = BatchStore(store)
+    try:
+        batches.prepare()
+        batch = batches.batch(batch_id)
+        if batch is None:
+            raise BatchError(batch_id, "no such batch in this database", EXIT_NO_INPUT)
+        if not batches.update(batch_id, statuses=[BatchStatus.QUEUED],
+                              status=BatchStatus.RUNNING, started_at=utcnow(), host=HOST,
+                              pid=os.getpid(), message=None):
+            raise BatchError(batch_id, f"is {batch.status}, not QUEUED: another runner has "
+                             "it, or it ended (retry queues it again)")
+        return _Runner(batches, batch_id, db_url).run()
+    finally:
+        store.close()
+
+
+class _Runner:
+    def __init__(self, batches: BatchStore, batch_id: str, db_url: str) -> None:
+        self.batches, self.batch_id, self.db_url = batches, batch_id, db_url
+        self.running: dict[int, _Launched] = {}
+        self.cancelled = False
+
+    def run(self) -> int:
+        previous = signal.signal(signal.SIGTERM, self._on_signal)
+        try:
+            while self._step():
+                time.sleep(POLL_S)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+        return self._end()
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        self.cancelled = True
+
+    def _step(self) -> bool:
+        """Collect the ended operations, start the next ones; False when nothing is left."""
+        batch = self.batches.batch(self.batch_id)
+        assert batch is not None
+        self.cancelled = self.cancelled or batch.cancel_requested
+        for op_no, launched in list(self.running.items()):
+            if launched.process.poll() is not None:
+                self._ended(launched)
+                del self.running[op_no]
+            elif self.cancelled:
+                launched.stop()
+        ops = self.batches.operations(self.batch_id)
+        pending = [op for op in ops if op.status == OpStatus.PENDING]
+        failed = any(op.status in (OpStatus.FAILED, OpStatus.STOPPED) for op in ops)
+        if self.cancelled or (batch.stop_on_error and failed):
+            why = "the batch was cancelled" if self.cancelled else \
+                "an earlier operation failed (stop on error)"
+            for op in pending:
+                self.batches.update_op(self.batch_id, op.op_no, status=OpStatus.CANCELLED,
+                                       message=f"not started: {why}")
+            pending = []
+        width = batch.max_workers if batch.parallel else 1
+        for op in pending[:max(0, width - len(self.running))]:
+            self._start(op)
+        return bool(self.running or pending)
+
+    def _start(self, op: OperationRecord) -> None:
+        started = utcnow()
+        launched = _Launched(op, self.db_url)
+        self.running[op.op_no] = launched
+        self.batches.update_op(self.batch_id, op.op_no, status=OpStatus.RUNNING,
+                               started_at=started, ended_at=None, host=HOST,
+                               pid=launched.process.pid, tries=op.tries + 1, exit_code=None)
+        log.info("operation started", batch_id=self.batch_id, op_no=op.op_no,
+                 job=op.job, input=op.input_path)
+
+    def _ended(self, launched: _Launched) -> None:
+        status, code, message = launched.outcome()
+        op = next(o for o in self.batches.operations(self.batch_id)
+                  if o.op_no == launched.op.op_no)
+        self.batches.update_op(self.batch_id, op.op_no, status=status, exit_code=code,
+                               ended_at=utcnow(), run_ids=self.batches.runs_of(op),
+                               message=message)
+        log.info("operation ended", batch_id=self.batch_id, op_no=op.op_no, status=status,
+                 exit_code=code)
+
+    def _end(self) -> int:
+        ops = self.batches.operations(self.batch_id)
+        counts = {s: sum(op.status == s for op in ops) for s in OpStatus}
+        failed = counts[OpStatus.FAILED] + counts[OpStatus.STOPPED]
+        status = BatchStatus.CANCELLED if self.cancelled else \
+            BatchStatus.FAILED if failed or counts[OpStatus.CANCELLED] else BatchStatus.COMPLETED
+        summary = ", ".join(f"{n} {s.lower()}" for s, n in counts.items() if n)
+        self.batches.update(self.batch_id, status=status, ended_at=utcnow(), message=summary)
+        log.info("batch ended", batch_id=self.batch_id, status=status, operations=summary)
+        return EXIT_OK if status == BatchStatus.COMPLETED else \
+            EXIT_STOPPED if status == BatchStatus.CANCELLED else EXIT_DATA

@@ -30,6 +30,7 @@ import structlog
 from mfpipe.db.batches import BatchStatus, BatchStore, OperationRecord, OpStatus, Planned
 from mfpipe.db.registry import HOST, process_exists
 from mfpipe.db.runs import RunStore, utcnow
+from mfpipe.db.status import COMPLETED, STOPPED
 from mfpipe.db.urls import redact
 from mfpipe.errors import (EXIT_DATA, EXIT_NO_INPUT, EXIT_NOTHING_TO_DO, EXIT_OK, EXIT_STOPPED,
                            BatchError, ConfigError, InputError, NotAllowedError)
@@ -176,14 +177,15 @@ def run_batch(db_url: str, batch_id: str) -> int:
                               pid=os.getpid(), message=None):
             raise BatchError(batch_id, f"is {batch.status}, not QUEUED: another runner has "
                              "it, or it ended (retry queues it again)")
-        return _Runner(batches, batch_id, db_url).run()
+        return _Runner(store, batches, batch_id, db_url).run()
     finally:
         store.close()
 
 
 class _Runner:
-    def __init__(self, batches: BatchStore, batch_id: str, db_url: str) -> None:
-        self.batches, self.batch_id, self.db_url = batches, batch_id, db_url
+    def __init__(self, store: RunStore, batches: BatchStore, batch_id: str,
+                 db_url: str) -> None:
+        self.store, self.batches, self.batch_id, self.db_url = store, batches, batch_id, db_url
         self.running: dict[int, _Launched] = {}
         self.cancelled = False
 
@@ -239,11 +241,23 @@ class _Runner:
         status, code, message = launched.outcome()
         op = next(o for o in self.batches.operations(self.batch_id)
                   if o.op_no == launched.op.op_no)
+        run_ids = self.batches.runs_of(op)
+        if code < 0:  # killed by a signal before it could say: its runs tell what it did
+            status = self._by_runs(run_ids)
+            message = message or f"its launcher was ended by signal {-code}"
         self.batches.update_op(self.batch_id, op.op_no, status=status, exit_code=code,
-                               ended_at=utcnow(), run_ids=self.batches.runs_of(op),
-                               message=message)
+                               ended_at=utcnow(), run_ids=run_ids, message=message)
         log.info("operation ended", batch_id=self.batch_id, op_no=op.op_no, status=status,
                  exit_code=code)
+
+    def _by_runs(self, run_ids: list[str]) -> OpStatus:
+        """An operation's outcome by its runs' statuses: COMPLETED when every run is (a
+        signal that came as the launcher exited), STOPPED when one stopped, else FAILED."""
+        found = [self.store.run(r) for r in run_ids]
+        statuses = {run.status for run in found if run is not None}
+        if statuses and statuses <= {COMPLETED}:
+            return OpStatus.COMPLETED
+        return OpStatus.STOPPED if STOPPED in statuses else OpStatus.FAILED
 
     def _end(self) -> int:
         ops = self.batches.operations(self.batch_id)

@@ -40,17 +40,23 @@ def page_title(report: ReconciliationReport) -> str:
 
 def render_html(report: ReconciliationReport) -> str:
     """The whole report as an HTML5 document."""
-    body = [_verdict(report), _run(report), _counts(report), _attempts(report),
-            _workers(report),
-            _checks(report), _rejects(report), _history(report), _restart(report),
-            _notes(report),
-            f"<footer>Generated {_e(report.generated_at or '-')} by mfpipe.</footer>"]
     return "\n".join([
         "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
         f'<meta http-equiv="Content-Security-Policy" content="{_e(CSP)}">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{_e(page_title(report))}</title>", f"<style>{CSS}</style>", "</head>",
-        "<body>", *[part for part in body if part], "</body>", "</html>", ""])
+        "<body>", report_sections(report), "</body>", "</html>", ""])
+
+
+def report_sections(report: ReconciliationReport) -> str:
+    """The report's sections (escaped HTML, no script), for a page of its own or for the
+    console's run page; styled by ``mfpipe.report._style.CSS``."""
+    body = [_verdict(report), _run(report), _counts(report), _attempts(report),
+            _workers(report),
+            _checks(report), _rejects(report), _history(report), _restart(report),
+            _notes(report),
+            f"<footer>Generated {_e(report.generated_at or '-')} by mfpipe.</footer>"]
+    return "\n".join(part for part in body if part)
 
 
 def _table(headers: Sequence[str], rows: Iterable[str], css: str = "") -> str:

@@ -57,12 +57,19 @@ def one_batch(batch_id: str, service: State, _: Reader) -> models.Batch:
     return _batch(batch, service.batches.op_counts([batch_id])[batch_id])
 
 
-@router.get("/jobs/{batch_id}/operations", response_model=list[models.Operation])
-def operations(batch_id: str, service: State, _: Reader) -> list[models.Operation]:
-    """The batch's operations, each with the runs its launcher worked on so far."""
+@router.get("/jobs/{batch_id}/operations", response_model=models.Page[models.Operation])
+def operations(batch_id: str, service: State, _: Reader, pages: Pages,
+               status: str | None = None) -> models.Page[models.Operation]:
+    """The batch's operations in order (of one status, if given), each with the runs its
+    launcher worked on so far."""
     _existing(service, batch_id)
-    return [models.Operation(**{**asdict(op), "run_ids": service.batches.runs_of(op)})
-            for op in service.batches.operations(batch_id)]
+    found = [op for op in service.batches.operations(batch_id)
+             if status is None or op.status == status.upper()]
+    shown = found[pages.offset:pages.offset + pages.page_size]
+    return models.Page(items=[models.Operation(**{**asdict(op),
+                                                  "run_ids": service.batches.runs_of(op)})
+                              for op in shown],
+                       page=pages.page, page_size=pages.page_size, total=len(found))
 
 
 @router.get("/jobs/{batch_id}/progress", response_model=models.BatchProgress)

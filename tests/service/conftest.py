@@ -66,7 +66,7 @@ def service(jobs, db_url) -> Callable[..., TestClient]:
     """Start the service (as a context manager, so its startup runs)."""
     def start(tokens: tuple[Token, ...] = ()) -> TestClient:
         settings = ServiceSettings(db_url, jobs.root.resolve(), tokens)
-        return TestClient(create_app(settings))
+        return TestClient(create_app(settings), base_url="http://127.0.0.1")
     return start
 
 

@@ -16,7 +16,7 @@ ITEM = {"job_file": "customers.toml"}
 
 
 def operations(client, batch_id: str) -> list[dict]:
-    return client.get(f"/batch/jobs/{batch_id}/operations").json()
+    return client.get(f"/batch/jobs/{batch_id}/operations").json()["items"]
 
 
 class TestBulkLaunch:
@@ -57,6 +57,9 @@ class TestBulkLaunch:
         assert [op["status"] for op in operations(client, batch_id)] == [
             "FAILED", "CANCELLED", "CANCELLED"]
         assert "stop on error" in operations(client, batch_id)[1]["message"]
+        page = client.get(f"/batch/jobs/{batch_id}/operations",
+                          params={"status": "cancelled", "page_size": 1, "page": 2}).json()
+        assert (page["total"], [op["op_no"] for op in page["items"]]) == (2, [3])
         assert published(db_url) == {}
 
 
@@ -72,7 +75,7 @@ class TestCancelRetryDelete:
                 f"/batch/jobs/{batch_id}/progress").json()["records_read"] > 0)
             refused = client.delete(f"/batch/jobs/{batch_id}")
             assert refused.status_code == 409 and refused.json()["exit_code"] == 64
-            assert client.post(f"/batch/jobs/{batch_id}/cancel").status_code == 202
+            assert client.post(f"/batch/jobs/{batch_id}/cancel", json={}).status_code == 202
             batch = wait_batch(client, batch_id)
             assert batch["status"] == "CANCELLED", batch
             first, second = operations(client, batch_id)
@@ -81,14 +84,14 @@ class TestCancelRetryDelete:
             (stopped,) = first["run_ids"]
             assert statuses(db_url)[stopped] == "STOPPED"
 
-            retried = client.post(f"/batch/jobs/{batch_id}/retry")
+            retried = client.post(f"/batch/jobs/{batch_id}/retry", json={})
             assert retried.status_code == 202 and retried.json()["retried"] == 2
             assert wait_batch(client, batch_id)["status"] == "COMPLETED"
             first, second = operations(client, batch_id)
             assert first["run_ids"] == [stopped] and first["tries"] == 2
             assert published(db_url) == {stopped: 150_000, second["run_ids"][0]: 2_000}
             assert final_fingerprint(db_url, stopped)[0] == 150_000
-            again = client.post(f"/batch/jobs/{batch_id}/retry")
+            again = client.post(f"/batch/jobs/{batch_id}/retry", json={})
             assert again.status_code == 409  # nothing left to retry
 
             gone = client.delete(f"/batch/jobs/{batch_id}")
@@ -107,6 +110,38 @@ class TestCancelRetryDelete:
         with service() as second:
             assert wait_batch(second, batch_id)["status"] == "COMPLETED"
         assert sorted(published(db_url).values()) == [60_000, 60_000]
+
+    def test_a_batch_whose_runner_died_is_failed_at_start_and_retried(self, service, jobs,
+                                                                      db_url):
+        """A host reboot killed the runner and its launcher: the next service start marks
+        the batch and its running operation FAILED (never RUNNING forever); a retry loads
+        the files."""
+        import subprocess
+
+        from mfpipe.db.batches import BatchStore, OpStatus, Planned
+        from mfpipe.db.registry import HOST
+        from mfpipe.db.runs import RunStore, utcnow
+
+        (path,) = jobs.files(500)
+        dead = subprocess.Popen(["true"])
+        dead.wait()
+        store = RunStore(db_url)
+        store.prepare_control()
+        batches = BatchStore(store)
+        batches.prepare()
+        batch_id = batches.create([Planned(str(jobs.root / "customers.toml"), "customers",
+                                           path)], False, 1, False, "local")
+        batches.update(batch_id, status="RUNNING", host=HOST, pid=dead.pid)
+        batches.update_op(batch_id, 1, status=OpStatus.RUNNING, host=HOST, pid=dead.pid,
+                          started_at=utcnow())
+        store.close()
+        with service() as client:
+            batch = client.get(f"/batch/jobs/{batch_id}").json()
+            assert (batch["status"], batch["operations"]) == ("FAILED", {"FAILED": 1})
+            assert "launcher is gone" in operations(client, batch_id)[0]["message"]
+            assert client.post(f"/batch/jobs/{batch_id}/retry", json={}).status_code == 202
+            assert wait_batch(client, batch_id)["status"] == "COMPLETED"
+        assert list(published(db_url).values()) == [500]
 
 
 class TestReading:
@@ -137,4 +172,4 @@ class TestReading:
         report = client.get(f"/runs/{run_id}/report", params={"format": "text"})
         assert "VERDICT: RECONCILED" in report.text
         assert client.get(f"/runs/{run_id}/report").json()["run"]["run_id"] == run_id
-        assert client.post(f"/runs/{run_id}/reconcile").json()["reconciliation"]["passed"]
+        assert client.post(f"/runs/{run_id}/reconcile", json={}).json()["reconciliation"]["passed"]

@@ -28,20 +28,20 @@ def test_a_cli_run_cancelled_and_restarted_from_the_service(client, tmp_path, db
     moving = client.get(f"/runs/{run['run_id']}/progress").json()
     assert moving["phase"] == "loading" and 0 < moving["fraction"] < 1, moving
     assert moving["records_read"] >= 4000 and moving["file_bytes"] == 200_000 * 100
-    assert client.post(f"/runs/{run['run_id']}/cancel").status_code == 202
+    assert client.post(f"/runs/{run['run_id']}/cancel", json={}).status_code == 202
     out, err = process.communicate(timeout=120)
     assert process.returncode == 143, (out[-3000:], err[-6000:])
     wait_run(client, run["run_id"], "STOPPED")
     assert client.get(f"/runs/{run['run_id']}/progress").json()["phase"] == "stopped"
     assert published(db_url) == {}  # stopped before it published
-    assert client.post(f"/runs/{run['run_id']}/cancel").status_code == 409  # not running
+    assert client.post(f"/runs/{run['run_id']}/cancel", json={}).status_code == 409  # not running
 
-    assert client.post(f"/runs/{run['run_id']}/restart").status_code == 202
+    assert client.post(f"/runs/{run['run_id']}/restart", json={}).status_code == 202
     wait_run(client, run["run_id"], "COMPLETED")
     assert published(db_url) == {run["run_id"]: 200_000}
     done = client.get(f"/runs/{run['run_id']}/progress").json()
     assert (done["phase"], done["fraction"], done["records_read"]) == ("completed", 1.0, 200_000)
-    refused = client.post(f"/runs/{run['run_id']}/restart")
+    refused = client.post(f"/runs/{run['run_id']}/restart", json={})
     assert refused.status_code == 409 and "only a FAILED or STOPPED run" in \
         refused.json()["detail"]
 

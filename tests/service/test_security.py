@@ -137,7 +137,8 @@ class TestHeadersAndSecrets:
         url = postgres_url.replace("postgres@", f"postgres:{secret}@", 1)
         jobs.files(100)
         jobs.bad()
-        with TestClient(create_app(ServiceSettings(url, jobs.root.resolve()))) as client:
+        with TestClient(create_app(ServiceSettings(url, jobs.root.resolve())),
+                        base_url="http://127.0.0.1") as client:
             batch_id = launch(client, ITEM)
             texts = [client.get(f"/batch/jobs/{batch_id}/progress").text]
             wait_batch(client, batch_id)

@@ -252,10 +252,14 @@ class BatchStore:
 
     def retry(self, batch_id: str) -> int:
         """Queue a finished batch's failed, stopped and cancelled operations again, and the
-        batch with them; how many (0: the batch is not finished, or has none)."""
+        batch with them; how many (0: the batch is not finished, has none, or still has an
+        operation whose launcher runs: its outcome is not known yet)."""
         o = mfp_batch_op.c
         finished = [s for s in BatchStatus if s.finished]
         with self.engine.begin() as c:
+            if c.execute(sa.select(o.op_no).where(  # a launcher a dead runner left running
+                    o.batch_id == batch_id, o.status == OpStatus.RUNNING)).first():
+                return 0
             again = c.execute(mfp_batch_op.update().where(
                 o.batch_id == batch_id, o.status.in_([s for s in OpStatus if s.retryable]),
                 sa.exists().where(mfp_batch.c.batch_id == batch_id,

@@ -14,10 +14,11 @@ from its ledger, exactly once, as ``restart`` does.
 
 from __future__ import annotations
 
-import fnmatch
 import glob
 import os
+import contextlib
 import signal
+import subprocess
 import tempfile
 import time
 from collections.abc import Sequence
@@ -32,14 +33,16 @@ from mfpipe.db.registry import HOST, process_exists
 from mfpipe.db.runs import RunStore, utcnow
 from mfpipe.db.status import COMPLETED, STOPPED
 from mfpipe.db.urls import redact
-from mfpipe.errors import (EXIT_DATA, EXIT_NO_INPUT, EXIT_NOTHING_TO_DO, EXIT_OK, EXIT_STOPPED,
-                           BatchError, ConfigError, InputError, NotAllowedError)
+from mfpipe.errors import (EXIT_DATA, EXIT_INTERNAL, EXIT_NO_INPUT, EXIT_NOTHING_TO_DO,
+                           EXIT_OK, EXIT_STOPPED, BatchError, ConfigError, InputError,
+                           NotAllowedError, first_line)
 from mfpipe.jobs.jobfile import read_job
 from mfpipe.jobs.launch import matching_files
 from mfpipe.jobs.processes import cli_process, last_json, start_detached
 
 log = structlog.get_logger("mfpipe.batch")
 POLL_S = 0.5
+STOP_S = 30.0  # how long a failed runner waits for its launchers to stop
 MESSAGE = 2000  # characters kept of an operation's message
 
 
@@ -92,7 +95,14 @@ def _inputs(item: Requested, named: str) -> list[str]:
     if item.input_path is None:
         return [os.path.abspath(p) for p in matching_files(named)]
     path = os.path.abspath(item.input_path)
-    if not (path == named or (glob.has_magic(named) and fnmatch.fnmatchcase(path, named))):
+    if not glob.has_magic(named):
+        allowed = path == named
+    else:  # the files the glob names today, as a launch would read it
+        try:
+            allowed = path in {os.path.abspath(p) for p in matching_files(named)}
+        except InputError:
+            allowed = False
+    if not allowed:
         raise NotAllowedError(f"input {item.input_path}: not a file job file {item.job_file} "
                               "names")
     if not os.path.isfile(path):
@@ -100,17 +110,26 @@ def _inputs(item: Requested, named: str) -> list[str]:
     return [path]
 
 
-def start_runner(db_url: str, batch_id: str) -> int:
+def start_runner(batches: BatchStore, db_url: str, batch_id: str) -> int:
     """Start the process that runs a queued batch (``mfpipe batch run``), apart from this
-    one: it outlives the service that starts it."""
-    return start_detached(db_url, "batch", "run", batch_id)
+    one: it outlives the service that starts it. A runner that cannot start ends the batch
+    FAILED (never QUEUED forever)."""
+    try:
+        return start_detached(db_url, "batch", "run", batch_id)
+    except OSError as exc:
+        batches.update(batch_id, statuses=[BatchStatus.QUEUED], status=BatchStatus.FAILED,
+                       ended_at=utcnow(), message=f"its runner did not start: {exc}")
+        raise BatchError(batch_id, f"its runner did not start: {exc}", EXIT_INTERNAL) from None
 
 
-def recover_batches(batches: BatchStore) -> list[str]:
-    """Mark FAILED the running batches of this host whose runner is gone (and their running
-    operations whose launcher is gone too); return their ids. A retry resumes them."""
+def recover_batches(batches: BatchStore, batch_id: str | None = None) -> list[str]:
+    """Mark FAILED the running batches of this host (or only ``batch_id``) whose runner is
+    gone, and their running operations whose launcher is gone too; return their ids. A
+    retry resumes them."""
     lost = []
-    for batch in batches.batches(status=BatchStatus.RUNNING, limit=1000)[0]:
+    found = batches.batches(status=BatchStatus.RUNNING, limit=1000)[0] if batch_id is None \
+        else [b for b in [batches.batch(batch_id)] if b and b.status == BatchStatus.RUNNING]
+    for batch in found:
         if batch.host != HOST or batch.pid is None or process_exists(batch.pid):
             continue
         for op in batches.operations(batch.batch_id):
@@ -133,8 +152,10 @@ class _Launched:
         self.op = op
         self.out: IO[bytes] = tempfile.TemporaryFile()
         self.err: IO[bytes] = tempfile.TemporaryFile()
-        self.process = cli_process(db_url, "run", op.job_file, "--input", op.input_path,
-                                   "--json", stdout=self.out, stderr=self.err)
+        # the file itself, even if its name holds glob characters ("a[1].dat")
+        self.process = cli_process(db_url, "run", op.job_file, "--input",
+                                   glob.escape(op.input_path), "--json", stdout=self.out,
+                                   stderr=self.err)
         self.stopped = False
 
     def stop(self) -> None:
@@ -194,9 +215,28 @@ class _Runner:
         try:
             while self._step():
                 time.sleep(POLL_S)
+        except Exception as exc:  # the database away past its retries, a defect: never
+            log.exception("batch runner failed", batch_id=self.batch_id)  # left RUNNING
+            return self._abandon(exc)
         finally:
             signal.signal(signal.SIGTERM, previous)
         return self._end()
+
+    def _abandon(self, exc: Exception) -> int:
+        """Stop the running operations (at a chunk boundary: their runs are restartable)
+        and end the batch FAILED, as far as the database lets this runner say so."""
+        for launched in self.running.values():
+            launched.stop()
+        for launched in self.running.values():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                launched.process.wait(timeout=STOP_S)
+        with contextlib.suppress(Exception):
+            for launched in self.running.values():
+                self._ended(launched)
+            self.batches.update(self.batch_id, status=BatchStatus.FAILED, ended_at=utcnow(),
+                                message=f"the batch runner failed: {first_line(exc)}; retry "
+                                        "runs what did not finish")
+        return EXIT_INTERNAL
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         self.cancelled = True
@@ -262,7 +302,8 @@ class _Runner:
     def _end(self) -> int:
         ops = self.batches.operations(self.batch_id)
         counts = {s: sum(op.status == s for op in ops) for s in OpStatus}
-        failed = counts[OpStatus.FAILED] + counts[OpStatus.STOPPED]
+        failed = counts[OpStatus.FAILED] + counts[OpStatus.STOPPED] + \
+            counts[OpStatus.RUNNING] + counts[OpStatus.PENDING]  # not this runner's: unproven
         status = BatchStatus.CANCELLED if self.cancelled else \
             BatchStatus.FAILED if failed or counts[OpStatus.CANCELLED] else BatchStatus.COMPLETED
         summary = ", ".join(f"{n} {s.lower()}" for s, n in counts.items() if n)

@@ -10,7 +10,7 @@ in turn. A family (a root record and everything below it) is complete when the n
 record is read (a record outside a parent's subtree ends its children's link, so nothing after
 a root record belongs to an earlier family): rows from the last root record on are held back
 until then or the file's end, so the chunks' cut never splits a family. Memory holds one
-chunk and the last family.
+chunk and the last family, which holds all its children's rows until it completes.
 """
 
 from __future__ import annotations
@@ -132,10 +132,8 @@ class Nester:
                 keep = mine | (segment < 0)
             else:
                 self.carries[name] = linked.carry
-                parents = [b.column(RECORD_NO) for b in
-                           self.pending[self.hierarchy.parent_of[name]]]
-                placed = (linked.parent_no == 0) | np.isin(
-                    linked.parent_no, pa.chunked_array(parents, pa.int64()).to_numpy())
+                placed = (linked.parent_no == 0) | self._held(
+                    self.hierarchy.parent_of[name], linked.parent_no)
                 keep, lost = mine & placed, mine & ~placed
                 if lost.any():
                     rejects.append(self._lost(plan, chunk, matrix, lengths, lost))
@@ -146,14 +144,17 @@ class Nester:
                                    "discriminators")  # a defect, never bad input
             rejects.append(decoded.rejects)
             nulled.update(dict(decoded.nulled))
+            if not decoded.batch.num_rows:
+                continue
             offsets = chunk.record_offsets[decoded.record_no - first]
             self.pending[name].append(decoded.batch.append_column(
                 RECORD_NO, pa.array(decoded.record_no, pa.int64())).append_column(
                 BYTE_OFFSET, pa.array(offsets, pa.int64())))
         roots = np.flatnonzero(segment == self.position[self.hierarchy.root])
-        if len(roots):
+        rows, records = None, 0
+        if len(roots):  # the families before this chunk's last root record are complete
             self.last_root = first + int(roots[-1])
-        rows, records = self._complete(self.last_root)
+            rows, records = self._complete(self.last_root)
         in_order = pa.Table.from_batches(rejects, REJECT_SCHEMA).sort_by("record_no")
         return Assembled(rows, records, in_order, nulled)
 
@@ -161,6 +162,25 @@ class Nester:
         """The last family, at the file's end."""
         rows, records = self._complete(None)
         return Assembled(rows, records, REJECT_SCHEMA.empty_table(), Counter())
+
+    def _held(self, segment: str, wanted: np.ndarray) -> np.ndarray:
+        """Which of ``wanted`` (record numbers) are rows of ``segment`` held back. Held rows
+        are in record order, so only the newest batches that reach the numbers wanted are
+        searched: a family of millions of children costs each chunk its own rows, not all
+        the family's so far."""
+        known = wanted[wanted > 0]
+        if not len(known):
+            return np.zeros(len(wanted), dtype=bool)
+        lo, hi = int(known.min()), int(known.max())
+        found = []
+        for batch in reversed(self.pending[segment]):
+            numbers = batch.column(RECORD_NO)
+            if numbers[-1].as_py() < lo:
+                break
+            if numbers[0].as_py() <= hi:
+                found.append(numbers.to_numpy())
+        return np.isin(wanted, np.concatenate(found)) if found else \
+            np.zeros(len(wanted), dtype=bool)
 
     def _lost(self, plan: DecodePlan, chunk: RawChunk, matrix: np.ndarray,
               lengths: np.ndarray | None, lost: np.ndarray) -> pa.RecordBatch:

@@ -61,8 +61,8 @@ def changer(request: Request, who: Annotated[Caller, Depends(caller)]) -> Caller
     if who.bearer:
         return who
     if who.session is not None:
-        if not hmac.compare_digest(request.headers.get(sessions.CSRF_HEADER, ""),
-                                   who.session.csrf):
+        if not hmac.compare_digest(request.headers.get(sessions.CSRF_HEADER, "").encode(),
+                                   who.session.csrf.encode()):
             raise HTTPException(403, "the page's CSRF token is missing or wrong: reload "
                                      "the page")
     elif request.method == "POST" and _media_type(request) != "application/json":

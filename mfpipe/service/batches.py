@@ -14,7 +14,7 @@ from pydantic_core import to_json
 from mfpipe.db.batches import BatchRecord, BatchStatus
 from mfpipe.db.retention import purge_staging
 from mfpipe.errors import EXIT_NO_INPUT, BatchError
-from mfpipe.jobs.batches import Requested, plan, start_runner
+from mfpipe.jobs.batches import Requested, plan, recover_batches, start_runner
 from mfpipe.jobs.operations import run_progress, statistics
 from mfpipe.service import models
 from mfpipe.service.auth import Changer, Reader
@@ -32,7 +32,7 @@ def launch(request: models.LaunchRequest, service: State, who: Changer) -> model
                    settings.db_url)
     batch_id = service.batches.create(planned, request.parallel, request.max_workers,
                                       request.stop_on_error, who.name)
-    start_runner(settings.db_url, batch_id)
+    start_runner(service.batches, settings.db_url, batch_id)
     return models.Launched(batch_id=batch_id, status=BatchStatus.QUEUED,
                            operations=len(planned))
 
@@ -116,8 +116,9 @@ def retry(batch_id: str, service: State, _: Changer) -> models.Retried:
         raise BatchError(batch_id, f"is {batch.status}: retry a finished batch")
     again = service.batches.retry(batch_id)
     if not again:
-        raise BatchError(batch_id, "has no failed, stopped or cancelled operation to retry")
-    start_runner(service.settings.db_url, batch_id)
+        raise BatchError(batch_id, "has no failed, stopped or cancelled operation to retry, "
+                         "or an operation's launcher still runs")
+    start_runner(service.batches, service.settings.db_url, batch_id)
     return models.Retried(batch_id=batch_id, retried=again)
 
 
@@ -164,6 +165,8 @@ def stats(service: State, _: Reader, since: dt.datetime | None = None,
 
 
 def _existing(service: ServiceState, batch_id: str) -> BatchRecord:
+    """The batch (a running one whose runner is gone: FAILED first), or 404."""
+    recover_batches(service.batches, batch_id)
     batch = service.batches.batch(batch_id)
     if batch is None:
         raise BatchError(batch_id, "no such batch", EXIT_NO_INPUT)

@@ -4,6 +4,8 @@ show, progress, report, rejects, and the operator's actions on one run."""
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import threading
 from dataclasses import asdict
 from typing import Any
 
@@ -11,7 +13,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 
 from mfpipe.db.status import RESTARTABLE
-from mfpipe.errors import EXIT_NO_INPUT, EXIT_USAGE, RunError
+from mfpipe.errors import EXIT_NO_INPUT, EXIT_TEMPORARY, EXIT_USAGE, RunError
 from mfpipe.jobs.operations import cancel_run, run_progress, show_run
 from mfpipe.jobs.processes import run_cli, start_detached
 from mfpipe.recon import ReconciliationService
@@ -22,6 +24,8 @@ from mfpipe.service.state import Pages, State, naive_utc
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 RECONCILE_S = 3600.0  # the longest a reconciliation may take when asked from the API
+_RECONCILING: set[str] = set()  # runs being reconciled for a request (one at a time each)
+_RECONCILING_LOCK = threading.Lock()
 
 
 @router.get("", response_model=models.Page[models.Run])
@@ -81,8 +85,20 @@ def reconcile(run_id: str, service: State, _: Changer) -> JSONResponse:
     the run summary, with ``reconciliation.passed``."""
     if service.store.run(run_id) is None:
         raise RunError(run_id, "no such run in this database", EXIT_NO_INPUT)
-    code, summary = run_cli(service.settings.db_url, "reconcile", run_id,
-                            timeout_s=RECONCILE_S)
+    with _RECONCILING_LOCK:
+        if run_id in _RECONCILING:
+            raise RunError(run_id, "is being reconciled already: wait for that one",
+                           EXIT_TEMPORARY)
+        _RECONCILING.add(run_id)
+    try:
+        code, summary = run_cli(service.settings.db_url, "reconcile", run_id,
+                                timeout_s=RECONCILE_S)
+    except subprocess.TimeoutExpired:
+        raise RunError(run_id, f"reconcile took longer than {RECONCILE_S:.0f} s; it was "
+                       "stopped", EXIT_TEMPORARY) from None
+    finally:
+        with _RECONCILING_LOCK:
+            _RECONCILING.discard(run_id)
     if summary is None:
         raise RunError(run_id, f"reconcile ended with exit code {code} and no summary")
     if code not in (0, 65):

@@ -5,7 +5,7 @@ The cookie holds the token's name, whether it is read-only, when it expires and 
 CSRF token, signed with HMAC-SHA256 under a key derived from the service's tokens: no state
 in the web process, sessions survive a service restart, and removing a token from the token
 file ends its sessions. A service without tokens (loopback only) gives every page an
-anonymous session, for its CSRF token alone.
+anonymous session, for its CSRF token alone, signed with a key of its process.
 """
 
 from __future__ import annotations
@@ -33,7 +33,12 @@ class Session:
     expires: int
 
 
+_PROCESS_KEY = secrets.token_bytes(32)  # without tokens: sessions of this process only
+
+
 def _key(settings: ServiceSettings) -> bytes:
+    if not settings.tokens:
+        return _PROCESS_KEY
     material = "\n".join(f"{t.name}:{t.secret}:{t.read_only}" for t in settings.tokens)
     return hashlib.sha256(b"mfpipe-session\n" + material.encode()).digest()
 
@@ -53,7 +58,7 @@ def read(settings: ServiceSettings, cookie: str | None) -> Session | None:
         return None
     payload, signature = cookie.rsplit(".", 1)
     expected = hmac.new(_key(settings), payload.encode(), hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(signature, expected):
+    if not hmac.compare_digest(signature.encode(), expected.encode()):
         return None
     try:
         session = Session(**json.loads(base64.urlsafe_b64decode(payload)))

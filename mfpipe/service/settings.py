@@ -54,7 +54,7 @@ class ServiceSettings:
         """The token whose secret this is (compared in constant time), or None."""
         found = None
         for token in self.tokens:
-            if hmac.compare_digest(token.secret.encode(), secret.encode()):
+            if hmac.compare_digest(token.secret.encode(), secret.encode("utf-8", "replace")):
                 found = token
         return found
 

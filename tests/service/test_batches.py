@@ -62,6 +62,16 @@ class TestBulkLaunch:
         assert (page["total"], [op["op_no"] for op in page["items"]]) == (2, [3])
         assert published(db_url) == {}
 
+    def test_a_file_whose_name_is_a_glob(self, client, jobs, db_url):
+        """``f[1].dat`` is loaded, never ``f1.dat`` (which its name matches as a glob)."""
+        from tests.recon.conftest import keyed_file
+
+        jobs.files(100)
+        odd = keyed_file(jobs.root / "in" / "f[1].dat", 37, first_key=5_000)
+        batch_id = launch(client, {**ITEM, "input": odd})
+        assert wait_batch(client, batch_id)["status"] == "COMPLETED"
+        assert list(published(db_url).values()) == [37]
+
 
 class TestCancelRetryDelete:
     def test_cancel_mid_run_then_retry_loads_each_record_once(self, service, jobs, db_url):

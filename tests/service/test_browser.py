@@ -28,6 +28,7 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is n
                                                          "(apt-get install chromium)")
 ARTIFACTS = Path(os.environ.get("MFPIPE_ARTIFACTS", ROOT / "artifacts")) / "console"
 HOSTILE = "<script>window.pwned=1</script>"
+HOSTILE_FILE = "<img src=x onerror=window.pwned=3>"  # a file name (no slash)
 
 
 def free_port() -> int:
@@ -42,6 +43,7 @@ def server(tmp_path):
     (slow enough to watch and cancel) and a job whose name is a script."""
     jobs = Jobs(tmp_path / "jobs", chunk=500)
     keyed_file(jobs.root / "in" / "big.dat", 600_000)
+    keyed_file(jobs.root / "in" / f"{HOSTILE_FILE}.dat", 100, first_key=900_000)
     (jobs.root / "hostile.toml").write_text((jobs.root / "customers.toml").read_text().replace(
         'name = "customers"', f'name = "{HOSTILE}"').replace("in/*.dat", "none/*.dat"))
     port = free_port()
@@ -117,7 +119,8 @@ def test_an_operator_launches_watches_cancels_retries_and_reads(server, page):
     page.locator("#launch-button").click()
     page.wait_for_url(f"{server}/ui/batches/*")
     batch_url = page.url
-    bar = page.locator("tr[data-op] progress").first
+    assert HOSTILE_FILE in page.locator("table.operations").inner_text()
+    bar = page.locator('tr[data-op]:has-text("big.dat") progress')
     first = moved(bar, 0.0)
     assert 0 < first < 1
     assert moved(bar, first) > first  # the bar moves as chunks commit
@@ -135,10 +138,12 @@ def test_an_operator_launches_watches_cancels_retries_and_reads(server, page):
     assert wait_status(page, batch_url, ("COMPLETED",)) == "COMPLETED"
     shot(page, "5-batch-completed")
 
-    page.locator("table.operations a").first.click()
+    page.locator('tr[data-op]:has-text("big.dat") a').first.click()
     page.wait_for_url(f"{server}/ui/runs/*")
     assert "verdict-ok" in page.locator("#verdict").get_attribute("class")
     shot(page, "6-run-report")
+    page.get_by_role("link", name="Rejects (0)").click()
+    shot(page, "6-run-rejects")
     for tab, name in (("/ui/history", "7-history"), ("/ui/runs", "8-runs"),
                       ("/ui/statistics", "9-statistics")):
         page.goto(f"{server}{tab}")

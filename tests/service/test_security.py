@@ -94,8 +94,10 @@ class TestOnlyWhatTheJobsFolderAllows:
     def test_inputs_the_job_file_does_not_name(self, client, jobs, tmp_path):
         (path,) = jobs.files(50)
         (tmp_path / "secret.dat").write_bytes(b"\x40" * 100)
+        (jobs.root / "in" / "sub").mkdir()
+        (jobs.root / "in" / "sub" / "deep.dat").write_bytes(b"\x40" * 100)  # not in/*.dat
         for given in (str(tmp_path / "secret.dat"), str(jobs.root / "in/../../secret.dat"),
-                      str(jobs.root / "customers.toml")):
+                      str(jobs.root / "customers.toml"), str(jobs.root / "in/sub/deep.dat")):
             answer = client.post("/batch/jobs", json={"jobs": [{**ITEM, "input": given}]})
             assert answer.status_code == 403, (given, answer.json())
         ok = client.post("/batch/jobs", json={"jobs": [{**ITEM, "input": path}]})

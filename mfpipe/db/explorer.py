@@ -184,6 +184,17 @@ class RunExplorer:
                          for k, v in found.get(run_id, _NO_PROGRESS).items() if k != "run_id"}
                 for run_id in run_ids}
 
+    def committed_since(self, run_id: str, since: dt.datetime) -> tuple[int, int]:
+        """Records and bytes of the run's chunks committed at or after ``since`` (an
+        attempt's own, for its rate)."""
+        c = mfp_chunk.c
+        query = sa.select(sa.func.sum(c.last_record_no - c.first_record_no + 1),
+                          sa.func.sum(c.byte_length)).where(c.run_id == run_id,
+                                                            c.committed_at >= since)
+        with self.engine.connect() as connection:
+            records, size = connection.execute(query).one()
+        return int(records or 0), int(size or 0)
+
     def failing_checks(self, since: dt.datetime | None, before: dt.datetime | None,
                        limit: int = 10) -> list[tuple[str, int]]:
         """The checks that failed most often on the runs started in the period."""

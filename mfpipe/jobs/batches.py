@@ -43,6 +43,7 @@ from mfpipe.jobs.processes import cli_process, last_json, start_detached
 log = structlog.get_logger("mfpipe.batch")
 POLL_S = 0.5
 STOP_S = 30.0  # how long a failed runner waits for its launchers to stop
+KILL_AFTER_S = 120.0  # a cancelled launcher still running this long after SIGTERM is killed
 MESSAGE = 2000  # characters kept of an operation's message
 
 
@@ -110,12 +111,19 @@ def _inputs(item: Requested, named: str) -> list[str]:
     return [path]
 
 
+def runner_log(batch_id: str) -> Path:
+    """Where a batch's runner writes its log lines (``$MFPIPE_SPOOL`` or the temporary
+    folder): what it launched, how each ended, and why it failed if it did."""
+    folder = Path(os.environ.get("MFPIPE_SPOOL") or tempfile.gettempdir())
+    return folder / f"mfpipe-batch-{batch_id}.log"
+
+
 def start_runner(batches: BatchStore, db_url: str, batch_id: str) -> int:
     """Start the process that runs a queued batch (``mfpipe batch run``), apart from this
     one: it outlives the service that starts it. A runner that cannot start ends the batch
     FAILED (never QUEUED forever)."""
     try:
-        return start_detached(db_url, "batch", "run", batch_id)
+        return start_detached(db_url, "batch", "run", batch_id, log=runner_log(batch_id))
     except OSError as exc:
         batches.update(batch_id, statuses=[BatchStatus.QUEUED], status=BatchStatus.FAILED,
                        ended_at=utcnow(), message=f"its runner did not start: {exc}")
@@ -156,13 +164,19 @@ class _Launched:
         self.process = cli_process(db_url, "run", op.job_file, "--input",
                                    glob.escape(op.input_path), "--json", stdout=self.out,
                                    stderr=self.err)
-        self.stopped = False
+        self.stopped_at: float | None = None
 
     def stop(self) -> None:
-        """Ask it to stop at the next chunk boundary (its run ends STOPPED, restartable)."""
-        if not self.stopped and self.process.poll() is None:
+        """Ask it to stop at the next chunk boundary (its run ends STOPPED, restartable);
+        one that has not ended ``KILL_AFTER_S`` later (stuck in the database) is killed:
+        its run, left STARTED by a dead launcher, is recovered FAILED and resumes on retry."""
+        if self.process.poll() is not None:
+            return
+        if self.stopped_at is None:
             self.process.send_signal(signal.SIGTERM)
-            self.stopped = True
+            self.stopped_at = time.monotonic()
+        elif time.monotonic() - self.stopped_at > KILL_AFTER_S:
+            self.process.kill()
 
     def outcome(self) -> tuple[str, int, str]:
         """How it ended: status, exit code, message (its JSON summary's, or its last log

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from dataclasses import asdict
 from typing import Any
 
 from mfpipe.db.registry import recover_dead
 from mfpipe.db.runs import RunStore, utcnow
+from mfpipe.pipeline.source import records_size
 from mfpipe.db.status import ACTIVE, COMPLETED, FAILED, STARTED, STOPPED, STOPPING
 from mfpipe.errors import EXIT_NO_INPUT, EXIT_USAGE, RunError
 
@@ -61,9 +61,10 @@ def cancel_run(store: RunStore, run_id: str) -> str:
 
 def run_progress(store: RunStore, run_ids: list[str]) -> list[dict[str, Any]]:
     """Each run's progress as its ledger commits: records, the share of the file's bytes in
-    committed chunks, the rate of the current attempt and the time left at that rate, and
-    the phase (starting, loading, publishing once every byte is committed, stopping, or how
-    it ended)."""
+    committed chunks (of a compressed file's decompressed bytes, once known), the rate of
+    the current attempt (its own chunks over its own time) and the time left at that rate,
+    and the phase (starting, loading, publishing once every byte is committed, stopping, or
+    how it ended)."""
     found = store.progress(run_ids)
     now, shown = utcnow(), []
     for run_id in run_ids:
@@ -71,18 +72,21 @@ def run_progress(store: RunStore, run_ids: list[str]) -> list[dict[str, Any]]:
         if run is None:
             continue
         done = found[run_id]
-        size = _size(run.file)
+        size = records_size(run.file)
         fraction = min(1.0, done["bytes"] / size) if size else None
         phase = run.status.lower()
         if run.status == STARTED:
             phase = "publishing" if fraction == 1.0 else "loading"
         rate = eta = None
         attempts = store.attempts(run_id) if run.status in ACTIVE else []
-        if attempts and done["read"]:
-            seconds = (now - attempts[-1].started_at).total_seconds()
-            rate = round(done["read"] / seconds, 1) if seconds > 0 else None
-            per_byte = seconds / done["bytes"] if done["bytes"] else None
-            eta = round(per_byte * (size - done["bytes"]), 1) if per_byte and size else None
+        if attempts:
+            since = attempts[-1].started_at
+            records, size_done = store.committed_since(run_id, since)
+            seconds = (now - since).total_seconds()
+            if records and seconds > 0:
+                rate = round(records / seconds, 1)
+                eta = round(seconds / size_done * (size - done["bytes"]), 1) \
+                    if size and size_done else None
         shown.append({"run_id": run_id, "file": run.file, "status": run.status,
                       "phase": phase, "chunks": done["chunks"], "records_read": done["read"],
                       "records_loaded": done["loaded"], "records_rejected": done["rejected"],
@@ -90,13 +94,6 @@ def run_progress(store: RunStore, run_ids: list[str]) -> list[dict[str, Any]]:
                       "fraction": None if fraction is None else round(fraction, 4),
                       "records_per_s": rate, "eta_s": eta})
     return shown
-
-
-def _size(path: str) -> int | None:
-    try:
-        return os.path.getsize(path)
-    except OSError:
-        return None
 
 
 def statistics(store: RunStore, since: dt.datetime | None, until: dt.datetime | None

@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import threading
+from pathlib import Path
 from typing import IO, Any
 
 
@@ -27,10 +28,15 @@ def cli_process(db_url: str, *args: str, stdout: IO[bytes] | int = subprocess.DE
                             stdout=stdout, stderr=stderr, start_new_session=detached)
 
 
-def start_detached(db_url: str, *args: str) -> int:
-    """Start ``mfpipe ARGS`` apart from this process and return its process id; it is
-    reaped when it ends (never left a zombie that looks alive)."""
-    process = cli_process(db_url, *args, detached=True)
+def start_detached(db_url: str, *args: str, log: Path | None = None) -> int:
+    """Start ``mfpipe ARGS`` apart from this process (its log lines appended to ``log``)
+    and return its process id; it is reaped when it ends (never left a zombie that looks
+    alive)."""
+    if log is None:
+        process = cli_process(db_url, *args, detached=True)
+    else:
+        with open(log, "ab") as handle:  # the child keeps its own descriptor
+            process = cli_process(db_url, *args, stderr=handle, detached=True)
     threading.Thread(target=process.wait, daemon=True).start()
     return process.pid
 

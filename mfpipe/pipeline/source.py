@@ -100,6 +100,19 @@ def release_spool(path: str | Path) -> None:
         pass
 
 
+def records_size(path: str | Path) -> int | None:
+    """How many bytes of records the file holds as read: its size, or a compressed file's
+    decompressed size once a launch has decompressed it (None before, or if it is gone)."""
+    location = Path(path)
+    try:
+        with open(location, "rb") as handle:
+            if _compression(handle) is None:
+                return location.stat().st_size
+        return _spool_path(location).stat().st_size
+    except OSError:
+        return None
+
+
 def _open(location: Path) -> IO[bytes]:
     try:
         if location.is_dir():

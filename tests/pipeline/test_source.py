@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mfpipe.errors import InputError
-from mfpipe.pipeline.source import open_input, release_spool
+from mfpipe.pipeline.source import open_input, records_size, release_spool
 
 PLAIN = bytes(range(256)) * 4000  # about 1 MB: more than one copy block
 
@@ -44,6 +44,19 @@ class TestCompressed:
         assert _spools(spool_dir)[0].stat().st_mtime_ns == made
         release_spool(path)
         assert _spools(spool_dir) == []
+
+    def test_the_size_of_the_records_as_read(self, tmp_path, spool_dir):
+        """Progress divides committed bytes by the records' size: a compressed file's is its
+        decompressed size once a launch has made it (unknown before), never its own."""
+        plain, packed = tmp_path / "plain.dat", tmp_path / "packed.dat"
+        plain.write_bytes(PLAIN)
+        packed.write_bytes(gzip.compress(PLAIN))
+        assert records_size(plain) == len(PLAIN)
+        assert records_size(packed) is None
+        with open_input(packed):
+            assert records_size(packed) == len(PLAIN)
+        release_spool(packed)
+        assert records_size(tmp_path / "gone.dat") is None
 
     def test_truncated_file_is_an_input_error(self, tmp_path, spool_dir):
         """A truncated gzip file is a clear InputError (66), and leaves no partial spool."""

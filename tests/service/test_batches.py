@@ -57,6 +57,9 @@ class TestBulkLaunch:
         assert [op["status"] for op in operations(client, batch_id)] == [
             "FAILED", "CANCELLED", "CANCELLED"]
         assert "stop on error" in operations(client, batch_id)[1]["message"]
+        from mfpipe.jobs.batches import runner_log
+
+        assert "operation ended" in runner_log(batch_id).read_text()  # the runner's own log
         page = client.get(f"/batch/jobs/{batch_id}/operations",
                           params={"status": "cancelled", "page_size": 1, "page": 2}).json()
         assert (page["total"], [op["op_no"] for op in page["items"]]) == (2, [3])

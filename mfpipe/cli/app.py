@@ -9,10 +9,8 @@ import json
 import sys
 
 import click
-import sqlalchemy as sa
 import structlog
 
-from mfpipe.cli import commands, load, recon, runs, service  # noqa: F401  (each adds its commands)
 from mfpipe.cli.group import cli
 from mfpipe.errors import EXIT_INTERNAL, EXIT_TEMPORARY, EXIT_USAGE, MfpipeError, first_line
 from mfpipe.logs import configure_logging
@@ -30,9 +28,6 @@ def main(argv: list[str] | None = None) -> int:
         code = cli.main(args=args, prog_name="mfpipe", standalone_mode=False)
     except MfpipeError as exc:
         return _failed(args, exc.exit_code, str(exc), exc.code)
-    except sa.exc.OperationalError as exc:  # the database went away during the command
-        return _failed(args, EXIT_TEMPORARY, "database unavailable: "
-                       + first_line(exc.orig if exc.orig is not None else exc), "MFP-5002")
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.UsageError as exc:
@@ -42,10 +37,20 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("mfpipe: aborted", err=True)
         return 130
     except Exception as exc:  # the last line of defence: say what happened, exit 70
+        if _lost_database(exc):  # the database went away during the command
+            orig = getattr(exc, "orig", None)
+            return _failed(args, EXIT_TEMPORARY, "database unavailable: "
+                           + first_line(orig if orig is not None else exc), "MFP-5002")
         structlog.get_logger().exception("internal error")
         click.echo(f"mfpipe: internal error: {type(exc).__name__}: {exc}", err=True)
         return EXIT_INTERNAL
     return code if isinstance(code, int) else 0
+
+
+def _lost_database(exc: Exception) -> bool:
+    """A SQLAlchemy OperationalError (imported only by the commands that use a database)."""
+    sa = sys.modules.get("sqlalchemy")
+    return sa is not None and isinstance(exc, sa.exc.OperationalError)
 
 
 def _failed(args: list[str], exit_code: int, message: str, code: str) -> int:

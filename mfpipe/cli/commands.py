@@ -1,4 +1,5 @@
-"""The file commands: layout, ddl, convert, gen and the demo."""
+"""The commands that describe a layout for a database, and the demo: layout, ddl, demo
+(``convert`` and ``gen``, which need no database, are in :mod:`mfpipe.cli.files`)."""
 
 from __future__ import annotations
 
@@ -9,17 +10,17 @@ from typing import Any
 import click
 
 from mfpipe.cli.group import cli
-from mfpipe.cli.options import decode_options, framing_options, source_defaults, source_options
+from mfpipe.cli.options import decode_options, framing_options, source_defaults
 from mfpipe.cli.output import print_summary
 from mfpipe.codec import DecodePlan
 from mfpipe.db import DIALECTS, ddl, sql_type
 from mfpipe.db.runs import RunStore
 from mfpipe.db.urls import DEFAULT_URL, redact, resolve
-from mfpipe.errors import EXIT_DATA, OutputError
+from mfpipe.errors import OutputError
 from mfpipe.jobs import load_file
 from mfpipe.jobs.load import SKIPPED
 from mfpipe.layout import load_layout
-from mfpipe.pipeline import convert_file, generate_file
+from mfpipe.pipeline import generate_file
 from mfpipe.pipeline.spec import JobSpec
 from mfpipe.pipeline.progress import Progress
 from mfpipe.recon import ReconciliationService
@@ -85,76 +86,6 @@ def ddl_command(copybook: str, dialect: str, record_name: str | None, dates: tup
     for r in records:
         options = decode_options(source_defaults(dates=dates))
         click.echo(ddl(r.table, DecodePlan.compile(r, options).schema, dialect, columns))
-
-
-@cli.command()
-@click.argument("copybook", type=click.Path(dir_okay=False))
-@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-              help="OUT.parquet or OUT.jsonl; rejects go to OUT.rejects.jsonl.")
-@click.option("--chunk-records", type=click.IntRange(min=1), default=50_000, show_default=True)
-@click.option("--provenance", is_flag=True, help="Add _source_file, _record_no and "
-              "_byte_offset to every row.")
-@click.option("--nested", is_flag=True, help="A hierarchical file (--branch, --parent): one "
-              "row per record of the root segment, its children inside it as a list per "
-              "child segment, named after it.")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-@source_options
-def convert(copybook: str, input_path: str, output: str, chunk_records: int, provenance: bool,
-            nested: bool, as_json: bool, **opts: Any) -> None:
-    """Decode a mainframe file into Parquet or JSON Lines (no database)."""
-    record = load_layout(copybook).record(opts["record_name"])
-    result = convert_file(record, input_path, output, framing_options(opts, record),
-                          decode_options(opts), chunk_records, provenance=provenance,
-                          nested=nested)
-    if as_json:
-        click.echo(json.dumps(result.__dict__))
-    else:
-        rows = f" in {result.rows} nested rows" if result.nested else ""
-        click.echo(f"read {result.read} records from {result.input}: {result.written} written "
-                   f"to {result.output}{rows}, {result.rejected} rejected to "
-                   f"{result.rejects_path}"
-                   + (f", {result.other_segments} of other segments" if result.other_segments
-                      else "") + f" ({result.elapsed_s:.2f} s)")
-        for column, fields in result.nulled.items():
-            click.echo(f"  {column}: {fields} invalid value(s) written as NULL")
-    if result.read and result.rejected == result.read:
-        click.echo(f"mfpipe: error: every record of {result.input} was rejected: check "
-                   "--encoding, --recfm, --lrecl and --record against the file", err=True)
-        raise click.exceptions.Exit(EXIT_DATA)
-
-
-@cli.command()
-@click.argument("copybook", type=click.Path(dir_okay=False))
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
-@click.option("--records", type=click.IntRange(min=0), required=True)
-@click.option("--recfm", type=click.Choice(["FB", "VB", "TEXT"], case_sensitive=False),
-              default="FB", show_default=True)
-@click.option("--bdw", is_flag=True, help="Write VB records in BDW blocks.")
-@click.option("--encoding", default="cp037", show_default=True)
-@click.option("--bad", type=click.IntRange(min=0), default=0, help="Corrupt this many records.")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--record", "record_name", help="01-level record to generate.")
-@click.option("--date", "dates", multiple=True, metavar="COLUMN=FORMAT")
-@click.option("--unique", metavar="C1,C2", help="Columns that count up from 1: a key each "
-              "record holds once (e.g. for a job with --key).")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary (with every bad "
-              "record number) as JSON.")
-def gen(copybook: str, output: str, records: int, recfm: str, bdw: bool, encoding: str,
-        bad: int, seed: int, record_name: str | None, dates: tuple[str, ...],
-        unique: str | None, as_json: bool) -> None:
-    """Write a realistic sample file for any layout, optionally with corrupted records."""
-    record = load_layout(copybook).record(record_name)
-    opts = source_defaults(recfm=recfm, bdw=bdw, encoding=encoding, dates=dates)
-    columns = tuple(c.strip() for c in unique.split(",") if c.strip()) if unique else ()
-    sample = generate_file(record, output, records, framing_options(opts, record),
-                           decode_options(opts), bad, seed, unique=columns)
-    if as_json:
-        click.echo(json.dumps(sample.__dict__))
-        return
-    shown = ", ".join(map(str, sample.bad_records[:20])) + (" ..." if bad > 20 else "")
-    click.echo(f"wrote {sample.records} records ({sample.size} bytes) to {sample.path}"
-               + (f"; corrupted records: {shown}" if bad else ""))
 
 
 def report_text(run_id: str, db_url: str) -> str:

@@ -45,7 +45,7 @@ def serve(db_url: str | None, host: str, port: int, jobs_dir: str,
 
 @cli.group()
 def batch() -> None:
-    """The batches ``mfpipe serve`` launches."""
+    """The batches that mfpipe serve launches."""
 
 
 @batch.command("run")

@@ -168,6 +168,25 @@ class TestGenAndConvert:
         assert code == 78 and "cp9999" in err
 
 
+def test_file_commands_start_without_the_database_layer(tmp_path):
+    """`gen` and `convert` import neither SQLAlchemy nor the database, jobs, reconciliation
+    or service layers: they start in NumPy's and pyarrow's import time, not theirs."""
+    code = (
+        "import sys\n"
+        "from mfpipe.cli import main\n"
+        f"assert main(['gen', {str(DEMO_LAYOUT)!r}, '-o', {str(tmp_path / 'in.dat')!r}, "
+        "'--records', '50']) == 0\n"
+        f"assert main(['convert', {str(DEMO_LAYOUT)!r}, {str(tmp_path / 'in.dat')!r}, '-o', "
+        f"{str(tmp_path / 'out.parquet')!r}]) == 0\n"
+        "heavy = [m for m in ('sqlalchemy', 'mfpipe.db.runs', 'mfpipe.jobs', 'mfpipe.recon', "
+        "'mfpipe.service', 'fastapi') if m in sys.modules]\n"
+        "assert heavy == [], heavy\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert pq.read_table(tmp_path / "out.parquet").num_rows == 50
+
+
 class TestDemo:
     def test_console_script(self, tmp_path):
         """The installed `mfpipe demo` loads ./mfpipe.db in a fresh directory, counts balanced."""

@@ -7,16 +7,14 @@ leaves a half-written file that looks complete.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -27,6 +25,7 @@ from mfpipe.codec.segments import NO_CARRY, ParentLink
 from mfpipe.errors import ConfigError, OutputError
 from mfpipe.framing import FramingOptions, RawChunk, iter_chunks
 from mfpipe.layout import RecordLayout
+from mfpipe.pipeline.jsonlines import write_jsonl
 from mfpipe.pipeline.nesting import BYTE_OFFSET, RECORD_NO, SOURCE_FILE, Hierarchy, Nester
 from mfpipe.pipeline.process import check_framing, decode_records, link_chunk, records_per_chunk
 from mfpipe.pipeline.source import open_input, release_spool
@@ -103,7 +102,7 @@ def convert_file(record: RecordLayout, source: str | Path, output: str | Path,
         with ExitStack() as stack:
             buffer = stack.enter_context(open_input(source))
             sink = _open_sink(stack, kind, temporary[0], schema)
-            reject_file = stack.enter_context(open(temporary[1], "w", encoding="utf-8"))
+            reject_file = stack.enter_context(open(temporary[1], "wb"))
             per_chunk = records_per_chunk(chunk_records, max(record.size, framing.lrecl or 0))
             chunks = iter_chunks(buffer, framing, per_chunk, str(source))
             pieces = _nested(Nester(hierarchy, framing, str(source), provenance), chunks) \
@@ -112,7 +111,7 @@ def convert_file(record: RecordLayout, source: str | Path, output: str | Path,
                 if piece.rows is not None and piece.rows.num_rows:
                     sink(piece.rows)
                     rows += piece.rows.num_rows
-                _write_jsonl(reject_file, piece.rejects)
+                write_jsonl(reject_file, piece.rejects)
                 read += chunk.n_records if chunk is not None else 0
                 written += piece.records
                 rejected += piece.rejects.num_rows
@@ -168,17 +167,5 @@ def _open_sink(stack: ExitStack, kind: str, path: Path, schema: pa.Schema):
     if kind == ".parquet":
         writer = stack.enter_context(pq.ParquetWriter(path, schema))
         return writer.write_batch
-    handle = stack.enter_context(open(path, "w", encoding="utf-8"))
-    return lambda batch: _write_jsonl(handle, batch)
-
-
-def _write_jsonl(handle: IO[str], batch: pa.RecordBatch | pa.Table) -> None:
-    """One JSON object per row; decimals as exact strings, dates as ISO text."""
-    for row in batch.to_pylist():
-        handle.write(json.dumps(row, default=_json_value, ensure_ascii=False) + "\n")
-
-
-def _json_value(value: Any) -> str:
-    if isinstance(value, Decimal):
-        return format(value, "f")  # 0.0000000, not str()'s 0E-7
-    return value.isoformat()
+    handle = stack.enter_context(open(path, "wb"))
+    return lambda batch: write_jsonl(handle, batch)

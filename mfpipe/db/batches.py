@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import json
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from mfpipe.db.control import RUN_ID, create_control_tables, mfp_attempt
-from mfpipe.db.runs import RunStore, utcnow
+from mfpipe.db.runs import RunStore, time_ordered_id, utcnow
 
 metadata = sa.MetaData()
 
@@ -138,11 +137,6 @@ class Planned:
     input_path: str
 
 
-def new_batch_id() -> str:
-    """Sorts by creation time, as run ids do: ``B20261203T120000Z-3fa9c1``."""
-    return f"B{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
-
-
 class BatchStore:
     """The one door to the batch tables of a job repository (the runs' store's database)."""
 
@@ -155,7 +149,7 @@ class BatchStore:
 
     def create(self, planned: Sequence[Planned], parallel: bool, max_workers: int,
                stop_on_error: bool, requested_by: str) -> str:
-        batch_id, now = new_batch_id(), utcnow()
+        batch_id, now = time_ordered_id("B"), utcnow()  # sorts as run ids do
         with self.engine.begin() as c:
             c.execute(mfp_batch.insert().values(
                 batch_id=batch_id, status=BatchStatus.QUEUED, parallel=parallel,

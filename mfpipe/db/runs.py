@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import secrets
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -40,6 +41,12 @@ def _type_text(sql_type: sa.types.TypeEngine, dialect: sa.engine.Dialect) -> str
 def utcnow() -> dt.datetime:
     """Naive UTC, the same on every dialect."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def time_ordered_id(prefix: str = "") -> str:
+    """An id that sorts by creation time: ``prefix``, a UTC timestamp and a short random
+    suffix (``20261122T071500Z-3fa9c1``)."""
+    return f"{prefix}{utcnow():%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
 class RunStore(RunExplorer):

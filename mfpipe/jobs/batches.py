@@ -66,8 +66,7 @@ def plan(jobs_dir: str | Path, requested: Sequence[Requested], db_url: str) -> l
         named = settings.get("input_path")
         if not named:
             raise ConfigError(f"job file {item.job_file}: gives no source.path to load")
-        target = settings.get("db_url") or (os.environ.get(settings["db_env"])
-                                            if settings.get("db_env") else None)
+        target = settings.get("db_url")  # target.db, or target.db_env's value
         if target and target != db_url:
             raise ConfigError(f"job file {item.job_file} loads into {redact(target)}, not into "
                               f"this service's database ({redact(db_url)}): its runs would not "

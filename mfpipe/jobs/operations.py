@@ -12,6 +12,7 @@ from dataclasses import asdict
 from typing import Any
 
 from mfpipe.db.registry import recover_dead
+from mfpipe.db.explorer import RunRecord
 from mfpipe.db.runs import RunStore, utcnow
 from mfpipe.pipeline.source import records_size
 from mfpipe.db.status import ACTIVE, COMPLETED, FAILED, STARTED, STOPPED, STOPPING
@@ -31,12 +32,18 @@ def list_runs(store: RunStore, status: str | None = None, job: str | None = None
     return [_plain({k: getattr(r, k) for k in LISTED}) for r in runs]
 
 
-def show_run(store: RunStore, run_id: str) -> dict[str, Any]:
-    """One run with its attempts, chunks, first rejects, check results and purge (or
-    None)."""
+def existing_run(store: RunStore, run_id: str) -> RunRecord:
+    """The run, or the error (66) an operator's action on a run that is not there gets."""
     run = store.run(run_id)
     if run is None:
         raise RunError(run_id, "no such run in this database", EXIT_NO_INPUT)
+    return run
+
+
+def show_run(store: RunStore, run_id: str) -> dict[str, Any]:
+    """One run with its attempts, chunks, first rejects, check results and purge (or
+    None)."""
+    run = existing_run(store, run_id)
     purge = store.purge(run_id)
     shown = {k: v for k, v in asdict(run).items() if k != "trailer_hex"}
     return {"run": _plain(shown), "attempts": [_plain(asdict(a)) for a in store.attempts(run_id)],
@@ -48,9 +55,7 @@ def show_run(store: RunStore, run_id: str) -> dict[str, Any]:
 
 def cancel_run(store: RunStore, run_id: str) -> str:
     """Ask the run's launcher to stop at the next chunk boundary (it polls its status)."""
-    run = store.run(run_id)
-    if run is None:
-        raise RunError(run_id, "no such run in this database", EXIT_NO_INPUT)
+    run = existing_run(store, run_id)
     if run.status not in ACTIVE:
         raise RunError(run_id, f"is {run.status}, not running: nothing to cancel",
                        EXIT_USAGE)

@@ -21,7 +21,6 @@ import functools
 import hashlib
 import json
 import os
-import secrets
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
@@ -40,9 +39,9 @@ SPEC_VERSION = 2  # 1: the options stored flat, before the spec had parts
 
 def new_run_id() -> str:
     """Sorts by start time: UTC timestamp plus a short random suffix."""
-    from mfpipe.db.runs import utcnow
+    from mfpipe.db.runs import time_ordered_id
 
-    return f"{utcnow():%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+    return time_ordered_id()
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from mfpipe.service import sessions
 from mfpipe.service.auth import Caller, identify
 from mfpipe.service.settings import ServiceSettings
 from mfpipe.service.state import ServiceState
+from mfpipe.service.state import state as service_state
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
@@ -81,11 +82,6 @@ def _set_cookie(response: Response, cookie: str) -> None:
                         samesite="strict", path="/")
 
 
-def _state(request: Request) -> ServiceState:
-    found: ServiceState = request.app.state.service
-    return found
-
-
 def install(app: Any) -> None:
     """The pages, and the sign-in redirect of a page asked for without a session."""
     app.include_router(router)
@@ -127,7 +123,7 @@ def logout() -> Response:
 
 @router.get("/", response_class=HTMLResponse)
 def launch_page(request: Request) -> Response:
-    folder = _state(request).settings.jobs_dir
+    folder = service_state(request).settings.jobs_dir
     jobs = []
     for path in sorted(folder.rglob("*.toml")):
         if not path.resolve().is_relative_to(folder):
@@ -145,7 +141,7 @@ def launch_page(request: Request) -> Response:
 
 @router.get("/active", response_class=HTMLResponse)
 def active_page(request: Request) -> Response:
-    state = _state(request)
+    state = service_state(request)
     batches = [b for s in (BatchStatus.RUNNING, BatchStatus.QUEUED)
                for b in state.batches.batches(status=s, limit=200)[0]]
     runs = [r for s in ACTIVE for r in state.store.runs(status=s, limit=200)]
@@ -156,7 +152,7 @@ def active_page(request: Request) -> Response:
 @router.get("/history", response_class=HTMLResponse)
 def history_page(request: Request, status: str = "", job: str = "", since: str = "",
                  until: str = "", page: int = 1) -> Response:
-    state = _state(request)
+    state = service_state(request)
     page = max(page, 1)
     found, total = state.batches.batches(
         status=status or None, job=job or None, since=_day(since), until=_day(until, 1),
@@ -169,7 +165,7 @@ def history_page(request: Request, status: str = "", job: str = "", since: str =
 
 @router.get("/batches/{batch_id}", response_class=HTMLResponse)
 def batch_page(request: Request, batch_id: str) -> Response:
-    state = _state(request)
+    state = service_state(request)
     batch = state.batches.batch(batch_id)
     if batch is None:
         raise BatchError(batch_id, "no such batch", EXIT_NO_INPUT)
@@ -182,7 +178,7 @@ def batch_page(request: Request, batch_id: str) -> Response:
 @router.get("/runs", response_class=HTMLResponse)
 def runs_page(request: Request, status: str = "", job: str = "", since: str = "",
               until: str = "", page: int = 1) -> Response:
-    store = _state(request).store
+    store = service_state(request).store
     page = max(page, 1)
     where: dict[str, Any] = {"status": status or None, "job": job or None,
                              "since": _day(since), "before": _day(until, 1)}
@@ -195,7 +191,7 @@ def runs_page(request: Request, status: str = "", job: str = "", since: str = ""
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
 def run_page(request: Request, run_id: str) -> Response:
-    store = _state(request).store
+    store = service_state(request).store
     report = ReconciliationService(store).report(run_id)
     run = report.run
     return _page(request, "run.html", f"Run {run_id}", "", run=run,
@@ -206,7 +202,7 @@ def run_page(request: Request, run_id: str) -> Response:
 
 @router.get("/runs/{run_id}/rejects", response_class=HTMLResponse)
 def rejects_page(request: Request, run_id: str, page: int = 1) -> Response:
-    store = _state(request).store
+    store = service_state(request).store
     page = max(page, 1)
     total = store.reject_count(run_id)
     return _page(request, "rejects.html", f"Rejects of run {run_id}", "", run_id=run_id,
@@ -216,7 +212,7 @@ def rejects_page(request: Request, run_id: str, page: int = 1) -> Response:
 
 @router.get("/statistics", response_class=HTMLResponse)
 def statistics_page(request: Request, since: str = "", until: str = "") -> Response:
-    store = _state(request).store
+    store = service_state(request).store
     start = _day(since) or (dt.datetime.now(dt.UTC).replace(tzinfo=None, hour=0, minute=0,
                                                               second=0, microsecond=0)
                             - dt.timedelta(days=30))

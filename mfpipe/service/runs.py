@@ -13,8 +13,8 @@ from fastapi import APIRouter, Response
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 
 from mfpipe.db.status import RESTARTABLE
-from mfpipe.errors import EXIT_NO_INPUT, EXIT_TEMPORARY, EXIT_USAGE, RunError
-from mfpipe.jobs.operations import cancel_run, run_progress, show_run
+from mfpipe.errors import EXIT_TEMPORARY, EXIT_USAGE, RunError
+from mfpipe.jobs.operations import cancel_run, existing_run, run_progress, show_run
 from mfpipe.jobs.processes import run_cli, start_detached
 from mfpipe.recon import ReconciliationService
 from mfpipe.report import render
@@ -49,10 +49,8 @@ def one_run(run_id: str, service: State, _: Reader) -> models.RunDetail:
 
 @router.get("/{run_id}/progress", response_model=models.RunProgress)
 def progress(run_id: str, service: State, _: Reader) -> models.RunProgress:
-    found = run_progress(service.store, [run_id])
-    if not found:
-        raise RunError(run_id, "no such run in this database", EXIT_NO_INPUT)
-    return models.RunProgress(**found[0])
+    existing_run(service.store, run_id)
+    return models.RunProgress(**run_progress(service.store, [run_id])[0])
 
 
 @router.get("/{run_id}/report", response_model=None)
@@ -71,9 +69,7 @@ def report(run_id: str, service: State, _: Reader, format: models.ReportFormat =
 @router.get("/{run_id}/rejects", response_model=models.Page[models.Reject])
 def rejects(run_id: str, service: State, _: Reader, pages: Pages) -> models.Page[models.Reject]:
     """The run's rejects in record order, with the raw bytes in hex."""
-    run = service.store.run(run_id)
-    if run is None:
-        raise RunError(run_id, "no such run in this database", EXIT_NO_INPUT)
+    existing_run(service.store, run_id)
     found = service.store.rejects(run_id, pages.page_size, pages.offset)
     return models.Page(items=[models.Reject(**r) for r in found], page=pages.page,
                        page_size=pages.page_size, total=service.store.reject_count(run_id))
@@ -83,8 +79,7 @@ def rejects(run_id: str, service: State, _: Reader, pages: Pages) -> models.Page
 def reconcile(run_id: str, service: State, _: Changer) -> JSONResponse:
     """Run every check on the run again (as ``mfpipe reconcile``, in a process of its own);
     the run summary, with ``reconciliation.passed``."""
-    if service.store.run(run_id) is None:
-        raise RunError(run_id, "no such run in this database", EXIT_NO_INPUT)
+    existing_run(service.store, run_id)
     with _RECONCILING_LOCK:
         if run_id in _RECONCILING:
             raise RunError(run_id, "is being reconciled already: wait for that one",
@@ -116,9 +111,7 @@ def cancel(run_id: str, service: State, _: Changer) -> models.Accepted:
 def restart(run_id: str, service: State, _: Changer) -> models.Accepted:
     """Resume a FAILED or STOPPED run from its ledger (as ``mfpipe restart``, in a process
     of its own): only its missing chunks load, exactly once."""
-    run = service.store.run(run_id)
-    if run is None:
-        raise RunError(run_id, "no such run in this database", EXIT_NO_INPUT)
+    run = existing_run(service.store, run_id)
     if run.status not in RESTARTABLE:
         raise RunError(run_id, f"is {run.status}: only a FAILED or STOPPED run restarts",
                        EXIT_USAGE)

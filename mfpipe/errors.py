@@ -55,6 +55,9 @@ MESSAGES: dict[str, str] = {
     "MFP-4002": "{message}",
     "MFP-5001": "loading {table} (chunk {batch_id}) failed: {message}{preview}",
     "MFP-5002": "database unavailable: {message}",
+    "MFP-5003": ("chunk {chunk_id} (worker {worker_id}, records {first_record_no}-"
+                 "{last_record_no}) is not in {table} as it was decoded: {message}; nothing "
+                 "of the chunk was committed"),
     "MFP-6001": "run {run_id}: {message}",
     "MFP-6002": "batch {batch_id}: {message}",
     "MFP-9001": "{message}",
@@ -231,6 +234,21 @@ class TransientLoadError(LoadError):
 
 class TerminalLoadError(LoadError):
     """A load that will fail again the same way: bad data for the column, missing table."""
+
+
+class ChunkProofError(MfpipeError):
+    """A chunk whose staging rows, measured in the database inside its own transaction, are
+    not what its processor decoded (a trigger, a default or a type changed them): the
+    chunk rolls back and the run fails, restartable once the cause is gone."""
+
+    code = "MFP-5003"
+    exit_code = EXIT_DATA
+
+    def __init__(self, table: str, chunk_id: int, worker_id: int, first_record_no: int,
+                 last_record_no: int, message: str) -> None:
+        super().__init__(table=table, chunk_id=chunk_id, worker_id=worker_id,
+                         first_record_no=first_record_no, last_record_no=last_record_no,
+                         message=message)
 
 
 class DatabaseUnavailableError(MfpipeError):

@@ -94,6 +94,21 @@ mfp_chunk = sa.Table(
     sa.Column("totals", sa.Text, nullable=False),
 )
 
+# The database's side of each chunk's proof, measured by the writer inside the chunk's
+# transaction after its staging rows were written (mfpipe.db.probe), and committed with it:
+# the chunk commits only if this equals what its processor decoded (mfp_chunk's rows_loaded,
+# content_hash and totals). ``flagged``: JSON of the rows breaking each row-wise rule.
+mfp_chunk_proof = sa.Table(
+    "mfp_chunk_proof", metadata,
+    sa.Column("run_id", RUN_ID, primary_key=True),
+    sa.Column("chunk_id", sa.Integer, primary_key=True),
+    sa.Column("rows_found", sa.BigInteger, nullable=False),
+    sa.Column("content_hash", sa.String(20), nullable=False),
+    sa.Column("totals", sa.Text, nullable=False),
+    sa.Column("flagged", sa.Text, nullable=False),
+    sa.Column("measured_at", sa.DateTime, nullable=False),
+)
+
 mfp_reject = sa.Table(
     "mfp_reject", metadata,
     sa.Column("run_id", RUN_ID, primary_key=True),
@@ -175,6 +190,23 @@ def create_table(engine: sa.Engine, table: sa.Table) -> bool:
             raise
         return False
     return True
+
+
+def create_indexes(engine: sa.Engine, table: sa.Table) -> None:
+    """Create the indexes of ``table`` that a table left by an earlier mfpipe lacks; as with
+    :func:`create_table`, losing a race to another launcher is no error."""
+    def existing() -> set[str | None]:
+        return {i["name"] for i in sa.inspect(engine).get_indexes(table.name)}
+
+    have = existing()
+    for index in table.indexes:
+        if index.name in have:
+            continue
+        try:
+            index.create(engine)
+        except sa.exc.DatabaseError:
+            if index.name not in existing():
+                raise
 
 
 def create_control_tables(engine: sa.Engine, create: bool = True,

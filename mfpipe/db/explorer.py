@@ -16,14 +16,16 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
-from mfpipe.db.control import (mfp_attempt, mfp_chunk, mfp_nulled, mfp_purge,
-                               mfp_recon_result, mfp_reject, mfp_run)
+from mfpipe.db.control import (mfp_attempt, mfp_chunk, mfp_chunk_proof, mfp_nulled,
+                               mfp_purge, mfp_recon_result, mfp_reject, mfp_run)
+from mfpipe.db.measure import Measure
 from mfpipe.db.status import ABANDONED, COMPLETED, FAILED, STOPPED, RunStatus
 
 R = TypeVar("R")
@@ -127,6 +129,23 @@ class ChunkRecord:
         return self.last_record_no - self.first_record_no + 1
 
 
+@dataclass(frozen=True)
+class ChunkProofRecord:
+    """What a chunk's writer measured of its staging rows inside the chunk's transaction
+    (``mfp_chunk_proof``)."""
+
+    chunk_id: int
+    rows_found: int
+    content_hash: int
+    totals: dict[str, Decimal]
+    flagged: dict[str, int]  # rows breaking each row-wise rule, by the rule's name
+
+    def measure(self, rules: Sequence[str]) -> Measure:
+        """As a :class:`Measure` counting ``rules``' breaches in their order."""
+        return Measure(self.rows_found, self.content_hash, dict(self.totals),
+                       tuple(self.flagged[rule] for rule in rules))
+
+
 def read_run(connection: sa.Connection, run_id: str) -> RunRecord | None:
     """The run as ``connection`` sees it (in its transaction), or None if there is none."""
     row = connection.execute(sa.select(mfp_run).where(mfp_run.c.run_id == run_id)
@@ -220,6 +239,19 @@ class RunExplorer:
         with self.engine.connect() as c:
             return [_record(ChunkRecord, r) for r in c.execute(query).mappings()]
 
+    def chunk_proofs(self, run_id: str, within: sa.Connection | None = None
+                     ) -> dict[int, ChunkProofRecord]:
+        """The measures the run's writers took of their chunks, by chunk."""
+        c = mfp_chunk_proof.c
+        query = sa.select(c.chunk_id, c.rows_found, c.content_hash, c.totals, c.flagged).where(
+            c.run_id == run_id)
+        with self._reading(within) as connection:
+            return {int(r.chunk_id): ChunkProofRecord(
+                int(r.chunk_id), int(r.rows_found), int(r.content_hash),
+                {k: Decimal(v) for k, v in json.loads(r.totals).items()},
+                {k: int(v) for k, v in json.loads(r.flagged).items()})
+                for r in connection.execute(query)}
+
     def committed(self, run_id: str, chunk_id: int) -> bool:
         """Is the chunk in the run's ledger?"""
         c = mfp_chunk.c
@@ -279,12 +311,12 @@ class RunExplorer:
             return {str(column): int(fields) for column, fields in connection.execute(query)}
 
     def checks(self, run_id: str) -> list[dict[str, Any]]:
-        """The run's stored check results, in the order they ran (details parsed)."""
+        """The run's stored check results, in the order they ran: details (a list) and
+        proof parsed from the details column (an earlier mfpipe kept the list alone)."""
         query = sa.select(mfp_recon_result).where(mfp_recon_result.c.run_id == run_id
                                                   ).order_by(mfp_recon_result.c.position)
         with self.engine.connect() as c:
-            return [{**r, "details": json.loads(r["details"] or "[]")}
-                    for r in c.execute(query).mappings()]
+            return [{**r, **_details(r["details"])} for r in c.execute(query).mappings()]
 
     def purge(self, run_id: str) -> dict[str, Any] | None:
         """When and from which table the run's staging rows were purged, or None."""
@@ -322,6 +354,14 @@ class RunExplorer:
             return
         with self.engine.connect() as connection:
             yield connection
+
+
+def _details(stored: str | None) -> dict[str, Any]:
+    """A check's stored details column as its ``details`` and ``proof``."""
+    found = json.loads(stored or "[]")
+    if isinstance(found, list):
+        return {"details": found, "proof": ""}
+    return {"details": found["details"], "proof": found.get("proof", "")}
 
 
 _NO_PROGRESS = {"chunks": 0, "read": 0, "loaded": 0, "rejected": 0, "discarded": 0, "bytes": 0,

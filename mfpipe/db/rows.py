@@ -16,6 +16,11 @@ CHUNK_SCHEMA = pa.schema([
     ("status", pa.string()), ("committed_at", pa.timestamp("us")),
     ("content_hash", pa.string()), ("totals", pa.string()),
 ])
+PROOF_SCHEMA = pa.schema([
+    ("run_id", pa.string()), ("chunk_id", pa.int32()), ("rows_found", pa.int64()),
+    ("content_hash", pa.string()), ("totals", pa.string()), ("flagged", pa.string()),
+    ("measured_at", pa.timestamp("us")),
+])
 NULLED_SCHEMA = pa.schema([
     ("run_id", pa.string()), ("chunk_id", pa.int32()), ("column_name", pa.string()),
     ("fields", pa.int64()),

@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 import pyarrow as pa
 
 from mfpipe.errors import ConfigError
+from mfpipe.layout import Category, RecordLayout
 
 KINDS: tuple[str, ...] = ("not_null", "range", "allowed", "date", "unique")
 DATE_FORMATS = {"YYYYMMDD": "%Y%m%d", "YYYY-MM-DD": "%Y-%m-%d", "YYMMDD": "%y%m%d",
@@ -93,3 +94,54 @@ def _comparable(literal: str, arrow_type: pa.DataType) -> bool:
         except ValueError:
             return False
     return True
+
+
+def run_rules(configured: Sequence[Rule], key: Sequence[str], duplicate_keys: str,
+              record: RecordLayout | None) -> list[Rule]:
+    """A run's rules: the job's; with a key, the key's uniqueness within the run (a failure
+    unless the job accepts duplicates, ``duplicate_keys`` warn, or names the rule itself);
+    then, given the ``record`` (None: ``--no-88-rules``), an allowed-values rule (warn) for
+    each loaded field with level-88 conditions, unless the job names the same rule. The
+    launcher's chunk probes and the reconciliation both take their rules from here."""
+    rules = list(configured)
+    unique = Rule("unique", tuple(key), (), duplicate_keys)
+    if key and unique.name not in {r.name for r in rules}:
+        rules.insert(0, unique)
+    if record is not None:
+        named = {r.name for r in rules}
+        rules += [r for r in condition_rules(record) if r.name not in named]
+    return rules
+
+
+def condition_rules(record: RecordLayout) -> list[Rule]:
+    """An allowed-values rule (warn) for every loaded field with level-88 conditions, their
+    single VALUEs and their THRU ranges: copybooks do not always list every value, so a
+    stray one is worth a look, not a failure."""
+    rules = []
+    for f in record.fields:
+        text = f.category is not Category.NUMERIC
+        values = tuple(v for c in f.conditions for v in _literal_values(c.values, text))
+        ranges = tuple(r for c in f.conditions for r in c.ranges)
+        if values or ranges:
+            rules.append(Rule("allowed", (f.column,), values, "warn", ranges=ranges))
+    return rules
+
+
+# figurative constants a level-88 VALUE may name, as the loaded column holds them (text is
+# trimmed: SPACES is ''); the others (HIGH-VALUES, LOW-VALUES, QUOTES) have no loaded form
+_FIGURATIVE = {"ZERO": "0", "ZEROS": "0", "ZEROES": "0", "SPACE": "", "SPACES": "",
+               **dict.fromkeys(("HIGH-VALUE", "HIGH-VALUES", "LOW-VALUE", "LOW-VALUES", "QUOTE",
+                                "QUOTES", "NULL", "NULLS"), None)}
+
+
+def _literal_values(values: tuple[str, ...], text: bool) -> list[str]:
+    """A condition's values as the column holds them: figurative constants resolved, and
+    left out where the column has no form of them (SPACES in a number is NULL, which no
+    rule flags; a word in a number is no number)."""
+    found = []
+    for value in values:
+        resolved = _FIGURATIVE.get(value, value)
+        if resolved is None or (not text and (resolved == "" or resolved.isalpha())):
+            continue
+        found.append(resolved)
+    return found

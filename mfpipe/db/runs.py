@@ -22,7 +22,7 @@ import sqlalchemy as sa
 import tenacity
 from sqlalchemy.engine import make_url
 
-from mfpipe.db.control import (create_control_tables, create_table, mfp_attempt,
+from mfpipe.db.control import (create_control_tables, create_indexes, create_table, mfp_attempt,
                                CHECK_TEXT, mfp_recon_result, mfp_run)
 from mfpipe.db.explorer import RunExplorer, read_run
 from mfpipe.db.identity import LoadIdentity
@@ -117,6 +117,7 @@ class RunStore(RunExplorer):
         for expected in tables:
             if not create_table(self.engine, expected):
                 self._check_matches(expected)
+        create_indexes(self.engine, tables[0])
         return tables
 
     def prepare_control(self) -> None:
@@ -316,7 +317,8 @@ class RunStore(RunExplorer):
     def save_checks(self, run_id: str, results: Sequence[Mapping[str, Any]],
                     within: sa.Connection | None = None) -> None:
         """Replace the run's stored check results with ``results`` (each: check_name,
-        check_type, expected, actual, discrepancy, passed, severity, details as a list),
+        check_type, expected, actual, discrepancy, passed, severity, details as a list and
+        proof: how it was measured, kept in the details column's JSON beside them),
         in the caller's transaction ``within`` (the publication's) or in one of its own."""
         if within is None:
             with self.engine.begin() as connection:
@@ -326,7 +328,8 @@ class RunStore(RunExplorer):
                  "check_type": r["check_type"], "expected": r["expected"][:width],
                  "actual": r["actual"][:width], "discrepancy": r["discrepancy"][:width],
                  "passed": r["passed"], "severity": r["severity"],
-                 "details": json.dumps(list(r["details"])), "checked_at": now}
+                 "details": json.dumps({"details": list(r["details"]),
+                                        "proof": r.get("proof", "")}), "checked_at": now}
                 for i, r in enumerate(results)]
         within.execute(sa.delete(mfp_recon_result).where(mfp_recon_result.c.run_id == run_id))
         if rows:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from typing import Any
 from urllib.parse import quote
 
 import sqlalchemy as sa
@@ -116,13 +117,14 @@ def create_engine(url: str) -> sa.Engine:
         return engine
     engine = sa.create_engine(parsed, pool_pre_ping=True)
     if parsed.get_backend_name() == "postgresql":
-        sa.event.listen(engine, "connect", _postgres_setup)
+        sa.event.listen(engine, "connect", iso_dates)
     return engine
 
 
-def _postgres_setup(connection, _record) -> None:
-    """Dates as text are ``YYYY-MM-DD`` whatever the server's default: the reconciliation's
-    canonical rows cast them with ``::text`` (a third of the cost of ``to_char``)."""
+def iso_dates(connection: Any, _record: object = None) -> None:
+    """Dates as text are ``YYYY-MM-DD`` whatever the server's default, on a PostgreSQL DBAPI
+    connection (psycopg or ADBC): the reconciliation's canonical rows, and the writers'
+    chunk probes, cast them with ``::text`` (a third of the cost of ``to_char``)."""
     cursor = connection.cursor()
     cursor.execute("SET DateStyle TO ISO, YMD")
     cursor.close()

@@ -8,6 +8,7 @@ holds few distinct dates.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -44,7 +45,7 @@ def row_condition(rule: Rule, table: sa.Table, types: dict[str, pa.DataType], di
         allowed = [_bound(v, arrow_type, dialect) for v in rule.values]
         inside = [_between(column, arrow_type, dialect, low, high) for low, high in rule.ranges]
         return column.is_not(None) & column.not_in(allowed) & sa.not_(sa.or_(False, *inside))
-    return _outside(_comparable(column, types[column.name], dialect), rule.values)
+    return _outside(column, types[column.name], dialect, rule.values)
 
 
 def violations(connection: sa.Connection, rule: Rule, table: sa.Table,
@@ -67,6 +68,17 @@ def violations(connection: sa.Connection, rule: Rule, table: sa.Table,
     rows = connection.execute(sa.select(column).where(where, bad).distinct().limit(SAMPLES))
     text = pa.types.is_string(types[column.name])
     return Violations(count, tuple(shown(r[0], text) for r in rows))
+
+
+def row_rules(rules: Sequence[Rule], table: sa.Table, types: dict[str, pa.DataType],
+              dialect: str) -> list[tuple[Rule, sa.ColumnElement]]:
+    """The rules that judge each row on its own, with the condition a breaking row meets."""
+    found = []
+    for rule in rules:
+        condition = row_condition(rule, table, types, dialect)
+        if condition is not None:
+            found.append((rule, condition))
+    return found
 
 
 def shown(value: object, text: bool = True) -> str:
@@ -140,20 +152,36 @@ def _comparable(column: sa.Column, arrow_type: pa.DataType, dialect: str) -> sa.
 
 def _between(column: sa.Column, arrow_type: pa.DataType, dialect: str, low: str, high: str
              ) -> sa.ColumnElement:
-    """A level-88 ``VALUE low THRU high``: numbers compare as numbers; text in code-point
-    order (PostgreSQL's "C" collation, SQLite's binary one), not a locale's."""
-    if pa.types.is_string(arrow_type):
-        text = column.collate("C") if dialect == "postgresql" else column
-        return text.between(low, high)
-    return _comparable(column, arrow_type, dialect).between(Decimal(low.strip()),
-                                                           Decimal(high.strip()))
+    """A level-88 ``VALUE low THRU high``."""
+    return _ordered(column, arrow_type, dialect).between(_limit(low, arrow_type),
+                                                        _limit(high, arrow_type))
 
 
-def _outside(column: sa.ColumnElement, bounds: tuple[str, ...]) -> sa.ColumnElement:
+def _outside(column: sa.Column, arrow_type: pa.DataType, dialect: str,
+             bounds: tuple[str, ...]) -> sa.ColumnElement:
+    """A range rule's breach: below ``low`` or above ``high`` (either may be empty)."""
     low, high = bounds
+    ordered = _ordered(column, arrow_type, dialect)
     tests = []
     if low:
-        tests.append(column < Decimal(low))
+        tests.append(ordered < _limit(low, arrow_type))
     if high:
-        tests.append(column > Decimal(high))
+        tests.append(ordered > _limit(high, arrow_type))
     return sa.or_(*tests)
+
+
+def _ordered(column: sa.Column, arrow_type: pa.DataType, dialect: str) -> sa.ColumnElement:
+    """The column as a range compares it: numbers as numbers, dates as dates, text in
+    code-point order (PostgreSQL's "C" collation, SQLite's binary one), not a locale's."""
+    if pa.types.is_string(arrow_type) and dialect == "postgresql":
+        return column.collate("C")
+    return _comparable(column, arrow_type, dialect)
+
+
+def _limit(value: str, arrow_type: pa.DataType) -> object:
+    """A range's bound as its column compares (``check_rules`` made sure it parses)."""
+    if pa.types.is_string(arrow_type):
+        return value
+    if pa.types.is_date(arrow_type):
+        return dt.date.fromisoformat(value.strip())
+    return Decimal(value.strip())

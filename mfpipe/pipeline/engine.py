@@ -24,7 +24,10 @@ import structlog
 from mfpipe.codec import DecodePlan
 from mfpipe.codec.digest import hash_columns, money_columns
 from mfpipe.db.faults import connection_lost, retried
-from mfpipe.db.loaders import LOADERS, loader_kind
+from mfpipe.db.loaders import LOADERS, loader_class, loader_kind
+from mfpipe.db.measure import Measured
+from mfpipe.db.probe import ChunkProbe
+from mfpipe.db.rules import run_rules
 from mfpipe.db.runs import RunStore, utcnow
 from mfpipe.db.status import FAILED, LOADED, STARTED, STARTING, STOPPED, STOPPING
 from mfpipe.db.urls import redact
@@ -106,8 +109,15 @@ class Engine:
         log.info("run starting", run_id=config.run_id, input=config.source.input_path,
                  db=redact(execution.db_url), processors=execution.processors,
                  writers=execution.writers)
-        status, exit_code, message, reader, metrics, cpu = self._supervise(store, staging.name,
-                                                                           plan)
+        probe = ChunkProbe.build(
+            staging, Measured.of(plan.schema, record, config.proof.hash_columns or (),
+                                 config.proof.money_columns or (),
+                                 config.source.decode.low_values),
+            run_rules(config.proof.rules, target.key, target.duplicate_keys,
+                      record if config.proof.condition_rules else None),
+            store.dialect, loader_class(execution.db_url, execution.loader).paramstyle)
+        status, exit_code, message, reader, metrics, cpu = self._supervise(
+            store, staging.name, plan, probe)
         counts = self._counts(store, reader, metrics)
         if status == LOADED and counts["read"] != reader.records:
             status, exit_code, message = FAILED, EXIT_INTERNAL, (
@@ -130,7 +140,7 @@ class Engine:
                  message=message, **{k: v for k, v in counts.items() if k != "per_worker"})
         return summary
 
-    def _supervise(self, store: RunStore, staging: str, plan: DecodePlan
+    def _supervise(self, store: RunStore, staging: str, plan: DecodePlan, probe: ChunkProbe
                    ) -> tuple[str, int, str, Reader, dict[int, dict[str, float]], float]:
         """Run the processes to an outcome: (status, exit code, message, the reader, the
         per-worker metrics, and the CPU seconds the processes reported)."""
@@ -155,7 +165,7 @@ class Engine:
                                             abort))
                           for i in range(1, config.execution.processors + 1)]
             writer = ctx.Process(target=run_writers, name="writer",
-                                 args=(config.write_work(), staging, results, events, metrics,
+                                 args=(config.write_work(probe), staging, results, events, metrics,
                                        abort))
             reader = Reader(config, plan, tasks, lambda: self._stop, abort, self._committed)
             done_bytes = sum(c.byte_length for c in store.ledger(config.run_id)

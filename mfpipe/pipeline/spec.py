@@ -23,7 +23,7 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mfpipe.codec import Branch, DecodeOptions, Parent
 from mfpipe.codec.segments import segment_name
@@ -33,6 +33,9 @@ from mfpipe.errors import ConfigError, InputError, OutputError
 from mfpipe.framing import FramingOptions
 from mfpipe.layout import Layout, RecordLayout, load_layout, parse_layout, read_copybook
 from mfpipe.pipeline.selection import Condition, Window
+
+if TYPE_CHECKING:  # processors import this module, and no SQLAlchemy
+    from mfpipe.db.probe import ChunkProbe
 
 SPEC_VERSION = 2  # 1: the options stored flat, before the spec had parts
 
@@ -269,11 +272,11 @@ class JobSpec:
                           loader_kind(self.execution.db_url, self.execution.loader),
                           self.proof.hash_columns or (), self.proof.money_columns or ())
 
-    def write_work(self) -> WriteWork:
-        """What a writer needs."""
+    def write_work(self, probe: ChunkProbe | None = None) -> WriteWork:
+        """What a writer needs (``probe``: how it measures a chunk before committing it)."""
         e = self.execution
         return WriteWork(self.run_id, e.db_url, e.loader, e.direct_path, e.writers, e.retry_s,
-                         self.bad_path, self.discard_path)
+                         self.bad_path, self.discard_path, probe)
 
 
 @dataclass(frozen=True)
@@ -300,6 +303,7 @@ class WriteWork:
     retry_s: float
     bad_path: str
     discard_path: str
+    probe: ChunkProbe | None = None
 
 
 # What an attempt may change when it resumes a run: how fast, from which path (the content

@@ -2,7 +2,10 @@
 
 A chunk's staging rows, its reject rows and its ``mfp_chunk`` ledger row commit together or
 not at all; transient database errors (lost connection, deadlock) are retried on a fresh
-connection with exponential backoff. Every commit is reported to the launcher as an event.
+connection with exponential backoff. Before the ledger row, the chunk's staging rows are
+measured in the same transaction (:mod:`mfpipe.db.probe`): a chunk the database does not
+hold as it was decoded is rolled back and fails the run. Every commit is reported to the
+launcher as an event.
 """
 
 from __future__ import annotations
@@ -21,10 +24,12 @@ import tenacity
 from mfpipe.db.rows import CHUNK_SCHEMA, NULLED_SCHEMA
 from mfpipe.db.loaders import BulkLoader, open_loader
 from mfpipe.db.faults import connection_lost, unavailable
+from mfpipe.db.measure import Measure
+from mfpipe.db.probe import ChunkProbe, expected_measure
 from mfpipe.db.runs import RunStore, utcnow
 from mfpipe.db.urls import session_url
-from mfpipe.errors import (DatabaseUnavailableError, LoadError, MfpipeError,
-                           TransientLoadError)
+from mfpipe.errors import (ChunkProofError, DatabaseUnavailableError, LoadError,
+                           MfpipeError, TransientLoadError)
 from mfpipe.pipeline.metrics import MetricsAggregator
 from mfpipe.pipeline.processor import launcher_alive, leave_with_launcher
 from mfpipe.pipeline.spec import WriteWork
@@ -104,7 +109,7 @@ def _commit_with_retry(work: WriteWork, staging: str, result: ChunkResult,
             log.info("chunk committed before the connection was lost", chunk=result.chunk_id)
             return
         try:
-            _write_chunk(loader, staging, result, work.run_id)
+            _write_chunk(loader, staging, result, work.run_id, work.probe)
         except (TransientLoadError, DatabaseUnavailableError):
             failed_before[0] = True
             if current[0] is not None:
@@ -150,8 +155,10 @@ def _retrying(work: WriteWork, chunk: int | str) -> tenacity.Retrying:
                                                          state.outcome.exception())))
 
 
-def _write_chunk(loader: BulkLoader, staging: str, result: ChunkResult, run_id: str) -> None:
-    """Staging rows, reject rows and the ledger row, in one transaction."""
+def _write_chunk(loader: BulkLoader, staging: str, result: ChunkResult, run_id: str,
+                 probe: ChunkProbe | None = None) -> None:
+    """Staging rows, their proof, reject rows and the ledger row, in one transaction."""
+    committed_at = utcnow()
     ledger = pa.RecordBatch.from_pylist([{
         "run_id": run_id, "chunk_id": result.chunk_id, "worker_id": result.worker_id,
         "byte_offset": result.byte_offset, "byte_length": result.byte_length,
@@ -159,11 +166,16 @@ def _write_chunk(loader: BulkLoader, staging: str, result: ChunkResult, run_id: 
         "last_record_no": result.first_record_no + result.records - 1,
         "rows_loaded": result.rows.num_rows, "rows_rejected": result.rejects.num_rows,
         "rows_discarded": result.discarded,
-        "status": "COMMITTED", "committed_at": utcnow(),
+        "status": "COMMITTED", "committed_at": committed_at,
         "content_hash": str(result.content_hash),
         "totals": json.dumps(result.totals, sort_keys=True)}], schema=CHUNK_SCHEMA)
     try:
+        after = probe.before(loader.fetch_one) if probe is not None else None
         loader.load(staging, result.rows)
+        if probe is not None:
+            loader.load("mfp_chunk_proof", probe.ledger_row(
+                run_id, result.chunk_id,
+                _proved(loader, probe, staging, result, run_id, after), committed_at))
         loader.load("mfp_reject", result.rejects)
         if result.nulled:
             loader.load("mfp_nulled", pa.RecordBatch.from_pylist(
@@ -178,3 +190,23 @@ def _write_chunk(loader: BulkLoader, staging: str, result: ChunkResult, run_id: 
     except BaseException:
         loader.rollback()
         raise
+
+
+def _proved(loader: BulkLoader, probe: ChunkProbe, staging: str, result: ChunkResult,
+            run_id: str, after: int | None) -> Measure:
+    """The chunk's staging rows as the open transaction sees them, if they are what the
+    processor decoded; otherwise :class:`ChunkProofError` naming what differs."""
+    found = probe.measure(loader.fetch_one, run_id, result.chunk_id, result.worker_id, after)
+    decoded = expected_measure(result.rows.num_rows, result.content_hash, result.totals)
+    if found.proves(decoded):
+        return found
+    differences = [f"{found.rows} rows found, {decoded.rows} written"] if (
+        found.rows != decoded.rows) else []
+    if found.content_hash != decoded.content_hash:
+        differences.append(f"content hash {found.content_hash:016x} found, "
+                           f"{decoded.content_hash:016x} decoded")
+    differences += [f"{column} totals {found.totals.get(column, 0):f} found, {total:f} decoded"
+                    for column, total in decoded.totals.items()
+                    if found.totals.get(column) != total]
+    raise ChunkProofError(staging, result.chunk_id, result.worker_id, result.first_record_no,
+                          result.first_record_no + result.records - 1, "; ".join(differences))

@@ -37,27 +37,29 @@ def content_checks(subject: RunSubject) -> list[CheckResult]:
     expected = (sum(n for n, _ in ledger.values()), combine(h for _, h in ledger.values()))
     actual = (subject.staged.rows, subject.staged.content_hash)
     checks = [_check("content_hash_staging", expected, actual,
-                     () if expected == actual else _narrow_chunks(subject, ledger, per_chunk))]
+                     () if expected == actual else _narrow_chunks(subject, ledger, per_chunk),
+                     subject.staging_proof)]
     promoted = (subject.promoted_measure.rows, subject.promoted_measure.content_hash)
     in_final = (subject.final_measure.rows, subject.final_measure.content_hash)
     checks.append(_check("content_hash_final", promoted, in_final,
-                         () if promoted == in_final else _narrow_keys(subject)))
+                         () if promoted == in_final else _narrow_keys(subject),
+                         subject.final_proof))
     return checks
 
 
 def _row(subject: RunSubject, table: sa.Table) -> sa.ColumnElement:
     return canonical_row(table, subject.types, subject.config.proof.hash_columns or (),
-                         subject.store.dialect, subject.nul_free)
+                         subject.store.dialect, subject.measured.nul_free)
 
 
 def _check(name: str, expected: tuple[int, int], actual: tuple[int, int],
-           details: tuple[str, ...]) -> CheckResult:
+           details: tuple[str, ...], proof: str) -> CheckResult:
     """Hashes as 16 hex digits; the row counts go to the details (counts have checks of
     their own)."""
     rows = f"rows: expected {expected[0]}, found {actual[0]}"
     return CheckResult(name, "content_hash", f"{expected[1]:016x}", f"{actual[1]:016x}",
                        expected == actual, discrepancy=str(actual[0] - expected[0]),
-                       details=(rows, *details) if expected != actual else ())
+                       details=(rows, *details) if expected != actual else (), proof=proof)
 
 
 def _narrow_chunks(subject: RunSubject, ledger: dict[int, tuple[int, int]],

@@ -2,7 +2,9 @@
 should be: per run, per worker, and from staging on to the final table.
 
 The per-worker check compares two independent witnesses: the MetricsAggregator's counts
-(reported by the processes as they worked) and ``GROUP BY worker_id`` on the staging table.
+(reported by the processes as they worked) and the staging rows of each worker, as the
+database counted them (each chunk's rows of its worker, measured inside the chunk's
+transaction; ``GROUP BY worker_id`` in a scan).
 """
 
 from __future__ import annotations
@@ -22,15 +24,15 @@ def count_checks(subject: RunSubject) -> list[CheckResult]:
     checks = [
         _equal("read_equals_loaded_plus_rejected", "count", read,
                loaded + rejected + discarded),
-        _equal("staging_rows", "count", loaded, subject.staged.rows),
+        _equal("staging_rows", "count", loaded, subject.staged.rows, subject.staging_proof),
         _equal("rejects_recorded", "count", rejected, int(rejects)),
         _final_rows(subject),
     ]
-    return checks + _worker_checks(subject.metrics, by_worker)
+    return checks + _worker_checks(subject.metrics, by_worker, subject.staging_proof)
 
 
-def _worker_checks(metrics: dict[int, dict[str, int]], by_worker: dict[int, int]
-                   ) -> list[CheckResult]:
+def _worker_checks(metrics: dict[int, dict[str, int]], by_worker: dict[int, int],
+                   proof: str) -> list[CheckResult]:
     checks = []
     for worker in sorted(set(metrics) | set(by_worker)):
         metric = metrics.get(worker, {})
@@ -43,7 +45,8 @@ def _worker_checks(metrics: dict[int, dict[str, int]], by_worker: dict[int, int]
             f"discarded {metric.get('discarded', 0)}",)
         checks.append(CheckResult(f"worker_{worker}_rows", "count_per_worker", str(written),
                                   str(in_staging), written == in_staging and balanced,
-                                  discrepancy=str(in_staging - written), details=details))
+                                  discrepancy=str(in_staging - written), details=details,
+                                  proof=proof))
     return checks
 
 
@@ -56,9 +59,9 @@ def _final_rows(subject: RunSubject) -> CheckResult:
                "repeated key, replaced by a later one",) if replaced else ()
     return CheckResult("final_rows", "count", str(staged), str(final + replaced),
                        final + replaced == staged, discrepancy=str(final + replaced - staged),
-                       details=details)
+                       details=details, proof=subject.final_proof)
 
 
-def _equal(name: str, kind: str, expected: int, actual: int) -> CheckResult:
+def _equal(name: str, kind: str, expected: int, actual: int, proof: str = "") -> CheckResult:
     return CheckResult(name, kind, str(expected), str(actual), expected == actual,
-                       discrepancy=str(actual - expected))
+                       discrepancy=str(actual - expected), proof=proof)

@@ -9,42 +9,16 @@ count, total and hash checks all compare these measures.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from mfpipe.codec.digest import combine
-from mfpipe.db.digest import (as_decimal, as_hash, canonical_row, digest_sum, exact_sum,
-                              with_halves_on_overflow)
+from mfpipe.db.digest import with_halves_on_overflow
+from mfpipe.db.measure import Measure
 
 if TYPE_CHECKING:
     from mfpipe.recon.subject import RunSubject
-
-
-@dataclass(frozen=True)
-class Measure:
-    """Rows, content hash (sum of row digests mod 2**64) and exact totals of some rows, and
-    how many of them meet each of the conditions the scan was asked to count (``flagged``)."""
-
-    rows: int = 0
-    content_hash: int = 0
-    totals: dict[str, Decimal] = field(default_factory=dict)
-    flagged: tuple[int, ...] = ()
-
-    @classmethod
-    def combined(cls, measures: Iterable[Measure]) -> Measure:
-        """The measure of the union of disjoint row sets."""
-        parts = list(measures)
-        totals: dict[str, Decimal] = {}
-        for part in parts:
-            for column, total in part.totals.items():
-                totals[column] = totals.get(column, Decimal(0)) + total
-        flagged = tuple(map(sum, zip(*(p.flagged for p in parts)))) if parts else ()
-        return cls(sum(p.rows for p in parts), combine(p.content_hash for p in parts), totals,
-                   flagged)
 
 
 def measure(subject: RunSubject, table: sa.Table, where: sa.ColumnElement,
@@ -54,28 +28,14 @@ def measure(subject: RunSubject, table: sa.Table, where: sa.ColumnElement,
     also counting the rows that meet each of ``flags`` (a business rule's violations: the
     rows are read once for all of them)."""
     dialect = subject.store.dialect
-    hashed = subject.config.proof.hash_columns or ()
-    money = subject.config.proof.money_columns or ()
-    aggregates: list[sa.ColumnElement[Any]] = [sa.func.count()]
-    if hashed:
-        aggregates.append(digest_sum(canonical_row(table, subject.types, hashed, dialect,
-                                                   subject.nul_free), dialect))
-    aggregates += [sa.func.sum(sa.case((flag, 1), else_=0)) for flag in flags]
+    measured = subject.measured
 
     def fetch(halves: bool) -> list[sa.Row]:
-        sums = [exact_sum(table.c[m], subject.types[m], dialect, halves) for m in money]
-        query = sa.select(*group, *aggregates, *sums).where(where)
-        return _fetch(subject, query.group_by(*group) if group else query, bool(group))
+        query = measured.select(table, dialect, group, flags, halves).where(where)
+        return _fetch(subject, query, bool(group))
 
-    found = {}
-    for row in with_halves_on_overflow(fetch):
-        keys, values = tuple(row[:len(group)]), list(row[len(group):])
-        count = int(values.pop(0))
-        digest = as_hash(values.pop(0)) if hashed else 0
-        flagged = tuple(int(values.pop(0) or 0) for _ in flags)  # sum() of no rows: NULL
-        found[keys] = Measure(count, digest, {m: as_decimal(v) for m, v in zip(money, values)},
-                              flagged)
-    return found
+    return {tuple(row[:len(group)]): measured.read(row[len(group):], len(flags))
+            for row in with_halves_on_overflow(fetch)}
 
 
 def _fetch(subject: RunSubject, query: sa.Select, grouped: bool) -> list[sa.Row]:

@@ -15,6 +15,14 @@ Severity = Literal["fail", "warn"]
 REPORT_SCHEMA_VERSION = 1
 RECONCILED, WITH_WARNINGS, NOT_RECONCILED = ("RECONCILED", "RECONCILED WITH WARNINGS",
                                              "NOT RECONCILED")
+# How a check's database side was measured: by each writer inside its chunk's transaction
+# (summed over the ledger), inside the publishing transaction as promotion wrote the rows,
+# or by a scan of the table (at publication for the rules that look at many rows at once;
+# for every check in an audit, `mfpipe reconcile`)
+PROOF_CHUNK, PROOF_PUBLISH, PROOF_SCAN = "chunk", "publish", "scan"
+PROOF_LEGEND = ("Proof: chunk = measured by each writer inside its chunk's load transaction "
+                "(summed over the ledger); publish = measured inside the publishing "
+                "transaction; scan = a scan of the table")
 
 
 @dataclass(frozen=True)
@@ -33,6 +41,7 @@ class CheckResult:
     severity: Severity = "fail"
     discrepancy: str = ""
     details: tuple[str, ...] = ()
+    proof: str = ""  # PROOF_CHUNK, PROOF_PUBLISH or PROOF_SCAN; "" where nothing was measured
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,12 @@ transaction rolls back, the final table is as it was, and the run (FAILED, by th
 keeps its staging rows for inspection. A launcher killed on the way leaves no half: either
 nothing was published, or the run is COMPLETED with its proof.
 
-The staging side (measured per chunk and worker, with the business rules) is taken on
+The staging side is the sum of what each chunk's writer measured inside the chunk's own
+transaction (``mfp_chunk_proof``), with the business rules that look at many rows at once
+(the key's uniqueness, dates) scanned; a run whose key repeats, or that has no chunk proofs,
+has its staging scanned instead (:func:`mfpipe.recon.subject.staging_side`). It is taken on
 another connection while promotion writes, so the scans and the insert share the machine's
-cores instead of taking turns; on SQLite in a process of its own, since its hash calls
+cores instead of taking turns; on SQLite in a process of its own, since a scan's hash calls
 Python once per row and in a thread would contend for the GIL with the final side's.
 """
 

@@ -7,14 +7,17 @@ promotion writes the final table.
 
 from __future__ import annotations
 
-from mfpipe.recon.model import CheckResult
+from mfpipe.recon.model import PROOF_SCAN, CheckResult
 from mfpipe.recon.subject import RunSubject
 
 
 def rule_checks(subject: RunSubject) -> list[CheckResult]:
-    """Check #6 of ARCHITECTURE.md: each rule's violations among the run's staging rows."""
+    """Check #6 of ARCHITECTURE.md: each rule's violations among the run's staging rows
+    (the row-wise rules' counts measured with the staging side; the others by a scan)."""
+    row_wise = {rule.name for rule, _ in subject.row_rules}
     return [CheckResult(rule.name, f"rule_{rule.kind}", "0", str(found.count), found.count == 0,
                         severity="warn" if rule.severity == "warn" else "fail",
                         discrepancy=str(found.count),
-                        details=tuple(f"{', '.join(rule.columns)}: {s}" for s in found.samples))
+                        details=tuple(f"{', '.join(rule.columns)}: {s}" for s in found.samples),
+                        proof=subject.staging_proof if rule.name in row_wise else PROOF_SCAN)
             for rule, found in subject.rule_findings]

@@ -45,7 +45,7 @@ class ReconciliationService:
         A run whose staging rows were purged cannot be checked again (its staging side is
         gone): that is an error naming the purge, not a run of failing checks."""
         self._refuse_purged(run_id)
-        report = self.check(RunSubject.load(self.store, run_id))
+        report = self.check(RunSubject.load(self.store, run_id, rescan=True))
         self.store.save_checks(run_id, [stored(c) for c in report.checks])
         return report
 
@@ -62,7 +62,7 @@ class ReconciliationService:
         subject = RunSubject.load(self.store, run_id)
         kept = [CheckResult(r["check_name"], r["check_type"], r["expected"] or "",
                             r["actual"] or "", bool(r["passed"]), r["severity"],
-                            r["discrepancy"] or "", tuple(r["details"]))
+                            r["discrepancy"] or "", tuple(r["details"]), r["proof"])
                 for r in self.store.checks(run_id)]
         return self._report(subject, kept)
 
@@ -91,4 +91,4 @@ def stored(check: CheckResult) -> dict[str, Any]:
     """A check result as the run store keeps it."""
     return {"check_name": check.check, "check_type": check.type, "expected": check.expected,
             "actual": check.actual, "discrepancy": check.discrepancy, "passed": check.passed,
-            "severity": check.severity, "details": check.details}
+            "severity": check.severity, "details": check.details, "proof": check.proof}

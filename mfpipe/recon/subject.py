@@ -19,15 +19,17 @@ import sqlalchemy as sa
 
 from mfpipe.codec import DecodePlan
 from mfpipe.db.explorer import ChunkRecord, RunRecord
+from mfpipe.db.measure import Measure, Measured
 from mfpipe.db.promote import promoted_rows
-from mfpipe.db.rules import Rule
+from mfpipe.db.rules import Rule, run_rules
 from mfpipe.db.runs import RunStore
 from mfpipe.db.schema import final_table, staging_table
-from mfpipe.db.violations import Violations, row_condition, violations
+from mfpipe.db.violations import Violations, row_rules, violations
 from mfpipe.errors import EXIT_NO_INPUT, RunError
-from mfpipe.layout import Category, RecordLayout
+from mfpipe.layout import RecordLayout
 from mfpipe.pipeline.spec import JobSpec, spec_from_options
-from mfpipe.recon.measures import Measure, measure
+from mfpipe.recon.measures import measure
+from mfpipe.recon.model import PROOF_CHUNK, PROOF_PUBLISH, PROOF_SCAN
 
 
 @dataclass
@@ -45,9 +47,12 @@ class RunSubject:
     # while the run is being published: the publishing transaction, which every query of
     # the subject then goes through (it alone sees the promoted rows)
     connection: sa.Connection | None = None
+    # measure staging by scanning it (an audit: `mfpipe reconcile`), not from the measures
+    # the writers took inside each chunk's transaction
+    rescan: bool = False
 
     @classmethod
-    def load(cls, store: RunStore, run_id: str) -> RunSubject:
+    def load(cls, store: RunStore, run_id: str, rescan: bool = False) -> RunSubject:
         """Read a run back; a missing run or layout is a clear error, not a traceback."""
         run = store.run(run_id)
         if run is None:
@@ -62,7 +67,8 @@ class RunSubject:
         final = final_table(metadata, run.final_table or config.target.final_table
                             or config.source.table(record), schema, store.dialect,
                             config.target.key)
-        return cls(store, run, config, record, schema, staging, final, store.ledger(run_id))
+        return cls(store, run, config, record, schema, staging, final, store.ledger(run_id),
+                   rescan=rescan)
 
     @property
     def run_id(self) -> str:
@@ -74,13 +80,11 @@ class RunSubject:
         return {f.name: f.type for f in self.schema}
 
     @property
-    def nul_free(self) -> bool:
-        """No hashed string can hold U+0000: the run turned low-values in text fields into
-        spaces or rejects (the default), and no hashed column is national (PIC N)."""
-        if self.config.source.decode.low_values == "keep":
-            return False
-        national = {f.column for f in self.record.fields if f.category is Category.NATIONAL}
-        return not national.intersection(self.config.proof.hash_columns or ())
+    def measured(self) -> Measured:
+        """What the run's measures add up: its hashed and money columns."""
+        return Measured.of(self.schema, self.record, self.config.proof.hash_columns or (),
+                           self.config.proof.money_columns or (),
+                           self.config.source.decode.low_values)
 
     @property
     def in_staging(self) -> sa.ColumnElement:
@@ -103,9 +107,38 @@ class RunSubject:
         return {int(k): v for k, v in json.loads(self.run.metrics or "{}").items()}
 
     @cached_property
+    def proved_chunks(self) -> dict[tuple[int, int], Measure] | None:
+        """The run's staging rows per (chunk_id, worker_id) as each chunk's writer measured
+        them inside the chunk's transaction (``mfp_chunk_proof``), with the row-wise rules'
+        violations; None for an audit (``rescan``) or when a chunk has no such measure (a
+        run loaded by an earlier mfpipe)."""
+        if self.rescan:
+            return None
+        proofs = self.store.chunk_proofs(self.run_id, self.connection)
+        rules = [rule.name for rule, _ in self.row_rules]
+        if {c.chunk_id for c in self.ledger} != set(proofs) or any(
+                not set(rules) <= set(p.flagged) for p in proofs.values()):
+            return None
+        return {(c.chunk_id, c.worker_id): proofs[c.chunk_id].measure(rules)
+                for c in self.ledger}
+
+    @property
+    def staging_proof(self) -> str:
+        """How the staging side was measured (see :mod:`mfpipe.recon.model`)."""
+        return PROOF_CHUNK if self.proved_chunks is not None else PROOF_SCAN
+
+    @property
+    def final_proof(self) -> str:
+        """How the final side was measured: in the publishing transaction, or by a scan."""
+        return PROOF_PUBLISH if self.connection is not None else PROOF_SCAN
+
+    @cached_property
     def staging_chunks(self) -> dict[tuple[int, int], Measure]:
-        """The run's staging rows per (chunk_id, worker_id), measured in one scan, which
-        also counts the violations of the row-wise rules (``row_rules``)."""
+        """The run's staging rows per (chunk_id, worker_id): as proved in each chunk's
+        transaction, or measured in one scan, which also counts the violations of the
+        row-wise rules (``row_rules``)."""
+        if self.proved_chunks is not None:
+            return self.proved_chunks
         c = self.staging.c
         flags = [condition for _, condition in self.row_rules]
         return {(int(k[0]), int(k[1])): m for k, m in measure(
@@ -115,12 +148,7 @@ class RunSubject:
     def row_rules(self) -> list[tuple[Rule, sa.ColumnElement]]:
         """The rules that judge each row on its own, with the condition a breaking row
         meets (``row_condition``)."""
-        found = []
-        for rule in self.rules:
-            condition = row_condition(rule, self.staging, self.types, self.store.dialect)
-            if condition is not None:
-                found.append((rule, condition))
-        return found
+        return row_rules(self.rules, self.staging, self.types, self.store.dialect)
 
     def staged_by(self, part: str) -> dict[int, Measure]:
         """The run's staging rows per ``chunk`` or per ``worker``."""
@@ -149,7 +177,14 @@ class RunSubject:
 
     def adopt_staging_side(self, side: StagingSide) -> None:
         """Take the staging side measured elsewhere (see :func:`staging_side`)."""
-        self.__dict__["staging_chunks"], self.__dict__["rule_findings"] = side
+        (self.__dict__["staging_chunks"], self.__dict__["rule_findings"],
+         self.__dict__["proved_chunks"]) = side
+
+    def keys_repeat(self) -> bool:
+        """Does a key repeat among the run's staging rows (the key rule found duplicates)?"""
+        key = tuple(self.config.target.key)
+        return any(rule.kind == "unique" and rule.columns == key and found.count
+                   for rule, found in self.rule_findings)
 
     @cached_property
     def final_measure(self) -> Measure:
@@ -170,14 +205,9 @@ class RunSubject:
         rule itself); then an allowed-values rule (warn) for each loaded field whose
         level-88 conditions list single VALUEs (unless the job names the same rule, or asked
         for none: ``--no-88-rules``)."""
-        rules = list(self.config.proof.rules)
-        key = Rule("unique", self.config.target.key, (), self.config.target.duplicate_keys)
-        if self.config.target.key and key.name not in {r.name for r in rules}:
-            rules.insert(0, key)
-        if self.config.proof.condition_rules:
-            named = {r.name for r in rules}
-            rules += [r for r in condition_rules(self.record) if r.name not in named]
-        return rules
+        target = self.config.target
+        return run_rules(self.config.proof.rules, target.key, target.duplicate_keys,
+                         self.record if self.config.proof.condition_rules else None)
 
     @cached_property
     def rule_findings(self) -> list[tuple[Rule, Violations]]:
@@ -202,51 +232,26 @@ class RunSubject:
             return list(c.execute(query))
 
 
-StagingSide = tuple[dict[tuple[int, int], Measure], list[tuple[Rule, Violations]]]
+StagingSide = tuple[dict[tuple[int, int], Measure], list[tuple[Rule, Violations]],
+                    dict[tuple[int, int], Measure] | None]
 
 
 def staging_side(url: str, run_id: str) -> tuple[StagingSide, float]:
-    """A run's staging measure per chunk and worker, and its rule findings, from a
-    connection of its own, with the CPU seconds its process has used: the launcher takes
-    them in another thread, or on SQLite in another process (SQLite's measure calls Python
-    once per row, and would hold the GIL the launcher needs for the final table's)."""
+    """A run's staging measure per chunk and worker, its rule findings and whether the
+    measure comes from the chunks' own transactions, from a connection of its own, with
+    the CPU seconds its process has used: the launcher takes them in another thread, or on
+    SQLite in another process (a scan on SQLite calls Python once per row, and would hold
+    the GIL the launcher needs for the final table's).
+
+    When a key repeats, promotion takes a subset of staging and measures it with a scan;
+    staging is then scanned too, so that a row changed after its chunk committed cannot
+    pass unseen on both sides at once."""
     store = RunStore(url, run_id)
     try:
         subject = RunSubject.load(store, run_id)
-        return (subject.staging_chunks, subject.rule_findings), time.process_time()
+        if subject.proved_chunks is not None and subject.keys_repeat():
+            subject = RunSubject.load(store, run_id, rescan=True)
+        side = (subject.staging_chunks, subject.rule_findings, subject.proved_chunks)
+        return side, time.process_time()
     finally:
         store.close()
-
-
-def condition_rules(record: RecordLayout) -> list[Rule]:
-    """An allowed-values rule (warn) for every loaded field with level-88 conditions, their
-    single VALUEs and their THRU ranges: copybooks do not always list every value, so a
-    stray one is worth a look, not a failure."""
-    rules = []
-    for f in record.fields:
-        text = f.category is not Category.NUMERIC
-        values = tuple(v for c in f.conditions for v in _literal_values(c.values, text))
-        ranges = tuple(r for c in f.conditions for r in c.ranges)
-        if values or ranges:
-            rules.append(Rule("allowed", (f.column,), values, "warn", ranges=ranges))
-    return rules
-
-
-# figurative constants a level-88 VALUE may name, as the loaded column holds them (text is
-# trimmed: SPACES is ''); the others (HIGH-VALUES, LOW-VALUES, QUOTES) have no loaded form
-_FIGURATIVE = {"ZERO": "0", "ZEROS": "0", "ZEROES": "0", "SPACE": "", "SPACES": "",
-               **dict.fromkeys(("HIGH-VALUE", "HIGH-VALUES", "LOW-VALUE", "LOW-VALUES", "QUOTE",
-                                "QUOTES", "NULL", "NULLS"), None)}
-
-
-def _literal_values(values: tuple[str, ...], text: bool) -> list[str]:
-    """A condition's values as the column holds them: figurative constants resolved, and
-    left out where the column has no form of them (SPACES in a number is NULL, which no
-    rule flags; a word in a number is no number)."""
-    found = []
-    for value in values:
-        resolved = _FIGURATIVE.get(value, value)
-        if resolved is None or (not text and (resolved == "" or resolved.isalpha())):
-            continue
-        found.append(resolved)
-    return found

@@ -27,12 +27,12 @@ def total_checks(subject: RunSubject) -> list[CheckResult]:
     checks = []
     for column in columns:
         staged = _compare(f"total_{column}_staging", from_ledger[column],
-                          subject.staged.totals[column])
+                          subject.staged.totals[column], subject.staging_proof)
         if not staged.passed:
             staged = replace(staged, details=_differing_chunks(subject, column))
         checks += [staged, _compare(f"total_{column}_final",
                                     subject.promoted_measure.totals[column],
-                                    subject.final_measure.totals[column])]
+                                    subject.final_measure.totals[column], subject.final_proof)]
     return checks
 
 
@@ -53,7 +53,7 @@ def _differing_chunks(subject: RunSubject, column: str) -> tuple[str, ...]:
                                    else ())
 
 
-def _compare(name: str, expected: Decimal, actual: Decimal) -> CheckResult:
+def _compare(name: str, expected: Decimal, actual: Decimal, proof: str) -> CheckResult:
     """Totals as plain decimals (``0.0000000``, never ``0E-7``) for the report."""
     return CheckResult(name, "control_total", f"{expected:f}", f"{actual:f}",
-                       expected == actual, discrepancy=f"{actual - expected:f}")
+                       expected == actual, discrepancy=f"{actual - expected:f}", proof=proof)

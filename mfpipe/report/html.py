@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable, Sequence
 
-from mfpipe.recon.model import CheckResult, ReconciliationReport
+from mfpipe.recon.model import PROOF_LEGEND, CheckResult, ReconciliationReport
 from mfpipe.report._common import (
     check_state,
     chronological,
@@ -148,22 +148,25 @@ def _checks(report: ReconciliationReport) -> str:
     passed = sum(check.passed for check in report.checks)
     heading = (f"Checks ({len(report.checks)} run, {passed} passed, {len(report.failed)} "
                f"failed, {len(report.warnings)} warned)")
-    headers = ("Check", "Type", "Expected", "Actual", "Discrepancy", "Severity", "Result")
+    headers = ("Check", "Type", "Expected", "Actual", "Discrepancy", "Severity", "Proof",
+               "Result")
     table = _table(headers, (_check_rows(check) for check in report.checks), "checks")
-    return f'<section id="checks"><h2>{_e(heading)}</h2>{table}</section>'
+    legend = (f'<p class="caption">{_e(PROOF_LEGEND)}</p>'
+              if any(check.proof for check in report.checks) else "")
+    return f'<section id="checks"><h2>{_e(heading)}</h2>{table}{legend}</section>'
 
 
 def _check_rows(check: CheckResult) -> str:
     state = check_state(check)
     row = (f'<tr class="check check-{state.lower()}">{_td(check.check)}{_td(check.type)}'
            f"{_td(check.expected, True)}{_td(check.actual, True)}"
-           f"{_td(check.discrepancy, True)}{_td(check.severity)}"
+           f"{_td(check.discrepancy, True)}{_td(check.severity)}{_td(check.proof)}"
            f'<td class="state">{_e(state)}</td></tr>')
     if state == "PASS" or not check.details:
         return row
     details = "".join(f"<li>{_e(detail)}</li>" for detail in check.details)
     return (f'{row}\n<tr class="details check-{state.lower()}-details">'
-            f'<td colspan="7"><ul>{details}</ul></td></tr>')
+            f'<td colspan="8"><ul>{details}</ul></td></tr>')
 
 
 def _rejects(report: ReconciliationReport) -> str:

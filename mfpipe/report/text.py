@@ -7,7 +7,7 @@ quick glance nor a scroll to the bottom can miss it.
 
 from __future__ import annotations
 
-from mfpipe.recon.model import ReconciliationReport
+from mfpipe.recon.model import PROOF_LEGEND, CheckResult, ReconciliationReport
 from mfpipe.report._common import (
     check_state,
     chronological,
@@ -116,6 +116,21 @@ def _checks(report: ReconciliationReport) -> list[str]:
         if state != "PASS":
             for detail in check.details:
                 lines.extend(indented(detail, "      - "))
+    return lines + _proofs(checks)
+
+
+def _proofs(checks: list[CheckResult]) -> list[str]:
+    """Which kind of proof each check used, as a paragraph per kind (a column would take
+    the width the values need)."""
+    kinds: dict[str, list[str]] = {}
+    for check in checks:
+        if check.proof:
+            kinds.setdefault(check.proof, []).append(check.check)
+    if not kinds:
+        return []
+    lines = ["", *indented(PROOF_LEGEND, "  ")]
+    for kind, names in kinds.items():
+        lines.extend(indented(f"{kind}: {', '.join(names)}", "    "))
     return lines
 
 

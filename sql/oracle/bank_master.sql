@@ -293,3 +293,5 @@ CREATE TABLE bank_account_master (
 	last_run_id VARCHAR2(32 CHAR) NOT NULL
 );
 
+CREATE INDEX ix_stg_bank_account_master ON stg_bank_account_master (run_id, chunk_id);
+

@@ -35,3 +35,5 @@ CREATE TABLE customer_account (
 	last_run_id VARCHAR(32) NOT NULL
 );
 
+CREATE INDEX ix_stg_customer_account ON stg_customer_account (run_id, chunk_id);
+

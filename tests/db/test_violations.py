@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 import pyarrow as pa
@@ -16,12 +17,15 @@ from mfpipe.db.violations import violations
 from mfpipe.errors import ConfigError
 
 SCHEMA = pa.schema([("acct", pa.int64()), ("branch", pa.int32()), ("kind", pa.string()),
-                    ("amount", pa.decimal128(9, 2)), ("opened", pa.int64())])
+                    ("amount", pa.decimal128(9, 2)), ("opened", pa.int64()),
+                    ("day", pa.date32())])
 ROWS = [
-    (1, 10, "S", "5.00", 20240229),
-    (2, 10, "C", "100.01", 20230229),  # amount above 100.00; 2023 has no 29 February
-    (2, 11, "X", "-0.01", 20241301),  # kind not allowed; amount below 0; month 13
-    (2, 10, None, None, None),  # acct 2 twice in branch 10
+    (1, 10, "S", "5.00", 20240229, dt.date(2024, 2, 29)),
+    # amount above 100.00; 2023 has no 29 February
+    (2, 10, "C", "100.01", 20230229, dt.date(1999, 12, 31)),
+    # kind not allowed; amount below 0; month 13
+    (2, 11, "X", "-0.01", 20241301, dt.date(2025, 1, 1)),
+    (2, 10, None, None, None, None),  # acct 2 twice in branch 10
 ]
 
 
@@ -35,7 +39,7 @@ def table(request, tmp_path):
     t.create(engine)
     batch = pa.RecordBatch.from_pylist(
         [{"acct": a, "branch": b, "kind": k, "amount": Decimal(m) if m else None, "opened": o,
-          "last_run_id": "r"} for a, b, k, m, o in ROWS],
+          "day": d, "last_run_id": "r"} for a, b, k, m, o, d in ROWS],
         schema=SCHEMA.append(pa.field("last_run_id", pa.string())))
     with open_loader(url) as loader:
         loader.load("book", batch)
@@ -61,6 +65,13 @@ class TestViolations:
         """A cent beyond either bound counts, on SQLite (decimals as text) too."""
         assert count(table, "range:amount:0..100")[0] == 2
         assert count(table, "range:amount:..100.01")[0] == 0
+
+    def test_range_on_dates_and_text(self, table):
+        """A range compares dates as dates and text in code-point order (a range on such a
+        column once raised InvalidOperation: its bounds were read as decimals)."""
+        found, samples = count(table, "range:day:2000-01-01..2024-12-31")
+        assert (found, set(samples)) == (2, {"1999-12-31", "2025-01-01"})
+        assert count(table, "range:kind:B..R")[0] == 2  # S and X; C is inside
 
     def test_allowed_values(self, table):
         """Values outside the list count; NULL is for not_null to judge."""

@@ -9,6 +9,7 @@ native path and translates driver errors into ``TransientLoadError`` (retry) or
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +42,7 @@ class BulkLoader(abc.ABC):
     """Loads Arrow batches into existing tables on one connection."""
 
     capabilities: Capabilities
+    paramstyle: str  # of ``fetch_one``'s statements (PEP 249)
 
     @abc.abstractmethod
     def __init__(self, url: str, **options: Any) -> None:
@@ -60,6 +62,11 @@ class BulkLoader(abc.ABC):
     def load(self, table: str, batch: pa.RecordBatch | pa.Table) -> LoadResult:
         """Append ``batch`` (columns matched by name), or what ``prepare`` made of it, to
         ``table`` in the open transaction."""
+
+    @abc.abstractmethod
+    def fetch_one(self, sql: str, params: Any) -> Sequence[Any]:
+        """The one row of a query run in the open transaction (the chunk probe's measure,
+        which must see the rows just loaded); errors are translated as ``load``'s are."""
 
     @abc.abstractmethod
     def commit(self) -> None:

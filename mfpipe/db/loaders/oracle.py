@@ -8,11 +8,15 @@ restart first removes staging rows of chunks missing from the ledger.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import pyarrow as pa
 
 from mfpipe.db.loaders.base import BulkLoader, Capabilities, LoadResult, preview, quoted
 from mfpipe.db.urls import parse, redact
-from mfpipe.errors import DatabaseUnavailableError, TerminalLoadError, TransientLoadError
+from mfpipe.errors import (DatabaseUnavailableError, LoadError, TerminalLoadError,
+                           TransientLoadError)
 
 # ORA codes worth a retry: connection lost or reset, resource busy, deadlock, timeouts.
 _TRANSIENT = {28, 1012, 3113, 3114, 3135, 12170, 12514, 12537, 12541, 12543, 12571, 54, 60,
@@ -28,6 +32,14 @@ def insert_statement(table: str, columns: list[str]) -> str:
     return f"INSERT INTO {_name(table)} ({names}) VALUES ({binds})"
 
 
+def _translated(exc: Exception, table: str, shown: str = "") -> LoadError:
+    """A python-oracledb error as a load error: transient (retried) by its ORA code."""
+    (detail,) = exc.args
+    code = getattr(detail, "code", 0)
+    error = TransientLoadError if code in _TRANSIENT else TerminalLoadError
+    return error(table, -1, str(detail), params_preview=shown)
+
+
 def _name(name: str) -> str:
     return quoted(name).upper()
 
@@ -37,6 +49,7 @@ class OracleLoader(BulkLoader):
 
     capabilities = Capabilities(max_identifier_length=128, max_decimal_precision=38,
                                 native_bulk_path=True, concurrent_writers=True)
+    paramstyle = "named"
 
     def __init__(self, url: str, direct_path: bool = False, show_values: bool = False) -> None:
         import oracledb
@@ -67,16 +80,23 @@ class OracleLoader(BulkLoader):
             cursor.executemany(statement, batch, batcherrors=True)
             errors = cursor.getbatcherrors()
         except self._oracledb.Error as exc:
-            (detail,) = exc.args
-            code = getattr(detail, "code", 0)
-            error = TransientLoadError if code in _TRANSIENT else TerminalLoadError
-            raise error(table, -1, str(detail),
-                        params_preview=preview(batch) if self._show_values else "") from None
+            raise _translated(exc, table, preview(batch) if self._show_values else ""
+                              ) from None
         if errors:
             first = errors[0]
             raise TerminalLoadError(table, -1, f"{len(errors)} rows refused; row {first.offset}: "
                                                f"{first.message}")
         return LoadResult(table, batch.num_rows)
+
+    def fetch_one(self, sql: str, params: Any) -> Sequence[Any]:
+        try:
+            with self._connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                row = cursor.fetchone()
+        except self._oracledb.Error as exc:
+            raise _translated(exc, "<probe>") from None
+        assert row is not None  # an aggregate without GROUP BY has one row
+        return row
 
     def commit(self) -> None:
         self._connection.commit()

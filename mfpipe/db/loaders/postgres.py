@@ -8,11 +8,14 @@ and ledger row form one transaction. SQLSTATE classes 08 (connection), 40 (rollb
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import pyarrow as pa
 
 from mfpipe.db.loaders.base import BulkLoader, Capabilities, LoadResult, preview, quoted
 from mfpipe.db.loaders.pgcopy import CopyData, encode
-from mfpipe.db.urls import libpq_uri, redact
+from mfpipe.db.urls import iso_dates, libpq_uri, redact
 from mfpipe.errors import (DatabaseUnavailableError, TerminalLoadError, TransientLoadError,
                            first_line)
 
@@ -34,6 +37,7 @@ class AdbcLoader(BulkLoader):
 
     capabilities = Capabilities(max_identifier_length=63, max_decimal_precision=1000,
                                 native_bulk_path=True, concurrent_writers=True)
+    paramstyle = "numeric_dollar"
 
     def __init__(self, url: str, show_values: bool = False) -> None:
         import adbc_driver_manager
@@ -43,6 +47,7 @@ class AdbcLoader(BulkLoader):
         self._show_values = show_values
         try:
             self._connection = dbapi.connect(libpq_uri(url))
+            iso_dates(self._connection)  # the chunk probe hashes dates as text
         except adbc_driver_manager.Error as exc:
             raise DatabaseUnavailableError(f"{redact(url)}: {first_line(exc)}") from None
         self._cursor = self._connection.cursor()
@@ -57,6 +62,14 @@ class AdbcLoader(BulkLoader):
             raise error(table, -1, first_line(exc),
                         params_preview=preview(batch) if self._show_values else "") from None
         return LoadResult(table, rows if rows and rows > 0 else batch.num_rows)
+
+    def fetch_one(self, sql: str, params: Any) -> Sequence[Any]:
+        try:
+            self._cursor.execute(sql, params)
+            return self._cursor.fetchone()
+        except self._errors.Error as exc:
+            raise _kind(exc, self._errors.OperationalError)("<probe>", -1,
+                                                            first_line(exc)) from None
 
     def commit(self) -> None:
         try:
@@ -86,6 +99,7 @@ class PostgresCopyLoader(BulkLoader):
 
     capabilities = Capabilities(max_identifier_length=63, max_decimal_precision=1000,
                                 native_bulk_path=True, concurrent_writers=True)
+    paramstyle = "pyformat"
 
     def __init__(self, url: str, show_values: bool = False) -> None:
         import psycopg
@@ -94,6 +108,7 @@ class PostgresCopyLoader(BulkLoader):
         self._show_values = show_values
         try:
             self._connection = psycopg.connect(libpq_uri(url))
+            iso_dates(self._connection)  # the chunk probe hashes dates as text
         except psycopg.OperationalError as exc:
             raise DatabaseUnavailableError(f"{redact(url)}: {first_line(exc)}") from None
 
@@ -116,6 +131,16 @@ class PostgresCopyLoader(BulkLoader):
             raise error(table, -1, first_line(exc),
                         params_preview=preview(batch) if shown else "") from None
         return LoadResult(table, rows.num_rows)
+
+    def fetch_one(self, sql: str, params: Any) -> Sequence[Any]:
+        try:
+            with self._connection.cursor() as cursor:
+                row = cursor.execute(sql, params).fetchone()
+        except self._psycopg.Error as exc:
+            raise _kind(exc, self._psycopg.OperationalError)("<probe>", -1,
+                                                             first_line(exc)) from None
+        assert row is not None  # an aggregate without GROUP BY has one row
+        return row
 
     def commit(self) -> None:
         try:

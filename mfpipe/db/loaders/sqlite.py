@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+from collections.abc import Sequence
+from typing import Any
 
 import pyarrow as pa
 import sqlalchemy as sa
 
 from mfpipe.db.loaders.base import (BulkLoader, Capabilities, LoadResult, as_python_friendly,
                                     quoted)
+from mfpipe.db.digest import register_sqlite_functions
 from mfpipe.errors import TerminalLoadError, TransientLoadError
 
 
@@ -22,6 +25,7 @@ class SqliteLoader(BulkLoader):
 
     capabilities = Capabilities(max_identifier_length=63, max_decimal_precision=None,
                                 native_bulk_path=False, concurrent_writers=False)
+    paramstyle = "named"
 
     def __init__(self, url: str) -> None:
         path = sa.engine.make_url(url).database or ":memory:"
@@ -29,6 +33,7 @@ class SqliteLoader(BulkLoader):
                                            check_same_thread=False)
         self._connection.execute("PRAGMA journal_mode=WAL")
         self._connection.execute("PRAGMA synchronous=NORMAL")
+        register_sqlite_functions(self._connection)  # the chunk probe's hash and sums
         self._in_transaction = False
 
     @staticmethod
@@ -58,6 +63,13 @@ class SqliteLoader(BulkLoader):
         except sqlite3.DatabaseError as exc:
             raise TerminalLoadError(table, -1, str(exc)) from exc
         return LoadResult(table, friendly.num_rows)
+
+    def fetch_one(self, sql: str, params: Any) -> Sequence[Any]:
+        try:
+            row: Sequence[Any] = self._connection.execute(sql, params).fetchone()
+        except sqlite3.DatabaseError as exc:  # "integer overflow": the probe sums in halves
+            raise TerminalLoadError("<probe>", -1, str(exc)) from exc
+        return row
 
     def commit(self) -> None:
         if self._in_transaction:

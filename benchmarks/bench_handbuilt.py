@@ -41,8 +41,8 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from mfpipe.codec.digest import column_totals, content_hash, hash_columns, money_columns
-from mfpipe.db.digest import (as_decimal, as_hash, canonical_row, digest_sum, exact_sum,
-                              with_halves_on_overflow)
+from mfpipe.db.digest import with_halves_on_overflow
+from mfpipe.db.measure import Measured
 from mfpipe.db.types import sql_type
 from mfpipe.db.urls import libpq_uri
 
@@ -79,18 +79,12 @@ def source_proof(table: pa.Table) -> dict[str, Any]:
 def sql_proof(connection: sa.Connection, table: sa.Table, schema: pa.Schema) -> dict[str, Any]:
     """Count, content hash and exact totals of a table, by mfpipe's SQL, in one scan."""
     dialect = connection.dialect.name
-    types = {f.name: f.type for f in schema}
-    money = money_columns(schema)
-    row = canonical_row(table, types, hash_columns(schema), dialect, nul_free=True)
-
-    def query(halves: bool) -> sa.Row:
-        return connection.execute(sa.select(
-            sa.func.count(), digest_sum(row, dialect),
-            *(exact_sum(table.c[m], types[m], dialect, halves) for m in money))).one()
-
-    values = with_halves_on_overflow(query)
-    return {"rows": values[0], "hash": as_hash(values[1]),
-            "totals": {m: as_decimal(v) for m, v in zip(money, values[2:], strict=True)}}
+    measured = Measured({f.name: f.type for f in schema}, hash_columns(schema),
+                        money_columns(schema), nul_free=True)
+    found = measured.read(with_halves_on_overflow(
+        lambda halves: connection.execute(measured.select(table, dialect, halves=halves)).one()),
+        0)
+    return {"rows": found.rows, "hash": found.content_hash, "totals": found.totals}
 
 
 def tables(schema: pa.Schema, dialect: str) -> tuple[sa.Table, sa.Table]:

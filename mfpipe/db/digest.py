@@ -176,15 +176,21 @@ def exact_sum(column: sa.ColumnElement, arrow_type: pa.DataType, dialect: str,
     return sa.cast(high, sa.Text).concat(f":{scale}:").concat(sa.cast(low, sa.Text))
 
 
-def with_halves_on_overflow(query: Callable[[bool], T]) -> T:
+def with_halves_on_overflow(query: Callable[[bool], T],
+                            overflowed: Callable[[Exception], bool] | None = None) -> T:
     """``query(False)``, whose SQLite sums are plain; ``query(True)``, summing in halves,
-    if one of them passed 2**63."""
+    if one of them passed 2**63 (``overflowed`` says whether an error is that; by default
+    SQLAlchemy's)."""
     try:
         return query(False)
-    except sa.exc.OperationalError as exc:
-        if "integer overflow" not in str(exc.orig):
+    except Exception as exc:
+        if not (overflowed or _overflowed)(exc):
             raise
         return query(True)
+
+
+def _overflowed(exc: Exception) -> bool:
+    return isinstance(exc, sa.exc.OperationalError) and "integer overflow" in str(exc.orig)
 
 
 def as_decimal(value: object) -> Decimal:

@@ -28,6 +28,7 @@ from typing import Any
 import pyarrow as pa
 import sqlalchemy as sa
 
+from mfpipe.db.digest import with_halves_on_overflow
 from mfpipe.db.measure import Measure, Measured
 from mfpipe.db.rows import PROOF_SCHEMA
 from mfpipe.db.rules import Rule
@@ -47,6 +48,7 @@ class Statement:
     sql: str
     constants: tuple[tuple[str, Any], ...]
     order: tuple[str, ...] | None
+    binds: tuple[str, ...]  # the statement's own parameters among the run, chunk, worker ...
 
     @classmethod
     def compile(cls, query: sa.Select, dialect: str, paramstyle: str) -> Statement:
@@ -60,11 +62,13 @@ class Statement:
         constants = tuple((k, processors[k](v) if k in processors else v)
                           for k, v in state.parameters.items() if k not in _WHERE)
         order = tuple(state.positiontup) if state.positiontup is not None else None
-        return cls(state.statement, constants, order)
+        binds = tuple(k for k in _WHERE if k in compiled.binds)
+        return cls(state.statement, constants, order, binds)
 
     def parameters(self, values: dict[str, Any]) -> dict[str, Any] | list[Any]:
-        """The statement's parameters, in the form its paramstyle takes."""
-        named = {**dict(self.constants), **values}
+        """The statement's parameters, in the form its paramstyle takes: ``values`` for
+        the ones it has (a driver may refuse a name its statement does not hold)."""
+        named = {**dict(self.constants), **{k: values[k] for k in self.binds}}
         return [named[k] for k in self.order] if self.order is not None else named
 
 
@@ -113,15 +117,14 @@ class ChunkProbe:
         connection (a loader's :meth:`fetch_one`)."""
         values = {_WHERE[0]: run_id, _WHERE[1]: chunk_id, _WHERE[2]: worker_id,
                   _WHERE[3]: after}
-        for i, statement in enumerate(self.statements):
-            try:
-                row = fetch_one(statement.sql, statement.parameters(values))
-            except TerminalLoadError as exc:
-                if i + 1 < len(self.statements) and "integer overflow" in exc.message:
-                    continue
-                raise
-            return self.measured.read(row, len(self.rules))
-        raise AssertionError("unreachable: the last statement returns or raises")
+
+        def fetch(halves: bool) -> Sequence[Any]:
+            statement = self.statements[halves]  # only SQLite's sums overflow: it has two
+            return fetch_one(statement.sql, statement.parameters(values))
+
+        row = with_halves_on_overflow(fetch, lambda exc: isinstance(exc, TerminalLoadError)
+                                      and "integer overflow" in exc.message)
+        return self.measured.read(row, len(self.rules))
 
     def ledger_row(self, run_id: str, chunk_id: int, found: Measure, measured_at: Any
                    ) -> pa.RecordBatch:

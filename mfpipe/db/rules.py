@@ -8,7 +8,7 @@ evaluates rules in SQL.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -97,20 +97,27 @@ def _comparable(literal: str, arrow_type: pa.DataType) -> bool:
 
 
 def run_rules(configured: Sequence[Rule], key: Sequence[str], duplicate_keys: str,
-              record: RecordLayout | None) -> list[Rule]:
+              record: RecordLayout | None, dates: Collection[str] = ()) -> list[Rule]:
     """A run's rules: the job's; with a key, the key's uniqueness within the run (a failure
     unless the job accepts duplicates, ``duplicate_keys`` warn, or names the rule itself);
     then, given the ``record`` (None: ``--no-88-rules``), an allowed-values rule (warn) for
-    each loaded field with level-88 conditions, unless the job names the same rule. The
-    launcher's chunk probes and the reconciliation both take their rules from here."""
+    each loaded field with level-88 conditions (not the ``dates``: fields decoded as dates,
+    whose 88 values are numbers), unless the job names the same rule. The launcher's chunk
+    probes and the reconciliation both take their rules from here."""
     rules = list(configured)
     unique = Rule("unique", tuple(key), (), duplicate_keys)
     if key and unique.name not in {r.name for r in rules}:
         rules.insert(0, unique)
     if record is not None:
         named = {r.name for r in rules}
-        rules += [r for r in condition_rules(record) if r.name not in named]
+        rules += [r for r in condition_rules(record)
+                  if r.name not in named and r.columns[0] not in dates]
     return rules
+
+
+def date_columns(schema: pa.Schema) -> set[str]:
+    """The columns decoded as dates."""
+    return {f.name for f in schema if pa.types.is_date(f.type)}
 
 
 def condition_rules(record: RecordLayout) -> list[Rule]:

@@ -22,8 +22,9 @@ import sqlalchemy as sa
 import tenacity
 from sqlalchemy.engine import make_url
 
-from mfpipe.db.control import (create_control_tables, create_indexes, create_table, mfp_attempt,
-                               CHECK_TEXT, mfp_recon_result, mfp_run)
+from mfpipe.db.control import (CHECK_TEXT, create_control_tables, create_indexes, create_table,
+                               mfp_attempt, mfp_chunk, mfp_chunk_proof, mfp_nulled,
+                               mfp_recon_result, mfp_reject, mfp_run)
 from mfpipe.db.explorer import RunExplorer, read_run
 from mfpipe.db.identity import LoadIdentity
 from mfpipe.db.schema import final_table, staging_table
@@ -245,6 +246,18 @@ class RunStore(RunExplorer):
         finally:
             stop.set()
             thread.join()
+
+    def remove_unledgered(self, run_id: str, staging: sa.Table) -> None:
+        """Remove the rows of the run's chunks that are not in its ledger, from staging and
+        the chunk-keyed control tables, before a resumed run loads those chunks again.
+        Only a loader that commits a chunk's rows apart from its ledger row leaves any
+        (Oracle's Direct Path Load commits each table on its own); for the others this
+        finds nothing."""
+        ledgered = sa.select(mfp_chunk.c.chunk_id).where(mfp_chunk.c.run_id == run_id)
+        with self.engine.begin() as c:
+            for table in (staging, mfp_reject, mfp_nulled, mfp_chunk_proof):
+                c.execute(sa.delete(table).where(table.c.run_id == run_id,
+                                                 table.c.chunk_id.not_in(ledgered)))
 
     def end_sessions(self, run_id: str, timeout_s: float = 10.0) -> None:
         """End the database sessions a dead launcher of ``run_id`` left behind, and wait

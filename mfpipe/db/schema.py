@@ -90,9 +90,12 @@ def final_table(metadata: sa.MetaData, name: str, schema: pa.Schema, dialect: st
 def dialect_for(name: str, paramstyle: str | None = None) -> sa.engine.Dialect:
     """A SQLAlchemy dialect object by name, with no driver needed (for compiling DDL, or
     statements for a driver of ``paramstyle``)."""
-    from sqlalchemy.dialects import oracle, postgresql, sqlite
+    from sqlalchemy.dialects import oracle, sqlite
+    from sqlalchemy.dialects.postgresql import psycopg
 
-    modules = {"sqlite": sqlite, "postgresql": postgresql, "oracle": oracle}
+    # PostgreSQL as psycopg 3 compiles it, whatever SQLAlchemy's default driver: its bind
+    # casts (``$1::INTEGER``) type what ADBC and psycopg send
+    modules = {"sqlite": sqlite, "postgresql": psycopg, "oracle": oracle}
     return modules[name].dialect(paramstyle=paramstyle)
 
 

@@ -131,8 +131,8 @@ def _bad_dates(connection: sa.Connection, column: sa.Column, where: sa.ColumnEle
 
 def _bound(value: str, arrow_type: pa.DataType, dialect: str) -> object:
     """A rule value as the column stores it (exact decimal text on SQLite)."""
-    if pa.types.is_string(arrow_type):
-        return value
+    if pa.types.is_string(arrow_type) or pa.types.is_date(arrow_type):
+        return _limit(value, arrow_type)
     try:
         number = Decimal(value.strip())
     except InvalidOperation:

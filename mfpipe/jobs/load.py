@@ -98,7 +98,7 @@ def run_attempt(config: JobSpec, attempt: int, facts: FileFacts,
         if resuming:
             store.end_sessions(config.run_id)
             done = {c.chunk_id: Committed.of(c) for c in store.ledger(config.run_id)}
-        summary = Engine(config, progress).run(store, done)
+        summary = Engine(config, progress).run(store, done if resuming else None)
         finish(store, config, summary, facts)
     except BaseException as exc:  # the run says why; an error the operator can act on is
         if connection_lost(exc):  # the database went away for longer than the retries: 75

@@ -27,7 +27,7 @@ from mfpipe.db.faults import connection_lost, retried
 from mfpipe.db.loaders import LOADERS, loader_class, loader_kind
 from mfpipe.db.measure import Measured
 from mfpipe.db.probe import ChunkProbe
-from mfpipe.db.rules import run_rules
+from mfpipe.db.rules import date_columns, run_rules
 from mfpipe.db.runs import RunStore, utcnow
 from mfpipe.db.status import FAILED, LOADED, STARTED, STARTING, STOPPED, STOPPING
 from mfpipe.db.urls import redact
@@ -88,7 +88,8 @@ class Engine:
     def run(self, store: RunStore, done_chunks: dict[int, Committed] | None = None
             ) -> RunSummary:
         """Load the file into the run a claim made or resumed (``mfp_run`` has its row);
-        ``done_chunks`` (a resumed run's ledger) are counted but not loaded again."""
+        ``done_chunks`` (a resumed run's ledger; None for a new run) are counted but not
+        loaded again, and what other chunks left is removed first."""
         started = time.perf_counter()
         record = self.config.source.record()
         plan = DecodePlan.compile(record, self.config.record_decode)
@@ -97,6 +98,8 @@ class Engine:
         staging, final = store.prepare(config.source.table(record), plan.schema,
                                        target.final_table, target.key, target.staging_table)
         self._committed = dict(done_chunks or {})
+        if done_chunks is not None:
+            store.remove_unledgered(config.run_id, staging)
         if not store.update_active(config.run_id, layout=config.source.layout_path,
                                    staging_table=staging.name,
                                    options=json.dumps(options_of(config)),
@@ -109,12 +112,15 @@ class Engine:
         log.info("run starting", run_id=config.run_id, input=config.source.input_path,
                  db=redact(execution.db_url), processors=execution.processors,
                  writers=execution.writers)
-        probe = ChunkProbe.build(
+        # Oracle's Direct Path Load commits a chunk's rows on its own: no transaction to
+        # measure them in, so its runs' staging is scanned at publication
+        probe = None if execution.direct_path else ChunkProbe.build(
             staging, Measured.of(plan.schema, record, config.proof.hash_columns or (),
                                  config.proof.money_columns or (),
                                  config.source.decode.low_values),
             run_rules(config.proof.rules, target.key, target.duplicate_keys,
-                      record if config.proof.condition_rules else None),
+                      record if config.proof.condition_rules else None,
+                      date_columns(plan.schema)),
             store.dialect, loader_class(execution.db_url, execution.loader).paramstyle)
         status, exit_code, message, reader, metrics, cpu = self._supervise(
             store, staging.name, plan, probe)
@@ -140,7 +146,8 @@ class Engine:
                  message=message, **{k: v for k, v in counts.items() if k != "per_worker"})
         return summary
 
-    def _supervise(self, store: RunStore, staging: str, plan: DecodePlan, probe: ChunkProbe
+    def _supervise(self, store: RunStore, staging: str, plan: DecodePlan,
+                   probe: ChunkProbe | None
                    ) -> tuple[str, int, str, Reader, dict[int, dict[str, float]], float]:
         """Run the processes to an outcome: (status, exit code, message, the reader, the
         per-worker metrics, and the CPU seconds the processes reported)."""

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 import pyarrow as pa
 import sqlalchemy as sa
@@ -21,7 +21,7 @@ from mfpipe.codec import DecodePlan
 from mfpipe.db.explorer import ChunkRecord, RunRecord
 from mfpipe.db.measure import Measure, Measured
 from mfpipe.db.promote import promoted_rows
-from mfpipe.db.rules import Rule, run_rules
+from mfpipe.db.rules import Rule, date_columns, run_rules
 from mfpipe.db.runs import RunStore
 from mfpipe.db.schema import final_table, staging_table
 from mfpipe.db.violations import Violations, row_rules, violations
@@ -168,23 +168,23 @@ class RunSubject:
         return Measure.combined(self.staging_chunks.values())
 
     @cached_property
+    def promoted_count(self) -> int:
+        """How many staging rows promotion takes: all of them without a key; with one, the
+        latest record of each key, counted in staging."""
+        if not self.config.target.key:
+            return self.staged.rows
+        return int(self.scalar(sa.select(sa.func.count()).where(self.promoted)))
+
+    @cached_property
     def promoted_measure(self) -> Measure:
         """The staging rows promotion takes: all of them, unless a key repeats in the file."""
-        if self.config.target.key and self.scalar(
-                sa.select(sa.func.count()).where(self.promoted)) != self.staged.rows:
+        if self.promoted_count != self.staged.rows:
             return measure(self, self.staging, self.promoted)[()]
         return self.staged
 
     def adopt_staging_side(self, side: StagingSide) -> None:
         """Take the staging side measured elsewhere (see :func:`staging_side`)."""
-        (self.__dict__["staging_chunks"], self.__dict__["rule_findings"],
-         self.__dict__["proved_chunks"]) = side
-
-    def keys_repeat(self) -> bool:
-        """Does a key repeat among the run's staging rows (the key rule found duplicates)?"""
-        key = tuple(self.config.target.key)
-        return any(rule.kind == "unique" and rule.columns == key and found.count
-                   for rule, found in self.rule_findings)
+        self.__dict__.update(side._asdict())
 
     @cached_property
     def final_measure(self) -> Measure:
@@ -207,7 +207,8 @@ class RunSubject:
         for none: ``--no-88-rules``)."""
         target = self.config.target
         return run_rules(self.config.proof.rules, target.key, target.duplicate_keys,
-                         self.record if self.config.proof.condition_rules else None)
+                         self.record if self.config.proof.condition_rules else None,
+                         date_columns(self.schema))
 
     @cached_property
     def rule_findings(self) -> list[tuple[Rule, Violations]]:
@@ -232,26 +233,35 @@ class RunSubject:
             return list(c.execute(query))
 
 
-StagingSide = tuple[dict[tuple[int, int], Measure], list[tuple[Rule, Violations]],
-                    dict[tuple[int, int], Measure] | None]
+class StagingSide(NamedTuple):
+    """What :func:`staging_side` measured, under the names of the subject's properties."""
+
+    staging_chunks: dict[tuple[int, int], Measure]
+    rule_findings: list[tuple[Rule, Violations]]
+    proved_chunks: dict[tuple[int, int], Measure] | None
+    promoted_count: int
 
 
 def staging_side(url: str, run_id: str) -> tuple[StagingSide, float]:
-    """A run's staging measure per chunk and worker, its rule findings and whether the
-    measure comes from the chunks' own transactions, from a connection of its own, with
-    the CPU seconds its process has used: the launcher takes them in another thread, or on
-    SQLite in another process (a scan on SQLite calls Python once per row, and would hold
-    the GIL the launcher needs for the final table's).
+    """A run's staging measure per chunk and worker, its rule findings, whether the measure
+    comes from the chunks' own transactions, and how many rows promotion takes, from a
+    connection of its own, with the CPU seconds its process has used: the launcher takes
+    them in another thread, or on SQLite in another process (a scan on SQLite calls Python
+    once per row, and would hold the GIL the launcher needs for the final table's).
 
-    When a key repeats, promotion takes a subset of staging and measures it with a scan;
-    staging is then scanned too, so that a row changed after its chunk committed cannot
-    pass unseen on both sides at once."""
+    Promotion taking another number of rows than the chunks proved means a key repeats
+    (promotion takes a subset of staging, measured by a scan) or staging changed after its
+    chunks committed (a row deleted, or one added): staging is then scanned too, so that
+    neither can pass unseen on both sides at once."""
     store = RunStore(url, run_id)
     try:
         subject = RunSubject.load(store, run_id)
-        if subject.proved_chunks is not None and subject.keys_repeat():
+        if subject.proved_chunks is not None and subject.promoted_count != subject.staged.rows:
+            promoted = subject.promoted_count
             subject = RunSubject.load(store, run_id, rescan=True)
-        side = (subject.staging_chunks, subject.rule_findings, subject.proved_chunks)
+            subject.__dict__["promoted_count"] = promoted
+        side = StagingSide(subject.staging_chunks, subject.rule_findings,
+                           subject.proved_chunks, subject.promoted_count)
         return side, time.process_time()
     finally:
         store.close()

@@ -72,6 +72,7 @@ class TestViolations:
         found, samples = count(table, "range:day:2000-01-01..2024-12-31")
         assert (found, set(samples)) == (2, {"1999-12-31", "2025-01-01"})
         assert count(table, "range:kind:B..R")[0] == 2  # S and X; C is inside
+        assert count(table, "allowed:day:2024-02-29,1999-12-31") == (1, ("2025-01-01",))
 
     def test_allowed_values(self, table):
         """Values outside the list count; NULL is for not_null to judge."""

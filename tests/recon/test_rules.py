@@ -65,3 +65,28 @@ class TestConditionRules:
         assert found == {"rule_allowed_code": (2, ["6", "7"]),
                          "rule_allowed_grade": (1, ["'Z'"])}
         run.store.close()
+
+    def test_conditions_on_a_field_decoded_as_a_date_are_left_out(self, tmp_path, db_url,
+                                                                   capsys):
+        """A level-88 ``VALUE ZEROS`` on a date field loaded as a date has no date form: it
+        makes no rule (it made the run fail comparing a date with 0), while a date rule of
+        the job's own, ``allowed`` with ISO dates, checks the column."""
+        import json
+
+        from mfpipe.cli import main
+        from tests.support import copybook
+
+        layout = tmp_path / "d.cpy"
+        layout.write_text(copybook("""
+            01  REC.
+                05  OPENED PIC 9(8).
+                    88  NEVER      VALUE ZEROS.
+        """))
+        data = tmp_path / "d.dat"
+        data.write_bytes(b"2024022920240301")
+        assert main(["run", "--layout", str(layout), "--input", str(data), "--encoding",
+                     "ascii", "--db", db_url, "--date", "opened=YYYYMMDD", "--rule",
+                     "allowed:opened:2024-02-29/warn", "--json"]) == 0
+        summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert summary["status"] == "COMPLETED"
+        assert summary["reconciliation"]["warnings"] == ["rule_allowed_opened"]

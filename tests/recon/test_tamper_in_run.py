@@ -29,6 +29,7 @@ from mfpipe.recon.subject import RunSubject
 from tests.recon.conftest import LAYOUT, OPTIONS, LoadedRun, load
 
 STAGING, FINAL = "stg_customer_account", "customer_account"
+COLUMNS = DecodePlan.compile(load_layout(LAYOUT).record(), OPTIONS).schema.names
 
 
 def prepared(db_url: str) -> RunStore:
@@ -102,6 +103,13 @@ class TestStagingTrigger:
         assert count(store, f"SELECT count(*) FROM {FINAL}") == 0  # nothing published
 
         drop_trigger(store, STAGING)
+        with store.engine.begin() as c:  # what a loader committing apart from its ledger
+            # (Oracle's Direct Path Load) leaves of a failed chunk: the restart removes it
+            c.execute(sa.text(f"INSERT INTO {STAGING} SELECT run_id, worker_id, 2, record_no + "
+                              f"1000, {', '.join(COLUMNS)} FROM {STAGING} WHERE run_id = :r "
+                              "AND record_no BETWEEN 1001 AND 1010"), {"r": run_id})
+            c.execute(sa.text("INSERT INTO mfp_chunk_proof VALUES (:r, 2, 10, '0', '{}', '{}', "
+                              "CURRENT_TIMESTAMP)"), {"r": run_id})
         again = restart_run(run_id, db_url)
         assert (again.status, again.exit_code) == ("COMPLETED", 0), again.message
         assert count(store, f"SELECT count(*) FROM {STAGING} WHERE run_id = :r",
@@ -177,6 +185,21 @@ def repeated_keys_file(path, n: int) -> str:
     return str(path)
 
 
+def restarted_after(tmp_path, db_url, change: str, **overrides: object
+                    ) -> tuple[RunStore, LoadedRun, str]:
+    """A run failed at publication by a final-table trigger, then, the trigger dropped,
+    staging changed by ``change`` (``:r``: the run id), then restarted: which fails (65)."""
+    store, run = failed_run(tmp_path, db_url, FINAL, "balance", "{row}balance + 0.01",
+                            "{row}cust_id = 17", **overrides)
+    run_id = run.summary.run_id
+    drop_trigger(store, FINAL)
+    with store.engine.begin() as c:
+        c.execute(sa.text(change), {"r": run_id})
+    again = restart_run(run_id, db_url)
+    assert (again.status, again.exit_code) == ("FAILED", 65), again.message
+    return store, run, run_id
+
+
 class TestTamperBetweenFailureAndRestart:
     """A run that failed at publication is changed in staging before it is restarted: the
     chunk proofs were taken before the change, so the restart's publication must see it in
@@ -189,15 +212,9 @@ class TestTamperBetweenFailureAndRestart:
         overrides = dict(input_path=repeated_keys_file(tmp_path / "dup.dat", 6_000),
                          duplicate_keys="warn", rules=(Rule.parse("not_null:cust_id"),)
                          ) if repeated else {}
-        store, run = failed_run(tmp_path, db_url, FINAL, "balance", "{row}balance + 0.01",
-                                "{row}cust_id = 17", **overrides)
-        run_id = run.summary.run_id
-        drop_trigger(store, FINAL)
-        with store.engine.begin() as c:  # a name changed: counts and totals stay
-            c.execute(sa.text(f"UPDATE {STAGING} SET cust_name = 'CHANGED' WHERE run_id = :r "
-                              "AND record_no = 3333"), {"r": run_id})
-        again = restart_run(run_id, db_url)
-        assert (again.status, again.exit_code) == ("FAILED", 65), again.message
+        store, run, run_id = restarted_after(  # a name changed: counts and totals stay
+            tmp_path, db_url, f"UPDATE {STAGING} SET cust_name = 'CHANGED' WHERE run_id = :r "
+                              "AND record_no = 3333", **overrides)
         failed = {c["check_name"]: c for c in store.checks(run_id)
                   if not c["passed"] and c["severity"] == "fail"}
         if repeated:
@@ -208,6 +225,20 @@ class TestTamperBetweenFailureAndRestart:
         else:
             assert set(failed) == {"content_hash_final"}
             assert failed["content_hash_final"]["proof"] == "publish"
+        assert count(store, f"SELECT count(*) FROM {FINAL}") == 0
+        store.close()
+        run.store.close()
+
+    def test_staging_row_deleted_before_restart_fails_the_publication(self, tmp_path, db_url):
+        """A keyed run's staging row deleted after its chunk committed: promotion takes one
+        row fewer than the chunks proved, so staging is scanned, and its count fails."""
+        store, run, run_id = restarted_after(
+            tmp_path, db_url, f"DELETE FROM {STAGING} WHERE run_id = :r AND record_no = 3333")
+        checks = {c["check_name"]: c for c in store.checks(run_id)}
+        assert not checks["staging_rows"]["passed"]
+        assert checks["staging_rows"]["proof"] == "scan"
+        assert (checks["staging_rows"]["expected"], checks["staging_rows"]["actual"]) == (
+            "6000", "5999")
         assert count(store, f"SELECT count(*) FROM {FINAL}") == 0
         store.close()
         run.store.close()

@@ -2,12 +2,14 @@
 
 ``executemany`` takes the Arrow batch itself (PyCapsule interface) with ``batcherrors``, so a
 row the database refuses is reported, not the whole chunk. ``direct_path_load`` is faster but
-commits on its own: with it, the ledger row follows the data in a second transaction, and a
-restart first removes staging rows of chunks missing from the ledger.
+commits each table's rows on its own: with it, a chunk's rows are not measured inside its
+transaction (the run's staging is scanned at publication instead), and a restart first
+removes the rows of chunks missing from the ledger (``RunStore.remove_unledgered``).
 """
 
 from __future__ import annotations
 
+import decimal
 from collections.abc import Sequence
 from typing import Any
 
@@ -91,12 +93,20 @@ class OracleLoader(BulkLoader):
     def fetch_one(self, sql: str, params: Any) -> Sequence[Any]:
         try:
             with self._connection.cursor() as cursor:
+                cursor.outputtypehandler = self._decimals  # exact sums, never floats
                 cursor.execute(sql, params)
                 row = cursor.fetchone()
         except self._oracledb.Error as exc:
             raise _translated(exc, "<probe>") from None
         assert row is not None  # an aggregate without GROUP BY has one row
         return row
+
+    def _decimals(self, cursor: Any, metadata: Any) -> Any:
+        """Fetch NUMBER as ``decimal.Decimal`` (python-oracledb's output type handler): a
+        sum of amounts fetched as a float would lose its last digits."""
+        if metadata.type_code is self._oracledb.DB_TYPE_NUMBER:
+            return cursor.var(decimal.Decimal, arraysize=cursor.arraysize)
+        return None
 
     def commit(self) -> None:
         self._connection.commit()

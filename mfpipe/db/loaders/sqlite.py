@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import pyarrow as pa
 import sqlalchemy as sa
@@ -18,6 +18,8 @@ from mfpipe.db.loaders.base import (BulkLoader, Capabilities, LoadResult, as_pyt
                                     quoted)
 from mfpipe.db.digest import register_sqlite_functions
 from mfpipe.errors import TerminalLoadError, TransientLoadError
+
+T = TypeVar("T")
 
 
 class SqliteLoader(BulkLoader):
@@ -49,27 +51,33 @@ class SqliteLoader(BulkLoader):
         names = ", ".join(quoted(n) for n in friendly.column_names)
         marks = ", ".join("?" * friendly.num_columns)
         rows = zip(*(column.to_pylist() for column in friendly.columns))
+        self._writing(table, lambda: self._connection.executemany(
+            f"INSERT INTO {quoted(table)} ({names}) VALUES ({marks})", rows))
+        return LoadResult(table, friendly.num_rows)
+
+    def fetch_one(self, sql: str, params: Any) -> Sequence[Any]:
+        """In the write transaction, opened first if need be: the chunk probe's mark (the
+        largest rowid) must be taken under the write lock its rows are written under."""
+        row: Sequence[Any] = self._writing(
+            "<probe>", lambda: self._connection.execute(sql, params).fetchone())
+        return row
+
+    def _writing(self, table: str, action: Callable[[], T]) -> T:
+        """``action`` in the write transaction (``BEGIN IMMEDIATE`` takes the write lock),
+        SQLite's errors translated: locked, busy or a full disk are worth another try; the
+        rest (an exact sum's "integer overflow" among them) are not."""
         try:
             if not self._in_transaction:
                 self._connection.execute("BEGIN IMMEDIATE")
                 self._in_transaction = True
-            self._connection.executemany(f"INSERT INTO {quoted(table)} ({names}) VALUES ({marks})",
-                                         rows)
-        except sqlite3.OperationalError as exc:  # locked, busy, or a full disk: try again
+            return action()
+        except sqlite3.OperationalError as exc:
             text = str(exc)
             error = TransientLoadError if any(
                 word in text for word in ("locked", "busy", "is full")) else TerminalLoadError
             raise error(table, -1, text) from exc
         except sqlite3.DatabaseError as exc:
             raise TerminalLoadError(table, -1, str(exc)) from exc
-        return LoadResult(table, friendly.num_rows)
-
-    def fetch_one(self, sql: str, params: Any) -> Sequence[Any]:
-        try:
-            row: Sequence[Any] = self._connection.execute(sql, params).fetchone()
-        except sqlite3.DatabaseError as exc:  # "integer overflow": the probe sums in halves
-            raise TerminalLoadError("<probe>", -1, str(exc)) from exc
-        return row
 
     def commit(self) -> None:
         if self._in_transaction:

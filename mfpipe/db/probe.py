@@ -5,11 +5,12 @@ sums and hashes exactly those rows in the database (``run_id``, ``chunk_id`` and
 ``worker_id`` select them through the staging table's index, while they are hot in the
 buffer cache; on SQLite, which has one writer at a time, through the rowids above the
 largest one before the chunk, with no index to maintain) and compares the result with what
-the processor decoded. A chunk commits only
-if the database holds what was decoded: a trigger, a column default, a driver or a type that
-changed a value fails that chunk, and the run, before anything of it is committed. The
-measure is committed with the chunk in ``mfp_chunk_proof``, so the staging side of the
-run's reconciliation is a sum over the ledger instead of a scan of staging.
+the processor decoded. A chunk commits only if the database holds what was decoded: a
+trigger, a column default, a driver or a type that changed a value fails that chunk, and
+the run, before anything of it is committed. The measure is committed with the chunk in
+``mfp_chunk_proof``, so the staging side of the run's reconciliation is a sum over the
+ledger instead of a scan of staging. (Oracle's Direct Path Load commits on its own, outside
+any transaction to measure in: its runs have no probe, and staging is scanned instead.)
 
 The probe is compiled once, in the launcher, into the SQL text and bind parameters of the
 writer's driver (its ``paramstyle``), so writer processes need no layout or rules to run it.

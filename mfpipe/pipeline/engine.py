@@ -98,8 +98,6 @@ class Engine:
         staging, final = store.prepare(config.source.table(record), plan.schema,
                                        target.final_table, target.key, target.staging_table)
         self._committed = dict(done_chunks or {})
-        if done_chunks is not None:
-            store.remove_unledgered(config.run_id, staging)
         if not store.update_active(config.run_id, layout=config.source.layout_path,
                                    staging_table=staging.name,
                                    options=json.dumps(options_of(config)),
@@ -108,6 +106,8 @@ class Engine:
             raise RunError(config.run_id, "is not claimed by this launcher (another attempt "
                                           "owns it, or it ended); nothing was loaded",
                            EXIT_TEMPORARY)
+        if done_chunks is not None:  # only once the run is this launcher's
+            store.remove_unledgered(config.run_id, staging)
         execution = config.execution
         log.info("run starting", run_id=config.run_id, input=config.source.input_path,
                  db=redact(execution.db_url), processors=execution.processors,

@@ -198,7 +198,7 @@ def create_indexes(engine: sa.Engine, table: sa.Table) -> None:
     def existing() -> set[str | None]:
         return {i["name"] for i in sa.inspect(engine).get_indexes(table.name)}
 
-    have = existing()
+    have = existing() if table.indexes else set()
     for index in table.indexes:
         if index.name in have:
             continue

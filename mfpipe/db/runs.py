@@ -116,9 +116,9 @@ class RunStore(RunExplorer):
         tables = (staging_table(metadata, table, schema, self.dialect, staging),
                   final_table(metadata, final or table, schema, self.dialect, key))
         for expected in tables:
-            if not create_table(self.engine, expected):
-                self._check_matches(expected)
-        create_indexes(self.engine, tables[0])
+            if not create_table(self.engine, expected):  # created with its indexes, or
+                self._check_matches(expected)  # left by an earlier mfpipe without them
+                create_indexes(self.engine, expected)
         return tables
 
     def prepare_control(self) -> None:

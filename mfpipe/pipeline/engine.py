@@ -27,7 +27,6 @@ from mfpipe.db.faults import connection_lost, retried
 from mfpipe.db.loaders import LOADERS, loader_class, loader_kind
 from mfpipe.db.measure import Measured
 from mfpipe.db.probe import ChunkProbe
-from mfpipe.db.rules import date_columns, run_rules
 from mfpipe.db.runs import RunStore, utcnow
 from mfpipe.db.status import FAILED, LOADED, STARTED, STARTING, STOPPED, STOPPING
 from mfpipe.db.urls import redact
@@ -118,9 +117,7 @@ class Engine:
             staging, Measured.of(plan.schema, record, config.proof.hash_columns or (),
                                  config.proof.money_columns or (),
                                  config.source.decode.low_values),
-            run_rules(config.proof.rules, target.key, target.duplicate_keys,
-                      record if config.proof.condition_rules else None,
-                      date_columns(plan.schema)),
+            config.rules(record, plan.schema),
             store.dialect, loader_class(execution.db_url, execution.loader).paramstyle)
         status, exit_code, message, reader, metrics, cpu = self._supervise(
             store, staging.name, plan, probe)

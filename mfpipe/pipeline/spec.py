@@ -28,13 +28,15 @@ from typing import TYPE_CHECKING, Any
 from mfpipe.codec import Branch, DecodeOptions, Parent
 from mfpipe.codec.segments import segment_name
 from mfpipe.db.loaders import loader_kind
-from mfpipe.db.rules import Rule
+from mfpipe.db.rules import Rule, date_columns, run_rules
 from mfpipe.errors import ConfigError, InputError, OutputError
 from mfpipe.framing import FramingOptions
 from mfpipe.layout import Layout, RecordLayout, load_layout, parse_layout, read_copybook
 from mfpipe.pipeline.selection import Condition, Window
 
 if TYPE_CHECKING:  # processors import this module, and no SQLAlchemy
+    import pyarrow as pa
+
     from mfpipe.db.probe import ChunkProbe
 
 SPEC_VERSION = 2  # 1: the options stored flat, before the spec had parts
@@ -265,6 +267,12 @@ class JobSpec:
         OutputError.check(self.bad_path, "bad file (--bad-file)")
         if self.source.when:
             OutputError.check(self.discard_path, "discard file (--discard-file)")
+
+    def rules(self, record: RecordLayout, schema: pa.Schema) -> list[Rule]:
+        """The run's business rules (:func:`mfpipe.db.rules.run_rules`), as both the
+        writers' chunk probes and the reconciliation count them."""
+        return run_rules(self.proof.rules, self.target.key, self.target.duplicate_keys,
+                         record if self.proof.condition_rules else None, date_columns(schema))
 
     def decode_work(self) -> DecodeWork:
         """What a processor needs."""

@@ -7,6 +7,7 @@ nothing from the launcher's memory.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from mfpipe.codec import DecodePlan
 from mfpipe.db.explorer import ChunkRecord, RunRecord
 from mfpipe.db.measure import Measure, Measured
 from mfpipe.db.promote import promoted_rows
-from mfpipe.db.rules import Rule, date_columns, run_rules
+from mfpipe.db.rules import Rule
 from mfpipe.db.runs import RunStore
 from mfpipe.db.schema import final_table, staging_table
 from mfpipe.db.violations import Violations, row_rules, violations
@@ -79,7 +80,7 @@ class RunSubject:
         """Arrow type of every layout column."""
         return {f.name: f.type for f in self.schema}
 
-    @property
+    @cached_property
     def measured(self) -> Measured:
         """What the run's measures add up: its hashed and money columns."""
         return Measured.of(self.schema, self.record, self.config.proof.hash_columns or (),
@@ -205,10 +206,7 @@ class RunSubject:
         rule itself); then an allowed-values rule (warn) for each loaded field whose
         level-88 conditions list single VALUEs (unless the job names the same rule, or asked
         for none: ``--no-88-rules``)."""
-        target = self.config.target
-        return run_rules(self.config.proof.rules, target.key, target.duplicate_keys,
-                         self.record if self.config.proof.condition_rules else None,
-                         date_columns(self.schema))
+        return self.config.rules(self.record, self.schema)
 
     @cached_property
     def rule_findings(self) -> list[tuple[Rule, Violations]]:
@@ -258,7 +256,7 @@ def staging_side(url: str, run_id: str) -> tuple[StagingSide, float]:
         subject = RunSubject.load(store, run_id)
         if subject.proved_chunks is not None and subject.promoted_count != subject.staged.rows:
             promoted = subject.promoted_count
-            subject = RunSubject.load(store, run_id, rescan=True)
+            subject = dataclasses.replace(subject, rescan=True)  # its measures not taken yet
             subject.__dict__["promoted_count"] = promoted
         side = StagingSide(subject.staging_chunks, subject.rule_findings,
                            subject.proved_chunks, subject.promoted_count)

@@ -41,9 +41,10 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from mfpipe.codec.digest import column_totals, content_hash, hash_columns, money_columns
+from mfpipe.db import dialects
+from mfpipe.db.dialects.base import Dialect
 from mfpipe.db.digest import with_halves_on_overflow
 from mfpipe.db.measure import Measured
-from mfpipe.db.types import sql_type
 from mfpipe.db.urls import libpq_uri
 
 HERE = Path(__file__).resolve().parent
@@ -78,7 +79,7 @@ def source_proof(table: pa.Table) -> dict[str, Any]:
 
 def sql_proof(connection: sa.Connection, table: sa.Table, schema: pa.Schema) -> dict[str, Any]:
     """Count, content hash and exact totals of a table, by mfpipe's SQL, in one scan."""
-    dialect = connection.dialect.name
+    dialect = dialects.of(connection)
     measured = Measured({f.name: f.type for f in schema}, hash_columns(schema),
                         money_columns(schema), nul_free=True)
     found = measured.read(with_halves_on_overflow(
@@ -87,10 +88,10 @@ def sql_proof(connection: sa.Connection, table: sa.Table, schema: pa.Schema) -> 
     return {"rows": found.rows, "hash": found.content_hash, "totals": found.totals}
 
 
-def tables(schema: pa.Schema, dialect: str) -> tuple[sa.Table, sa.Table]:
+def tables(schema: pa.Schema, dialect: Dialect) -> tuple[sa.Table, sa.Table]:
     """Staging and final of the hand-built pipeline: the layout's columns, nothing more."""
     metadata = sa.MetaData()
-    return tuple(sa.Table(name, metadata, *(sa.Column(f.name, sql_type(f, dialect))
+    return tuple(sa.Table(name, metadata, *(sa.Column(f.name, dialect.sql_type(f))
                                             for f in schema))
                  for name in ("hb_staging", "hb_final"))  # type: ignore[return-value]
 
@@ -104,7 +105,7 @@ def handbuilt(path: Path, url: str, engine: sa.Engine, work: Path) -> dict[str, 
     times["decode_s"] = time.perf_counter() - started
     mark = time.perf_counter()
     decoded = pq.read_table(parquet)
-    staging, final = tables(decoded.schema, engine.dialect.name)
+    staging, final = tables(decoded.schema, dialects.of(engine))
     staging.create(engine)
     final.create(engine)
     if engine.dialect.name == "postgresql":

@@ -60,14 +60,9 @@ import sqlalchemy as sa
 
 from mfpipe.codec import DecodeOptions, DecodePlan
 from mfpipe.codec.digest import column_totals, content_hash, hash_columns, money_columns
-from mfpipe.db.digest import (
-    as_decimal,
-    as_hash,
-    canonical_row,
-    digest_sum,
-    exact_sum,
-    register_sqlite_functions,
-)
+from mfpipe.db import dialects
+from mfpipe.db.dialects.sqlite import register_functions
+from mfpipe.db.digest import as_decimal, as_hash
 from mfpipe.db.loaders.base import as_python_friendly
 from mfpipe.db.schema import staging_table
 from mfpipe.framing import FramingOptions, iter_chunks
@@ -161,13 +156,13 @@ def expected_fingerprint(table: pa.Table) -> dict[str, Any]:
 def fingerprint(engine: sa.Engine) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     """The staged rows as the reconciliation sees them, and the table's columns and types."""
     schema = layout_schema()
-    dialect = engine.dialect.name
+    dialect = dialects.of(engine)
     table = sa.Table(TABLE, sa.MetaData(), autoload_with=engine)
     money = money_columns(schema)
-    row = canonical_row(table, {f.name: f.type for f in schema}, hash_columns(schema), dialect)
+    row = dialect.canonical_row(table, {f.name: f.type for f in schema}, hash_columns(schema))
     query = sa.select(sa.func.count(), sa.func.count(sa.distinct(table.c.record_no)),
-                      digest_sum(row, dialect),
-                      *(exact_sum(table.c[m], schema.field(m).type, dialect) for m in money))
+                      dialect.digest_sum(row),
+                      *(dialect.exact_sum(table.c[m], schema.field(m).type) for m in money))
     with engine.connect() as c:
         values = c.execute(query).one()
     columns = [(col["name"], str(col["type"])) for col in sa.inspect(engine).get_columns(TABLE)]
@@ -191,7 +186,7 @@ def checked(engine: sa.Engine, expected: dict[str, Any], loaded_by: str
 
 def sqlite_engine(path: Path) -> sa.Engine:
     engine = sa.create_engine(f"sqlite:///{path}")
-    sa.event.listen(engine, "connect", lambda dbapi, _: register_sqlite_functions(dbapi))
+    sa.event.listen(engine, "connect", lambda dbapi, _: register_functions(dbapi))
     return engine
 
 
@@ -228,7 +223,7 @@ def create_staging(engine: sa.Engine) -> None:
     """The staging table as mfpipe creates it (same function, same dialect), without its
     index: the raw baselines are the cheapest ingest the server offers."""
     table = staging_table(sa.MetaData(), "customer_account", layout_schema(),
-                          engine.dialect.name)
+                          dialects.of(engine))
     table.indexes.clear()
     table.create(engine)
 

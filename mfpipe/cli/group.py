@@ -2,7 +2,8 @@
 
 A command's module is imported when the command is asked for, not before: ``convert`` and
 ``gen`` start without SQLAlchemy, the database layer, the service or the reconciliation
-(about half a second of imports that a file conversion does not use).
+(about half a second of imports that a file conversion does not use), and ``layout`` and
+``ddl`` with the dialects' SQL types only.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import click
 from mfpipe.logs import configure_logging
 
 # command -> the module of mfpipe.cli that defines it
-COMMANDS = {"layout": "commands", "ddl": "commands", "demo": "commands", "convert": "files",
+COMMANDS = {"layout": "describe", "ddl": "describe", "demo": "demo", "convert": "files",
             "gen": "files", "run": "load", "reprocess": "load", "restart": "load",
             "reconcile": "recon", "report": "recon", "runs": "runs", "serve": "service",
             "batch": "service"}

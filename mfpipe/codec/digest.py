@@ -116,7 +116,7 @@ def row_digests(rows: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 def text_digest(text: str) -> int:
     """One row's digest from its canonical text: :func:`row_digests` for a single row (the
-    SQLite functions of :mod:`mfpipe.db.digest` compute it per row)."""
+    SQLite functions of :mod:`mfpipe.db.dialects.sqlite` compute it per row)."""
     return int.from_bytes(_DIGEST(_MD5(text.encode()))[:8], "big")
 
 

@@ -1,4 +1,5 @@
-"""Databases: tables from Arrow schemas, SQL types per dialect, identifiers, bulk loaders.
+"""Databases: tables from Arrow schemas, one dialect object per database, identifiers, bulk
+loaders.
 
 Nothing here knows COBOL: it receives Arrow schemas and batches. Drivers are imported inside
 the dialect modules, and names here resolve on first use, so importing :mod:`mfpipe.db`
@@ -11,9 +12,8 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "check_identifier": "mfpipe.db.identifiers", "DIALECTS": "mfpipe.db.schema",
-    "ddl": "mfpipe.db.schema", "final_table": "mfpipe.db.schema",
-    "staging_table": "mfpipe.db.schema", "sql_type": "mfpipe.db.types",
+    "check_identifier": "mfpipe.db.identifiers", "ddl": "mfpipe.db.schema",
+    "final_table": "mfpipe.db.schema", "staging_table": "mfpipe.db.schema",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import re
 
+from mfpipe.db import dialects
 from mfpipe.errors import ConfigError
 
 MAX_LENGTH = 63
@@ -18,13 +19,11 @@ _NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
 
 @functools.cache
 def reserved_words() -> frozenset[str]:
-    """Reserved words of PostgreSQL, Oracle, SQLite and ANSI SQL, lower case."""
-    from sqlalchemy.dialects.oracle.base import RESERVED_WORDS as ORACLE
-    from sqlalchemy.dialects.postgresql.base import RESERVED_WORDS as POSTGRES
-    from sqlalchemy.dialects.sqlite.base import SQLiteIdentifierPreparer
+    """Reserved words of every dialect (PostgreSQL, Oracle, SQLite) and ANSI SQL, lower case."""
     from sqlalchemy.sql.compiler import RESERVED_WORDS as ANSI
 
-    words = set(ORACLE) | set(POSTGRES) | set(ANSI) | set(SQLiteIdentifierPreparer.reserved_words)
+    words = set(ANSI).union(*(dialects.get(name).sqlalchemy().identifier_preparer.reserved_words
+                              for name in dialects.NAMES))
     return frozenset(w.lower() for w in words)
 
 

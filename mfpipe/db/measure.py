@@ -17,7 +17,8 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from mfpipe.codec.digest import combine
-from mfpipe.db.digest import as_decimal, as_hash, canonical_row, digest_sum, exact_sum
+from mfpipe.db.dialects.base import Dialect
+from mfpipe.db.digest import as_decimal, as_hash
 from mfpipe.layout import Category, RecordLayout
 
 
@@ -69,17 +70,17 @@ class Measured:
         nul_free = low_values != "keep" and not national.intersection(hashed)
         return cls({f.name: f.type for f in schema}, tuple(hashed), tuple(money), nul_free)
 
-    def select(self, table: sa.Table | sa.sql.FromClause, dialect: str,
+    def select(self, table: sa.Table | sa.sql.FromClause, dialect: Dialect,
                group: Sequence[sa.ColumnElement] = (),
                flags: Sequence[sa.ColumnElement] = (), halves: bool = False) -> sa.Select:
         """``group``, then count, digest sum (if hashing), one count per flag and the exact
-        sums (SQLite's ``halves``: see :mod:`mfpipe.db.digest`); add the WHERE."""
+        sums (``halves``: see :attr:`Dialect.sums_in_halves`); add the WHERE."""
         aggregates: list[sa.ColumnElement[Any]] = [sa.func.count()]
         if self.hashed:
-            aggregates.append(digest_sum(canonical_row(table, self.types, self.hashed,
-                                                       dialect, self.nul_free), dialect))
+            aggregates.append(dialect.digest_sum(dialect.canonical_row(
+                table, self.types, self.hashed, self.nul_free)))
         aggregates += [sa.func.sum(sa.case((flag, 1), else_=0)) for flag in flags]
-        sums = [exact_sum(table.c[m], self.types[m], dialect, halves) for m in self.money]
+        sums = [dialect.exact_sum(table.c[m], self.types[m], halves) for m in self.money]
         query = sa.select(*group, *aggregates, *sums)
         return query.group_by(*group) if group else query
 

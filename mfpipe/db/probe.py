@@ -15,7 +15,7 @@ any transaction to measure in: its runs have no probe, and staging is scanned in
 The probe is compiled once, in the launcher, into the SQL text and bind parameters of the
 writer's driver (its ``paramstyle``), so writer processes need no layout or rules to run it.
 SQLite's exact sums may overflow a chunk's 64-bit integer sum; the probe then runs its
-second statement, which sums in halves (see :mod:`mfpipe.db.digest`).
+second statement, which sums in halves (see :mod:`mfpipe.db.dialects.sqlite`).
 """
 
 from __future__ import annotations
@@ -29,11 +29,11 @@ from typing import Any
 import pyarrow as pa
 import sqlalchemy as sa
 
+from mfpipe.db.dialects.base import Dialect
 from mfpipe.db.digest import with_halves_on_overflow
 from mfpipe.db.measure import Measure, Measured
 from mfpipe.db.rows import PROOF_SCHEMA
 from mfpipe.db.rules import Rule
-from mfpipe.db.schema import dialect_for
 from mfpipe.db.violations import row_rules
 from mfpipe.errors import TerminalLoadError
 
@@ -52,11 +52,11 @@ class Statement:
     binds: tuple[str, ...]  # the statement's own parameters among the run, chunk, worker ...
 
     @classmethod
-    def compile(cls, query: sa.Select, dialect: str, paramstyle: str) -> Statement:
+    def compile(cls, query: sa.Select, dialect: Dialect, paramstyle: str) -> Statement:
         """``query`` as SQLAlchemy would execute it: lists expanded (``IN``), constants
         converted by their types' bind processors for the dialect (a decimal bound as
         SQLite's scan binds it), so that the probe counts exactly what a scan counts."""
-        compiled = query.compile(dialect=dialect_for(dialect, paramstyle))
+        compiled = query.compile(dialect=dialect.sqlalchemy(paramstyle))
         state = compiled.construct_expanded_state(dict.fromkeys(_WHERE))
         # the processors SQLAlchemy's execution applies (sqlalchemy.engine.default)
         processors: dict[str, Any] = {**compiled._bind_processors, **state.processors}
@@ -84,7 +84,7 @@ class ChunkProbe:
 
     @classmethod
     def build(cls, staging: sa.Table, measured: Measured, rules: Sequence[Rule],
-              dialect: str, paramstyle: str) -> ChunkProbe:
+              dialect: Dialect, paramstyle: str) -> ChunkProbe:
         """The probe of ``staging``'s rows for ``rules`` (those that judge rows one by one
         are counted) on ``dialect``, compiled for a driver of ``paramstyle``."""
         flagged = row_rules(rules, staging, dict(measured.types), dialect)
@@ -92,12 +92,12 @@ class ChunkProbe:
         where = sa.and_(*(column == sa.bindparam(name, type_=column.type)
                           for column, name in zip((c.run_id, c.chunk_id, c.worker_id), _WHERE)))
         mark = None
-        if dialect == "sqlite":
+        if dialect.finds_chunks_by_rowid:
             where = sa.and_(ROWID > sa.bindparam(_WHERE[3], type_=sa.BigInteger), where)
             mark = Statement.compile(sa.select(sa.func.coalesce(sa.func.max(ROWID), 0))
                                      .select_from(staging), dialect, paramstyle)
         flags = [condition for _, condition in flagged]
-        halves = (False, True) if dialect == "sqlite" and measured.money else (False,)
+        halves = (False, True) if dialect.sums_in_halves and measured.money else (False,)
         statements = tuple(Statement.compile(measured.select(staging, dialect, (), flags, h)
                                              .where(where), dialect, paramstyle)
                            for h in halves)

@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
+from mfpipe.db import dialects
 from mfpipe.errors import ConfigError, TerminalLoadError
 
 
@@ -31,6 +31,15 @@ def promoted_rows(staging: sa.Table, run_id: str, key: Sequence[str]) -> sa.Colu
     return sa.and_(condition, staging.c.record_no.in_(latest))
 
 
+def promotion_source(staging: sa.Table, final: sa.Table, run_id: str, key: Sequence[str]
+                     ) -> sa.Select:
+    """The rows promotion writes: final's columns from the run's promoted staging rows, and
+    the run as ``last_run_id``."""
+    columns = [c.name for c in final.columns if c.name != "last_run_id"]
+    return (sa.select(*(staging.c[n] for n in columns), sa.literal(run_id).label("last_run_id"))
+            .where(promoted_rows(staging, run_id, key)))
+
+
 def promote(connection: sa.Connection, staging: sa.Table, final: sa.Table, run_id: str,
             key: Sequence[str] = (), replaces: Sequence[str] = ()) -> int:
     """Write the run's rows into ``final`` with ``last_run_id``; return how many."""
@@ -40,20 +49,9 @@ def promote(connection: sa.Connection, staging: sa.Table, final: sa.Table, run_i
     if replaces:
         connection.execute(sa.delete(final).where(final.c.last_run_id.in_(list(replaces))))
         connection.execute(sa.delete(staging).where(staging.c.run_id.in_(list(replaces))))
-    columns = [c.name for c in final.columns if c.name != "last_run_id"]
-    source = (sa.select(*(staging.c[n] for n in columns), sa.literal(run_id).label("last_run_id"))
-              .where(promoted_rows(staging, run_id, key)))
-    dialect = connection.dialect.name
-    if not key:
-        statement: sa.Executable = sa.insert(final).from_select([*columns, "last_run_id"],
-                                                                source)
-    elif dialect == "oracle":
-        statement = merge_statement(staging, final, run_id, key, connection.dialect)
-    else:
-        insert = (postgresql if dialect == "postgresql" else sqlite).insert(final)
-        insert = insert.from_select([*columns, "last_run_id"], source)
-        updates = {n: insert.excluded[n] for n in [*columns, "last_run_id"] if n not in key}
-        statement = insert.on_conflict_do_update(index_elements=list(key), set_=updates)
+    source = promotion_source(staging, final, run_id, key)
+    statement = (dialects.of(connection).merge(staging, final, run_id, key, source) if key
+                 else sa.insert(final).from_select(list(source.selected_columns.keys()), source))
     # the rows written (inserted plus updated) as the driver counts them; a count(*) of the
     # run's final rows would read the whole final table, which an append-mode job grows
     # every night (SQLAlchemy keeps an INSERT's rowcount only when asked to)
@@ -63,22 +61,3 @@ def promote(connection: sa.Connection, staging: sa.Table, final: sa.Table, run_i
                                                 "rows promotion wrote")
     return written
 
-
-def merge_statement(staging: sa.Table, final: sa.Table, run_id: str, key: Sequence[str],
-                    dialect: sa.engine.Dialect) -> sa.TextClause:
-    """Oracle's ``MERGE`` for a keyed promotion; names quoted by the dialect, run id bound."""
-    q = dialect.identifier_preparer.quote
-    columns = [c.name for c in final.columns if c.name != "last_run_id"]
-    stg, fin = q(staging.name), q(final.name)
-    keys = ", ".join(q(k) for k in key)
-    using = (f"SELECT {', '.join(q(c) for c in columns)} FROM {stg} WHERE run_id = :run_id "
-             f"AND record_no IN (SELECT MAX(record_no) FROM {stg} WHERE run_id = :run_id "
-             f"GROUP BY {keys})")
-    on = " AND ".join(f"f.{q(k)} = s.{q(k)}" for k in key)
-    sets = ", ".join([*(f"f.{q(c)} = s.{q(c)}" for c in columns if c not in key),
-                      "f.last_run_id = :run_id"])
-    inserted = ", ".join(f"s.{q(c)}" for c in columns)
-    return sa.text(
-        f"MERGE INTO {fin} f USING ({using}) s ON ({on}) WHEN MATCHED THEN UPDATE SET {sets} "
-        f"WHEN NOT MATCHED THEN INSERT ({', '.join(q(c) for c in columns)}, last_run_id) "
-        f"VALUES ({inserted}, :run_id)").bindparams(run_id=run_id)

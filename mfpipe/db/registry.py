@@ -24,8 +24,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from mfpipe.db import dialects
 from mfpipe.db.explorer import RunRecord
-from mfpipe.db.control import mfp_attempt, mfp_chunk, mfp_file, mfp_lock, mfp_run
+from mfpipe.db.control import mfp_attempt, mfp_chunk, mfp_file, mfp_run
 from mfpipe.db.runs import RunStore, attempt_totals, utcnow
 from mfpipe.db.status import ACTIVE, FAILED, STARTED, RunStatus
 
@@ -109,7 +110,7 @@ def release(store: RunStore, path: str, run_id: str, status: str,
 def file_row(c: sa.Connection, path: str) -> Any:
     """The registry row of a path (None when unknown), locked on Oracle."""
     query = sa.select(mfp_file).where(mfp_file.c.path == path)
-    return c.execute(query.with_for_update() if c.dialect.name == "oracle" else query).first()
+    return c.execute(dialects.of(c).for_update(query)).first()
 
 
 @contextmanager
@@ -118,33 +119,13 @@ def serialized(engine: sa.Engine, *names: str) -> Iterator[sa.Connection]:
     advisory locks (taken in sorted order, so two holders never wait on each other),
     SQLite's write lock, Oracle row locks in ``mfp_lock``."""
     with engine.connect() as connection:
-        dialect = connection.dialect.name
-        if dialect == "sqlite":
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-        for name in sorted(set(names)):
-            if dialect == "postgresql":
-                connection.execute(sa.select(sa.func.pg_advisory_xact_lock(
-                    sa.func.hashtextextended(name, 0))))
-            elif dialect == "oracle":
-                _lock_row(connection, hashlib.sha256(name.encode()).hexdigest())
+        dialects.of(connection).serialize(connection, sorted(set(names)))
         try:
             yield connection
         except BaseException:
             connection.rollback()
             raise
         connection.commit()
-
-
-def _lock_row(connection: sa.Connection, name: str) -> None:
-    """Oracle: lock the ``mfp_lock`` row of ``name``, creating it first if needed (a
-    concurrent creator waits, then fails on the key; the row is there either way)."""
-    try:
-        with connection.begin_nested():
-            connection.execute(mfp_lock.insert().values(name=name))
-    except sa.exc.IntegrityError:
-        pass
-    connection.execute(sa.select(mfp_lock.c.name).where(mfp_lock.c.name == name)
-                       .with_for_update())
 
 
 def recover_dead(store: RunStore, ttl_s: float) -> list[str]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import os
 import secrets
 import threading
 import time
@@ -22,6 +21,7 @@ import sqlalchemy as sa
 import tenacity
 from sqlalchemy.engine import make_url
 
+from mfpipe.db import dialects
 from mfpipe.db.control import (CHECK_TEXT, create_control_tables, create_indexes, create_table,
                                mfp_attempt, mfp_chunk, mfp_chunk_proof, mfp_nulled,
                                mfp_recon_result, mfp_reject, mfp_run)
@@ -59,7 +59,7 @@ class RunStore(RunExplorer):
         name, as the writers' do (see :meth:`end_sessions`)."""
         self.url = url
         self.engine = create_engine(session_url(url, run_id) if run_id else url)
-        self.dialect = self.engine.dialect.name
+        self.dialect = dialects.of(self.engine)
         self._control_ready = False
         self._lease: tuple[str, int] | None = None
 
@@ -69,9 +69,7 @@ class RunStore(RunExplorer):
         tidy them: nothing is created (no SQLite file, no control table). A database that
         is not there, or never held a run, is 66; one that does not answer is 75."""
         parsed = make_url(url)
-        database = parsed.database or ""
-        if (parsed.get_backend_name() == "sqlite" and database not in ("", ":memory:")
-                and not os.path.exists(database)):
+        if dialects.get(parsed.get_backend_name()).missing(parsed):
             raise InputError(redact(url), "no such database file (nothing was loaded there)")
         store = cls(url)
         try:
@@ -270,16 +268,15 @@ class RunStore(RunExplorer):
         launcher's sessions after their run (:func:`mfpipe.db.urls.session_url`). A SQLite
         writer dies with its process (its transaction is rolled back or committed, nothing
         in between); Oracle sessions are not looked up (that needs V$SESSION privileges)."""
-        if self.dialect != "postgresql":
+        sessions = self.dialect.sessions(session_name(run_id))
+        if sessions is None:
             return
-        sessions = sa.text("SELECT pid FROM pg_stat_activity WHERE application_name = :name "
-                           "AND pid <> pg_backend_pid()").bindparams(name=session_name(run_id))
         deadline = time.monotonic() + timeout_s
         with self.engine.connect() as c:
             pids = list(c.execute(sessions).scalars())
             for pid in pids:
                 try:
-                    c.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+                    c.execute(self.dialect.end_session(pid))
                 except sa.exc.DBAPIError:  # another role's session: wait for it instead
                     c.rollback()
             while pids and time.monotonic() < deadline:

@@ -14,30 +14,27 @@ import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.schema import CreateIndex, CreateTable
 
+from mfpipe.db.dialects.base import Dialect
 from mfpipe.db.identifiers import MAX_LENGTH, check_identifier
-from mfpipe.db.types import sql_type
 from mfpipe.errors import ConfigError
 
 RUN_ID = sa.String(32)
 LINEAGE = ("run_id", "worker_id", "chunk_id", "record_no")
-DIALECTS = ("sqlite", "postgresql", "oracle")
 
 
-MAX_COLUMNS = {"postgresql": 1600, "oracle": 1000, "sqlite": 2000}  # per table, by default
-
-
-def _columns(schema: pa.Schema, dialect: str) -> list[sa.Column]:
+def _columns(schema: pa.Schema, dialect: Dialect) -> list[sa.Column]:
     """One column per field; more than the database holds in a table (with the lineage
     columns) is a configuration error naming both numbers, not the driver's error."""
-    limit = MAX_COLUMNS.get(dialect)
-    if limit is not None and len(schema) + len(LINEAGE) > limit:
+    limit = dialect.max_columns
+    if len(schema) + len(LINEAGE) > limit:
         raise ConfigError(f"the record has {len(schema):,} columns; with the {len(LINEAGE)} "
-                          f"lineage columns that is more than {dialect} holds in one table "
-                          f"({limit:,}): load fewer fields (a copybook without the unused ones)")
-    return [sa.Column(check_identifier(f.name), sql_type(f, dialect)) for f in schema]
+                          f"lineage columns that is more than {dialect.name} holds in one "
+                          f"table ({limit:,}): load fewer fields (a copybook without the "
+                          "unused ones)")
+    return [sa.Column(check_identifier(f.name), dialect.sql_type(f)) for f in schema]
 
 
-def staging_table(metadata: sa.MetaData, name: str, schema: pa.Schema, dialect: str,
+def staging_table(metadata: sa.MetaData, name: str, schema: pa.Schema, dialect: Dialect,
                   table_name: str | None = None) -> sa.Table:
     """``stg_<record>`` (or ``table_name``): lineage columns, then one column per field.
 
@@ -59,7 +56,7 @@ def staging_table(metadata: sa.MetaData, name: str, schema: pa.Schema, dialect: 
         sa.Column("record_no", sa.BigInteger, nullable=False),
         *_columns(schema, dialect),
         *([sa.Index(chunk_index_name(table), "run_id", "chunk_id")]
-          if dialect != "sqlite" else []),
+          if dialect.chunk_index else []),
     )
 
 
@@ -71,7 +68,7 @@ def chunk_index_name(table: str) -> str:
     return f"{name[:MAX_LENGTH - 9]}_{hashlib.sha1(table.encode()).hexdigest()[:8]}"
 
 
-def final_table(metadata: sa.MetaData, name: str, schema: pa.Schema, dialect: str,
+def final_table(metadata: sa.MetaData, name: str, schema: pa.Schema, dialect: Dialect,
                 key: Sequence[str] = ()) -> sa.Table:
     """``<record>``: one column per field, then ``last_run_id``; the key is its primary key."""
     unknown = [k for k in key if k not in schema.names]
@@ -87,22 +84,10 @@ def final_table(metadata: sa.MetaData, name: str, schema: pa.Schema, dialect: st
                     sa.Column("last_run_id", RUN_ID, nullable=False))
 
 
-def dialect_for(name: str, paramstyle: str | None = None) -> sa.engine.Dialect:
-    """A SQLAlchemy dialect object by name, with no driver needed (for compiling DDL, or
-    statements for a driver of ``paramstyle``)."""
-    from sqlalchemy.dialects import oracle, sqlite
-    from sqlalchemy.dialects.postgresql import psycopg
-
-    # PostgreSQL as psycopg 3 compiles it, whatever SQLAlchemy's default driver: its bind
-    # casts (``$1::INTEGER``) type what ADBC and psycopg send
-    modules = {"sqlite": sqlite, "postgresql": psycopg, "oracle": oracle}
-    return modules[name].dialect(paramstyle=paramstyle)
-
-
-def ddl(name: str, schema: pa.Schema, dialect: str, key: Sequence[str] = ()) -> str:
+def ddl(name: str, schema: pa.Schema, dialect: Dialect, key: Sequence[str] = ()) -> str:
     """CREATE TABLE statements for the staging and final tables of one record."""
     metadata = sa.MetaData()
-    compiled = dialect_for(dialect)
+    compiled = dialect.sqlalchemy()
     tables = (staging_table(metadata, name, schema, dialect),
               final_table(metadata, name, schema, dialect, key))
     statements = [CreateTable(t) for t in tables] + [CreateIndex(i) for i in tables[0].indexes]

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any
 from urllib.parse import quote
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
-from mfpipe.db.digest import register_sqlite_functions
+from mfpipe.db import dialects
 from mfpipe.errors import ConfigError
 
 DEFAULT_URL = "sqlite:///mfpipe.db"
-_DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg", "oracle": "oracle+oracledb"}
 
 
 def resolve(url: str | None) -> str:
@@ -34,11 +32,7 @@ def parse(url: str) -> URL:
     except sa.exc.ArgumentError:
         raise ConfigError(f"{redact(url)} is not a database URL such as {DEFAULT_URL} or "
                           "postgresql://user@host:5432/db") from None
-    backend = parsed.get_backend_name()
-    if backend not in _DRIVERS:
-        raise ConfigError(f"database {backend!r} is not supported: use sqlite, postgresql "
-                          "or oracle")
-    return parsed.set(drivername=_DRIVERS[backend])
+    return parsed.set(drivername=dialects.get(parsed.get_backend_name()).driver)
 
 
 def dialect_name(url: str) -> str:
@@ -97,43 +91,16 @@ def session_name(run_id: str) -> str:
 
 
 def session_url(url: str, run_id: str) -> str:
-    """The URL a run's writers and launcher connect with: on PostgreSQL it names their
-    sessions after the run, so that sessions a dead launcher left behind can be found and
-    ended before the run restarts (:meth:`mfpipe.db.runs.RunStore.end_sessions`); other
-    URLs are unchanged."""
+    """The URL a run's writers and launcher connect with: where the database can find
+    sessions by name (PostgreSQL) it names them after the run, so that sessions a dead
+    launcher left behind can be found and ended before the run restarts
+    (:meth:`mfpipe.db.runs.RunStore.end_sessions`); other URLs are unchanged."""
     parsed = make_url(url)
-    if parsed.get_backend_name() != "postgresql":
-        return url
-    return parsed.update_query_dict({"application_name": session_name(run_id)}
-                                    ).render_as_string(hide_password=False)
+    named = dialects.get(parsed.get_backend_name()).session_url(parsed, session_name(run_id))
+    return url if named is parsed else named.render_as_string(hide_password=False)
 
 
 def create_engine(url: str) -> sa.Engine:
     """A SQLAlchemy engine for control tables and DDL (not for bulk data)."""
     parsed = parse(url)
-    if parsed.get_backend_name() == "sqlite":
-        engine = sa.create_engine(parsed, connect_args={"timeout": 60})
-        sa.event.listen(engine, "connect", _sqlite_setup)
-        return engine
-    engine = sa.create_engine(parsed, pool_pre_ping=True)
-    if parsed.get_backend_name() == "postgresql":
-        sa.event.listen(engine, "connect", iso_dates)
-    return engine
-
-
-def iso_dates(connection: Any, _record: object = None) -> None:
-    """Dates as text are ``YYYY-MM-DD`` whatever the server's default, on a PostgreSQL DBAPI
-    connection (psycopg or ADBC): the reconciliation's canonical rows, and the writers'
-    chunk probes, cast them with ``::text`` (a third of the cost of ``to_char``)."""
-    cursor = connection.cursor()
-    cursor.execute("SET DateStyle TO ISO, YMD")
-    cursor.close()
-    connection.commit()  # a SET in a transaction rolled back later would be undone
-
-
-def _sqlite_setup(connection, _record) -> None:
-    register_sqlite_functions(connection)
-    cursor = connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
+    return dialects.get(parsed.get_backend_name()).engine(parsed)

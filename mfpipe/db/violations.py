@@ -15,6 +15,8 @@ from decimal import Decimal, InvalidOperation
 import pyarrow as pa
 import sqlalchemy as sa
 
+from mfpipe.db import dialects
+from mfpipe.db.dialects.base import Dialect
 from mfpipe.db.rules import DATE_FORMATS, Rule
 from mfpipe.errors import ConfigError
 
@@ -29,7 +31,7 @@ class Violations:
     samples: tuple[str, ...]
 
 
-def row_condition(rule: Rule, table: sa.Table, types: dict[str, pa.DataType], dialect: str
+def row_condition(rule: Rule, table: sa.Table, types: dict[str, pa.DataType], dialect: Dialect
                   ) -> sa.ColumnElement | None:
     """What a row breaking ``rule`` satisfies, for the rules that judge each row on its own
     (not_null, allowed, range), so that one scan can count several; None for unique and
@@ -58,7 +60,7 @@ def violations(connection: sa.Connection, rule: Rule, table: sa.Table,
         return _duplicates(connection, table.c, rule.columns, where)
     if rule.kind == "date":
         return _bad_dates(connection, table.c[rule.columns[0]], where, rule.fmt)
-    bad = row_condition(rule, table, types, connection.dialect.name)
+    bad = row_condition(rule, table, types, dialects.of(connection))
     assert bad is not None  # not_null, allowed and range judge each row
     count = counted if counted is not None else int(
         connection.execute(sa.select(sa.func.count()).where(where, bad)).scalar_one())
@@ -71,7 +73,7 @@ def violations(connection: sa.Connection, rule: Rule, table: sa.Table,
 
 
 def row_rules(rules: Sequence[Rule], table: sa.Table, types: dict[str, pa.DataType],
-              dialect: str) -> list[tuple[Rule, sa.ColumnElement]]:
+              dialect: Dialect) -> list[tuple[Rule, sa.ColumnElement]]:
     """The rules that judge each row on its own, with the condition a breaking row meets."""
     found = []
     for rule in rules:
@@ -129,7 +131,7 @@ def _bad_dates(connection: sa.Connection, column: sa.Column, where: sa.ColumnEle
     return Violations(sum(n for _, n in bad), tuple(v for v, _ in bad[:SAMPLES]))
 
 
-def _bound(value: str, arrow_type: pa.DataType, dialect: str) -> object:
+def _bound(value: str, arrow_type: pa.DataType, dialect: Dialect) -> object:
     """A rule value as the column stores it (exact decimal text on SQLite)."""
     if pa.types.is_string(arrow_type) or pa.types.is_date(arrow_type):
         return _limit(value, arrow_type)
@@ -139,43 +141,28 @@ def _bound(value: str, arrow_type: pa.DataType, dialect: str) -> object:
         raise ConfigError(f"rule value {value!r} is not a number") from None
     if pa.types.is_decimal(arrow_type):
         number = number.quantize(Decimal(1).scaleb(-arrow_type.scale))
-        return str(number) if dialect == "sqlite" else number
+        return dialect.stored_decimal(number)
     return int(number) if number == number.to_integral_value() else number
 
 
-def _comparable(column: sa.Column, arrow_type: pa.DataType, dialect: str) -> sa.ColumnElement:
-    """SQLite keeps decimals as text: compare them as numbers, not as strings."""
-    if dialect == "sqlite" and pa.types.is_decimal(arrow_type):
-        return sa.cast(column, sa.Numeric)
-    return column
-
-
-def _between(column: sa.Column, arrow_type: pa.DataType, dialect: str, low: str, high: str
+def _between(column: sa.Column, arrow_type: pa.DataType, dialect: Dialect, low: str, high: str
              ) -> sa.ColumnElement:
     """A level-88 ``VALUE low THRU high``."""
-    return _ordered(column, arrow_type, dialect).between(_limit(low, arrow_type),
+    return dialect.ordered(column, arrow_type).between(_limit(low, arrow_type),
                                                         _limit(high, arrow_type))
 
 
-def _outside(column: sa.Column, arrow_type: pa.DataType, dialect: str,
+def _outside(column: sa.Column, arrow_type: pa.DataType, dialect: Dialect,
              bounds: tuple[str, ...]) -> sa.ColumnElement:
     """A range rule's breach: below ``low`` or above ``high`` (either may be empty)."""
     low, high = bounds
-    ordered = _ordered(column, arrow_type, dialect)
+    ordered = dialect.ordered(column, arrow_type)
     tests = []
     if low:
         tests.append(ordered < _limit(low, arrow_type))
     if high:
         tests.append(ordered > _limit(high, arrow_type))
     return sa.or_(*tests)
-
-
-def _ordered(column: sa.Column, arrow_type: pa.DataType, dialect: str) -> sa.ColumnElement:
-    """The column as a range compares it: numbers as numbers, dates as dates, text in
-    code-point order (PostgreSQL's "C" collation, SQLite's binary one), not a locale's."""
-    if pa.types.is_string(arrow_type) and dialect == "postgresql":
-        return column.collate("C")
-    return _comparable(column, arrow_type, dialect)
 
 
 def _limit(value: str, arrow_type: pa.DataType) -> object:

@@ -25,7 +25,6 @@ from mfpipe.codec import DecodePlan
 from mfpipe.codec.digest import hash_columns, money_columns
 from mfpipe.db.faults import connection_lost, retried
 from mfpipe.db.loaders import LOADERS, loader_class, loader_kind
-from mfpipe.db.measure import Measured
 from mfpipe.db.probe import ChunkProbe
 from mfpipe.db.runs import RunStore, utcnow
 from mfpipe.db.status import FAILED, LOADED, STARTED, STARTING, STOPPED, STOPPING
@@ -114,10 +113,7 @@ class Engine:
         # Oracle's Direct Path Load commits a chunk's rows on its own: no transaction to
         # measure them in, so its runs' staging is scanned at publication
         probe = None if execution.direct_path else ChunkProbe.build(
-            staging, Measured.of(plan.schema, record, config.proof.hash_columns or (),
-                                 config.proof.money_columns or (),
-                                 config.source.decode.low_values),
-            config.rules(record, plan.schema),
+            staging, config.measured(record, plan.schema), config.rules(record, plan.schema),
             store.dialect, loader_class(execution.db_url, execution.loader).paramstyle)
         status, exit_code, message, reader, metrics, cpu = self._supervise(
             store, staging.name, plan, probe)

@@ -37,6 +37,7 @@ from mfpipe.pipeline.selection import Condition, Window
 if TYPE_CHECKING:  # processors import this module, and no SQLAlchemy
     import pyarrow as pa
 
+    from mfpipe.db.measure import Measured
     from mfpipe.db.probe import ChunkProbe
 
 SPEC_VERSION = 2  # 1: the options stored flat, before the spec had parts
@@ -273,6 +274,14 @@ class JobSpec:
         writers' chunk probes and the reconciliation count them."""
         return run_rules(self.proof.rules, self.target.key, self.target.duplicate_keys,
                          record if self.proof.condition_rules else None, date_columns(schema))
+
+    def measured(self, record: RecordLayout, schema: pa.Schema) -> Measured:
+        """What the run's measures add up (its hashed and money columns), as both the
+        writers' chunk probes and the reconciliation take them."""
+        from mfpipe.db.measure import Measured
+
+        return Measured.of(schema, record, self.proof.hash_columns or (),
+                           self.proof.money_columns or (), self.source.decode.low_values)
 
     def decode_work(self) -> DecodeWork:
         """What a processor needs."""

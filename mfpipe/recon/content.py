@@ -16,40 +16,42 @@ import sqlalchemy as sa
 from mfpipe.codec import DecodePlan
 from mfpipe.codec.digest import canonical_rows, combine, row_digests
 from mfpipe.codec.segments import ParentLink
-from mfpipe.db.digest import as_hash, canonical_row, row_digest
+from mfpipe.db.digest import as_hash
 from mfpipe.errors import MfpipeError
 from mfpipe.pipeline.process import decode_chunk, selected_chunks, with_carries
 from mfpipe.pipeline.source import open_input
+from mfpipe.recon.measures import Measurements
 from mfpipe.recon.model import CheckResult
 from mfpipe.recon.subject import RunSubject
 
 SHOWN = 5  # chunks and records named in a check's details
 
 
-def content_checks(subject: RunSubject) -> list[CheckResult]:
+def content_checks(subject: RunSubject, measured: Measurements) -> list[CheckResult]:
     """Check #5 of ARCHITECTURE.md: processors = staging, and staging = final."""
     columns = subject.config.proof.hash_columns or ()
     if not columns:
         return []
-    per_chunk = {c: (m.rows, m.content_hash) for c, m in subject.staged_by("chunk").items()}
+    staging = measured.staging
+    per_chunk = {c: (m.rows, m.content_hash) for c, m in staging.by("chunk").items()}
     ledger = {int(c.chunk_id): (int(c.rows_loaded), int(c.content_hash))
               for c in subject.ledger}
     expected = (sum(n for n, _ in ledger.values()), combine(h for _, h in ledger.values()))
-    actual = (subject.staged.rows, subject.staged.content_hash)
+    actual = (staging.staged.rows, staging.staged.content_hash)
     checks = [_check("content_hash_staging", expected, actual,
                      () if expected == actual else _narrow_chunks(subject, ledger, per_chunk),
-                     subject.staging_proof)]
-    promoted = (subject.promoted_measure.rows, subject.promoted_measure.content_hash)
-    in_final = (subject.final_measure.rows, subject.final_measure.content_hash)
+                     staging.proof)]
+    promoted = (staging.promoted.rows, staging.promoted.content_hash)
+    in_final = (measured.final.rows, measured.final.content_hash)
     checks.append(_check("content_hash_final", promoted, in_final,
                          () if promoted == in_final else _narrow_keys(subject),
-                         subject.final_proof))
+                         measured.final_proof))
     return checks
 
 
 def _row(subject: RunSubject, table: sa.Table) -> sa.ColumnElement:
-    return canonical_row(table, subject.types, subject.config.proof.hash_columns or (),
-                         subject.store.dialect, subject.measured.nul_free)
+    return subject.store.dialect.canonical_row(
+        table, subject.types, subject.config.proof.hash_columns or (), subject.measured.nul_free)
 
 
 def _check(name: str, expected: tuple[int, int], actual: tuple[int, int],
@@ -84,8 +86,8 @@ def _narrow_records(subject: RunSubject, chunk_ids: list[int]) -> list[str]:
     except (MfpipeError, OSError) as exc:  # file gone or changed: chunk-level detail remains
         return [f"records not narrowed: the source file could not be read again ({exc})"]
     staging = subject.staging
-    query = (sa.select(staging.c.record_no, row_digest(_row(subject, staging),
-                                                       subject.store.dialect))
+    query = (sa.select(staging.c.record_no,
+                       subject.store.dialect.row_digest(_row(subject, staging)))
              .where(subject.in_staging, staging.c.chunk_id.in_(chunk_ids)))
     stored = Counter((int(r), as_hash(d)) for r, d in subject.rows(query))
     source = Counter(decoded)
@@ -146,7 +148,7 @@ def _narrow_keys(subject: RunSubject) -> tuple[str, ...]:
 
     def digests(table: sa.Table, where: sa.ColumnElement) -> dict[tuple, int]:
         query = sa.select(*(table.c[k] for k in key),
-                          row_digest(_row(subject, table), dialect)).where(where)
+                          dialect.row_digest(_row(subject, table))).where(where)
         return {tuple(r[:-1]): as_hash(r[-1]) for r in subject.rows(query)}
 
     staged = digests(subject.staging, subject.promoted)

@@ -10,25 +10,27 @@ transaction; ``GROUP BY worker_id`` in a scan).
 from __future__ import annotations
 
 
+from mfpipe.recon.measures import Measurements
 from mfpipe.recon.model import CheckResult
 from mfpipe.recon.subject import RunSubject
 
 
-def count_checks(subject: RunSubject) -> list[CheckResult]:
+def count_checks(subject: RunSubject, measured: Measurements) -> list[CheckResult]:
     """Checks #1 and #3 of ARCHITECTURE.md."""
     run = subject.run
     read, loaded, rejected, discarded = (int(n or 0) for n in (
         run.records_read, run.records_loaded, run.records_rejected, run.records_discarded))
-    by_worker = {w: m.rows for w, m in subject.staged_by("worker").items()}
+    staging = measured.staging
+    by_worker = {w: m.rows for w, m in staging.by("worker").items()}
     rejects = subject.store.reject_count(subject.run_id, subject.connection)
     checks = [
         _equal("read_equals_loaded_plus_rejected", "count", read,
                loaded + rejected + discarded),
-        _equal("staging_rows", "count", loaded, subject.staged.rows, subject.staging_proof),
+        _equal("staging_rows", "count", loaded, staging.staged.rows, staging.proof),
         _equal("rejects_recorded", "count", rejected, int(rejects)),
-        _final_rows(subject),
+        _final_rows(measured),
     ]
-    return checks + _worker_checks(subject.metrics, by_worker, subject.staging_proof)
+    return checks + _worker_checks(subject.metrics, by_worker, staging.proof)
 
 
 def _worker_checks(metrics: dict[int, dict[str, int]], by_worker: dict[int, int],
@@ -50,16 +52,16 @@ def _worker_checks(metrics: dict[int, dict[str, int]], by_worker: dict[int, int]
     return checks
 
 
-def _final_rows(subject: RunSubject) -> CheckResult:
+def _final_rows(measured: Measurements) -> CheckResult:
     """Every staging row is in the final table, or was replaced there by a later record of
     the same key (promotion takes the last record per key): nothing vanishes unexplained."""
-    staged, final = subject.staged.rows, subject.final_measure.rows
-    replaced = staged - subject.promoted_measure.rows
+    staged, final = measured.staging.staged.rows, measured.final.rows
+    replaced = staged - measured.staging.promoted.rows
     details = (f"{final} row(s) in the final table + {replaced} earlier record(s) of a "
                "repeated key, replaced by a later one",) if replaced else ()
     return CheckResult("final_rows", "count", str(staged), str(final + replaced),
                        final + replaced == staged, discrepancy=str(final + replaced - staged),
-                       details=details, proof=subject.final_proof)
+                       details=details, proof=measured.final_proof)
 
 
 def _equal(name: str, kind: str, expected: int, actual: int, proof: str = "") -> CheckResult:

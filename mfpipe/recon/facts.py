@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import sqlalchemy as sa
+
 from mfpipe.db.explorer import AttemptRecord
 from mfpipe.db.status import RESTARTABLE
 from mfpipe.db.urls import redact
@@ -25,13 +27,19 @@ def run_info(subject: RunSubject) -> RunInfo:
                    redact(subject.store.url), subject.staging.name, subject.final.name)
 
 
-def counts(subject: RunSubject) -> Counts:
+def counts(subject: RunSubject, final_rows: int) -> Counts:
+    """The run's counts; ``final_rows``: how many final rows it last wrote."""
     run = subject.run
     nulled = subject.store.nulled(subject.run_id, subject.connection)
     return Counts(int(run.records_read or 0), int(run.records_loaded or 0),
                   int(run.records_rejected or 0), int(run.records_discarded or 0),
-                  subject.final_rows, int(run.records_skipped or 0),
+                  final_rows, int(run.records_skipped or 0),
                   nulled)
+
+
+def final_rows(subject: RunSubject) -> int:
+    """How many final rows the run last wrote, counted (for a report of stored checks)."""
+    return int(subject.scalar(sa.select(sa.func.count()).where(subject.in_final)))
 
 
 def worker_stats(subject: RunSubject, attempts: list[AttemptRecord]) -> list[WorkerStats]:

@@ -10,7 +10,7 @@ nothing was published, or the run is COMPLETED with its proof.
 The staging side is the sum of what each chunk's writer measured inside the chunk's own
 transaction (``mfp_chunk_proof``), with the business rules that look at many rows at once
 (the key's uniqueness, dates) scanned; a run whose key repeats, or that has no chunk proofs,
-has its staging scanned instead (:func:`mfpipe.recon.subject.staging_side`). It is taken on
+has its staging scanned instead (:func:`mfpipe.recon.measures.measure_staging`). It is taken on
 another connection while promotion writes, so the scans and the insert share the machine's
 cores instead of taking turns; on SQLite in a process of its own, since a scan's hash calls
 Python once per row and in a thread would contend for the GIL with the final side's.
@@ -27,9 +27,10 @@ from mfpipe.db.runs import RunStore, stopped_during_publication
 from mfpipe.db.status import STOPPING
 from mfpipe.pipeline import forking, signals
 from mfpipe.pipeline.processor import leave_with_launcher
+from mfpipe.recon.measures import Measurements, measure_final, staging_side
 from mfpipe.recon.model import ReconciliationReport
 from mfpipe.recon.service import ReconciliationService, stored
-from mfpipe.recon.subject import RunSubject, staging_side
+from mfpipe.recon.subject import RunSubject
 
 
 POLL_S = 0.2
@@ -85,7 +86,7 @@ def _publish(store: RunStore, subject: RunSubject, running: list[Any],
     run_id, service = subject.run_id, ReconciliationService(store)
     pool: Executor = (ProcessPoolExecutor(1, mp_context=forking.context(),
                                           initializer=leave_with_launcher)
-                      if store.dialect == "sqlite"
+                      if store.dialect.measures_in_python
                       else ThreadPoolExecutor(1, thread_name_prefix="measure-staging"))
     with pool:
         staged = pool.submit(staging_side, store.url, run_id)
@@ -93,13 +94,12 @@ def _publish(store: RunStore, subject: RunSubject, running: list[Any],
             running.append(connection.connection.dbapi_connection)
             promote(connection, subject.staging, subject.final, run_id, subject.config.target.key,
                     subject.config.target.replaces)
-            subject.connection = connection
-            subject.final_measure  # noqa: B018 (measured now, inside the transaction)
+            inside = subject.within(connection)
+            final = measure_final(inside)
             side, cpu_elsewhere = staged.result()
-            subject.adopt_staging_side(side)
-            if store.dialect != "sqlite":  # a thread: the launcher's own CPU counts it
+            if not store.dialect.measures_in_python:  # a thread: the launcher's CPU counts it
                 cpu_elsewhere = 0.0
-            report = service.check(subject)
+            report = service.check(inside, Measurements(side, *final))
             if stopped.is_set():
                 raise stopped_during_publication(run_id)  # rolls the transaction back
             if report.passed:
@@ -107,7 +107,6 @@ def _publish(store: RunStore, subject: RunSubject, running: list[Any],
                 store.complete(connection, run_id, subject.config.target.replaces)
             else:
                 transaction.rollback()
-            subject.connection = None
             running.clear()
     return report, cpu_elsewhere
 

@@ -20,13 +20,14 @@ from mfpipe.recon import facts
 from mfpipe.recon.content import content_checks
 from mfpipe.recon.counts import count_checks
 from mfpipe.recon.history import history, history_check, history_stats
+from mfpipe.recon.measures import Measurements, measure_run
 from mfpipe.recon.model import CheckResult, ReconciliationReport
 from mfpipe.recon.rules import rule_checks
 from mfpipe.recon.subject import RunSubject
 from mfpipe.recon.totals import total_checks
 from mfpipe.recon.trailer import trailer_checks
 
-Check = Callable[[RunSubject], list[CheckResult]]
+Check = Callable[[RunSubject, Measurements], list[CheckResult]]
 # The checks of ARCHITECTURE.md in their order; history (#7) is added with the report's data.
 CHECKS: tuple[Check, ...] = (count_checks, trailer_checks, total_checks, content_checks,
                              rule_checks)
@@ -45,15 +46,17 @@ class ReconciliationService:
         A run whose staging rows were purged cannot be checked again (its staging side is
         gone): that is an error naming the purge, not a run of failing checks."""
         self._refuse_purged(run_id)
-        report = self.check(RunSubject.load(self.store, run_id, rescan=True))
+        subject = RunSubject.load(self.store, run_id)
+        report = self.check(subject, measure_run(subject))
         self.store.save_checks(run_id, [stored(c) for c in report.checks])
         return report
 
-    def check(self, subject: RunSubject) -> ReconciliationReport:
-        """Run every check on ``subject`` (whose measures may be taken already) and return
-        the report; nothing is stored."""
+    def check(self, subject: RunSubject, measured: Measurements) -> ReconciliationReport:
+        """Run every check on ``subject``'s measures and return the report; nothing is
+        stored."""
         with localcontext(EXACT):  # totals are summed, combined and compared unrounded
-            report = self._report(subject, [c for check in CHECKS for c in check(subject)])
+            checks = [c for check in CHECKS for c in check(subject, measured)]
+        report = self._report(subject, checks, measured.final.rows)
         report.checks += history_check(report.history_stats)
         return report
 
@@ -64,13 +67,14 @@ class ReconciliationService:
                             r["actual"] or "", bool(r["passed"]), r["severity"],
                             r["discrepancy"] or "", tuple(r["details"]), r["proof"])
                 for r in self.store.checks(run_id)]
-        return self._report(subject, kept)
+        return self._report(subject, kept, facts.final_rows(subject))
 
-    def _report(self, subject: RunSubject, checks: list[CheckResult]) -> ReconciliationReport:
+    def _report(self, subject: RunSubject, checks: list[CheckResult], final_rows: int
+                ) -> ReconciliationReport:
         entries = history(subject)
         attempts = self.store.attempts(subject.run_id)
         return ReconciliationReport(
-            facts.run_info(subject), facts.counts(subject), checks,
+            facts.run_info(subject), facts.counts(subject, final_rows), checks,
             facts.worker_stats(subject, attempts), facts.attempt_info(attempts),
             facts.reject_groups(subject), entries, history_stats(subject, entries),
             facts.restart_hint(subject), utcnow().isoformat(timespec="seconds") + "Z",

@@ -12,11 +12,12 @@ from dataclasses import replace
 from decimal import Decimal
 
 from mfpipe.recon.content import SHOWN
+from mfpipe.recon.measures import Measurements, StagingSide
 from mfpipe.recon.model import CheckResult
 from mfpipe.recon.subject import RunSubject
 
 
-def total_checks(subject: RunSubject) -> list[CheckResult]:
+def total_checks(subject: RunSubject, measured: Measurements) -> list[CheckResult]:
     """Check #4 of ARCHITECTURE.md: one staging and one final check per money column."""
     columns = subject.config.proof.money_columns or ()
     from_ledger = {c: Decimal(0) for c in columns}
@@ -24,21 +25,21 @@ def total_checks(subject: RunSubject) -> list[CheckResult]:
         for column, total in json.loads(chunk.totals).items():
             if column in from_ledger:
                 from_ledger[column] += Decimal(total)
-    checks = []
+    checks, staging = [], measured.staging
     for column in columns:
         staged = _compare(f"total_{column}_staging", from_ledger[column],
-                          subject.staged.totals[column], subject.staging_proof)
+                          staging.staged.totals[column], staging.proof)
         if not staged.passed:
-            staged = replace(staged, details=_differing_chunks(subject, column))
-        checks += [staged, _compare(f"total_{column}_final",
-                                    subject.promoted_measure.totals[column],
-                                    subject.final_measure.totals[column], subject.final_proof)]
+            staged = replace(staged, details=_differing_chunks(subject, staging, column))
+        checks += [staged, _compare(f"total_{column}_final", staging.promoted.totals[column],
+                                    measured.final.totals[column], measured.final_proof)]
     return checks
 
 
-def _differing_chunks(subject: RunSubject, column: str) -> tuple[str, ...]:
+def _differing_chunks(subject: RunSubject, staging: StagingSide, column: str
+                      ) -> tuple[str, ...]:
     """The chunks (and workers) whose staging total is not what their processor summed."""
-    found = {c: m.totals[column] for c, m in subject.staged_by("chunk").items()}
+    found = {c: m.totals[column] for c, m in staging.by("chunk").items()}
     lines = []
     for chunk in subject.ledger:
         chunk_id = chunk.chunk_id

@@ -17,11 +17,12 @@ from mfpipe.codec import DecodePlan
 from mfpipe.db.digest import exact_sums
 from mfpipe.errors import ConfigError
 from mfpipe.layout import Field, RecordLayout
+from mfpipe.recon.measures import Measurements
 from mfpipe.recon.model import CheckResult
 from mfpipe.recon.subject import RunSubject
 
 
-def trailer_checks(subject: RunSubject) -> list[CheckResult]:
+def trailer_checks(subject: RunSubject, measured: Measurements) -> list[CheckResult]:
     """Check #2 of ARCHITECTURE.md, where the job names a trailer record."""
     config = subject.config
     if not config.proof.trailer_record:
@@ -38,7 +39,7 @@ def trailer_checks(subject: RunSubject) -> list[CheckResult]:
     rejected += int(subject.run.records_discarded or 0)
     for trailer_column, column in config.proof.trailer_totals:
         expected = Decimal(values[trailer_column] or 0)
-        loaded = _loaded_total(subject, column)
+        loaded = _loaded_total(subject, measured, column)
         actual, hashed = _as_trailer_holds(loaded, record.field(trailer_column))
         details = [f"hash total: the sum {loaded:f} kept to the trailer's {hashed} digits"] \
             if hashed else []
@@ -83,12 +84,12 @@ def _decode(subject: RunSubject, record: RecordLayout) -> dict[str, Any] | None:
     return row
 
 
-def _loaded_total(subject: RunSubject, column: str) -> Decimal:
+def _loaded_total(subject: RunSubject, measured: Measurements, column: str) -> Decimal:
     """The column's total over the run's staging rows (already measured for money columns)."""
     if column not in subject.staging.c:
         raise ConfigError(f"trailer total names column {column!r}, which the layout lacks")
     if column in (subject.config.proof.money_columns or ()):
-        return subject.staged.totals[column]
+        return measured.staging.staged.totals[column]
     with subject.store.connect() as connection:
         return exact_sums(connection, [(subject.staging.c[column], subject.types[column])],
                           subject.in_staging)[0]

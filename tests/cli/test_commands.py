@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from mfpipe.cli import main
-from mfpipe.cli.commands import DEMO_LAYOUT
+from mfpipe.cli.demo import DEMO_LAYOUT
 from tests.support import ROOT, copybook
 
 BANK = str(ROOT / "schemas/bank_master.cpy")
@@ -168,23 +168,39 @@ class TestGenAndConvert:
         assert code == 78 and "cp9999" in err
 
 
-def test_file_commands_start_without_the_database_layer(tmp_path):
-    """`gen` and `convert` import neither SQLAlchemy nor the database, jobs, reconciliation
-    or service layers: they start in NumPy's and pyarrow's import time, not theirs."""
-    code = (
-        "import sys\n"
-        "from mfpipe.cli import main\n"
-        f"assert main(['gen', {str(DEMO_LAYOUT)!r}, '-o', {str(tmp_path / 'in.dat')!r}, "
-        "'--records', '50']) == 0\n"
-        f"assert main(['convert', {str(DEMO_LAYOUT)!r}, {str(tmp_path / 'in.dat')!r}, '-o', "
-        f"{str(tmp_path / 'out.parquet')!r}]) == 0\n"
-        "heavy = [m for m in ('sqlalchemy', 'mfpipe.db.runs', 'mfpipe.jobs', 'mfpipe.recon', "
-        "'mfpipe.service', 'fastapi') if m in sys.modules]\n"
-        "assert heavy == [], heavy\n")
+def started_alone(tmp_path: Path, commands: list[list[str]], absent: tuple[str, ...]
+                  ) -> str:
+    """Run ``commands`` through ``main`` in a fresh interpreter and require that none of
+    the ``absent`` modules was imported; their standard output."""
+    code = "\n".join(["import sys", "from mfpipe.cli import main",
+                      *(f"assert main({command!r}) == 0" for command in commands),
+                      f"heavy = [m for m in {absent!r} if m in sys.modules]",
+                      "assert heavy == [], heavy"])
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=tmp_path, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert pq.read_table(tmp_path / "out.parquet").num_rows == 50
+    return done.stdout
+
+
+def test_file_commands_start_without_the_database_layer(tmp_path):
+    """`gen` and `convert` import neither SQLAlchemy nor the database, jobs, reconciliation
+    or service layers: they start in NumPy's and pyarrow's import time, not theirs."""
+    data, out = str(tmp_path / "in.dat"), str(tmp_path / "out.parquet")
+    started_alone(tmp_path, [["gen", str(DEMO_LAYOUT), "-o", data, "--records", "50"],
+                             ["convert", str(DEMO_LAYOUT), data, "-o", out]],
+                  ("sqlalchemy", "mfpipe.db.runs", "mfpipe.jobs", "mfpipe.recon",
+                   "mfpipe.service", "fastapi"))
+    assert pq.read_table(out).num_rows == 50
+
+
+def test_layout_and_ddl_start_without_runs_loaders_or_drivers(tmp_path):
+    """`layout` and `ddl` need the dialects' SQL types, nothing of runs, loaders, jobs,
+    reconciliation, service or database drivers."""
+    out = started_alone(tmp_path, [["layout", str(DEMO_LAYOUT)],
+                                   ["ddl", str(DEMO_LAYOUT), "--dialect", "oracle"]],
+                        ("mfpipe.db.runs", "mfpipe.db.loaders", "mfpipe.jobs", "mfpipe.recon",
+                         "mfpipe.service", "psycopg", "oracledb", "adbc_driver_manager"))
+    assert "NUMBER(" in out and "CREATE TABLE" in out
 
 
 class TestDemo:

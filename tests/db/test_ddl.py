@@ -6,6 +6,7 @@ import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
+from mfpipe.db import dialects
 from mfpipe.codec import DecodeOptions, DecodePlan
 from mfpipe.db import check_identifier, ddl, final_table, staging_table
 from mfpipe.errors import ConfigError
@@ -24,7 +25,7 @@ def create_and_drop(url: str, path) -> list[str]:
     name, schema = schema_of(path)
     engine = sa.create_engine(url)
     metadata = sa.MetaData()
-    dialect = engine.dialect.name
+    dialect = dialects.of(engine)
     tables = [staging_table(metadata, name, schema, dialect), final_table(metadata, name, schema,
                                                                           dialect)]
     try:
@@ -51,17 +52,17 @@ class TestDdl:
 
     def test_oracle_types(self):
         """Oracle DDL compiles with NUMBER(p, s), VARCHAR2(n CHAR) and BINARY_DOUBLE."""
-        text = ddl(*schema_of(LAYOUTS[1]), "oracle")
+        text = ddl(*schema_of(LAYOUTS[1]), dialects.get("oracle"))
         assert "NUMBER(13, 2)" in text and "CHAR)" in text and "BINARY_DOUBLE" in text
 
     def test_a_business_key_is_never_generated(self, postgres_url):
         """A single integer key column is a plain NOT NULL primary key: no SERIAL, no
         DEFAULT nextval(...) (SQLAlchemy's autoincrement would have made one)."""
         name, schema = schema_of(LAYOUTS[0])
-        text = ddl(name, schema, "postgresql", ("cust_id",))
+        text = ddl(name, schema, dialects.get("postgresql"), ("cust_id",))
         assert "cust_id BIGINT NOT NULL" in text and "SERIAL" not in text.upper()
         engine = sa.create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://"))
-        table = final_table(sa.MetaData(), name, schema, "postgresql", ("cust_id",))
+        table = final_table(sa.MetaData(), name, schema, dialects.get("postgresql"), ("cust_id",))
         try:
             table.create(engine)
             column = next(c for c in sa.inspect(engine).get_columns(name)
@@ -73,7 +74,7 @@ class TestDdl:
 
     def test_sqlite_decimals_are_text(self):
         """SQLite keeps decimals as exact text, never REAL."""
-        text = ddl("t", pa.schema([pa.field("amt", pa.decimal128(9, 2))]), "sqlite")
+        text = ddl("t", pa.schema([pa.field("amt", pa.decimal128(9, 2))]), dialects.get("sqlite"))
         assert "amt TEXT" in text
 
 

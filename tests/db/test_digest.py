@@ -13,9 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mfpipe.codec.digest import canonical_rows, content_hash, hash_columns, row_digests
-from mfpipe.db.digest import EXACT, as_hash, canonical_row, digest_sum, exact_sums, row_digest
+from mfpipe.db import dialects
+from mfpipe.db.digest import EXACT, as_hash, exact_sums
 from mfpipe.db.loaders import open_loader
-from mfpipe.db.schema import dialect_for, final_table
+from mfpipe.db.schema import final_table
 from mfpipe.db.urls import create_engine
 from mfpipe.errors import ConfigError
 
@@ -51,7 +52,7 @@ def stored_hash(db_url: str, batch: pa.RecordBatch, nul_free: bool = False
                 ) -> tuple[int, list[int]]:
     """Load ``batch`` with mfpipe's own loader, then hash it in SQL: (sum, per-row digests)."""
     engine = create_engine(db_url)
-    dialect = engine.dialect.name
+    dialect = dialects.of(engine)
     schema = batch.schema
     table = final_table(sa.MetaData(), "digest_probe", schema, dialect)
     table.drop(engine, checkfirst=True)
@@ -60,12 +61,12 @@ def stored_hash(db_url: str, batch: pa.RecordBatch, nul_free: bool = False
         loader.load(table.name, batch.append_column("last_run_id",
                                                     pa.array(["r"] * batch.num_rows)))
         loader.commit()
-    row_text = canonical_row(table, dict(zip(schema.names, schema.types)),
-                             hash_columns(schema), dialect, nul_free)
+    row_text = dialect.canonical_row(table, dict(zip(schema.names, schema.types)),
+                                     hash_columns(schema), nul_free)
     with engine.connect() as c:
-        total = c.execute(sa.select(digest_sum(row_text, dialect))).scalar_one()
+        total = c.execute(sa.select(dialect.digest_sum(row_text))).scalar_one()
         rows = [as_hash(v) for (v,) in c.execute(
-            sa.select(row_digest(row_text, dialect)).order_by(table.c[schema.names[1]]))]
+            sa.select(dialect.row_digest(row_text)).order_by(table.c[schema.names[1]]))]
     engine.dispose()
     return as_hash(total), rows
 
@@ -138,7 +139,7 @@ class TestExactSums:
                                             for i, a in enumerate(amounts)], schema=SCHEMA)
         stored_hash(db_url, batch)
         engine = create_engine(db_url)
-        table = final_table(sa.MetaData(), "digest_probe", SCHEMA, engine.dialect.name)
+        table = final_table(sa.MetaData(), "digest_probe", SCHEMA, dialects.of(engine))
         with engine.connect() as c:
             assert exact_sums(c, [(table.c.amount, SCHEMA.field("amount").type)],
                               sa.true()) == [Decimal("12345678902.29")]
@@ -153,7 +154,7 @@ class TestExactSums:
         batch = pa.RecordBatch.from_pylist(rows, schema=SCHEMA)
         stored_hash(db_url, batch)
         engine = create_engine(db_url)
-        table = final_table(sa.MetaData(), "digest_probe", SCHEMA, engine.dialect.name)
+        table = final_table(sa.MetaData(), "digest_probe", SCHEMA, dialects.of(engine))
         with engine.connect() as c:
             found = exact_sums(c, [(table.c[n], SCHEMA.field(n).type) for n in NUMBERS],
                                sa.true())
@@ -177,10 +178,11 @@ class TestColumns:
 class TestOracleSql:
     def test_digest_compiles_for_oracle(self):
         """The Oracle form uses STANDARD_HASH, a fixed-scale TO_CHAR for decimals and binds."""
-        table = final_table(sa.MetaData(), "digest_probe", SCHEMA, "oracle")
-        text = canonical_row(table, dict(zip(SCHEMA.names, SCHEMA.types)), COLUMNS, "oracle")
-        sql = str(sa.select(digest_sum(text, "oracle")).compile(dialect=dialect_for("oracle")))
+        oracle = dialects.get("oracle")
+        table = final_table(sa.MetaData(), "digest_probe", SCHEMA, oracle)
+        text = oracle.canonical_row(table, dict(zip(SCHEMA.names, SCHEMA.types)), COLUMNS)
+        sql = str(sa.select(oracle.digest_sum(text)).compile(dialect=oracle.sqlalchemy()))
         assert "standard_hash(" in sql.lower() and "to_number(" in sql.lower()
         assert "to_char(digest_probe.amount" in sql.lower()
-        compiled = sa.select(digest_sum(text, "oracle")).compile(dialect=dialect_for("oracle"))
+        compiled = sa.select(oracle.digest_sum(text)).compile(dialect=oracle.sqlalchemy())
         assert "FM99999999990.00" in compiled.params.values()

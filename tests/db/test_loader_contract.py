@@ -14,6 +14,7 @@ import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
+from mfpipe.db import dialects
 from mfpipe.db.loaders import open_loader
 from mfpipe.db.schema import final_table
 from mfpipe.db.urls import create_engine
@@ -45,7 +46,7 @@ def target(request, tmp_path):
         url = request.getfixturevalue("postgres_url")
     engine = create_engine(url)
     metadata = sa.MetaData()
-    table = final_table(metadata, "t_contract", SCHEMA, engine.dialect.name)
+    table = final_table(metadata, "t_contract", SCHEMA, dialects.of(engine))
     table.drop(engine, checkfirst=True)
     table.create(engine)
     yield kind, url, engine, table
@@ -144,7 +145,7 @@ class TestPostgresFaults:
         """pg_terminate_backend on the loader's connection surfaces as a retryable error."""
         engine = create_engine(postgres_url)
         metadata = sa.MetaData()
-        table = final_table(metadata, "t_fault", SCHEMA, "postgresql")
+        table = final_table(metadata, "t_fault", SCHEMA, dialects.get("postgresql"))
         table.drop(engine, checkfirst=True)
         table.create(engine)
         try:

@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 
+from mfpipe.db import dialects
 from mfpipe.db.loaders import open_loader
 from mfpipe.db.loaders.pgcopy import encode
 from mfpipe.db.schema import final_table
@@ -74,7 +75,7 @@ def target(postgres_server):
     url = postgres_server
     engine = create_engine(url)
     table = final_table(sa.MetaData(), "t_pgcopy", SCHEMA.remove(SCHEMA.get_field_index("stamp")),
-                        "postgresql")
+                        dialects.get("postgresql"))
     table.append_column(sa.Column("stamp", sa.DateTime))  # as the control tables' timestamps
     table.drop(engine, checkfirst=True)
     table.create(engine)

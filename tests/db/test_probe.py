@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mfpipe.db import dialects
 from mfpipe.codec.digest import column_totals, content_hash
 from mfpipe.db.loaders import loader_class, open_loader
 from mfpipe.db.measure import Measure, Measured
@@ -36,7 +37,7 @@ def target(request, tmp_path):
     url = (f"sqlite:///{tmp_path / 'p.db'}" if kind == "sqlite"
            else request.getfixturevalue("postgres_url"))
     engine = create_engine(url)
-    table = staging_table(sa.MetaData(), "probe", SCHEMA, engine.dialect.name)
+    table = staging_table(sa.MetaData(), "probe", SCHEMA, dialects.of(engine))
     table.create(engine)
     yield url, kind, engine, table
     engine.dispose()
@@ -75,7 +76,7 @@ class TestProbe:
             c.execute(sa.delete(table))
         batch = pa.RecordBatch.from_pylist(rows, schema=SCHEMA)
         other = pa.RecordBatch.from_pylist(others, schema=SCHEMA)
-        probe = ChunkProbe.build(table, measured(), RULES, engine.dialect.name,
+        probe = ChunkProbe.build(table, measured(), RULES, dialects.of(engine),
                                  loader_class(url, kind).paramstyle)
         assert probe.rules == ("rule_not_null_name", "rule_range_amount", "rule_allowed_name",
                                "rule_range_day")
@@ -93,7 +94,7 @@ class TestProbe:
             counts = tuple(int(c.execute(sa.select(sa.func.count()).where(where, condition))
                                .scalar_one())
                            for _, condition in row_rules(RULES, table, measured().types,
-                                                         engine.dialect.name))
+                                                         dialects.of(engine)))
         assert found.flagged == counts
 
     def test_sqlite_sums_past_64_bits_in_halves(self, tmp_path):
@@ -101,12 +102,12 @@ class TestProbe:
         overflows, and the probe's second statement sums in halves, exactly."""
         url = f"sqlite:///{tmp_path / 'big.db'}"
         engine = create_engine(url)
-        table = staging_table(sa.MetaData(), "probe", SCHEMA, "sqlite")
+        table = staging_table(sa.MetaData(), "probe", SCHEMA, dialects.get("sqlite"))
         table.create(engine)
         big = Decimal("999999999999999999")
         batch = pa.RecordBatch.from_pylist([{"whole": big, "count": i} for i in range(20)],
                                            schema=SCHEMA)
-        probe = ChunkProbe.build(table, measured(), (), "sqlite", "named")
+        probe = ChunkProbe.build(table, measured(), (), dialects.get("sqlite"), "named")
         assert len(probe.statements) == 2
         with open_loader(url) as loader:
             after = probe.before(loader.fetch_one)
@@ -121,8 +122,8 @@ class TestOracleProbe:
     def test_compiles_with_named_binds_and_standard_hash(self):
         """Without a server: the probe's Oracle SQL binds the run, chunk and worker by name,
         hashes with STANDARD_HASH and binds each rule's values (never formats them in)."""
-        table = staging_table(sa.MetaData(), "probe", SCHEMA, "oracle")
-        probe = ChunkProbe.build(table, measured(), RULES, "oracle", "named")
+        table = staging_table(sa.MetaData(), "probe", SCHEMA, dialects.get("oracle"))
+        probe = ChunkProbe.build(table, measured(), RULES, dialects.get("oracle"), "named")
         (statement,) = probe.statements
         assert ":mfp_run_id" in statement.sql and ":mfp_chunk_id" in statement.sql
         assert "standard_hash" in statement.sql.lower()

@@ -9,9 +9,10 @@ import pytest
 import sqlalchemy as sa
 
 from mfpipe.db.loaders import open_loader
-from mfpipe.db.promote import merge_statement, promote
+from mfpipe.db import dialects
+from mfpipe.db.promote import promote, promotion_source
 from mfpipe.db.runs import RunStore
-from mfpipe.db.schema import dialect_for, final_table, staging_table
+from mfpipe.db.schema import final_table, staging_table
 from mfpipe.errors import ConfigError
 
 SCHEMA = pa.schema([("acct", pa.int64()), ("amount", pa.decimal128(9, 2)), ("name", pa.string())])
@@ -85,7 +86,8 @@ class TestMerge:
     def test_unknown_key_is_a_config_error(self):
         """A key naming no column is refused before any table is made."""
         with pytest.raises(ConfigError, match="nope"):
-            final_table(sa.MetaData(), "acct_book", SCHEMA, "sqlite", key=("nope",))
+            final_table(sa.MetaData(), "acct_book", SCHEMA, dialects.get("sqlite"),
+                        key=("nope",))
 
     def test_changed_key_of_an_existing_table_is_refused(self, db_url):
         """A final table created with another key is not silently reused."""
@@ -97,11 +99,12 @@ class TestMerge:
 class TestOracleMerge:
     def test_merge_statement_compiles(self):
         """Oracle gets a MERGE with the key in ON, every other column updated, run id bound."""
-        metadata = sa.MetaData()
-        staging = staging_table(metadata, "acct_book", SCHEMA, "oracle")
-        final = final_table(metadata, "acct_book", SCHEMA, "oracle", key=("acct",))
-        statement = merge_statement(staging, final, "r1", ("acct",), dialect_for("oracle"))
-        compiled = statement.compile(dialect=dialect_for("oracle"))
+        metadata, oracle = sa.MetaData(), dialects.get("oracle")
+        staging = staging_table(metadata, "acct_book", SCHEMA, oracle)
+        final = final_table(metadata, "acct_book", SCHEMA, oracle, key=("acct",))
+        statement = oracle.merge(staging, final, "r1", ("acct",),
+                                 promotion_source(staging, final, "r1", ("acct",)))
+        compiled = statement.compile(dialect=oracle.sqlalchemy())
         sql = str(compiled)
         assert sql.startswith("MERGE INTO acct_book f USING (SELECT acct, amount, name FROM "
                               "stg_acct_book WHERE run_id = :run_id")

@@ -9,6 +9,7 @@ import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
+from mfpipe.db import dialects
 from mfpipe.db.loaders import open_loader
 from mfpipe.db.rules import Rule
 from mfpipe.db.schema import final_table
@@ -35,7 +36,7 @@ def table(request, tmp_path):
     url = (f"sqlite:///{tmp_path / 'rules.db'}" if request.param == "sqlite"
            else request.getfixturevalue("postgres_url"))
     engine = create_engine(url)
-    t = final_table(sa.MetaData(), "book", SCHEMA, engine.dialect.name)
+    t = final_table(sa.MetaData(), "book", SCHEMA, dialects.of(engine))
     t.create(engine)
     batch = pa.RecordBatch.from_pylist(
         [{"acct": a, "branch": b, "kind": k, "amount": Decimal(m) if m else None, "opened": o,

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from mfpipe.codec import DecodePlan
 from mfpipe.codec.digest import content_hash, hash_columns
-from mfpipe.db.digest import as_hash, canonical_row, digest_sum
+from mfpipe.db.digest import as_hash
 from mfpipe.db.runs import RunStore
 from mfpipe.layout import load_layout
 from mfpipe.recon.subject import RunSubject
@@ -51,9 +51,9 @@ def final_fingerprint(db_url: str, run_id: str) -> tuple[int, int]:
     """(rows, content hash) of what the final table holds for the run, computed in SQL."""
     store = RunStore(db_url)
     subject = RunSubject.load(store, run_id)
-    row = canonical_row(subject.final, subject.types, subject.config.proof.hash_columns,
-                        store.dialect)
-    count, total = subject.rows(sa.select(sa.func.count(), digest_sum(row, store.dialect))
+    row = store.dialect.canonical_row(subject.final, subject.types,
+                                      subject.config.proof.hash_columns)
+    count, total = subject.rows(sa.select(sa.func.count(), store.dialect.digest_sum(row))
                                 .where(subject.in_final))[0]
     store.close()
     return int(count), as_hash(total)

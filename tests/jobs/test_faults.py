@@ -254,7 +254,7 @@ class TestFailureAfterTheLoad:
         path = keyed_file(tmp_path / "in.dat", 3_000)
         assert main(["run", "--input", path, *args]) == 0
         first = last_json(capsys.readouterr().out)["run_id"]
-        dialect = RunStore(db_url).dialect
+        dialect = RunStore(db_url).dialect.name
         with _admin(db_url) as c:
             for sql in CLOSE_FINAL[dialect]:
                 c.execute(sa.text(sql))

@@ -3,8 +3,10 @@
 Hypothesis drives random sequences of the operator's commands over two landing paths and
 four file contents: a file landing (a new night, a changed file, a re-send under the same or
 another name), run, reprocess (alone or replacing a named run), restart, recover, abandon,
-purge, and launches stopped by SIGTERM or killed by SIGKILL (launcher, a processor, the
-writer) after a few commits. After every step the promise is checked against the database:
+purge, launches stopped by SIGTERM or killed by SIGKILL (launcher, a processor, the writer)
+after a few commits, and a staging row of an unpublished run changed or deleted behind
+mfpipe's back (after its chunk committed, before the run's publication). After every step
+the promise is checked against the database:
 
 - every final row belongs to a COMPLETED run, and each COMPLETED run's final rows are exactly
   its file's rows (count and content hash): no FAILED, STOPPED or ABANDONED run's rows are
@@ -13,7 +15,7 @@ writer) after a few commits. After every step the promise is checked against the
 - every run that is not running has recorded counts equal to its ledger's;
 - a content once published stays published, unless a reprocess replaced it by name;
 - exit codes say what happened: a run that exits 0 published its content, 99 means it was
-  published already.
+  published already, 65 (its proof failed) only for a run whose staging was tampered with.
 
 The example counts are small in CI (``MFPIPE_MODEL_EXAMPLES``, ``MFPIPE_MODEL_STEPS``): each
 step starts real processes.
@@ -87,6 +89,7 @@ class Operators(RuleBasedStateMachine):
             self.db = f"{self.postgres}?options=-csearch_path%3D{self.schema}"
         self.landed: dict[str, int] = {}
         self.published: set[str] = set()  # contents (sha256) known published
+        self.tampered: set[str] = set()  # runs whose staging was changed after their chunks
 
     def teardown(self) -> None:
         if self.schema:
@@ -112,6 +115,9 @@ class Operators(RuleBasedStateMachine):
     def run(self, data: st.DataObject) -> None:
         path = self._path(data)
         code, summary = self._cli("run", "--input", path)
+        if code == 65:  # it resumed a run whose staging was tampered with: not published
+            assert summary["run_id"] in self.tampered, summary
+            return
         assert code in (0, 99), summary
         self.published.add(self._sha(path))
         if code == 0:
@@ -167,9 +173,24 @@ class Operators(RuleBasedStateMachine):
             return
         run_id = data.draw(st.sampled_from(sorted(runs)), label="restarted")
         code, summary = self._cli("restart", run_id, args=["--json"])
-        assert code in (0, 64, 66, 99), summary
+        assert code in (0, 64, 66, 99) or (code == 65 and run_id in self.tampered), summary
         if code == 0:
             self.published.add(runs[run_id])
+
+    @rule(data=st.data(), how=st.sampled_from(["change", "delete"]))
+    def tamper(self, data: st.DataObject, how: str) -> None:
+        """Someone changes (or deletes) a staging row of a run that failed or stopped, in
+        a chunk its writer proved and committed: no later publication may carry it."""
+        runs = sorted(r["run_id"] for r in self._runs() if r["status"] in ("FAILED", "STOPPED")
+                      and self._query(f"SELECT 1 FROM mfp_chunk WHERE run_id = '{r['run_id']}'"))
+        if not runs:
+            return
+        run_id = data.draw(st.sampled_from(runs), label="tampered")
+        first = (f"run_id = '{run_id}' AND record_no = (SELECT min(record_no) FROM "
+                 f"stg_customer_account WHERE run_id = '{run_id}')")
+        self._execute(f"UPDATE stg_customer_account SET cust_name = 'TAMPERED' WHERE {first}"
+                      if how == "change" else f"DELETE FROM stg_customer_account WHERE {first}")
+        self.tampered.add(run_id)
 
     @rule(data=st.data())
     def abandon(self, data: st.DataObject) -> None:
@@ -235,6 +256,14 @@ class Operators(RuleBasedStateMachine):
                 return list(c.execute(sa.text(sql)).mappings())
         except sa.exc.DatabaseError:  # the tables do not exist yet
             return []
+        finally:
+            store.close()
+
+    def _execute(self, sql: str) -> None:
+        store = RunStore(self.db)
+        try:
+            with store.engine.begin() as c:
+                c.execute(sa.text(sql))
         finally:
             store.close()
 

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mfpipe.db import dialects
 from mfpipe.codec import Branch, DecodeOptions, DecodePlan, Parent
 from mfpipe.codec.segments import NO_CARRY, ParentLink
 from mfpipe.db.schema import final_table, staging_table
@@ -106,7 +107,7 @@ def test_any_copybook_and_options_decode_or_fail_clearly(text, options, data):
         layout = parse_layout(text, "fuzz.cpy")
         for record in layout.records:
             plan = DecodePlan.compile(record, options)
-            for dialect in ("sqlite", "postgresql", "oracle"):
+            for dialect in map(dialects.get, dialects.NAMES):
                 staging_table(sa.MetaData(), record.table, plan.schema, dialect)
                 final_table(sa.MetaData(), record.table, plan.schema, dialect)
             n = data.draw(st.integers(0, 4))

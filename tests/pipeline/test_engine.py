@@ -22,6 +22,7 @@ from mfpipe.layout import load_layout
 from mfpipe.pipeline import generate_file
 from mfpipe.pipeline.spec import JobSpec
 from mfpipe.pipeline.engine import Engine
+from mfpipe.recon.measures import measure_staging
 from mfpipe.recon.subject import RunSubject
 from tests.support import ROOT, wait_for_commits
 
@@ -98,7 +99,7 @@ class TestLoad:
         store = claimed(config)
         summary = Engine(config).run(store)
         by_worker = {w: m.rows for w, m in
-                     RunSubject.load(store, config.run_id).staged_by("worker").items()}
+                     measure_staging(RunSubject.load(store, config.run_id)).by("worker").items()}
         assert {int(w): c["written"] for w, c in summary.counts["per_worker"].items()} == by_worker
         assert sum(c["read"] for c in summary.counts["per_worker"].values()) == made.records
         # the processes' own CPU and decoding time are reported (the launcher alone saw

@@ -5,6 +5,7 @@ from __future__ import annotations
 from mfpipe.db.rules import Rule
 from mfpipe.db.runs import RunStore
 from mfpipe.db.violations import violations
+from mfpipe.recon.measures import measure_staging
 from mfpipe.recon.subject import RunSubject
 from tests.recon.conftest import load
 
@@ -21,12 +22,15 @@ class TestRuleFindings:
                    condition_rules=False)
         try:
             subject = RunSubject.load(run.store, run.summary.run_id)
-            assert len(subject.staging_chunks) > 2 and len(subject.row_rules) == 4
-            found = {rule.name: v for rule, v in subject.rule_findings}
             with run.store.engine.connect() as c:
                 alone = {rule.name: violations(c, rule, subject.staging, subject.in_staging,
                                                subject.types) for rule in subject.rules}
-            assert found == alone
+            for rescan in (False, True):  # the chunks' proofs, then a scan of staging
+                staging = measure_staging(subject, rescan)
+                assert staging.proof == ("scan" if rescan else "chunk")
+                assert len(staging.chunks) > 2 and len(subject.row_rules) == 4
+                found = {rule.name: v for rule, v in staging.findings}
+                assert found == alone
             assert found["rule_range_balance"].count > 0  # the rules do find something
             assert found["rule_not_null_cust_id"].count == 0
         finally:
@@ -61,7 +65,8 @@ class TestConditionRules:
         assert summary["reconciliation"]["warnings"] == ["rule_allowed_code",
                                                          "rule_allowed_grade"]
         run = RunSubject.load(RunStore(db_url), summary["run_id"])
-        found = {rule.name: (v.count, sorted(v.samples)) for rule, v in run.rule_findings}
+        found = {rule.name: (v.count, sorted(v.samples))
+                 for rule, v in measure_staging(run).findings}
         assert found == {"rule_allowed_code": (2, ["6", "7"]),
                          "rule_allowed_grade": (1, ["'Z'"])}
         run.store.close()

@@ -194,6 +194,7 @@ class TestRunOutcome:
 
         from mfpipe.cli import main
         from mfpipe.db.runs import RunStore
+        from mfpipe.recon.measures import measure_run
         from mfpipe.recon.subject import RunSubject
         from tests.support import copybook
 
@@ -211,9 +212,9 @@ class TestRunOutcome:
         summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
         assert (code, summary["reconciliation"]["passed"]) == (0, True), summary
         store = RunStore(db_url)
-        subject = RunSubject.load(store, summary["run_id"])
+        measured = measure_run(RunSubject.load(store, summary["run_id"]))
         expected = 12 * Decimal("9999999999999999.99")
-        assert subject.final_measure.totals["amount"] == subject.staged.totals["amount"] \
+        assert measured.final.totals["amount"] == measured.staging.staged.totals["amount"] \
             == expected
         store.close()
 

@@ -25,6 +25,7 @@ from mfpipe.framing import FramingOptions, write_records
 from mfpipe.jobs.restart import restart_run
 from mfpipe.layout import load_layout
 from mfpipe.recon import ReconciliationService
+from mfpipe.recon.measures import Measurements, measure_final, measure_staging, proved_chunks
 from mfpipe.recon.subject import RunSubject
 from tests.recon.conftest import LAYOUT, OPTIONS, LoadedRun, load
 
@@ -45,7 +46,7 @@ def trigger(store: RunStore, table: str, column: str, value: str, when: str) -> 
     ``when`` as they are inserted, each dialect its own way (``{row}`` in ``value`` and
     ``when`` stands for the row's prefix)."""
     with store.engine.begin() as c:
-        if store.dialect == "postgresql":
+        if store.dialect.name == "postgresql":
             c.execute(sa.text(
                 f"CREATE FUNCTION tamper_{table}() RETURNS trigger AS $$ BEGIN "
                 f"IF {when.format(row='NEW.')} THEN NEW.{column} = {value.format(row='NEW.')};"
@@ -61,7 +62,7 @@ def trigger(store: RunStore, table: str, column: str, value: str, when: str) -> 
 
 def drop_trigger(store: RunStore, table: str) -> None:
     with store.engine.begin() as c:
-        c.execute(sa.text("DROP TRIGGER tamper" + (f" ON {table}" if store.dialect ==
+        c.execute(sa.text("DROP TRIGGER tamper" + (f" ON {table}" if store.dialect.name ==
                                                    "postgresql" else "")))
 
 
@@ -254,8 +255,10 @@ def test_a_run_without_chunk_proofs_is_proved_by_scanning(tmp_path, db_url):
         c.execute(sa.text("DELETE FROM mfp_chunk_proof WHERE run_id = :r AND chunk_id = 3"),
                   {"r": run_id})
     subject = RunSubject.load(run.store, run_id)
-    assert subject.proved_chunks is None and subject.staging_proof == "scan"
-    report = ReconciliationService(run.store).check(subject)
+    staging = measure_staging(subject)
+    assert proved_chunks(subject) is None and staging.proof == "scan"
+    report = ReconciliationService(run.store).check(subject, Measurements(
+        staging, *measure_final(subject)))
     assert report.passed
     assert {c.proof for c in report.checks if c.check.endswith("_staging")} == {"scan"}
     run.store.close()

@@ -15,7 +15,8 @@ import pyarrow as pa
 
 from mfpipe.db.loaders.base import BulkLoader, Capabilities, LoadResult, preview, quoted
 from mfpipe.db.loaders.pgcopy import CopyData, encode
-from mfpipe.db.urls import iso_dates, libpq_uri, redact
+from mfpipe.db.dialects.postgresql import iso_dates
+from mfpipe.db.urls import libpq_uri, redact
 from mfpipe.errors import (DatabaseUnavailableError, TerminalLoadError, TransientLoadError,
                            first_line)
 

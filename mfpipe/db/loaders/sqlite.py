@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from mfpipe.db.loaders.base import (BulkLoader, Capabilities, LoadResult, as_python_friendly,
                                     quoted)
-from mfpipe.db.digest import register_sqlite_functions
+from mfpipe.db.dialects.sqlite import register_functions
 from mfpipe.errors import TerminalLoadError, TransientLoadError
 
 T = TypeVar("T")
@@ -35,7 +35,7 @@ class SqliteLoader(BulkLoader):
                                            check_same_thread=False)
         self._connection.execute("PRAGMA journal_mode=WAL")
         self._connection.execute("PRAGMA synchronous=NORMAL")
-        register_sqlite_functions(self._connection)  # the chunk probe's hash and sums
+        register_functions(self._connection)  # the chunk probe's hash and sums
         self._in_transaction = False
 
     @staticmethod

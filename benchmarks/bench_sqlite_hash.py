@@ -98,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
+    bl.DATA.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=bl.DATA) as tmp:
         path, row, expected = staged(args.records, Path(tmp))
         connection = sqlite3.connect(path)

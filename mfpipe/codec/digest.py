@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Iterable, Sequence
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context
 
 import numpy as np
 import pyarrow as pa
@@ -29,6 +30,9 @@ from mfpipe.errors import ConfigError
 
 SEPARATOR = "|"
 MASK64 = (1 << 64) - 1
+# Money arithmetic that never rounds: Python's default context keeps 28 digits, and a total
+# of 30-digit amounts (or their difference) would silently lose its last ones
+EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 
 try:  # CPython's own MD5 (HACL*); absent on builds without it, e.g. some FIPS builds
     from _md5 import md5 as _MD5

@@ -12,7 +12,7 @@ it again in halves.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import pyarrow as pa
@@ -21,9 +21,6 @@ import sqlalchemy as sa
 from mfpipe.codec.digest import MASK64
 from mfpipe.db import dialects
 
-# Money arithmetic that never rounds: Python's default context keeps 28 digits, and a total
-# of 30-digit amounts (or their difference) would silently lose its last ones
-EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 T = TypeVar("T")
 
 

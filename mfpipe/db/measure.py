@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 import sqlalchemy as sa
 
-from mfpipe.codec.digest import combine
+from mfpipe.codec.digest import EXACT, combine
 from mfpipe.db.dialects.base import Dialect
 from mfpipe.db.digest import as_decimal, as_hash
 from mfpipe.layout import Category, RecordLayout
@@ -34,12 +34,13 @@ class Measure:
 
     @classmethod
     def combined(cls, measures: Iterable[Measure]) -> Measure:
-        """The measure of the union of disjoint row sets."""
+        """The measure of the union of disjoint row sets (totals added unrounded, whatever
+        the thread's decimal context)."""
         parts = list(measures)
         totals: dict[str, Decimal] = {}
         for part in parts:
             for column, total in part.totals.items():
-                totals[column] = totals.get(column, Decimal(0)) + total
+                totals[column] = EXACT.add(totals.get(column, Decimal(0)), total)
         flagged = tuple(map(sum, zip(*(p.flagged for p in parts)))) if parts else ()
         return cls(sum(p.rows for p in parts), combine(p.content_hash for p in parts), totals,
                    flagged)

@@ -50,7 +50,7 @@ def promote(connection: sa.Connection, staging: sa.Table, final: sa.Table, run_i
         connection.execute(sa.delete(final).where(final.c.last_run_id.in_(list(replaces))))
         connection.execute(sa.delete(staging).where(staging.c.run_id.in_(list(replaces))))
     source = promotion_source(staging, final, run_id, key)
-    statement = (dialects.of(connection).merge(staging, final, run_id, key, source) if key
+    statement = (dialects.of(connection).merge(final, source, key) if key
                  else sa.insert(final).from_select(list(source.selected_columns.keys()), source))
     # the rows written (inserted plus updated) as the driver counts them; a count(*) of the
     # run's final rows would read the whole final table, which an append-mode job grows

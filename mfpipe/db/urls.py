@@ -97,7 +97,7 @@ def session_url(url: str, run_id: str) -> str:
     (:meth:`mfpipe.db.runs.RunStore.end_sessions`); other URLs are unchanged."""
     parsed = make_url(url)
     named = dialects.get(parsed.get_backend_name()).session_url(parsed, session_name(run_id))
-    return url if named is parsed else named.render_as_string(hide_password=False)
+    return url if named == parsed else named.render_as_string(hide_password=False)
 
 
 def create_engine(url: str) -> sa.Engine:

@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 import pyarrow as pa
 import sqlalchemy as sa
 
+from mfpipe.codec.digest import EXACT
 from mfpipe.db import dialects
 from mfpipe.db.dialects.base import Dialect
 from mfpipe.db.rules import DATE_FORMATS, Rule
@@ -140,7 +141,7 @@ def _bound(value: str, arrow_type: pa.DataType, dialect: Dialect) -> object:
     except InvalidOperation:
         raise ConfigError(f"rule value {value!r} is not a number") from None
     if pa.types.is_decimal(arrow_type):
-        number = number.quantize(Decimal(1).scaleb(-arrow_type.scale))
+        number = number.quantize(Decimal(1).scaleb(-arrow_type.scale), context=EXACT)
         return dialect.stored_decimal(number)
     return int(number) if number == number.to_integral_value() else number
 
@@ -148,8 +149,8 @@ def _bound(value: str, arrow_type: pa.DataType, dialect: Dialect) -> object:
 def _between(column: sa.Column, arrow_type: pa.DataType, dialect: Dialect, low: str, high: str
              ) -> sa.ColumnElement:
     """A level-88 ``VALUE low THRU high``."""
-    return dialect.ordered(column, arrow_type).between(_limit(low, arrow_type),
-                                                        _limit(high, arrow_type))
+    ordered = dialect.ordered(column, arrow_type)
+    return ordered.between(_limit(low, arrow_type), _limit(high, arrow_type))
 
 
 def _outside(column: sa.Column, arrow_type: pa.DataType, dialect: Dialect,

@@ -5,7 +5,10 @@ functions here at a time the caller chooses, and the checks read them without qu
 again (only a failed check looks further, to name the chunks, records or keys that differ).
 Publication takes the staging side on a connection of its own while promotion writes, and
 the final side inside the publishing transaction (:mod:`mfpipe.recon.publish`); an audit
-(``mfpipe reconcile``) scans both, one after the other.
+(``mfpipe reconcile``) scans both, one after the other. The rows promotion takes, where they
+are not all of staging (a key repeats), are measured with the staging side, outside the
+publishing transaction: a staging row changed between that measure and promotion's read
+makes the final side differ from it, so a change can fail the checks but never pass them.
 
 Counting, summing and hashing the same rows in separate queries would read staging and final
 several times over; reconciliation of a large run would then take longer than its load. So
@@ -78,7 +81,8 @@ def measure_final(subject: RunSubject) -> tuple[Measure, str]:
 
 def measure_staging(subject: RunSubject, rescan: bool = False) -> StagingSide:
     """The staging side: the chunks' proofs summed, or (``rescan``, or a chunk without a
-    proof) one scan per chunk and worker, which also counts the row-wise rules' breaches.
+    proof) one scan grouped by chunk and worker, which also counts the row-wise rules'
+    breaches.
 
     Promotion taking another number of rows than the chunks proved means a key repeats
     (promotion takes a subset of staging, measured by a scan) or staging changed after its

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 from decimal import localcontext
 
-from mfpipe.db.digest import EXACT
+from mfpipe.codec.digest import EXACT
 from mfpipe.db.runs import RunStore, utcnow
 from mfpipe.errors import EXIT_NO_INPUT, RunError
 from mfpipe.recon import facts

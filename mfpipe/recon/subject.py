@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import pyarrow as pa
@@ -32,7 +33,9 @@ from mfpipe.pipeline.spec import JobSpec, spec_from_options
 
 @dataclass(frozen=True)
 class RunSubject:
-    """A run with its config, layout, tables, chunk ledger and what its measures add up."""
+    """A run with its config, layout, tables and chunk ledger; what its measures add up and
+    its rules follow from them (derived once, on first use: a report of stored checks needs
+    neither)."""
 
     store: RunStore
     run: RunRecord
@@ -41,15 +44,7 @@ class RunSubject:
     schema: pa.Schema
     staging: sa.Table
     final: sa.Table
-    ledger: list[ChunkRecord]
-    measured: Measured  # the hashed and money columns
-    # the job's business rules; with a key, the key's uniqueness within the run (a failure
-    # unless the job accepts duplicates: ``--duplicate-keys warn``, or names the rule
-    # itself); then an allowed-values rule (warn) for each loaded field whose level-88
-    # conditions list single VALUEs (unless the job names the same rule, or asked for none)
-    rules: tuple[Rule, ...]
-    # the rules that judge each row on its own, with the condition a breaking row meets
-    row_rules: tuple[tuple[Rule, sa.ColumnElement], ...]
+    ledger: tuple[ChunkRecord, ...]
     # while the run is being published: the publishing transaction, which every query of
     # the subject then goes through (it alone sees the promoted rows); see :meth:`within`
     connection: sa.Connection | None = None
@@ -70,10 +65,8 @@ class RunSubject:
         final = final_table(metadata, run.final_table or config.target.final_table
                             or config.source.table(record), schema, store.dialect,
                             config.target.key)
-        measured, rules = config.measured(record, schema), tuple(config.rules(record, schema))
-        return cls(store, run, config, record, schema, staging, final, store.ledger(run_id),
-                   measured, rules, tuple(row_rules(rules, staging, dict(measured.types),
-                                                    store.dialect)))
+        return cls(store, run, config, record, schema, staging, final,
+                   tuple(store.ledger(run_id)))
 
     def within(self, connection: sa.Connection) -> RunSubject:
         """The same run, read through ``connection`` (the publishing transaction)."""
@@ -83,10 +76,30 @@ class RunSubject:
     def run_id(self) -> str:
         return self.run.run_id
 
+    @cached_property
+    def measured(self) -> Measured:
+        """What the run's measures add up: its hashed and money columns."""
+        return self.config.measured(self.record, self.schema)
+
+    @cached_property
+    def rules(self) -> tuple[Rule, ...]:
+        """The job's business rules; with a key, the key's uniqueness within the run (a
+        failure unless the job accepts duplicates: ``--duplicate-keys warn``, or names the
+        rule itself); then an allowed-values rule (warn) for each loaded field whose
+        level-88 conditions list single VALUEs (unless the job names the same rule, or asked
+        for none: ``--no-88-rules``)."""
+        return tuple(self.config.rules(self.record, self.schema))
+
+    @cached_property
+    def row_rules(self) -> tuple[tuple[Rule, sa.ColumnElement], ...]:
+        """The rules that judge each row on its own, with the condition a breaking row
+        meets."""
+        return tuple(row_rules(self.rules, self.staging, self.types, self.store.dialect))
+
     @property
     def types(self) -> dict[str, pa.DataType]:
         """Arrow type of every layout column."""
-        return dict(self.measured.types)
+        return {f.name: f.type for f in self.schema}
 
     @property
     def in_staging(self) -> sa.ColumnElement:

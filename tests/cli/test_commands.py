@@ -198,8 +198,9 @@ def test_layout_and_ddl_start_without_runs_loaders_or_drivers(tmp_path):
     reconciliation, service or database drivers."""
     out = started_alone(tmp_path, [["layout", str(DEMO_LAYOUT)],
                                    ["ddl", str(DEMO_LAYOUT), "--dialect", "oracle"]],
-                        ("mfpipe.db.runs", "mfpipe.db.loaders", "mfpipe.jobs", "mfpipe.recon",
-                         "mfpipe.service", "psycopg", "oracledb", "adbc_driver_manager"))
+                        ("mfpipe.db.runs", "mfpipe.db.control", "mfpipe.db.loaders",
+                         "mfpipe.jobs", "mfpipe.recon", "mfpipe.service", "psycopg", "oracledb",
+                         "adbc_driver_manager"))
     assert "NUMBER(" in out and "CREATE TABLE" in out
 
 

@@ -82,8 +82,7 @@ class TestEachDialect:
         for halves in (False, True):
             sql = str(measured.select(staging, dialect, halves=halves).compile(dialect=compiler))
             assert "count(*)" in sql.lower() and "stg_book" in sql
-        merge = dialect.merge(staging, final, "r1", ("acct",),
-                              promotion_source(staging, final, "r1", ("acct",)))
+        merge = dialect.merge(final, promotion_source(staging, final, "r1", ("acct",)), ("acct",))
         compiled = merge.compile(dialect=compiler)
         assert "stg_book" in str(compiled) and "r1" in compiled.params.values()
         assert [i.name for i in staging.indexes] == (["ix_stg_book"] if dialect.chunk_index

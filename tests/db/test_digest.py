@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mfpipe.codec.digest import canonical_rows, content_hash, hash_columns, row_digests
+from mfpipe.codec.digest import EXACT, canonical_rows, content_hash, hash_columns, row_digests
 from mfpipe.db import dialects
-from mfpipe.db.digest import EXACT, as_hash, exact_sums
+from mfpipe.db.digest import as_hash, exact_sums
 from mfpipe.db.loaders import open_loader
 from mfpipe.db.schema import final_table
 from mfpipe.db.urls import create_engine

@@ -98,16 +98,17 @@ class TestMerge:
 
 class TestOracleMerge:
     def test_merge_statement_compiles(self):
-        """Oracle gets a MERGE with the key in ON, every other column updated, run id bound."""
+        """Oracle gets a MERGE using the same rows as the other dialects' upsert (the run's
+        latest row per key), the key in ON, every other column updated, values bound."""
         metadata, oracle = sa.MetaData(), dialects.get("oracle")
         staging = staging_table(metadata, "acct_book", SCHEMA, oracle)
         final = final_table(metadata, "acct_book", SCHEMA, oracle, key=("acct",))
-        statement = oracle.merge(staging, final, "r1", ("acct",),
-                                 promotion_source(staging, final, "r1", ("acct",)))
-        compiled = statement.compile(dialect=oracle.sqlalchemy())
+        source = promotion_source(staging, final, "r1", ("acct",))
+        compiled = oracle.merge(final, source, ("acct",)).compile(dialect=oracle.sqlalchemy())
         sql = str(compiled)
-        assert sql.startswith("MERGE INTO acct_book f USING (SELECT acct, amount, name FROM "
-                              "stg_acct_book WHERE run_id = :run_id")
-        assert "ON (f.acct = s.acct)" in sql and "f.amount = s.amount" in sql
+        using = str(source.compile(dialect=oracle.sqlalchemy()))
+        assert sql.startswith(f"MERGE INTO acct_book f USING ({using}) s ON (f.acct = s.acct) ")
+        assert "GROUP BY stg_acct_book.acct" in using and "run_id = :run_id_1" in using
+        assert "f.amount = s.amount" in sql and "f.last_run_id = s.last_run_id" in sql
         assert "f.acct = s.acct," not in sql  # the key is never updated
-        assert compiled.params == {"run_id": "r1"}
+        assert set(compiled.params.values()) == {"r1"}

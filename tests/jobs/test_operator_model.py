@@ -39,9 +39,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, precondition,
+                                 rule)
 
 from mfpipe.cli import main
 from mfpipe.db.runs import RunStore
@@ -54,8 +55,8 @@ ARGS = ["--layout", LAYOUT, "--date", "open_date=YYYYMMDD", "--processors", "2",
 CONTENTS = [(400, 1), (480, 2), (360, 3), (440, 4)]  # records, seed
 PATHS = ("a.dat", "b.dat")
 VICTIMS = ("launcher", "processor-1", "writer")
-EXAMPLES = int(os.environ.get("MFPIPE_MODEL_EXAMPLES", "4"))
-STEPS = int(os.environ.get("MFPIPE_MODEL_STEPS", "14"))
+EXAMPLES = int(os.environ.get("MFPIPE_MODEL_EXAMPLES", "6"))
+STEPS = int(os.environ.get("MFPIPE_MODEL_STEPS", "20"))
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +105,11 @@ class Operators(RuleBasedStateMachine):
 
     # -- what the operator does ---------------------------------------------------------
 
+    @initialize(path=st.sampled_from(PATHS), content=st.integers(0, len(CONTENTS) - 1))
+    def first_night(self, path: str, content: int) -> None:
+        """Every sequence starts with a file landed (without one, most steps do nothing)."""
+        self.land(path, content)
+
     @rule(path=st.sampled_from(PATHS), content=st.integers(0, len(CONTENTS) - 1))
     def land(self, path: str, content: int) -> None:
         """A file lands: a new night, a changed file, or a re-send (a new mtime)."""
@@ -117,6 +123,7 @@ class Operators(RuleBasedStateMachine):
         code, summary = self._cli("run", "--input", path)
         if code == 65:  # it resumed a run whose staging was tampered with: not published
             assert summary["run_id"] in self.tampered, summary
+            event("a tampered run refused its publication")
             return
         assert code in (0, 99), summary
         self.published.add(self._sha(path))
@@ -174,23 +181,34 @@ class Operators(RuleBasedStateMachine):
         run_id = data.draw(st.sampled_from(sorted(runs)), label="restarted")
         code, summary = self._cli("restart", run_id, args=["--json"])
         assert code in (0, 64, 66, 99) or (code == 65 and run_id in self.tampered), summary
+        if code == 65:
+            event("a tampered run refused its publication")
         if code == 0:
             self.published.add(runs[run_id])
 
+    @precondition(lambda self: self._unpublished_with_chunks())
     @rule(data=st.data(), how=st.sampled_from(["change", "delete"]))
     def tamper(self, data: st.DataObject, how: str) -> None:
         """Someone changes (or deletes) a staging row of a run that failed or stopped, in
         a chunk its writer proved and committed: no later publication may carry it."""
-        runs = sorted(r["run_id"] for r in self._runs() if r["status"] in ("FAILED", "STOPPED")
-                      and self._query(f"SELECT 1 FROM mfp_chunk WHERE run_id = '{r['run_id']}'"))
-        if not runs:
-            return
-        run_id = data.draw(st.sampled_from(runs), label="tampered")
+        run_id = data.draw(st.sampled_from(self._unpublished_with_chunks()), label="tampered")
         first = (f"run_id = '{run_id}' AND record_no = (SELECT min(record_no) FROM "
                  f"stg_customer_account WHERE run_id = '{run_id}')")
         self._execute(f"UPDATE stg_customer_account SET cust_name = 'TAMPERED' WHERE {first}"
                       if how == "change" else f"DELETE FROM stg_customer_account WHERE {first}")
         self.tampered.add(run_id)
+        event(f"staging tampered with ({how})")
+
+    @precondition(lambda self: self.tampered & set(self._unpublished_with_chunks()))
+    @rule(data=st.data())
+    def restart_tampered(self, data: st.DataObject) -> None:
+        """The operator restarts a run whose staging was tampered with: its proof fails (65)
+        and nothing of it is published."""
+        run_id = data.draw(st.sampled_from(sorted(self.tampered & set(
+            self._unpublished_with_chunks()))), label="restarted")
+        code, summary = self._cli("restart", run_id, args=["--json"])
+        assert code == 65 and summary["status"] == "FAILED", summary
+        event("a tampered run refused its publication")
 
     @rule(data=st.data())
     def abandon(self, data: st.DataObject) -> None:
@@ -258,6 +276,12 @@ class Operators(RuleBasedStateMachine):
             return []
         finally:
             store.close()
+
+    def _unpublished_with_chunks(self) -> list[str]:
+        """The FAILED and STOPPED runs that committed chunks."""
+        return sorted(r["run_id"] for r in self._query(
+            "SELECT DISTINCT r.run_id FROM mfp_run r JOIN mfp_chunk c ON c.run_id = r.run_id "
+            "WHERE r.status IN ('FAILED', 'STOPPED')"))
 
     def _execute(self, sql: str) -> None:
         store = RunStore(self.db)

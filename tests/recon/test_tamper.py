@@ -4,6 +4,7 @@ right check, and the report names it and narrows it down."""
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -187,6 +188,27 @@ class TestRunOutcome:
         summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
         assert (code, summary["reconciliation"]["passed"]) == (0, True), summary
 
+    def test_totals_wider_than_python_keeps_by_default(self, tmp_path, db_url, capsys):
+        """Amounts of 31 digits, in several chunks: their totals (34 digits) are combined
+        and compared unrounded wherever they are added (Python's default context keeps
+        28), at publication and by a later `reconcile`."""
+        import json
+
+        from mfpipe.cli import main
+
+        layout, data = twelve_amounts(tmp_path, "S9(29)V99", "9" * 31 + "c")
+        args = ["--db", db_url, "--json"]
+        code = main(["run", "--layout", str(layout), "--input", str(data), "--chunk-records",
+                     "3", *args])
+        summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert (code, summary["reconciliation"]["passed"]) == (0, True), summary
+        assert main(["reconcile", summary["run_id"], *args]) == 0
+        audit = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert audit["reconciliation"]["passed"], audit
+        assert main(["report", summary["run_id"], "--db", db_url, "--format", "json"]) == 0
+        checks = {c["check"]: c for c in json.loads(capsys.readouterr().out)["checks"]}
+        assert checks["total_amount_final"]["actual"] == "1199999999999999999999999999999.88"
+
     def test_money_totals_past_two_to_the_63(self, tmp_path, db_url, capsys):
         """Twelve amounts of 9,999,999,999,999,999.99 sum past 2**63 as unscaled integers:
         SQLite's plain sum overflows and is summed again in halves; every total is exact."""
@@ -196,17 +218,8 @@ class TestRunOutcome:
         from mfpipe.db.runs import RunStore
         from mfpipe.recon.measures import measure_run
         from mfpipe.recon.subject import RunSubject
-        from tests.support import copybook
 
-        layout = tmp_path / "big.cpy"
-        layout.write_text(copybook("""
-            01  BIG-REC.
-                05  BIG-ID   PIC 9(4).
-                05  AMOUNT   PIC S9(16)V99 COMP-3.
-            """))
-        data = tmp_path / "big.dat"
-        data.write_bytes(b"".join(f"{i:04d}".encode("cp037") + bytes.fromhex("0" + "9" * 18 + "c")
-                                  for i in range(12)))
+        layout, data = twelve_amounts(tmp_path, "S9(16)V99", "0" + "9" * 18 + "c")
         code = main(["run", "--layout", str(layout), "--input", str(data), "--db", db_url,
                      "--json"])
         summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
@@ -218,3 +231,19 @@ class TestRunOutcome:
             == expected
         store.close()
 
+
+def twelve_amounts(tmp_path: Path, picture: str, packed: str) -> tuple[Path, Path]:
+    """A copybook of an id and a COMP-3 ``AMOUNT PIC picture``, and a file of twelve
+    records whose amounts are the packed bytes ``packed`` (hex)."""
+    from tests.support import copybook
+
+    layout = tmp_path / "amounts.cpy"
+    layout.write_text(copybook(f"""
+        01  AMOUNT-REC.
+            05  AMOUNT-ID  PIC 9(4).
+            05  AMOUNT     PIC {picture} COMP-3.
+        """))
+    data = tmp_path / "amounts.dat"
+    data.write_bytes(b"".join(f"{i:04d}".encode("cp037") + bytes.fromhex(packed)
+                              for i in range(12)))
+    return layout, data

@@ -127,11 +127,10 @@ class Dialect(abc.ABC):
     # -- promotion, locks, sessions ---------------------------------------------------------
 
     @abc.abstractmethod
-    def merge(self, staging: sa.Table, final: sa.Table, run_id: str, key: Sequence[str],
-              source: sa.Select) -> sa.Executable:
+    def merge(self, final: sa.Table, source: sa.Select, key: Sequence[str]) -> sa.Executable:
         """The keyed promotion of ``source`` (the run's latest row per key, with
-        ``last_run_id``: :func:`mfpipe.db.promote.promotion_source`) into ``final``: the
-        later record of a key wins."""
+        ``last_run_id``: :func:`mfpipe.db.promote.promotion_source`) into ``final``: a row
+        of a key already there is updated, the key itself never."""
 
     def for_update(self, query: sa.Select) -> sa.Select:
         """``query``, locking the rows it reads where the serialising lock does not already
@@ -141,7 +140,8 @@ class Dialect(abc.ABC):
     @abc.abstractmethod
     def serialize(self, connection: sa.Connection, names: Iterable[str]) -> None:
         """Begin a transaction that no other holder of any of ``names`` runs alongside
-        (``names`` come sorted, so two holders never wait on each other)."""
+        (``names`` come sorted, so two holders never wait on each other); a dialect may
+        exclude more than that (SQLite: every other writer of the database)."""
 
     def session_url(self, url: URL, session: str) -> URL:
         """``url`` naming its sessions ``session`` where the database can later find them by

@@ -20,7 +20,6 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import oracle
 from sqlalchemy.types import TypeEngine
 
-from mfpipe.db.control import mfp_lock
 from mfpipe.db.dialects.base import Dialect
 
 _VARCHAR2_MAX = 4000  # characters, under the default MAX_STRING_SIZE
@@ -61,25 +60,20 @@ class Oracle(Dialect):
         raw = sa.func.rawtohex(sa.func.standard_hash(row, "MD5"))
         return sa.func.to_number(sa.func.substr(raw, 1, 16), "X" * 16)
 
-    def merge(self, staging: sa.Table, final: sa.Table, run_id: str, key: Sequence[str],
-              source: sa.Select) -> sa.TextClause:
-        """``MERGE`` of the run's latest row per key (``source`` says the same for the
-        other dialects); names quoted by the dialect, the run id bound."""
-        q = self.sqlalchemy().identifier_preparer.quote
-        columns = [c.name for c in final.columns if c.name != "last_run_id"]
-        stg, fin = q(staging.name), q(final.name)
-        keys = ", ".join(q(k) for k in key)
-        using = (f"SELECT {', '.join(q(c) for c in columns)} FROM {stg} WHERE run_id = :run_id "
-                 f"AND record_no IN (SELECT MAX(record_no) FROM {stg} WHERE run_id = :run_id "
-                 f"GROUP BY {keys})")
-        on = " AND ".join(f"f.{q(k)} = s.{q(k)}" for k in key)
-        sets = ", ".join([*(f"f.{q(c)} = s.{q(c)}" for c in columns if c not in key),
-                          "f.last_run_id = :run_id"])
-        inserted = ", ".join(f"s.{q(c)}" for c in columns)
+    def merge(self, final: sa.Table, source: sa.Select, key: Sequence[str]) -> sa.TextClause:
+        """``MERGE`` using ``source`` as compiled for Oracle (its values stay bound), the
+        names quoted by the dialect."""
+        compiler = self.sqlalchemy()
+        q = compiler.identifier_preparer.quote
+        using = source.compile(dialect=compiler)
+        names = [q(c.name) for c in source.selected_columns]
+        keys = {q(k) for k in key}
+        on = " AND ".join(f"f.{k} = s.{k}" for k in sorted(keys))
+        sets = ", ".join(f"f.{n} = s.{n}" for n in names if n not in keys)
         return sa.text(
-            f"MERGE INTO {fin} f USING ({using}) s ON ({on}) WHEN MATCHED THEN UPDATE SET "
-            f"{sets} WHEN NOT MATCHED THEN INSERT ({', '.join(q(c) for c in columns)}, "
-            f"last_run_id) VALUES ({inserted}, :run_id)").bindparams(run_id=run_id)
+            f"MERGE INTO {q(final.name)} f USING ({using}) s ON ({on}) WHEN MATCHED THEN "
+            f"UPDATE SET {sets} WHEN NOT MATCHED THEN INSERT ({', '.join(names)}) VALUES "
+            f"({', '.join(f's.{n}' for n in names)})").bindparams(**using.params)
 
     def for_update(self, query: sa.Select) -> sa.Select:
         return query.with_for_update()
@@ -92,6 +86,8 @@ class Oracle(Dialect):
 def _lock_row(connection: sa.Connection, name: str) -> None:
     """Lock the ``mfp_lock`` row of ``name``, creating it first if needed (a concurrent
     creator waits, then fails on the key; the row is there either way)."""
+    from mfpipe.db.control import mfp_lock  # not needed to name types (``mfpipe layout``)
+
     try:
         with connection.begin_nested():
             connection.execute(mfp_lock.insert().values(name=name))

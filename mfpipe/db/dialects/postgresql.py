@@ -44,8 +44,7 @@ class PostgreSQL(Dialect):
     def ordered(self, column: sa.ColumnElement, arrow_type: pa.DataType) -> sa.ColumnElement:
         return column.collate("C") if pa.types.is_string(arrow_type) else column
 
-    def merge(self, staging: sa.Table, final: sa.Table, run_id: str, key: Sequence[str],
-              source: sa.Select) -> sa.Executable:
+    def merge(self, final: sa.Table, source: sa.Select, key: Sequence[str]) -> sa.Executable:
         return upsert(postgresql.insert(final), source, key)
 
     def serialize(self, connection: sa.Connection, names: Iterable[str]) -> None:

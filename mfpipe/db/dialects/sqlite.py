@@ -30,9 +30,8 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import URL
 from sqlalchemy.types import TypeEngine
 
-from mfpipe.codec.digest import MASK64, SEPARATOR, text_digest
+from mfpipe.codec.digest import EXACT, MASK64, SEPARATOR, text_digest
 from mfpipe.db.dialects.base import Dialect, _Table, concatenated, upsert
-from mfpipe.db.digest import EXACT
 
 _PRINTF_COLUMNS = 100  # columns per printf (127 arguments at most, the format first)
 
@@ -98,8 +97,7 @@ class SQLite(Dialect):
         # decimals are text: compare them as numbers (text compares in binary order already)
         return sa.cast(column, sa.Numeric) if pa.types.is_decimal(arrow_type) else column
 
-    def merge(self, staging: sa.Table, final: sa.Table, run_id: str, key: Sequence[str],
-              source: sa.Select) -> sa.Executable:
+    def merge(self, final: sa.Table, source: sa.Select, key: Sequence[str]) -> sa.Executable:
         return upsert(sqlite.insert(final), source, key)
 
     def serialize(self, connection: sa.Connection, names: Iterable[str]) -> None:

@@ -10,27 +10,23 @@ from typing import TypeVar
 import sqlalchemy as sa
 import tenacity
 
+from mfpipe.db import dialects
 from mfpipe.db.urls import redact
 from mfpipe.errors import DatabaseUnavailableError, first_line
 
 T = TypeVar("T")
 
 
-_READ_ONLY = ("25006",)  # PostgreSQL's read_only_sql_transaction (a standby, a switch)
-_ORACLE_READ_ONLY = 16000  # ORA-16000: database open for read-only access
-
-
 def connection_lost(exc: BaseException) -> bool:
     """Is ``exc`` the database going away (or refusing writes for now: switched to read
-    only), rather than a statement's own error?"""
+    only, as each dialect recognises its driver's error), rather than a statement's own
+    error?"""
     if isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError)):
         return True
     if not isinstance(exc, sa.exc.DBAPIError):
         return False
-    orig = exc.orig
-    oracle = getattr(orig.args[0], "code", None) if orig is not None and orig.args else None
-    return (bool(exc.connection_invalidated) or getattr(orig, "sqlstate", None) in _READ_ONLY
-            or oracle == _ORACLE_READ_ONLY)
+    return bool(exc.connection_invalidated) or exc.orig is not None and any(
+        dialect.refuses_writes(exc.orig) for dialect in dialects.every())
 
 
 def unavailable(url: str, exc: BaseException) -> DatabaseUnavailableError:

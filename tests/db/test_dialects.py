@@ -93,3 +93,26 @@ class TestEachDialect:
         wide = pa.schema([pa.field(f"c{i}", pa.int32()) for i in range(dialect.max_columns)])
         with pytest.raises(ConfigError, match=f"{dialect.max_columns:,}"):
             staging_table(sa.MetaData(), "wide", wide, dialect)
+
+
+def test_a_read_only_server_is_recognised_as_temporary(postgres_server):
+    """A PostgreSQL server taking no writes (a standby, a switch-over) is a temporary
+    refusal, retried like a lost connection; a statement's own error is not."""
+    import psycopg
+
+    from mfpipe.db.faults import connection_lost
+
+    with psycopg.connect(postgres_server, autocommit=True) as connection:
+        connection.execute("SET default_transaction_read_only = on")
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction) as refused:
+            connection.execute("CREATE TABLE t_never (a int)")
+        with pytest.raises(psycopg.errors.DivisionByZero) as own:
+            connection.execute("SELECT 1 / 0")
+    postgresql = dialects.get("postgresql")
+    assert postgresql.refuses_writes(refused.value) and not postgresql.refuses_writes(own.value)
+    assert not any(d.refuses_writes(refused.value) for d in dialects.every() if d is not postgresql)
+    wrapped = sa.exc.DBAPIError.instance("CREATE TABLE t_never (a int)", {}, refused.value,
+                                         psycopg.Error)
+    assert connection_lost(wrapped)
+    assert not connection_lost(sa.exc.DBAPIError.instance("SELECT 1 / 0", {}, own.value,
+                                                          psycopg.Error))

@@ -27,6 +27,11 @@ def get(name: str) -> Dialect:
     return dialect
 
 
+def every() -> tuple[Dialect, ...]:
+    """Every dialect (for what must be asked of each: whose driver raised an error)."""
+    return tuple(get(name) for name in NAMES)
+
+
 def of(bind: Any) -> Dialect:
     """The dialect of a SQLAlchemy engine or connection."""
     return get(bind.dialect.name)

@@ -157,7 +157,12 @@ class Dialect(abc.ABC):
         """The statement that ends a session :meth:`sessions` listed."""
         raise NotImplementedError(f"{self.name} sessions are not ended by mfpipe")
 
-    # -- connecting -------------------------------------------------------------------------
+    # -- connecting and errors --------------------------------------------------------------
+
+    def refuses_writes(self, error: BaseException) -> bool:
+        """Is ``error`` (a driver's) this database taking no writes for now (a standby, a
+        switch-over in progress): temporary, retried like a lost connection?"""
+        return False
 
     def engine(self, url: URL) -> sa.Engine:
         """A SQLAlchemy engine for control tables and DDL (not for bulk data)."""

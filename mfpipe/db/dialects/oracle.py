@@ -23,6 +23,7 @@ from sqlalchemy.types import TypeEngine
 from mfpipe.db.dialects.base import Dialect
 
 _VARCHAR2_MAX = 4000  # characters, under the default MAX_STRING_SIZE
+_READ_ONLY = 16000  # ORA-16000: database open for read-only access
 
 
 class Oracle(Dialect):
@@ -74,6 +75,11 @@ class Oracle(Dialect):
             f"MERGE INTO {q(final.name)} f USING ({using}) s ON ({on}) WHEN MATCHED THEN "
             f"UPDATE SET {sets} WHEN NOT MATCHED THEN INSERT ({', '.join(names)}) VALUES "
             f"({', '.join(f's.{n}' for n in names)})").bindparams(**using.params)
+
+    def refuses_writes(self, error: BaseException) -> bool:
+        # python-oracledb's errors carry an _Error with the ORA number as ``code``
+        code = getattr(error.args[0], "code", None) if error.args else None
+        return code == _READ_ONLY
 
     def for_update(self, query: sa.Select) -> sa.Select:
         return query.with_for_update()

@@ -23,6 +23,9 @@ from sqlalchemy.engine import URL
 from mfpipe.db.dialects.base import Dialect, upsert
 
 
+READ_ONLY = "25006"  # SQLSTATE read_only_sql_transaction: a standby, or a switch-over
+
+
 class PostgreSQL(Dialect):
     name: ClassVar[str] = "postgresql"
     driver: ClassVar[str] = "postgresql+psycopg"
@@ -61,6 +64,9 @@ class PostgreSQL(Dialect):
 
     def end_session(self, session_id: int) -> sa.TextClause:
         return sa.text("SELECT pg_terminate_backend(:pid)").bindparams(pid=session_id)
+
+    def refuses_writes(self, error: BaseException) -> bool:
+        return getattr(error, "sqlstate", None) == READ_ONLY
 
     def engine(self, url: URL) -> sa.Engine:
         engine = super().engine(url)

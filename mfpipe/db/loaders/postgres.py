@@ -15,13 +15,13 @@ import pyarrow as pa
 
 from mfpipe.db.loaders.base import BulkLoader, Capabilities, LoadResult, preview, quoted
 from mfpipe.db.loaders.pgcopy import CopyData, encode
-from mfpipe.db.dialects.postgresql import iso_dates
+from mfpipe.db.dialects.postgresql import READ_ONLY, iso_dates
 from mfpipe.db.urls import libpq_uri, redact
 from mfpipe.errors import (DatabaseUnavailableError, TerminalLoadError, TransientLoadError,
                            first_line)
 
 _TRANSIENT_CLASSES = ("08", "40", "53", "57", "58")
-_TRANSIENT_STATES = ("25006",)  # read_only_sql_transaction: the server switched to read-only
+_TRANSIENT_STATES = (READ_ONLY,)  # the server switched to read-only
 
 
 def _kind(exc: Exception, operational: type) -> type[TransientLoadError | TerminalLoadError]:

@@ -49,7 +49,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -248,9 +248,11 @@ def mfpipe_args(path: Path, url: str, processors: int | None, writers: int | Non
 
 def run_mfpipe(path: Path, url: str, records: int, processors: int | None = None,
                writers: int | None = None, sample_rss: bool = False,
-               argv0: list[str] | None = None, loader: str | None = None) -> dict[str, Any]:
-    """``mfpipe run --json`` in a child process: wall time, the summary's load time, phases."""
-    args = mfpipe_args(path, url, processors, writers, loader)
+               argv0: list[str] | None = None, loader: str | None = None,
+               extra: Sequence[str] = ()) -> dict[str, Any]:
+    """``mfpipe run --json`` (and ``extra`` options) in a child process: wall time, the
+    summary's load time, phases."""
+    args = [*mfpipe_args(path, url, processors, writers, loader), *extra]
     if argv0 is not None:  # a diagnostic: the same command through another entry point
         args = argv0 + args[1:]
     peak: dict[str, Any] = {}

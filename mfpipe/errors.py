@@ -58,6 +58,7 @@ MESSAGES: dict[str, str] = {
     "MFP-5003": ("chunk {chunk_id} (worker {worker_id}, records {first_record_no}-"
                  "{last_record_no}) is not in {table} as it was decoded: {message}; nothing "
                  "of the chunk was committed"),
+    "MFP-5004": "Dask cluster unavailable: {message}",
     "MFP-6001": "run {run_id}: {message}",
     "MFP-6002": "batch {batch_id}: {message}",
     "MFP-9001": "{message}",
@@ -255,6 +256,16 @@ class DatabaseUnavailableError(MfpipeError):
     """The database cannot be reached (after retries)."""
 
     code = "MFP-5002"
+    exit_code = EXIT_TEMPORARY
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message=message)
+
+
+class ClusterUnavailableError(MfpipeError):
+    """The Dask scheduler cannot be reached, or went away (``--executor dask``)."""
+
+    code = "MFP-5004"
     exit_code = EXIT_TEMPORARY
 
     def __init__(self, message: str) -> None:

@@ -20,7 +20,7 @@ from mfpipe.jobs.jobfile import read_job
 from mfpipe.jobs.launch import LaunchSummary, launch, matching_files, segments_of
 from mfpipe.jobs.restart import restart_run
 from mfpipe.layout import load_layout
-from mfpipe.pipeline.spec import JobSpec
+from mfpipe.pipeline.spec import EXECUTORS, JobSpec
 from mfpipe.pipeline.engine import RunSummary
 from mfpipe.pipeline.progress import Progress
 
@@ -30,8 +30,16 @@ _LOAD_OPTIONS = [
     click.option("--layout", "layout_path", type=click.Path(dir_okay=False),
                  help="The copybook (or source.layout in the job file)."),
     click.option("--db", "db_url", help=_DB_HELP),
-    click.option("--processors", type=click.IntRange(min=1), default=2, show_default=True),
+    click.option("--processors", type=click.IntRange(min=1), default=2, show_default=True,
+                 help="Processor processes (with --executor dask and no scheduler: the local "
+                      "cluster's workers)."),
     click.option("--writers", type=click.IntRange(min=1), default=2, show_default=True),
+    click.option("--executor", type=click.Choice(EXECUTORS), default="local",
+                 show_default=True, help="Where the chunks run: this machine's processes, or "
+                 "a Dask cluster (pip install 'mfpipe[dask]')."),
+    click.option("--scheduler", help="With --executor dask: the scheduler's address, e.g. "
+                 "tcp://10.0.0.5:8786 (default: $DASK_SCHEDULER_ADDRESS, else a local "
+                 "cluster)."),
     click.option("--chunk-records", type=click.IntRange(min=1), default=50_000,
                  show_default=True),
     click.option("--max-errors", type=click.IntRange(min=0), default=50, show_default=True,
@@ -120,6 +128,9 @@ def reprocess(ctx: click.Context, path: str, job_file: str | None,
 @click.option("--max-errors", type=click.IntRange(min=0), help="Another error limit (0: none).")
 @click.option("--retry-seconds", "retry_s", type=click.FloatRange(min=0),
               help="Another retry period for transient database errors.")
+@click.option("--executor", type=click.Choice(EXECUTORS),
+              help="Run the missing chunks on another executor (local or dask).")
+@click.option("--scheduler", help="With --executor dask: the scheduler's address.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
 def restart(run_id: str, db_url: str | None, heartbeat_ttl: float, as_json: bool,
             **changes: Any) -> None:
@@ -128,8 +139,11 @@ def restart(run_id: str, db_url: str | None, heartbeat_ttl: float, as_json: bool
     Only how fast it runs and its error limit may change; what is loaded and proved is the
     run's own."""
     url = resolve(db_url)
+    changed = {k: v for k, v in changes.items() if v is not None}
+    if changed.get("executor") == "local":  # a run begun on a cluster, finished here
+        changed["scheduler"] = None
     summary = restart_run(run_id, url, Progress(bar=False if as_json else None),
-                          heartbeat_ttl, {k: v for k, v in changes.items() if v is not None})
+                          heartbeat_ttl, changed)
     _print(summary, url, as_json)
     if summary.exit_code:
         raise click.exceptions.Exit(summary.exit_code)
@@ -155,6 +169,7 @@ def _launch(opts: dict[str, Any], reprocess: bool, replace_runs: tuple[str, ...]
         record_name=opts["record_name"], job=opts["job"] or "", processors=opts["processors"],
         writers=opts["writers"], chunk_records=opts["chunk_records"],
         max_errors=opts["max_errors"], empty_file=opts["empty_file"],
+        executor=opts["executor"], scheduler=opts["scheduler"],
         skip_records=opts["skip_records"], load_records=opts["load_records"],
         when=opts["when"], discard_file=opts["discard_file"],
         bad_file=opts["bad_file"], loader=opts["loader"],

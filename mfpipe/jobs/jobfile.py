@@ -58,6 +58,7 @@ SECTIONS: dict[str, dict[str, tuple[str, type]]] = {
         "bad_file": ("bad_file", _TEXT), "retry_seconds": ("retry_seconds", _INT),
         "parallel_files": ("parallel_files", _INT), "stop_on_error": ("stop_on_error", _BOOL),
         "heartbeat_ttl": ("heartbeat_ttl", _INT),
+        "executor": ("executor", _TEXT), "scheduler": ("scheduler", _TEXT),
     },
     "reconcile": {
         "money": ("money", _LIST), "hash_columns": ("hash_columns", _LIST),

@@ -9,6 +9,7 @@ chunk boundary (STOPPED). Nothing is half-written: each chunk commits with its l
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -16,7 +17,7 @@ import signal
 import time
 from dataclasses import asdict, dataclass, field
 from multiprocessing.managers import SyncManager
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any, TypeVar
 
 import structlog
@@ -69,6 +70,15 @@ class RunSummary:
         return {"schema_version": 1, **asdict(self)}
 
 
+@dataclass
+class Watch:
+    """What a supervising loop keeps between polls (see :meth:`Engine.watch`)."""
+
+    beat: float = field(default_factory=time.monotonic)
+    polled: float = field(default_factory=time.monotonic)
+    stopping: bool = False
+
+
 class Engine:
     """Loads one :class:`JobSpec`'s file into staging: LOADED (every chunk committed; the
     caller publishes it), STOPPED or FAILED."""
@@ -76,12 +86,12 @@ class Engine:
     def __init__(self, config: JobSpec, progress: Progress | None = None) -> None:
         self.config = config
         self.progress = progress or Progress(bar=False, every_s=0)
-        self._stop = False
-        self._committed: dict[int, Committed] = {}
+        self.stop_asked = False
+        self.committed: dict[int, Committed] = {}  # the ledger as this launcher knows it
 
     def request_stop(self, *_: object) -> None:
         """Stop at the next chunk boundary (signal handler and ``runs cancel``)."""
-        self._stop = True
+        self.stop_asked = True
 
     def run(self, store: RunStore, done_chunks: dict[int, Committed] | None = None
             ) -> RunSummary:
@@ -95,7 +105,7 @@ class Engine:
         target = config.target
         staging, final = store.prepare(config.source.table(record), plan.schema,
                                        target.final_table, target.key, target.staging_table)
-        self._committed = dict(done_chunks or {})
+        self.committed = dict(done_chunks or {})
         if not store.update_active(config.run_id, layout=config.source.layout_path,
                                    staging_table=staging.name,
                                    options=json.dumps(options_of(config)),
@@ -142,20 +152,21 @@ class Engine:
     def _supervise(self, store: RunStore, staging: str, plan: DecodePlan,
                    probe: ChunkProbe | None
                    ) -> tuple[str, int, str, Reader, dict[int, dict[str, float]], float]:
-        """Run the processes to an outcome: (status, exit code, message, the reader, the
-        per-worker metrics, and the CPU seconds the processes reported)."""
+        """Run the processes (or, with ``--executor dask``, a cluster's: see
+        :mod:`mfpipe.pipeline.cluster`) to an outcome: (status, exit code, message, the
+        reader, the per-worker metrics, and the CPU seconds the processes reported)."""
         config = self.config
+        if config.execution.executor == "dask":
+            from mfpipe.pipeline.cluster import supervise_on_cluster
+
+            return supervise_on_cluster(self, store, staging, plan, probe)
         # started by the CLI already, or now with the Manager, preloading the run's loader
         kind = loader_kind(config.execution.db_url, config.execution.loader)
         ctx = forking.context(LOADERS[kind][0])
         manager = SyncManager(ctx=ctx)
         manager.start(initializer=leave_with_launcher)  # no orphan if the launcher is killed
         with manager:
-            metrics = MetricsAggregator(manager)
-            for done in self._committed.values():  # a restart: the ledger says what
-                metrics.add(done.worker_id, read=done.records, processed=done.loaded,  # the
-                            rejected=done.rejected, discarded=done.discarded,  # earlier
-                            written=done.loaded, batches=1)  # attempts did
+            metrics = self.metrics(manager.dict())
             abort = ctx.Event()
             tasks = ctx.Queue(maxsize=2 * config.execution.processors)
             results = ctx.Queue(maxsize=2 * config.execution.writers)
@@ -167,18 +178,13 @@ class Engine:
             writer = ctx.Process(target=run_writers, name="writer",
                                  args=(config.write_work(probe), staging, results, events, metrics,
                                        abort))
-            reader = Reader(config, plan, tasks, lambda: self._stop, abort, self._committed)
-            done_bytes = sum(c.byte_length for c in store.ledger(config.run_id)
-                             ) if self._committed else 0
-            self.progress.start(config.run_id, os.path.getsize(config.source.input_path),
-                                done_bytes)
+            reader = Reader(config, plan, tasks, lambda: self.stop_asked, abort, self.committed)
+            self.start_progress(store)
             try:
-                with signals.handled(), signals.stopping(self.request_stop):
+                with self.supervising():
                     for process in (*processors, writer):
                         process.start()
-                    store.update_if(config.run_id, (STARTING,), status=STARTED)  # not over
-                    # a STOPPING that `runs cancel` wrote meanwhile
-                    reader.start()
+                    self.started(store, reader)
                     outcome = self._loop(store, reader, processors, writer, events, results)
             finally:
                 abort.set()
@@ -186,21 +192,90 @@ class Engine:
                 self.progress.close()
             return (*outcome, reader, metrics.per_worker(), metrics.cpu_seconds())
 
+    @contextlib.contextmanager
+    def supervising(self) -> Iterator[None]:
+        """While the workers run: SIGTERM and SIGINT stop the run at a chunk boundary."""
+        with signals.handled(), signals.stopping(self.request_stop):
+            yield
+
+    def started(self, store: RunStore, reader: Reader) -> None:
+        """The workers are up: the run is STARTED (not over a STOPPING that ``runs cancel``
+        wrote meanwhile) and the reader frames the file."""
+        store.update_if(self.config.run_id, (STARTING,), status=STARTED)
+        reader.start()
+
+    def metrics(self, counts: MutableMapping[str, float]) -> MetricsAggregator:
+        """The run's per-worker counters in ``counts``, holding what the earlier attempts
+        of a restarted run did (from its ledger)."""
+        metrics = MetricsAggregator(counts)
+        for done in self.committed.values():
+            metrics.add(done.worker_id, read=done.records, processed=done.loaded,
+                        rejected=done.rejected, discarded=done.discarded, written=done.loaded,
+                        batches=1)
+        return metrics
+
+    def start_progress(self, store: RunStore) -> None:
+        """Progress over the file's bytes, those of the chunks committed before counted."""
+        config = self.config
+        done_bytes = sum(c.byte_length for c in store.ledger(config.run_id)
+                         ) if self.committed else 0
+        self.progress.start(config.run_id, os.path.getsize(config.source.input_path),
+                            done_bytes)
+
+    def commit(self, chunk_id: int, committed: Committed, byte_length: int) -> None:
+        """A chunk's commit, as reported by whoever committed it."""
+        self.committed[chunk_id] = committed
+        self.progress.advance(committed.records, byte_length)
+
+    def watch(self, store: RunStore, reader: Reader, state: Watch) -> tuple[str, int, str] | None:
+        """What every supervising loop does between commits, local or on a cluster: the
+        error limit, the reader's error, a stop asked for (STOPPING), the heartbeat (a lost
+        lease ends the attempt), and ``runs cancel``; the outcome that ends the run, if
+        one does."""
+        config = self.config
+        rejected = sum(c.rejected for c in self.committed.values())
+        if config.execution.max_errors and rejected > config.execution.max_errors:
+            return FAILED, EXIT_DATA, (f"{rejected} rejected records exceed --max-errors "
+                                       f"{config.execution.max_errors}; see mfp_reject and "
+                                       f"{config.bad_path}")
+        if reader.error is not None:
+            error = reader.error
+            code = error.exit_code if isinstance(error, MfpipeError) else EXIT_INTERNAL
+            return FAILED, code, f"reader: {error}"
+        if self.stop_asked and not state.stopping:
+            state.stopping = True
+            store.update(config.run_id, status=STOPPING)
+        if time.monotonic() - state.beat > config.execution.heartbeat_s:
+            beaten = _unless_away(lambda: store.heartbeat(config.run_id))
+            if beaten == 0:  # this attempt lost its lease
+                return FAILED, EXIT_TEMPORARY, ("another launcher took the run over (this "
+                                                "one was stopped too long); this attempt "
+                                                "stopped")
+            if beaten is not None:  # a database away for a moment: beat again soon
+                state.beat = time.monotonic()
+        if time.monotonic() - state.polled > CANCEL_POLL_S:
+            if not state.stopping and _unless_away(lambda: store.status(config.run_id)) == \
+                    STOPPING:
+                self.request_stop()  # `mfpipe runs cancel`
+            state.polled = time.monotonic()
+        return None
+
+    def ended(self, reader: Reader, state: Watch) -> tuple[str, int, str]:
+        """The outcome once every task is done: STOPPED if a stop came or the reader did
+        not frame the whole file, else LOADED."""
+        if state.stopping or not reader.finished:
+            return STOPPED, EXIT_STOPPED, "stopped at a chunk boundary; restartable"
+        return LOADED, EXIT_OK, ""
+
     def _loop(self, store: RunStore, reader: Reader, processors: list[Any], writer: Any,
               events: Any, results: Any) -> tuple[str, int, str]:
         config = self.config
         sentinels_sent = False
-        beat = polled = time.monotonic()
-        stopping = False
+        state = Watch()
         while True:
             failure = self._drain(events)
             if failure:
                 return FAILED, failure[1], failure[0]
-            rejected = sum(c.rejected for c in self._committed.values())
-            if config.execution.max_errors and rejected > config.execution.max_errors:
-                return FAILED, EXIT_DATA, (f"{rejected} rejected records exceed --max-errors "
-                                           f"{config.execution.max_errors}; see mfp_reject and "
-                                           f"{config.bad_path}")
             dead = _dead(processors) or (writer.exitcode not in (None, 0) and writer)
             if dead:
                 self._drain(events)
@@ -210,13 +285,9 @@ class Engine:
                         "its end: killed by SIGBUS); load it again once it is complete")
                 return FAILED, EXIT_INTERNAL, f"{dead.name} (pid {dead.pid}) died: " + \
                     _describe(dead.exitcode) + "; the run is restartable"
-            if reader.error is not None:
-                error = reader.error
-                code = error.exit_code if isinstance(error, MfpipeError) else EXIT_INTERNAL
-                return FAILED, code, f"reader: {error}"
-            if self._stop and not stopping:
-                stopping = True
-                store.update(config.run_id, status=STOPPING)
+            outcome = self.watch(store, reader, state)
+            if outcome:
+                return outcome
             if not sentinels_sent and not reader.is_alive() and all(
                     p.exitcode == 0 for p in processors):
                 for _ in range(config.execution.writers):
@@ -226,22 +297,7 @@ class Engine:
                 failure = self._drain(events, final=True)
                 if failure:
                     return FAILED, failure[1], failure[0]
-                if stopping or not reader.finished:
-                    return STOPPED, EXIT_STOPPED, "stopped at a chunk boundary; restartable"
-                return LOADED, EXIT_OK, ""
-            if time.monotonic() - beat > config.execution.heartbeat_s:
-                beaten = _unless_away(lambda: store.heartbeat(config.run_id))
-                if beaten == 0:  # this attempt lost its lease
-                    return FAILED, EXIT_TEMPORARY, ("another launcher took the run over "
-                                                    "(this one was stopped too long); this "
-                                                    "attempt stopped")
-                if beaten is not None:  # a database away for a moment: beat again soon
-                    beat = time.monotonic()
-            if time.monotonic() - polled > CANCEL_POLL_S:
-                if not stopping and _unless_away(lambda: store.status(config.run_id)) == \
-                        STOPPING:
-                    self.request_stop()  # `mfpipe runs cancel`
-                polled = time.monotonic()
+                return self.ended(reader, state)
 
     def _drain(self, events: Any, final: bool = False) -> tuple[str, int] | None:
         """Take writer events; return (message, exit code) of the first error."""
@@ -254,9 +310,7 @@ class Engine:
             timeout = 0.05 if final else 0
             if event[0] == "error":
                 return f"{event[1]}: {event[2]}", event[3]
-            _, chunk_id, committed, length = event
-            self._committed[chunk_id] = committed
-            self.progress.advance(committed.records, length)
+            self.commit(*event[1:])
 
     def _counts(self, store: RunStore, reader: Reader, per_worker: dict[int, dict[str, float]]
                 ) -> dict[str, Any]:

@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import MutableMapping
 from typing import Any
 
 COUNTERS = ("read", "processed", "rejected", "discarded", "written", "batches", "busy_s")
 
 
 class MetricsAggregator:
-    """Per-worker counters in a ``multiprocessing.Manager`` dict (picklable proxy)."""
+    """Per-worker counters in ``counts``: a ``multiprocessing.Manager`` dict (a picklable
+    proxy every process updates), or a plain dict where one process adds what the workers
+    report (the Dask executor: a Manager cannot span hosts)."""
 
-    def __init__(self, manager: Any) -> None:
-        self._counts = manager.dict()
+    def __init__(self, counts: MutableMapping[str, float]) -> None:
+        self._counts = counts
         self._local = threading.Lock()
 
     def __getstate__(self) -> dict[str, Any]:

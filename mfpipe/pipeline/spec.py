@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # processors import this module, and no SQLAlchemy
     from mfpipe.db.measure import Measured
     from mfpipe.db.probe import ChunkProbe
 
+EXECUTORS = ("local", "dask")
 SPEC_VERSION = 2  # 1: the options stored flat, before the spec had parts
 
 
@@ -145,8 +146,14 @@ class Execution:
     discard_file: str | None = None  # original bytes of discarded records: a file or folder
     # after a launch that loaded files: purge the staging rows of finished runs older than this
     keep_staging_days: float | None = None
+    executor: str = "local"  # "dask": the chunks run on a Dask cluster (pipeline/cluster.py)
+    scheduler: str | None = None  # the Dask scheduler's address; none: a local cluster
 
     def __post_init__(self) -> None:
+        if self.executor not in EXECUTORS:
+            raise ConfigError(f"executor {self.executor!r} is not one of {', '.join(EXECUTORS)}")
+        if self.scheduler and self.executor != "dask":
+            raise ConfigError("--scheduler names a Dask scheduler: give --executor dask too")
         if self.processors < 1 or self.writers < 1:
             raise ConfigError("--processors and --writers must be at least 1")
         if self.chunk_records < 1:
@@ -327,7 +334,7 @@ class WriteWork:
 # is the same) and with what error limit; never what is decoded, loaded or proved.
 RESUMABLE = frozenset({"processors", "writers", "max_errors", "retry_s", "heartbeat_s",
                        "loader", "direct_path", "keep_staging_days", "bad_file", "input_path",
-                       "db_url"})
+                       "db_url", "executor", "scheduler"})
 _RUN_OWN = frozenset({"run_id", "file_sha256", "replaces"})  # the run's, kept on resume
 
 

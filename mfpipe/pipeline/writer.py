@@ -72,7 +72,7 @@ def _write_loop(work: WriteWork, staging: str, results: Any, events: Any,
                 continue
             if result is None:
                 return
-            loader = _commit_with_retry(work, staging, result, loader)
+            loader = commit_with_retry(work, staging, result, loader)
             metrics.add(result.worker_id, written=result.rows.num_rows, batches=1)
             metrics.cpu("writer")
             for path, data in ((work.bad_path, result.bad_bytes),
@@ -95,7 +95,7 @@ def _write_loop(work: WriteWork, staging: str, results: Any, events: Any,
             loader.close()
 
 
-def _commit_with_retry(work: WriteWork, staging: str, result: ChunkResult,
+def commit_with_retry(work: WriteWork, staging: str, result: ChunkResult,
                        loader: BulkLoader | None) -> BulkLoader:
     """Write one chunk; on a transient error reconnect and redo the whole transaction,
     unless it committed after all: a connection lost during COMMIT leaves its outcome
@@ -105,7 +105,7 @@ def _commit_with_retry(work: WriteWork, staging: str, result: ChunkResult,
 
     def attempt() -> None:
         loader = current[0] = current[0] or _open_loader(work)
-        if failed_before[0] and _in_ledger(work, result.chunk_id):
+        if failed_before[0] and in_ledger(work, result.chunk_id):
             log.info("chunk committed before the connection was lost", chunk=result.chunk_id)
             return
         try:
@@ -123,7 +123,7 @@ def _commit_with_retry(work: WriteWork, staging: str, result: ChunkResult,
     return current[0]
 
 
-def _in_ledger(work: WriteWork, chunk_id: int) -> bool:
+def in_ledger(work: WriteWork, chunk_id: int) -> bool:
     """Is the chunk in the run's ledger (committed by an attempt whose COMMIT's answer was
     lost)? Asked on a connection of its own; a database still away is retried."""
     store = RunStore(work.db_url)

@@ -154,7 +154,7 @@ class TestFaults:
 
         def kill_when_loading():
             deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and len(engine._committed) < 3:
+            while time.monotonic() < deadline and len(engine.committed) < 3:
                 time.sleep(0.05)
             for proc in _children():
                 if proc[1] == victim:

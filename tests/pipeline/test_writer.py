@@ -54,7 +54,7 @@ def test_a_commit_whose_answer_is_lost_is_not_written_again(tmp_path, monkeypatc
     result = ChunkResult(7, 1, 0, 300, 1, 3, rows, empty_rejects(), b"", 123, {})
     work = WriteWork("r1", url, None, False, 1, 30.0, "", "")
     monkeypatch.setattr(writer, "_open_loader", lambda w: AnswerLost(open_loader(w.db_url)))
-    writer._commit_with_retry(work, STAGING, result, None).close()
+    writer.commit_with_retry(work, STAGING, result, None).close()
     assert AnswerLost.lost
     with store.connect() as c:
         assert c.execute(sa.text(f"SELECT count(*) FROM {STAGING}")).scalar_one() == 3

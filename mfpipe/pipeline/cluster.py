@@ -1,0 +1,330 @@
+"""The Dask executor (``--executor dask``): the local engine's chunk tasks, on a cluster.
+
+The launcher frames the file with the local engine's reader (offsets, never record bytes)
+and submits one task per chunk missing from the ledger, never more than a few per worker at
+a time, so the launcher's and the scheduler's memory stay bounded whatever the file's size.
+A task (:func:`load_chunk`) runs on a worker process: it decodes its chunk with the decode
+plan compiled once per worker, exactly as a processor does, and commits the chunk's staging
+rows, proof, rejects and ledger row in one transaction with the loader a local writer uses.
+It returns counts (and the few rejected records' bytes for the bad file), never rows.
+
+Exactly once under Dask's own retries (a worker lost after a commit, a task run twice): a
+task whose chunk is in the ledger commits nothing, and of two copies racing on one chunk
+only one ledger row can commit (the ledger's key); the other rolls back and finds the chunk
+committed. The launcher's supervision is the local engine's (:meth:`Engine.watch`: error
+limit, stop, heartbeat, ``runs cancel``); a task's error, or a cluster that goes away, ends
+the run FAILED, restartable on either executor.
+
+Without ``--scheduler`` (or ``$DASK_SCHEDULER_ADDRESS``) a ``LocalCluster`` of
+``--processors`` single-threaded worker processes runs the tasks. Worker ids in staging are
+the Dask workers' names: ``n + 1`` for a local cluster's worker ``n``, otherwise a number
+derived from the name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import queue
+import threading
+import time
+import zlib
+from collections.abc import Iterator
+from concurrent.futures import CancelledError
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+import structlog
+
+from mfpipe.codec import DecodePlan
+from mfpipe.codec.segments import ParentLink
+from mfpipe.db.loaders import BulkLoader, class_of
+from mfpipe.db.probe import ChunkProbe
+from mfpipe.db.runs import RunStore
+from mfpipe.db.status import FAILED
+from mfpipe.errors import (EXIT_INTERNAL, ClusterUnavailableError, ConfigError, LoadError,
+                           MfpipeError, OutputError)
+from mfpipe.pipeline.metrics import MetricsAggregator
+from mfpipe.pipeline.processor import process_task
+from mfpipe.pipeline.reader import Reader
+from mfpipe.pipeline.source import open_input
+from mfpipe.pipeline.spec import DecodeWork, WriteWork
+from mfpipe.pipeline.tasks import ChunkTask, Committed
+from mfpipe.pipeline.writer import commit_with_retry, in_ledger
+
+if TYPE_CHECKING:
+    from mfpipe.pipeline.engine import Engine, Watch
+
+# what the client raises when the scheduler goes away: its connection closed (an OSError),
+# the futures it held cancelled, a call timed out
+_CLUSTER_GONE = (OSError, CancelledError, asyncio.CancelledError, TimeoutError)
+POLL_S = 0.2
+TASKS_PER_WORKER = 2  # submitted ahead of the workers, so none waits for the launcher
+CLUSTER_GONE_S = 10.0  # a scheduler not answering for this long ends the run
+log = structlog.get_logger()
+
+
+class ChunkOutcome(NamedTuple):
+    """What a task reports: the chunk as the ledger holds it, and whether this task
+    committed it (or found it committed already)."""
+
+    chunk_id: int
+    committed: Committed
+    byte_length: int
+    by_this_task: bool
+    bad_bytes: bytes = b""
+    discard_bytes: bytes = b""
+    busy_s: float = 0.0
+    cpu_s: float = 0.0
+
+
+def supervise_on_cluster(engine: Engine, store: RunStore, staging: str, plan: DecodePlan,
+                         probe: ChunkProbe | None
+                         ) -> tuple[str, int, str, Reader, dict[int, dict[str, float]], float]:
+    """:meth:`Engine._supervise` on a Dask cluster: the same outcome and counts."""
+    from mfpipe.pipeline.engine import Watch
+
+    config = engine.config
+    metrics = engine.metrics({})  # a Manager cannot span hosts: the tasks report counts
+    abort = threading.Event()
+    tasks: queue.Queue[ChunkTask | None] = queue.Queue(maxsize=1)
+    reader = Reader(config, plan, tasks, lambda: engine.stop_asked, abort, engine.committed)
+    engine.start_progress(store)
+    cpu = [0.0]
+    try:
+        with engine.supervising(), _client(config.execution.scheduler,
+                                           config.execution.processors) as client:
+            engine.started(store, reader)
+            try:
+                outcome = _loop(engine, store, client, reader, tasks, staging, probe, metrics,
+                                cpu, Watch())
+            except _CLUSTER_GONE as exc:
+                outcome = (FAILED, EXIT_INTERNAL, f"the Dask cluster went away "
+                                                  f"({type(exc).__name__}: {exc}); the run is "
+                                                  "restartable")
+            finally:
+                if client.status == "running":  # the workers' connections and mapped files
+                    with contextlib.suppress(*_CLUSTER_GONE):
+                        client.run(forget, config.run_id)
+    except MfpipeError as exc:
+        outcome = (FAILED, exc.exit_code, str(exc))
+    finally:
+        abort.set()
+        if reader.ident is not None:  # started: the cluster answered
+            reader.join(timeout=10)
+        engine.progress.close()
+    return (*outcome, reader, metrics.per_worker(), round(cpu[0], 3))
+
+
+def _loop(engine: Engine, store: RunStore, client: Any, reader: Reader, tasks: queue.Queue,
+          staging: str, probe: ChunkProbe | None, metrics: MetricsAggregator,
+          cpu: list[float], state: Watch) -> tuple[str, int, str]:
+    """Submit the reader's tasks, never more than a few per worker ahead; take each
+    outcome as it comes; end on the first error, a stop, or the last chunk."""
+    from distributed import wait
+
+    config = engine.config
+    write = config.write_work(probe)
+    # the run's parts sent to every worker once, not with every task
+    parts = client.scatter([config.decode_work(), write], broadcast=True, hash=False)
+    running: set[Any] = set()
+    framed = False
+    gone_since: float | None = None
+    while True:
+        limit = TASKS_PER_WORKER * max(len(client.scheduler_info().get("workers", {})), 1)
+        while not framed and len(running) < limit and not state.stopping:
+            try:
+                task = tasks.get(timeout=0 if running else POLL_S)
+            except queue.Empty:
+                break
+            if task is None:
+                framed = True
+                break
+            # no retries of a task that raised: the loader retries what is transient, and
+            # the rest (a chunk that fails its proof) fails again; a lost worker's tasks are
+            # run elsewhere by the scheduler
+            running.add(client.submit(load_chunk, task, *parts, staging, pure=False,
+                                      key=f"mfpipe-{config.run_id}-{task.chunk_id}"))
+        done: set[Any] = set()
+        if running:
+            with contextlib.suppress(TimeoutError):  # nothing finished within the poll
+                done, _ = wait(running, timeout=POLL_S, return_when="FIRST_COMPLETED")
+        elif not framed:
+            time.sleep(POLL_S)
+        for future in done:
+            running.discard(future)
+            if future.status != "finished":
+                return _failed(future)
+            _take(engine, future.result(), write, metrics, cpu)
+        if client.status != "running":
+            gone_since = gone_since or time.monotonic()
+            if time.monotonic() - gone_since > CLUSTER_GONE_S:
+                return FAILED, EXIT_INTERNAL, (f"the Dask cluster stopped answering "
+                                               f"({client.status}); the run is restartable")
+        else:
+            gone_since = None
+        outcome = engine.watch(store, reader, state)
+        if outcome:
+            return outcome
+        if (framed or state.stopping) and not running:
+            return engine.ended(reader, state)
+
+
+def _take(engine: Engine, outcome: ChunkOutcome, write: WriteWork,
+          metrics: MetricsAggregator, cpu: list[float]) -> None:
+    """A task's outcome: the commit counted once, its rejected records to the bad file."""
+    if outcome.chunk_id in engine.committed:  # a copy of the task reported it already
+        return
+    engine.commit(outcome.chunk_id, outcome.committed, outcome.byte_length)
+    done = outcome.committed
+    metrics.add(done.worker_id, read=done.records, processed=done.loaded,
+                rejected=done.rejected, discarded=done.discarded, written=done.loaded,
+                batches=1, busy_s=outcome.busy_s)
+    cpu[0] += outcome.cpu_s
+    for path, data in ((write.bad_path, outcome.bad_bytes),
+                       (write.discard_path, outcome.discard_bytes)):
+        if data:
+            try:
+                with open(path, "ab") as out:
+                    out.write(data)
+            except OSError as exc:  # not the cluster's: the launcher's own file
+                raise OutputError.of(path, exc) from None
+
+
+def _failed(future: Any) -> tuple[str, int, str]:
+    """The run's outcome when a task did not finish: its error's exit code (a chunk that
+    failed its proof is 65, a database away 75), 70 for anything else."""
+    try:
+        error = future.exception(timeout=1)
+    except _CLUSTER_GONE as exc:  # cancelled: the scheduler lost it
+        error = exc
+    if isinstance(error, MfpipeError):
+        return FAILED, error.exit_code, f"{future.key}: {error}"
+    return FAILED, EXIT_INTERNAL, (f"{future.key} {future.status}: {type(error).__name__}: "
+                                   f"{error}; the run is restartable")
+
+
+@contextlib.contextmanager
+def _client(address: str | None, workers: int) -> Iterator[Any]:
+    """A client of the scheduler at ``address`` (or ``$DASK_SCHEDULER_ADDRESS``), or of a
+    local cluster of ``workers`` single-threaded processes."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise ConfigError("--executor dask needs Dask: pip install 'mfpipe[dask]'") from None
+    address = address or os.environ.get("DASK_SCHEDULER_ADDRESS")
+    if address:
+        try:
+            client = Client(address, timeout="10s")
+        except OSError as exc:
+            raise ClusterUnavailableError(f"scheduler {address}: {exc}") from None
+        with client:
+            yield client
+        return
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        yield client
+
+
+# -- on a worker ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Worker:
+    """What one worker process keeps for a run: the decode plan compiled once, the mapped
+    input, a loader (its database connection)."""
+
+    decode: DecodeWork
+    plan: DecodePlan
+    data: np.ndarray
+    files: contextlib.ExitStack
+    worker_id: int
+    loader: BulkLoader | None = None
+    link: ParentLink | None = None
+    condition: Any = None
+    prepare: Any = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_RUNS: dict[str, _Worker] = {}  # by run id, until the run's launcher says it ended (forget)
+
+
+def load_chunk(task: ChunkTask, decode: DecodeWork, write: WriteWork, staging: str
+               ) -> ChunkOutcome:
+    """The Dask task: decode one chunk and commit it with its ledger row, or find it in the
+    ledger already and commit nothing."""
+    worker = _worker(decode)
+    with worker.lock:
+        if in_ledger(write, task.chunk_id):  # a retry of a task that committed
+            return _outcome_from_ledger(write, task)
+        began, cpu = time.perf_counter(), time.thread_time()
+        result = process_task(task, worker.worker_id, decode, worker.plan, worker.data,
+                              worker.condition, worker.link)
+        result = result._replace(rows=worker.prepare(result.rows))
+        try:
+            worker.loader = commit_with_retry(write, staging, result, worker.loader)
+        except LoadError:
+            if worker.loader is not None:
+                worker.loader.close()
+            worker.loader = None
+            if in_ledger(write, task.chunk_id):  # a copy of this task committed it first
+                return _outcome_from_ledger(write, task)
+            raise
+        committed = Committed(worker.worker_id, result.records, result.rows.num_rows,
+                              result.rejects.num_rows, result.discarded)
+        return ChunkOutcome(task.chunk_id, committed, task.byte_length, True,
+                            result.bad_bytes, result.discard_bytes,
+                            time.perf_counter() - began, time.thread_time() - cpu)
+
+
+def _outcome_from_ledger(write: WriteWork, task: ChunkTask) -> ChunkOutcome:
+    store = RunStore(write.db_url)
+    try:
+        record = next(c for c in store.ledger(write.run_id) if c.chunk_id == task.chunk_id)
+    finally:
+        store.close()
+    return ChunkOutcome(task.chunk_id, Committed.of(record), task.byte_length, False)
+
+
+def _worker(decode: DecodeWork) -> _Worker:
+    """This worker process's state for the run, made on its first task."""
+    found = _RUNS.get(decode.run_id)
+    if found is not None:
+        return found
+    record = decode.source.record()
+    plan = DecodePlan.compile(record, decode.decode)
+    files = contextlib.ExitStack()
+    buffer = files.enter_context(open_input(decode.source.input_path))
+    worker = _Worker(decode, plan, np.frombuffer(buffer, dtype=np.uint8), files,
+                     _worker_id(), link=ParentLink.of(plan),
+                     condition=decode.source.condition(record),
+                     prepare=class_of(decode.loader_kind).prepare)
+    _RUNS[decode.run_id] = worker
+    return worker
+
+
+def _worker_id() -> int:
+    """The Dask worker's name as a WORKER_ID: a local cluster's ``n`` is ``n + 1``; another
+    name (an address, a host name) a number derived from it."""
+    from distributed import get_worker
+
+    name = get_worker().name
+    if isinstance(name, int) or (isinstance(name, str) and name.isdigit()):
+        return int(name) + 1
+    return zlib.crc32(str(name).encode()) % 1_000_000 + 1_000
+
+
+def forget(run_id: str) -> None:
+    """Close what this worker process keeps for the run (run on every worker at its end)."""
+    worker = _RUNS.pop(run_id, None)
+    if worker is not None:
+        _close(worker)
+
+
+def _close(worker: _Worker) -> None:
+    if worker.loader is not None:
+        worker.loader.close()
+    worker.files.close()
+

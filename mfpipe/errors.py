@@ -85,7 +85,11 @@ class MfpipeError(Exception):
 
 
 def _rebuild(cls: type[MfpipeError], attrs: dict[str, Any]) -> MfpipeError:
-    return cls(**attrs)
+    """An error as it was pickled: its attributes as they were, not its constructor's
+    arguments (a constructor may derive attributes of its own, as LoadError's preview)."""
+    error = cls.__new__(cls)
+    MfpipeError.__init__(error, **attrs)
+    return error
 
 
 class CopybookSyntaxError(MfpipeError):

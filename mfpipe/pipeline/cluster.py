@@ -27,8 +27,10 @@ import asyncio
 import contextlib
 import os
 import queue
+import signal
 import threading
 import time
+import uuid
 import zlib
 from collections.abc import Iterator
 from concurrent.futures import CancelledError
@@ -45,7 +47,7 @@ from mfpipe.db.probe import ChunkProbe
 from mfpipe.db.runs import RunStore
 from mfpipe.db.status import FAILED
 from mfpipe.errors import (EXIT_INTERNAL, ClusterUnavailableError, ConfigError, LoadError,
-                           MfpipeError, OutputError)
+                           MfpipeError, OutputError, RunError)
 from mfpipe.pipeline.metrics import MetricsAggregator
 from mfpipe.pipeline.processor import process_task
 from mfpipe.pipeline.reader import Reader
@@ -63,6 +65,7 @@ _CLUSTER_GONE = (OSError, CancelledError, asyncio.CancelledError, TimeoutError)
 POLL_S = 0.2
 TASKS_PER_WORKER = 2  # submitted ahead of the workers, so none waits for the launcher
 CLUSTER_GONE_S = 10.0  # a scheduler not answering for this long ends the run
+GRACE_S = 30.0  # how long the tasks still running when a run ends are waited for
 log = structlog.get_logger()
 
 
@@ -93,21 +96,25 @@ def supervise_on_cluster(engine: Engine, store: RunStore, staging: str, plan: De
     reader = Reader(config, plan, tasks, lambda: engine.stop_asked, abort, engine.committed)
     engine.start_progress(store)
     cpu = [0.0]
+    write = config.write_work(probe)
+    running: set[Any] = set()
+    launch = f"{config.run_id}-{uuid.uuid4().hex[:8]}"  # this attempt's tasks and state
     try:
         with engine.supervising(), _client(config.execution.scheduler,
                                            config.execution.processors) as client:
             engine.started(store, reader)
             try:
-                outcome = _loop(engine, store, client, reader, tasks, staging, probe, metrics,
-                                cpu, Watch())
+                outcome = _loop(engine, store, client, reader, tasks, staging, write, launch,
+                                running, metrics, cpu, Watch())
             except _CLUSTER_GONE as exc:
                 outcome = (FAILED, EXIT_INTERNAL, f"the Dask cluster went away "
                                                   f"({type(exc).__name__}: {exc}); the run is "
                                                   "restartable")
             finally:
-                if client.status == "running":  # the workers' connections and mapped files
+                if client.status == "running":
                     with contextlib.suppress(*_CLUSTER_GONE):
-                        client.run(forget, config.run_id)
+                        _settle(engine, client, running, write, metrics, cpu)
+                        client.run(forget, launch)  # connections and mapped files
     except MfpipeError as exc:
         outcome = (FAILED, exc.exit_code, str(exc))
     finally:
@@ -119,17 +126,14 @@ def supervise_on_cluster(engine: Engine, store: RunStore, staging: str, plan: De
 
 
 def _loop(engine: Engine, store: RunStore, client: Any, reader: Reader, tasks: queue.Queue,
-          staging: str, probe: ChunkProbe | None, metrics: MetricsAggregator,
-          cpu: list[float], state: Watch) -> tuple[str, int, str]:
-    """Submit the reader's tasks, never more than a few per worker ahead; take each
-    outcome as it comes; end on the first error, a stop, or the last chunk."""
+          staging: str, write: WriteWork, launch: str, running: set[Any],
+          metrics: MetricsAggregator, cpu: list[float], state: Watch) -> tuple[str, int, str]:
+    """Submit the reader's tasks, never more than a few per worker ahead (``running``);
+    take each outcome as it comes; end on the first error, a stop, or the last chunk."""
     from distributed import wait
 
     config = engine.config
-    write = config.write_work(probe)
-    # the run's parts sent to every worker once, not with every task
-    parts = client.scatter([config.decode_work(), write], broadcast=True, hash=False)
-    running: set[Any] = set()
+    decode = config.decode_work()
     framed = False
     gone_since: float | None = None
     while True:
@@ -145,19 +149,25 @@ def _loop(engine: Engine, store: RunStore, client: Any, reader: Reader, tasks: q
             # no retries of a task that raised: the loader retries what is transient, and
             # the rest (a chunk that fails its proof) fails again; a lost worker's tasks are
             # run elsewhere by the scheduler
-            running.add(client.submit(load_chunk, task, *parts, staging, pure=False,
-                                      key=f"mfpipe-{config.run_id}-{task.chunk_id}"))
+            # the run's parts travel with each task (a few KB): a worker that joins late,
+            # or replaces a lost one, has them too
+            running.add(client.submit(load_chunk, task, decode, write, staging, launch,
+                                      pure=False, key=f"mfpipe-{launch}-{task.chunk_id}"))
         done: set[Any] = set()
         if running:
             with contextlib.suppress(TimeoutError):  # nothing finished within the poll
                 done, _ = wait(running, timeout=POLL_S, return_when="FIRST_COMPLETED")
         elif not framed:
             time.sleep(POLL_S)
-        for future in done:
+        failure = None
+        for future in done:  # every finished task is taken, even beside a failed one
             running.discard(future)
-            if future.status != "finished":
-                return _failed(future)
-            _take(engine, future.result(), write, metrics, cpu)
+            if future.status == "finished":
+                _take(engine, future.result(), write, metrics, cpu)
+            else:
+                failure = failure or _failed(future)
+        if failure:
+            return failure
         if client.status != "running":
             gone_since = gone_since or time.monotonic()
             if time.monotonic() - gone_since > CLUSTER_GONE_S:
@@ -170,6 +180,24 @@ def _loop(engine: Engine, store: RunStore, client: Any, reader: Reader, tasks: q
             return outcome
         if (framed or state.stopping) and not running:
             return engine.ended(reader, state)
+
+
+def _settle(engine: Engine, client: Any, running: set[Any], write: WriteWork,
+            metrics: MetricsAggregator, cpu: list[float]) -> None:
+    """Tasks still running when the run ends (an error, the error limit): their commits
+    are waited for, for a grace period, and counted; the others are cancelled. Only then
+    may the workers forget the run (a task still running would lose its connection)."""
+    from distributed import wait
+
+    if not running:
+        return
+    with contextlib.suppress(TimeoutError):
+        wait(running, timeout=GRACE_S)
+    for future in running:
+        if future.status == "finished":
+            _take(engine, future.result(), write, metrics, cpu)
+    client.cancel(list(running))
+    running.clear()
 
 
 def _take(engine: Engine, outcome: ChunkOutcome, write: WriteWork,
@@ -218,13 +246,19 @@ def _client(address: str | None, workers: int) -> Iterator[Any]:
     if address:
         try:
             client = Client(address, timeout="10s")
+        except ValueError as exc:  # not an address: tcp://host:port, tls://..., ...
+            raise ConfigError(f"--scheduler {address!r} is not a Dask scheduler's address "
+                              f"(e.g. tcp://10.0.0.5:8786): {exc}") from None
         except OSError as exc:
             raise ClusterUnavailableError(f"scheduler {address}: {exc}") from None
         with client:
             yield client
         return
+    # the workers ignore SIGINT and SIGTERM, as the local engine's processes do: a Ctrl-C
+    # at the terminal (sent to every process of the group) stops the run at a chunk boundary
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+                      dashboard_address=None, preload=[__name__]) as cluster, \
+            Client(cluster) as client:
         yield client
 
 
@@ -234,75 +268,97 @@ def _client(address: str | None, workers: int) -> Iterator[Any]:
 @dataclass
 class _Worker:
     """What one worker process keeps for a run: the decode plan compiled once, the mapped
-    input, a loader (its database connection)."""
+    input, a store for ledger lookups, and idle loaders (database connections), one per
+    task running at once."""
 
-    decode: DecodeWork
     plan: DecodePlan
     data: np.ndarray
     files: contextlib.ExitStack
+    store: RunStore
     worker_id: int
-    loader: BulkLoader | None = None
     link: ParentLink | None = None
     condition: Any = None
     prepare: Any = None
+    idle: list[BulkLoader] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def take(self) -> BulkLoader | None:
+        """An idle loader, or None (the commit opens one)."""
+        with self.lock:
+            return self.idle.pop() if self.idle else None
 
-_RUNS: dict[str, _Worker] = {}  # by run id, until the run's launcher says it ended (forget)
-
-
-def load_chunk(task: ChunkTask, decode: DecodeWork, write: WriteWork, staging: str
-               ) -> ChunkOutcome:
-    """The Dask task: decode one chunk and commit it with its ledger row, or find it in the
-    ledger already and commit nothing."""
-    worker = _worker(decode)
-    with worker.lock:
-        if in_ledger(write, task.chunk_id):  # a retry of a task that committed
-            return _outcome_from_ledger(write, task)
-        began, cpu = time.perf_counter(), time.thread_time()
-        result = process_task(task, worker.worker_id, decode, worker.plan, worker.data,
-                              worker.condition, worker.link)
-        result = result._replace(rows=worker.prepare(result.rows))
-        try:
-            worker.loader = commit_with_retry(write, staging, result, worker.loader)
-        except LoadError:
-            if worker.loader is not None:
-                worker.loader.close()
-            worker.loader = None
-            if in_ledger(write, task.chunk_id):  # a copy of this task committed it first
-                return _outcome_from_ledger(write, task)
-            raise
-        committed = Committed(worker.worker_id, result.records, result.rows.num_rows,
-                              result.rejects.num_rows, result.discarded)
-        return ChunkOutcome(task.chunk_id, committed, task.byte_length, True,
-                            result.bad_bytes, result.discard_bytes,
-                            time.perf_counter() - began, time.thread_time() - cpu)
+    def give(self, loader: BulkLoader) -> None:
+        with self.lock:
+            self.idle.append(loader)
 
 
-def _outcome_from_ledger(write: WriteWork, task: ChunkTask) -> ChunkOutcome:
-    store = RunStore(write.db_url)
+_RUNS: dict[str, _Worker] = {}  # by launch, until its launcher says it ended (forget)
+_ENDED: set[str] = set()  # launches ended: a task of theirs left over commits nothing
+_RUNS_LOCK = threading.Lock()
+
+
+def load_chunk(task: ChunkTask, decode: DecodeWork, write: WriteWork, staging: str,
+               launch: str) -> ChunkOutcome:
+    """The Dask task of one ``launch`` (an attempt at a run): decode one chunk and commit
+    it with its ledger row, or find it in the ledger already and commit nothing."""
+    worker = _worker(decode, write, launch)
+    if in_ledger(write, task.chunk_id, worker.store):  # a retry of a task that committed
+        return _outcome_from_ledger(worker.store, write.run_id, task)
+    began, cpu = time.perf_counter(), time.thread_time()
+    result = process_task(task, worker.worker_id, decode, worker.plan, worker.data,
+                          worker.condition, worker.link)
+    result = result._replace(rows=worker.prepare(result.rows))
+    loader = worker.take()
     try:
-        record = next(c for c in store.ledger(write.run_id) if c.chunk_id == task.chunk_id)
-    finally:
-        store.close()
+        loader = commit_with_retry(write, staging, result, loader)
+    except BaseException as exc:
+        if loader is not None:
+            loader.close()
+        if isinstance(exc, LoadError) and in_ledger(write, task.chunk_id, worker.store):
+            # a copy of this task committed the chunk first: this one rolled back
+            return _outcome_from_ledger(worker.store, write.run_id, task)
+        raise
+    worker.give(loader)
+    committed = Committed(worker.worker_id, result.records, result.rows.num_rows,
+                          result.rejects.num_rows, result.discarded)
+    return ChunkOutcome(task.chunk_id, committed, task.byte_length, True, result.bad_bytes,
+                        result.discard_bytes, time.perf_counter() - began,
+                        time.thread_time() - cpu)
+
+
+def _outcome_from_ledger(store: RunStore, run_id: str, task: ChunkTask) -> ChunkOutcome:
+    record = next(c for c in store.ledger(run_id) if c.chunk_id == task.chunk_id)
     return ChunkOutcome(task.chunk_id, Committed.of(record), task.byte_length, False)
 
 
-def _worker(decode: DecodeWork) -> _Worker:
-    """This worker process's state for the run, made on its first task."""
-    found = _RUNS.get(decode.run_id)
-    if found is not None:
-        return found
-    record = decode.source.record()
-    plan = DecodePlan.compile(record, decode.decode)
-    files = contextlib.ExitStack()
-    buffer = files.enter_context(open_input(decode.source.input_path))
-    worker = _Worker(decode, plan, np.frombuffer(buffer, dtype=np.uint8), files,
-                     _worker_id(), link=ParentLink.of(plan),
-                     condition=decode.source.condition(record),
-                     prepare=class_of(decode.loader_kind).prepare)
-    _RUNS[decode.run_id] = worker
-    return worker
+def _worker(decode: DecodeWork, write: WriteWork, launch: str) -> _Worker:
+    """This worker process's state for the launch, made by its first task."""
+    with _RUNS_LOCK:
+        found = _RUNS.get(launch)
+        if found is not None:
+            return found
+        if launch in _ENDED:
+            raise RunError(decode.run_id, f"attempt {launch} has ended: a task of it left "
+                                          "over commits nothing")
+        record = decode.source.record()
+        plan = DecodePlan.compile(record, decode.decode)
+        files = contextlib.ExitStack()
+        buffer = files.enter_context(open_input(decode.source.input_path))
+        store = files.enter_context(contextlib.closing(RunStore(write.db_url)))
+        worker = _Worker(plan, np.frombuffer(buffer, dtype=np.uint8), files, store,
+                         _worker_id(), link=ParentLink.of(plan),
+                         condition=decode.source.condition(record),
+                         prepare=class_of(decode.loader_kind).prepare)
+        _RUNS[launch] = worker
+        return worker
+
+
+def dask_setup(worker: Any) -> None:
+    """A local cluster's worker process starting (this module is its preload): signals are
+    the launcher's to act on."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(ValueError):  # not the main thread: nothing to install
+            signal.signal(sig, signal.SIG_IGN)
 
 
 def _worker_id() -> int:
@@ -316,15 +372,18 @@ def _worker_id() -> int:
     return zlib.crc32(str(name).encode()) % 1_000_000 + 1_000
 
 
-def forget(run_id: str) -> None:
-    """Close what this worker process keeps for the run (run on every worker at its end)."""
-    worker = _RUNS.pop(run_id, None)
+def forget(launch: str) -> None:
+    """Close what this worker process keeps for the launch (run on every worker at its
+    end), and refuse its tasks from now on."""
+    with _RUNS_LOCK:
+        _ENDED.add(launch)
+        worker = _RUNS.pop(launch, None)
     if worker is not None:
         _close(worker)
 
 
 def _close(worker: _Worker) -> None:
-    if worker.loader is not None:
-        worker.loader.close()
+    for loader in worker.idle:
+        loader.close()
     worker.files.close()
 

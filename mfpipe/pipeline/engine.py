@@ -276,6 +276,9 @@ class Engine:
             failure = self._drain(events)
             if failure:
                 return FAILED, failure[1], failure[0]
+            outcome = self.watch(store, reader, state)  # the error limit before a death
+            if outcome:
+                return outcome
             dead = _dead(processors) or (writer.exitcode not in (None, 0) and writer)
             if dead:
                 self._drain(events)
@@ -285,9 +288,6 @@ class Engine:
                         "its end: killed by SIGBUS); load it again once it is complete")
                 return FAILED, EXIT_INTERNAL, f"{dead.name} (pid {dead.pid}) died: " + \
                     _describe(dead.exitcode) + "; the run is restartable"
-            outcome = self.watch(store, reader, state)
-            if outcome:
-                return outcome
             if not sentinels_sent and not reader.is_alive() and all(
                     p.exitcode == 0 for p in processors):
                 for _ in range(config.execution.writers):

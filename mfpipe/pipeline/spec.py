@@ -154,6 +154,9 @@ class Execution:
             raise ConfigError(f"executor {self.executor!r} is not one of {', '.join(EXECUTORS)}")
         if self.scheduler and self.executor != "dask":
             raise ConfigError("--scheduler names a Dask scheduler: give --executor dask too")
+        if self.direct_path and self.executor == "dask":  # its rows commit apart from the
+            # ledger: a task run twice would leave them twice
+            raise ConfigError("--direct-path cannot run with --executor dask")
         if self.processors < 1 or self.writers < 1:
             raise ConfigError("--processors and --writers must be at least 1")
         if self.chunk_records < 1:

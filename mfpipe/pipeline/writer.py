@@ -123,18 +123,20 @@ def commit_with_retry(work: WriteWork, staging: str, result: ChunkResult,
     return current[0]
 
 
-def in_ledger(work: WriteWork, chunk_id: int) -> bool:
+def in_ledger(work: WriteWork, chunk_id: int, store: RunStore | None = None) -> bool:
     """Is the chunk in the run's ledger (committed by an attempt whose COMMIT's answer was
-    lost)? Asked on a connection of its own; a database still away is retried."""
-    store = RunStore(work.db_url)
+    lost, or by another copy of a task)? Asked through ``store``, or a store of its own (a
+    connection apart from the chunk's transaction); a database away is 75."""
+    asking = store or RunStore(work.db_url)
     try:
-        return store.committed(work.run_id, chunk_id)
+        return asking.committed(work.run_id, chunk_id)
     except sa.exc.DBAPIError as exc:
         if connection_lost(exc):
             raise unavailable(work.db_url, exc) from None
         raise
     finally:
-        store.close()
+        if store is None:
+            asking.close()
 
 
 def _open_loader(work: WriteWork) -> BulkLoader:

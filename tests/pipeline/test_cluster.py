@@ -97,7 +97,7 @@ def test_a_task_run_again_commits_nothing(tmp_path, cluster):
     """A chunk's task that runs again (Dask's retry after a lost worker, a copy) finds the
     chunk in the ledger and commits nothing: the rows stay once."""
     from mfpipe.db.runs import RunStore
-    from mfpipe.pipeline.cluster import load_chunk
+    from mfpipe.pipeline.cluster import forget, load_chunk
     from mfpipe.pipeline.spec import spec_from_options
     from mfpipe.pipeline.tasks import ChunkTask
 
@@ -114,8 +114,10 @@ def test_a_task_run_again_commits_nothing(tmp_path, cluster):
     task = ChunkTask(chunk.chunk_id, chunk.first_record_no, chunk.byte_offset,
                      chunk.byte_length, None, None)
     with distributed.Client(cluster) as client:
+        launch = f"again-{summary['run_id']}"
         again = client.submit(load_chunk, task, config.decode_work(), config.write_work(),
-                              "stg_customer_account", pure=False).result()
+                              "stg_customer_account", launch, pure=False).result()
+        client.run(forget, launch)
     assert not again.by_this_task and again.committed.loaded == chunk.rows_loaded
     assert query(db_url, "SELECT count(*) FROM stg_customer_account") == [(1_996,)]
 
@@ -235,7 +237,7 @@ def test_two_copies_of_a_task_racing_commit_once(tmp_path, db_url, cluster):
     """Two copies of one chunk's task on two workers at once (a worker thought lost, still
     running): one commits, the other rolls back and finds the chunk committed."""
     from mfpipe.db.runs import RunStore
-    from mfpipe.pipeline.cluster import load_chunk
+    from mfpipe.pipeline.cluster import forget, load_chunk
     from mfpipe.pipeline.spec import spec_from_options
     from mfpipe.pipeline.tasks import ChunkTask
 
@@ -258,9 +260,11 @@ def test_two_copies_of_a_task_racing_commit_once(tmp_path, db_url, cluster):
     with distributed.Client(cluster) as client:
         workers = sorted(client.scheduler_info()["workers"])
         copies = [client.submit(load_chunk, task, config.decode_work(), config.write_work(),
-                                "stg_customer_account", pure=False, workers=[w])
+                                "stg_customer_account", f"copies-{run_id}", pure=False,
+                                workers=[w])
                   for w in workers]
         outcomes = client.gather(copies)
+        client.run(forget, f"copies-{run_id}")
     assert sorted(o.by_this_task for o in outcomes) == [False, True]
     assert query(db_url, f"SELECT count(*), count(DISTINCT record_no) FROM stg_customer_account "
                          f"WHERE chunk_id = {chunk.chunk_id}") == [(chunk.rows_loaded,) * 2]
@@ -288,3 +292,34 @@ def test_a_chunk_failing_its_proof_on_a_worker_fails_the_run(tmp_path, db_url, c
     assert query(db_url, f"SELECT count(*), count(DISTINCT record_no) FROM {STAGING} WHERE "
                          f"run_id = '{run_id}'") == [(6_000, 6_000)]
     store.close()
+
+
+def test_ctrl_c_stops_at_a_chunk_boundary_and_a_restart_completes(tmp_path):
+    """SIGINT to the launcher's whole process group (Ctrl-C at a terminal) reaches the local
+    cluster's workers too: they ignore it, the run stops at a chunk boundary (143), and a
+    restart loads the missing chunks once."""
+    db_url = f"sqlite:///{tmp_path / 'mfpipe.db'}"
+    path = sample(tmp_path, "FB", 60_000)
+    process = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "mfpipe"), "run",
+                                "--input", path, "--db", db_url, *ARGS, "--max-errors", "10",
+                                "--executor", "dask"], stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    wait_for_commits(db_url, 5)
+    os.killpg(process.pid, signal.SIGINT)
+    out, _ = process.communicate(timeout=120)
+    stopped = json.loads(out.strip().splitlines()[-1])
+    assert (process.returncode, stopped["status"]) == (143, "STOPPED"), stopped
+    code, restarted = run("restart", stopped["run_id"], "--db", db_url, "--json")
+    assert code == 0 and restarted["reconciliation"]["passed"], restarted
+    assert query(db_url, "SELECT count(*), count(DISTINCT record_no) FROM "
+                         "stg_customer_account") == [(59_996, 59_996)]
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--scheduler", "bogus://nowhere"], "is not a Dask scheduler's address"),
+    (["--direct-path"], "--direct-path cannot run with --executor dask"),
+])
+def test_what_a_cluster_cannot_do_is_refused_with_78(tmp_path, capsys, options, message):
+    code = main(["run", "--input", sample(tmp_path, "FB", 100), "--db",
+                 f"sqlite:///{tmp_path / 'mfpipe.db'}", *ARGS, "--executor", "dask", *options])
+    assert code == 78 and message in capsys.readouterr().err

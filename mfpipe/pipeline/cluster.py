@@ -11,9 +11,12 @@ It returns counts (and the few rejected records' bytes for the bad file), never 
 Exactly once under Dask's own retries (a worker lost after a commit, a task run twice): a
 task whose chunk is in the ledger commits nothing, and of two copies racing on one chunk
 only one ledger row can commit (the ledger's key); the other rolls back and finds the chunk
-committed. The launcher's supervision is the local engine's (:meth:`Engine.watch`: error
-limit, stop, heartbeat, ``runs cancel``); a task's error, or a cluster that goes away, ends
-the run FAILED, restartable on either executor.
+committed. The workers keep a launch's state (plan, mapped input, connections) under a token
+of that attempt, and a task left over from an ended attempt commits nothing; the tasks still
+running when a run ends are waited for and counted before the workers forget it. The
+launcher's supervision is the local engine's (:meth:`Engine.watch`: error limit, stop,
+heartbeat, ``runs cancel``); a task's error, or a cluster that goes away, ends the run
+FAILED, restartable on either executor.
 
 Without ``--scheduler`` (or ``$DASK_SCHEDULER_ADDRESS``) a ``LocalCluster`` of
 ``--processors`` single-threaded worker processes runs the tasks. Worker ids in staging are
@@ -38,7 +41,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
-import structlog
 
 from mfpipe.codec import DecodePlan
 from mfpipe.codec.segments import ParentLink
@@ -66,7 +68,6 @@ POLL_S = 0.2
 TASKS_PER_WORKER = 2  # submitted ahead of the workers, so none waits for the launcher
 CLUSTER_GONE_S = 10.0  # a scheduler not answering for this long ends the run
 GRACE_S = 30.0  # how long the tasks still running when a run ends are waited for
-log = structlog.get_logger()
 
 
 class ChunkOutcome(NamedTuple):

@@ -281,7 +281,9 @@ class Engine:
                 return outcome
             dead = _dead(processors) or (writer.exitcode not in (None, 0) and writer)
             if dead:
-                self._drain(events)
+                failure = self._drain(events, final=True)  # what it said before it went
+                if failure:
+                    return FAILED, failure[1], failure[0]
                 if dead.exitcode == -signal.SIGBUS:  # the mapped file shrank under it
                     return FAILED, EXIT_NO_INPUT, (
                         f"{config.source.input_path} changed while it was read ({dead.name} hit "

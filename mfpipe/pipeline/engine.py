@@ -302,14 +302,17 @@ class Engine:
                 return self.ended(reader, state)
 
     def _drain(self, events: Any, final: bool = False) -> tuple[str, int] | None:
-        """Take writer events; return (message, exit code) of the first error."""
+        """Take writer events; return (message, exit code) of the first error. ``final``
+        (a process has gone): also what is still on its way, for one more poll at most,
+        however busy the processes still running keep the queue."""
+        deadline = time.monotonic() + (POLL_S if final else 0)
         timeout = POLL_S
         while True:
             try:
                 event = events.get(timeout=timeout)
             except queue.Empty:
                 return None
-            timeout = 0.05 if final else 0
+            timeout = max(0.0, deadline - time.monotonic())
             if event[0] == "error":
                 return f"{event[1]}: {event[2]}", event[3]
             self.commit(*event[1:])

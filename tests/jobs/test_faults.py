@@ -28,7 +28,8 @@ from tests.jobs.support import (CLI, RUN_ARGS, descendants_of, file_fingerprint,
 from tests.conftest import FaultCluster
 from tests.recon.conftest import LAYOUT, OPTIONS
 
-RECORDS, CHUNK = 60_000, 400  # 150 chunks: room for 20 kills a few commits apart
+RECORDS, CHUNK = 120_000, 400  # 300 chunks: room for 20 kills, each a few commits after
+# the last, and for the chunks in flight that still commit after each (about ten)
 
 
 

@@ -11,6 +11,7 @@ Fixed records and text lines are framed with NumPy. RDW chains are inherently se
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,13 +22,14 @@ import numpy as np
 from mfpipe.errors import ConfigError, FramingError
 from mfpipe.framing.lengths import CountedLength, CountField, LengthField, walk_described
 
-__all__ = ["CountField", "CountedLength", "FramingOptions", "LengthField", "RawChunk", "frame",
-           "iter_chunks", "write_records"]
+__all__ = ["ChunkSpan", "CountField", "CountedLength", "FramingOptions", "LengthField", "RawChunk",
+           "frame", "iter_chunks", "reframe", "write_records"]
 
 RecordFormat = Literal["F", "FB", "V", "VB", "TEXT"]
 _RDW = struct.Struct(">HH")
 _RDW_LE = struct.Struct("<HH")
 _BDW = struct.Struct(">I")
+Buffer = bytes | memoryview  # a file's bytes, or a span's, as read or mapped
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +146,58 @@ class RawChunk:
         return padded
 
 
+@dataclass(frozen=True, slots=True)
+class ChunkSpan:
+    """A chunk's entry in a file's sparse index: where its whole records lie and how many
+    there are, never where each starts. A task that reads the span's bytes frames them
+    itself (:func:`reframe`), so a plan of a file of any size is a few numbers a chunk."""
+
+    chunk_id: int
+    first_record_no: int
+    byte_offset: int
+    byte_length: int
+    records: int
+
+    @classmethod
+    def of(cls, chunk: RawChunk, options: FramingOptions) -> ChunkSpan:
+        """The span of a chunk as :func:`iter_chunks` cut it: with BDW blocks, from its
+        first block's descriptor word (a chunk holds whole blocks)."""
+        bdw = 4 if options.variable and options.bdw else 0
+        return cls(chunk.chunk_id, chunk.first_record_no, chunk.byte_offset - bdw,
+                   len(chunk.data) + bdw, chunk.n_records)
+
+
+def reframe(data: Buffer | np.ndarray, span: ChunkSpan, options: FramingOptions,
+            path: str = "<input>") -> RawChunk:
+    """The chunk at ``span``, framed from its own bytes alone (``data``: the span's bytes,
+    read wherever they are): exactly the chunk :func:`iter_chunks` cut there. A
+    span whose bytes frame otherwise (the file changed since it was planned) is a
+    FramingError at the file offset where they differ."""
+    view = np.frombuffer(data, dtype=np.uint8) if not isinstance(data, np.ndarray) else data
+    if len(view) != span.byte_length:
+        raise FramingError(path, span.byte_offset + len(view),
+                           f"chunk {span.chunk_id} has {len(view)} bytes, not the "
+                           f"{span.byte_length} it had when the file was planned: the file "
+                           "changed", hint="load the file again once it is complete")
+    if options.recfm == "TEXT":  # the span ends where its last line's data ends
+        starts, lengths = _frame_text(view, 0, len(view), closed=False)
+    else:
+        inner = dataclasses.replace(options, skip_header_bytes=0, skip_trailer_bytes=0)
+        try:
+            starts, lengths = frame(view.data, inner, path)
+        except FramingError as exc:  # at the file's offset, not the span's
+            raise FramingError(**{**exc.attrs, "offset": span.byte_offset + exc.attrs["offset"]}
+                               ) from None
+    if len(starts) != span.records:
+        raise FramingError(path, span.byte_offset, f"chunk {span.chunk_id} frames into "
+                                                   f"{len(starts)} records, not the "
+                                                   f"{span.records} planned: the file changed",
+                           hint="load the file again once it is complete")
+    first = int(starts[0]) - options.header if len(starts) else 0  # past a BDW: as cut
+    return RawChunk(span.chunk_id, span.first_record_no, span.byte_offset + first,
+                    view[first:], starts - first, lengths)
+
+
 def _bounds(size: int, options: FramingOptions, path: str) -> tuple[int, int]:
     begin, end = options.skip_header_bytes, size - options.skip_trailer_bytes
     if end < begin:
@@ -153,7 +207,7 @@ def _bounds(size: int, options: FramingOptions, path: str) -> tuple[int, int]:
     return begin, end
 
 
-def frame(buffer: bytes | memoryview, options: FramingOptions, path: str = "<input>"
+def frame(buffer: Buffer, options: FramingOptions, path: str = "<input>"
           ) -> tuple[np.ndarray, np.ndarray]:
     """Payload starts and lengths of every record in ``buffer`` (file offsets)."""
     spans = list(_spans(buffer, options, path, 1 << 62))
@@ -162,7 +216,7 @@ def frame(buffer: bytes | memoryview, options: FramingOptions, path: str = "<inp
     return np.concatenate([a for a, _ in spans]), np.concatenate([b for _, b in spans])
 
 
-def _spans(buffer: bytes | memoryview, options: FramingOptions, path: str, limit: int
+def _spans(buffer: Buffer, options: FramingOptions, path: str, limit: int
            ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(starts, lengths) of the data of at most ``limit`` records at a time, in file order:
     the records' own bytes less their start and end offsets."""
@@ -180,7 +234,7 @@ def _spans(buffer: bytes | memoryview, options: FramingOptions, path: str, limit
         yield starts, lengths
 
 
-def _records(buffer: bytes | memoryview, options: FramingOptions, path: str, limit: int
+def _records(buffer: Buffer, options: FramingOptions, path: str, limit: int
              ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(starts, lengths) of whole records (after any RDW), ``limit`` at a time."""
     data = np.frombuffer(buffer, dtype=np.uint8)
@@ -213,16 +267,24 @@ def _count_fixed(begin: int, end: int, lrecl: int, path: str) -> int:
     return count
 
 
-def _frame_text(data: np.ndarray, begin: int, end: int) -> tuple[np.ndarray, np.ndarray]:
+def _frame_text(data: np.ndarray, begin: int, end: int, closed: bool = True
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Lines between ``begin`` and ``end``; ``closed``: a newline at the end closes the
+    last line (a file's), rather than opening an empty one (a chunk's span, which ends
+    where its last line's data does)."""
     newlines = np.flatnonzero(data[begin:end] == 0x0A) + begin
-    stops = newlines if end == begin or data[end - 1] == 0x0A else np.append(newlines, end)
+    stops = newlines if closed and (end == begin or data[end - 1] == 0x0A) else \
+        np.append(newlines, end)
     starts = np.concatenate(([begin], newlines + 1))[: len(stops)].astype(np.int64)
     stops = stops.astype(np.int64)
-    carriage = (stops > starts) & (data[np.maximum(stops - 1, 0)] == 0x0D)
+    before = data[np.maximum(stops - 1, 0)] if len(data) else np.zeros(len(stops), np.uint8)
+    carriage = (stops > starts) & (before == 0x0D)
+    if not closed and len(carriage):
+        carriage[-1] = False  # the span's end is not a newline: its CR was left out already
     return starts, stops - starts - carriage
 
 
-def _walk_variable(buffer: bytes | memoryview, begin: int, end: int, options: FramingOptions,
+def _walk_variable(buffer: Buffer, begin: int, end: int, options: FramingOptions,
                    path: str, limit: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     offset = begin
     while offset < end:
@@ -236,7 +298,7 @@ def _walk_variable(buffer: bytes | memoryview, begin: int, end: int, options: Fr
         yield np.array(starts, dtype=np.int64), np.array(lengths, dtype=np.int64)
 
 
-def _walk_rdw(buffer: bytes | memoryview, offset: int, end: int, options: FramingOptions,
+def _walk_rdw(buffer: Buffer, offset: int, end: int, options: FramingOptions,
               path: str, starts: list[int], lengths: list[int], limit: int) -> int:
     """Follow the RDW chain up to ``end`` or ``limit`` records; return where it stopped.
 
@@ -264,7 +326,7 @@ def _walk_rdw(buffer: bytes | memoryview, offset: int, end: int, options: Framin
     return offset
 
 
-def _walk_block(buffer: bytes | memoryview, offset: int, end: int, options: FramingOptions,
+def _walk_block(buffer: Buffer, offset: int, end: int, options: FramingOptions,
                 path: str, starts: list[int], lengths: list[int]) -> int:
     """Read one BDW block (standard or extended) and the RDW records it holds."""
     if offset + 4 > end:
@@ -280,7 +342,7 @@ def _walk_block(buffer: bytes | memoryview, offset: int, end: int, options: Fram
     return offset + size
 
 
-def _bad_rdw(buffer: bytes | memoryview, path: str, offset: int, message: str,
+def _bad_rdw(buffer: Buffer, path: str, offset: int, message: str,
              kind: str = "RDW") -> FramingError:
     header = bytes(buffer[offset:offset + 4])
     hint = ("check --rdw-little-endian / --rdw-excludes-header, whether the file has BDW blocks "
@@ -289,7 +351,7 @@ def _bad_rdw(buffer: bytes | memoryview, path: str, offset: int, message: str,
                         hint=hint)
 
 
-def iter_chunks(buffer: bytes | memoryview, options: FramingOptions, records_per_chunk: int,
+def iter_chunks(buffer: Buffer, options: FramingOptions, records_per_chunk: int,
                 path: str = "<input>") -> Iterator[RawChunk]:
     """Cut the buffer into chunks of whole records as the framing walks it (memory stays flat)."""
     if records_per_chunk < 1:

@@ -2,7 +2,8 @@
 
 Files run one after another in the launcher's main thread (where SIGTERM stops a run at a
 chunk boundary), or a few at a time (``parallel_files``), each its own run with its own
-processes. ``stop_on_error`` leaves the files after a failure unstarted. The launch is
+processes (on ``--executor dask`` without a scheduler, the runs share one local cluster).
+``stop_on_error`` leaves the files after a failure unstarted. The launch is
 COMPLETED when no file failed, SKIPPED when every file was already loaded (exit 99),
 PARTIAL when some failed and others loaded, FAILED when all failed (a failed launch exits
 with its first failure's code), STOPPED (143) when SIGTERM or SIGINT stopped its runs at a
@@ -34,6 +35,7 @@ from mfpipe.errors import (EXIT_NOTHING_TO_DO, EXIT_OK, EXIT_STOPPED, EXIT_TEMPO
                            ConfigError, InputError, MfpipeError, first_line)
 from mfpipe.jobs.load import SKIPPED, load_file
 from mfpipe.pipeline import signals
+from mfpipe.pipeline.cluster import shared_local_cluster
 from mfpipe.pipeline.spec import JobSpec, new_run_id
 from mfpipe.pipeline.engine import RunSummary
 from mfpipe.pipeline.progress import Progress
@@ -135,7 +137,10 @@ def launch(base: JobSpec, files: list[str], progress: Callable[[], Progress],
 
     runs: list[RunSummary] = []
     not_started: list[str] = []
-    with signals.handled():  # the engines may run in other threads: the launch handles it
+    execution = base.execution
+    # the engines may run in other threads: the launch handles the signals
+    with signals.handled(), shared_local_cluster(execution.executor, execution.scheduler,
+                                                 execution.processors, len(configs)):
         if parallel <= 1:
             for index, config in enumerate(configs):
                 runs.append(one(config))

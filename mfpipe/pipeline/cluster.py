@@ -1,17 +1,20 @@
 """The Dask executor (``--executor dask``): the local engine's chunk tasks, on a cluster.
 
-The launcher frames the file with the local engine's reader (offsets, never record bytes)
-and submits one task per chunk missing from the ledger, never more than a few per worker at
-a time, so the launcher's and the scheduler's memory stay bounded whatever the file's size.
-A task (:func:`load_chunk`) runs on a worker process: it decodes its chunk with the decode
-plan compiled once per worker, exactly as a processor does, and commits the chunk's staging
-rows, proof, rejects and ledger row in one transaction with the loader a local writer uses.
-It returns counts (and the few rejected records' bytes for the bad file), never rows.
+The launcher plans the file with the local engine's reader: each chunk's entry in the
+file's sparse index (byte range, first record, record count; never where each record
+starts, never record bytes), one task per chunk missing from the ledger, never more than a
+few per worker at a time, so the launcher's and the scheduler's memory stay bounded
+whatever the file's size. A task (:func:`load_chunk`) runs on a worker process: it reads
+its chunk's byte range (:class:`ByteRanges`), frames it again by itself and checks it
+holds the records planned, decodes it with the decode plan compiled once per worker,
+exactly as a processor does, and commits the chunk's staging rows, proof, rejects and
+ledger row in one transaction with the loader a local writer uses. It returns counts (and
+the few rejected records' bytes for the bad file), never rows.
 
 Exactly once under Dask's own retries (a worker lost after a commit, a task run twice): a
 task whose chunk is in the ledger commits nothing, and of two copies racing on one chunk
 only one ledger row can commit (the ledger's key); the other rolls back and finds the chunk
-committed. The workers keep a launch's state (plan, mapped input, connections) under a token
+committed. The workers keep a launch's state (plan, open input, connections) under a token
 of that attempt, and a task left over from an ended attempt commits nothing; the tasks still
 running when a run ends are waited for and counted before the workers forget it. The
 launcher's supervision is the local engine's (:meth:`Engine.watch`: error limit, stop,
@@ -40,8 +43,6 @@ from concurrent.futures import CancelledError
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-import numpy as np
-
 from mfpipe.codec import DecodePlan
 from mfpipe.codec.segments import ParentLink
 from mfpipe.db.loaders import BulkLoader, class_of
@@ -50,12 +51,13 @@ from mfpipe.db.runs import RunStore
 from mfpipe.db.status import FAILED
 from mfpipe.errors import (EXIT_INTERNAL, ClusterUnavailableError, ConfigError, LoadError,
                            MfpipeError, OutputError, RunError)
+from mfpipe.framing import reframe
 from mfpipe.pipeline.metrics import MetricsAggregator
-from mfpipe.pipeline.processor import process_task
+from mfpipe.pipeline.processor import process_chunk
 from mfpipe.pipeline.reader import Reader
-from mfpipe.pipeline.source import open_input
+from mfpipe.pipeline.source import ByteRanges
 from mfpipe.pipeline.spec import DecodeWork, WriteWork
-from mfpipe.pipeline.tasks import ChunkTask, Committed
+from mfpipe.pipeline.tasks import Committed, SpanTask
 from mfpipe.pipeline.writer import commit_with_retry, in_ledger
 
 if TYPE_CHECKING:
@@ -93,8 +95,9 @@ def supervise_on_cluster(engine: Engine, store: RunStore, staging: str, plan: De
     config = engine.config
     metrics = engine.metrics({})  # a Manager cannot span hosts: the tasks report counts
     abort = threading.Event()
-    tasks: queue.Queue[ChunkTask | None] = queue.Queue(maxsize=1)
-    reader = Reader(config, plan, tasks, lambda: engine.stop_asked, abort, engine.committed)
+    tasks: queue.Queue[SpanTask | None] = queue.Queue(maxsize=1)
+    reader = Reader(config, plan, tasks, lambda: engine.stop_asked, abort, engine.committed,
+                    sparse=True)
     engine.start_progress(store)
     cpu = [0.0]
     write = config.write_work(probe)
@@ -235,15 +238,51 @@ def _failed(future: Any) -> tuple[str, int, str]:
                                    f"{error}; the run is restartable")
 
 
+_LAUNCH_CLUSTER: list[str] = []  # the address of the local cluster a launch's files share
+
+
 @contextlib.contextmanager
-def _client(address: str | None, workers: int) -> Iterator[Any]:
-    """A client of the scheduler at ``address`` (or ``$DASK_SCHEDULER_ADDRESS``), or of a
-    local cluster of ``workers`` single-threaded processes."""
+def shared_local_cluster(executor: str, scheduler: str | None, workers: int, runs: int
+                         ) -> Iterator[None]:
+    """While a launch of several runs (files, segments) on ``--executor dask`` without a
+    scheduler loads them: one local cluster of ``workers`` processes for all of them, not
+    one each. Its address is never stored with a run: a restart starts its own."""
+    if executor != "dask" or scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS") or \
+            runs < 2:
+        yield
+        return
+    with _local_cluster(workers) as cluster:
+        _LAUNCH_CLUSTER.append(cluster.scheduler_address)
+        try:
+            yield
+        finally:
+            _LAUNCH_CLUSTER.remove(cluster.scheduler_address)
+
+
+@contextlib.contextmanager
+def _local_cluster(workers: int) -> Iterator[Any]:
+    """A local cluster of ``workers`` single-threaded processes. They ignore SIGINT and
+    SIGTERM, as the local engine's processes do: a Ctrl-C at the terminal (sent to every
+    process of the group) stops the run at a chunk boundary."""
     try:
-        from distributed import Client, LocalCluster
+        from distributed import LocalCluster
     except ImportError:
         raise ConfigError("--executor dask needs Dask: pip install 'mfpipe[dask]'") from None
-    address = address or os.environ.get("DASK_SCHEDULER_ADDRESS")
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                      dashboard_address=None, preload=[__name__]) as cluster:
+        yield cluster
+
+
+@contextlib.contextmanager
+def _client(address: str | None, workers: int) -> Iterator[Any]:
+    """A client of the scheduler at ``address`` (or ``$DASK_SCHEDULER_ADDRESS``, or the
+    launch's shared local cluster), or of a local cluster of ``workers`` processes."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ConfigError("--executor dask needs Dask: pip install 'mfpipe[dask]'") from None
+    address = address or os.environ.get("DASK_SCHEDULER_ADDRESS") or next(
+        iter(_LAUNCH_CLUSTER), None)
     if address:
         try:
             client = Client(address, timeout="10s")
@@ -255,11 +294,7 @@ def _client(address: str | None, workers: int) -> Iterator[Any]:
         with client:
             yield client
         return
-    # the workers ignore SIGINT and SIGTERM, as the local engine's processes do: a Ctrl-C
-    # at the terminal (sent to every process of the group) stops the run at a chunk boundary
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                      dashboard_address=None, preload=[__name__]) as cluster, \
-            Client(cluster) as client:
+    with _local_cluster(workers) as cluster, Client(cluster) as client:
         yield client
 
 
@@ -268,12 +303,12 @@ def _client(address: str | None, workers: int) -> Iterator[Any]:
 
 @dataclass
 class _Worker:
-    """What one worker process keeps for a run: the decode plan compiled once, the mapped
+    """What one worker process keeps for a run: the decode plan compiled once, the open
     input, a store for ledger lookups, and idle loaders (database connections), one per
     task running at once."""
 
     plan: DecodePlan
-    data: np.ndarray
+    source: ByteRanges
     files: contextlib.ExitStack
     store: RunStore
     worker_id: int
@@ -298,16 +333,21 @@ _ENDED: set[str] = set()  # launches ended: a task of theirs left over commits n
 _RUNS_LOCK = threading.Lock()
 
 
-def load_chunk(task: ChunkTask, decode: DecodeWork, write: WriteWork, staging: str,
+def load_chunk(task: SpanTask, decode: DecodeWork, write: WriteWork, staging: str,
                launch: str) -> ChunkOutcome:
-    """The Dask task of one ``launch`` (an attempt at a run): decode one chunk and commit
-    it with its ledger row, or find it in the ledger already and commit nothing."""
+    """The Dask task of one ``launch`` (an attempt at a run): read, frame and decode one
+    chunk and commit it with its ledger row, or find it in the ledger already and commit
+    nothing."""
     worker = _worker(decode, write, launch)
     if in_ledger(write, task.chunk_id, worker.store):  # a retry of a task that committed
         return _outcome_from_ledger(worker.store, write.run_id, task)
     began, cpu = time.perf_counter(), time.thread_time()
-    result = process_task(task, worker.worker_id, decode, worker.plan, worker.data,
-                          worker.condition, worker.link)
+    span, framing = task.span, decode.source.framing
+    chunk = reframe(worker.source.read(span.byte_offset, span.byte_length), span, framing,
+                    decode.source.input_path).narrowed(task.skipped, task.skipped + task.records,
+                                                       framing.header, framing.footer)
+    result = process_chunk(chunk, task.carry, worker.worker_id, decode, worker.plan,
+                           worker.condition, worker.link)
     result = result._replace(rows=worker.prepare(result.rows))
     loader = worker.take()
     try:
@@ -322,14 +362,14 @@ def load_chunk(task: ChunkTask, decode: DecodeWork, write: WriteWork, staging: s
     worker.give(loader)
     committed = Committed(worker.worker_id, result.records, result.rows.num_rows,
                           result.rejects.num_rows, result.discarded)
-    return ChunkOutcome(task.chunk_id, committed, task.byte_length, True, result.bad_bytes,
+    return ChunkOutcome(task.chunk_id, committed, len(chunk.data), True, result.bad_bytes,
                         result.discard_bytes, time.perf_counter() - began,
                         time.thread_time() - cpu)
 
 
-def _outcome_from_ledger(store: RunStore, run_id: str, task: ChunkTask) -> ChunkOutcome:
+def _outcome_from_ledger(store: RunStore, run_id: str, task: SpanTask) -> ChunkOutcome:
     record = next(c for c in store.ledger(run_id) if c.chunk_id == task.chunk_id)
-    return ChunkOutcome(task.chunk_id, Committed.of(record), task.byte_length, False)
+    return ChunkOutcome(task.chunk_id, Committed.of(record), record.byte_length, False)
 
 
 def _worker(decode: DecodeWork, write: WriteWork, launch: str) -> _Worker:
@@ -344,9 +384,9 @@ def _worker(decode: DecodeWork, write: WriteWork, launch: str) -> _Worker:
         record = decode.source.record()
         plan = DecodePlan.compile(record, decode.decode)
         files = contextlib.ExitStack()
-        buffer = files.enter_context(open_input(decode.source.input_path))
+        source = files.enter_context(contextlib.closing(ByteRanges(decode.source.input_path)))
         store = files.enter_context(contextlib.closing(RunStore(write.db_url)))
-        worker = _Worker(plan, np.frombuffer(buffer, dtype=np.uint8), files, store,
+        worker = _Worker(plan, source, files, store,
                          _worker_id(), link=ParentLink.of(plan),
                          condition=decode.source.condition(record),
                          prepare=class_of(decode.loader_kind).prepare)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -10,7 +11,7 @@ import pyarrow as pa
 from mfpipe.codec import DecodedBatch, DecodePlan
 from mfpipe.codec.segments import NO_CARRY, Carry, Linked, ParentLink
 from mfpipe.errors import ConfigError
-from mfpipe.framing import FramingOptions, RawChunk, iter_chunks
+from mfpipe.framing import ChunkSpan, FramingOptions, RawChunk, iter_chunks
 from mfpipe.layout import RecordLayout
 from mfpipe.pipeline.selection import Condition, Window
 
@@ -97,14 +98,25 @@ def decode_records(plan: DecodePlan, chunk: RawChunk, framing: FramingOptions,
                        too_long=framing.variable or framing.described, linked=linked)
 
 
-def with_carries(chunks: Iterable[tuple[RawChunk, int]], plan: DecodePlan,
-                 framing: FramingOptions) -> Iterator[tuple[RawChunk, int, Carry]]:
+class Selected(NamedTuple):
+    """A chunk cut to the records a run reads: its records (``chunk``), how many of the
+    whole chunk's were skipped before the run's window, and the whole chunk's place in the
+    file's sparse index (``span``), from which a task can frame it again by itself."""
+
+    chunk: RawChunk
+    skipped: int
+    span: ChunkSpan
+
+
+def with_carries(chunks: Iterable[Selected], plan: DecodePlan, framing: FramingOptions
+                 ) -> Iterator[tuple[Selected, Carry]]:
     """``chunks`` in file order, each with the parent carried into it (:data:`NO_CARRY`
     when the plan's segment has no parent): the chunks are linked one after the other."""
     link = ParentLink.of(plan)
     carry = NO_CARRY
-    for chunk, skipped in chunks:
-        yield chunk, skipped, carry
+    for selected in chunks:
+        yield selected, carry
+        chunk = selected.chunk
         if link is not None and chunk.n_records:
             matrix, lengths = records_of(plan, chunk, framing)
             carry = link.link(matrix, chunk.first_record_no, chunk.record_offsets, lengths,
@@ -112,13 +124,13 @@ def with_carries(chunks: Iterable[tuple[RawChunk, int]], plan: DecodePlan,
 
 
 def selected_chunks(buffer: memoryview, framing: FramingOptions, chunk_records: int,
-                    window: Window, path: str) -> Iterator[tuple[RawChunk, int]]:
+                    window: Window, path: str) -> Iterator[Selected]:
     """The file's chunks cut to the records a run reads (``--skip-records``,
-    ``--load-records``), each with how many of its records were skipped before the window
-    (a chunk wholly before it comes empty); framing stops at the window's end. Chunk ids
-    are the file's, so a restart finds the same chunks."""
+    ``--load-records``; a chunk wholly before the window comes empty); framing stops at
+    the window's end. Chunk ids are the file's, so a restart finds the same chunks."""
     for chunk in iter_chunks(buffer, framing, chunk_records, path):
         if window.after(chunk.first_record_no):
             return
         lo, hi = window.part(chunk.first_record_no, chunk.n_records)
-        yield chunk.narrowed(lo, hi, framing.header, framing.footer), lo
+        yield Selected(chunk.narrowed(lo, hi, framing.header, framing.footer), lo,
+                       ChunkSpan.of(chunk, framing))

@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from mfpipe.codec import DecodePlan
 from mfpipe.codec.digest import column_totals, content_hash
-from mfpipe.codec.segments import ParentLink
+from mfpipe.codec.segments import Carry, ParentLink
 from mfpipe.db.loaders import class_of
 from mfpipe.db.rows import REJECT_SCHEMA
 from mfpipe.framing import RawChunk
@@ -106,10 +106,7 @@ def leave_with_launcher() -> None:
 def process_task(task: ChunkTask, worker_id: int, work: DecodeWork, plan: DecodePlan,
                  data: np.ndarray, condition: Condition | None = None,
                  link: ParentLink | None = None) -> ChunkResult:
-    """Decode one chunk into staging rows and reject rows; the records that do not meet
-    ``condition`` (``--when``) are discarded, their bytes kept for the discard file; in a
-    segment load, the other segments' records are discarded too (counted: read = loaded +
-    rejected + discarded), their bytes not kept (their own segment's load has them)."""
+    """:func:`process_chunk` of the task's chunk in ``data`` (the whole input, mapped)."""
     framing = work.source.framing
     span = data[task.byte_offset:task.byte_offset + task.byte_length]
     if task.starts is None:
@@ -121,10 +118,22 @@ def process_task(task: ChunkTask, worker_id: int, work: DecodeWork, plan: Decode
         assert task.lengths is not None  # variable records: the reader sends both
         starts, lengths = task.starts, task.lengths
     chunk = RawChunk(task.chunk_id, task.first_record_no, task.byte_offset, span, starts, lengths)
-    decoded = decode_chunk(plan, chunk, framing, condition, task.carry, link)
+    return process_chunk(chunk, task.carry, worker_id, work, plan, condition, link)
+
+
+def process_chunk(chunk: RawChunk, carry: Carry, worker_id: int, work: DecodeWork,
+                  plan: DecodePlan, condition: Condition | None = None,
+                  link: ParentLink | None = None) -> ChunkResult:
+    """Decode one chunk into staging rows and reject rows; the records that do not meet
+    ``condition`` (``--when``) are discarded, their bytes kept for the discard file; in a
+    segment load, the other segments' records are discarded too (counted: read = loaded +
+    rejected + discarded), their bytes not kept (their own segment's load has them)."""
+    framing = work.source.framing
+    span, starts, lengths = chunk.data, chunk.starts, chunk.lengths
+    decoded = decode_chunk(plan, chunk, framing, condition, carry, link)
     n = decoded.batch.num_rows
     lineage = [_repeat(work.run_id, n, pa.string()), _repeat(worker_id, n, pa.int32()),
-               _repeat(task.chunk_id, n, pa.int32()), pa.array(decoded.record_no, pa.int64())]
+               _repeat(chunk.chunk_id, n, pa.int32()), pa.array(decoded.record_no, pa.int64())]
     rows = pa.RecordBatch.from_arrays(
         lineage + list(decoded.batch.columns),
         names=["run_id", "worker_id", "chunk_id", "record_no", *decoded.batch.schema.names])
@@ -132,22 +141,22 @@ def process_task(task: ChunkTask, worker_id: int, work: DecodeWork, plan: Decode
     m = rejects.num_rows
     reject_rows = pa.RecordBatch.from_arrays([
         _repeat(work.run_id, m, pa.string()), rejects.column("record_no"),
-        _repeat(task.chunk_id, m, pa.int32()), rejects.column("byte_offset"),
+        _repeat(chunk.chunk_id, m, pa.int32()), rejects.column("byte_offset"),
         rejects.column("field"), rejects.column("column"), rejects.column("field_offset"),
         rejects.column("reason"), rejects.column("raw_hex")], schema=REJECT_SCHEMA)
-    rejected = rejects.column("record_no").to_numpy() - task.first_record_no
-    elsewhere = (decoded.elsewhere - task.first_record_no if decoded.elsewhere is not None
+    rejected = rejects.column("record_no").to_numpy() - chunk.first_record_no
+    elsewhere = (decoded.elsewhere - chunk.first_record_no if decoded.elsewhere is not None
                  else rejected[:0])  # a segment load: the other segments' records
     discarded = np.setdiff1d(np.arange(chunk.n_records), np.concatenate(
-        [decoded.record_no - task.first_record_no, rejected, elsewhere])
+        [decoded.record_no - chunk.first_record_no, rejected, elsewhere])
     ) if condition else rejected[:0]
 
     def original(index: np.ndarray) -> bytes:  # the records as in the file, RDW and all
         return b"".join(bytes(span[starts[i] - framing.header:
                                    starts[i] + lengths[i] + framing.footer]) for i in index)
 
-    return ChunkResult(task.chunk_id, worker_id, task.byte_offset, task.byte_length,
-                       task.first_record_no, chunk.n_records, rows, reject_rows,
+    return ChunkResult(chunk.chunk_id, worker_id, chunk.byte_offset, len(span),
+                       chunk.first_record_no, chunk.n_records, rows, reject_rows,
                        original(rejected), content_hash(decoded.batch, work.hash_columns),
                        column_totals(decoded.batch, work.money_columns),
                        len(discarded) + len(elsewhere), original(discarded), decoded.nulled)

@@ -14,20 +14,26 @@ from typing import Any
 
 from mfpipe.pipeline.spec import JobSpec
 from mfpipe.codec import DecodePlan
-from mfpipe.pipeline.process import selected_chunks, with_carries
+from mfpipe.codec.segments import Carry
+from mfpipe.pipeline.process import Selected, selected_chunks, with_carries
 from mfpipe.pipeline.source import open_input
-from mfpipe.pipeline.tasks import ChunkTask
+from mfpipe.pipeline.tasks import ChunkTask, SpanTask
 
 POLL_S = 0.2
 
 
 class Reader(threading.Thread):
-    """Queues one task per chunk, then one sentinel per processor."""
+    """Queues one task per chunk, then one sentinel per processor.
+
+    It is the run's planner: it frames the file without decoding it (fixed records by
+    arithmetic, RDW and BDW chains by their descriptor words, text by its newlines)."""
 
     def __init__(self, config: JobSpec, plan: DecodePlan, tasks: Any,
                  should_stop: Callable[[], bool], abort: Any,
-                 done_chunks: Collection[int] = ()) -> None:
-        """``plan``: the run's, which links a child segment's chunks to their parents."""
+                 done_chunks: Collection[int] = (), sparse: bool = False) -> None:
+        """``plan``: the run's, which links a child segment's chunks to their parents;
+        ``sparse``: queue each chunk's span (:class:`SpanTask`) for a task that reads and
+        frames its bytes itself, not where each of its records starts."""
         super().__init__(name="reader", daemon=True)
         self.path, self.framing = config.source.input_path, config.source.framing
         self.chunk_records = config.execution.chunk_records
@@ -37,6 +43,7 @@ class Reader(threading.Thread):
         self.should_stop = should_stop
         self.abort = abort
         self.done_chunks = set(done_chunks)
+        self.sparse = sparse
         self.records = 0  # source records read so far (skipped ones aside)
         self.skipped = 0  # records before the window (--skip-records): never read
         self.chunks = 0
@@ -48,21 +55,18 @@ class Reader(threading.Thread):
             with open_input(self.path) as buffer:
                 chunks = selected_chunks(buffer, self.framing, self.chunk_records, self.window,
                                          self.path)
-                for chunk, skipped, carry in with_carries(chunks, self.plan, self.framing):
+                for selected, carry in with_carries(chunks, self.plan, self.framing):
                     if self.should_stop() or self.abort.is_set():
                         return
-                    self.skipped += skipped
+                    chunk = selected.chunk
+                    self.skipped += selected.skipped
                     if not chunk.n_records:
                         continue
                     self.records += chunk.n_records
                     self.chunks += 1
                     if chunk.chunk_id in self.done_chunks:
                         continue
-                    fixed = self.framing.fixed
-                    task = ChunkTask(chunk.chunk_id, chunk.first_record_no, chunk.byte_offset,
-                                     len(chunk.data), None if fixed else chunk.starts,
-                                     None if fixed else chunk.lengths, carry)
-                    if not self._put(task):
+                    if not self._put(self._task(selected, carry)):
                         return
                 self.finished = True
         except BaseException as exc:  # reported by the launcher, which ends the run FAILED
@@ -71,7 +75,17 @@ class Reader(threading.Thread):
             for _ in range(self.processors):
                 self._put(None)
 
-    def _put(self, item: ChunkTask | None) -> bool:
+    def _task(self, selected: Selected, carry: Carry) -> ChunkTask | SpanTask:
+        """The chunk's task: where its records lie, or (``sparse``) its span alone."""
+        chunk = selected.chunk
+        if self.sparse:
+            return SpanTask(selected.span, selected.skipped, chunk.n_records, carry)
+        fixed = self.framing.fixed
+        return ChunkTask(chunk.chunk_id, chunk.first_record_no, chunk.byte_offset,
+                         len(chunk.data), None if fixed else chunk.starts,
+                         None if fixed else chunk.lengths, carry)
+
+    def _put(self, item: ChunkTask | SpanTask | None) -> bool:
         """Queue an item, waiting for room; give up on abort (or, for a task, on stop)."""
         while not self.abort.is_set():
             try:

@@ -13,6 +13,7 @@ load is done; ``$MFPIPE_SPOOL`` chooses its folder (default: the system's tempor
 from __future__ import annotations
 
 import bz2
+import contextlib
 import io
 import gzip
 import hashlib
@@ -27,7 +28,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
+import numpy as np
+
 from mfpipe.errors import InputError
+
 
 def _gzip(path: str) -> io.BufferedIOBase:
     return gzip.open(path, "rb")
@@ -85,6 +89,43 @@ def open_input(path: str | Path) -> Iterator[memoryview]:
                 mapped.close()
             except BufferError:  # a caller still holds a slice; the mapping closes with it
                 pass
+
+
+class ByteRanges:
+    """An input read one byte range at a time, by a task that reads only its own chunk
+    (``--executor dask``): through fsspec, so the read is the filesystem's own (a local or
+    shared path here); a compressed input through its decompressed spool, mapped (the
+    ranges are of the decompressed bytes, as framing's offsets are)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._files = contextlib.ExitStack()
+        with _open(Path(path)) as handle:
+            compressed = _compression(handle) is not None
+        self._mapped: memoryview | None = None
+        self._file: IO[bytes] | None = None
+        if compressed:
+            self._mapped = self._files.enter_context(open_input(path))
+        else:
+            import fsspec
+
+            self._file = self._files.enter_context(fsspec.open(path, "rb"))
+
+    def read(self, offset: int, length: int) -> np.ndarray:
+        """The bytes from ``offset``, at most ``length`` of them (fewer at the end)."""
+        if self._mapped is not None:
+            return np.frombuffer(self._mapped, dtype=np.uint8)[offset:offset + length]
+        assert self._file is not None
+        try:
+            self._file.seek(offset)
+            data = self._file.read(length)
+        except OSError as exc:
+            raise InputError(self.path, f"cannot read bytes {offset}-{offset + length}: "
+                                        f"{exc}") from None
+        return np.frombuffer(data, dtype=np.uint8)
+
+    def close(self) -> None:
+        self._files.close()
 
 
 def release_spool(path: str | Path) -> None:

@@ -1,7 +1,8 @@
 """What travels between the reader, the processors and the writers.
 
 A task is a chunk's place in the file (the processor maps the file itself, so no record
-bytes are pickled); a result is the decoded chunk as whole buffers: Arrow record batches
+bytes are pickled); on a cluster, only its entry in the file's sparse index (the task reads
+and frames the span itself); a result is the decoded chunk as whole buffers: Arrow record batches
 (pickled as Arrow IPC buffers), or staging rows already encoded for the loader.
 """
 
@@ -14,6 +15,7 @@ import pyarrow as pa
 
 from mfpipe.codec.segments import NO_CARRY, Carry
 from mfpipe.db.explorer import ChunkRecord
+from mfpipe.framing import ChunkSpan
 
 
 class ChunkTask(NamedTuple):
@@ -26,6 +28,21 @@ class ChunkTask(NamedTuple):
     starts: np.ndarray | None  # None for fixed-length records
     lengths: np.ndarray | None
     carry: Carry = NO_CARRY  # a child segment's load: the last parent before the chunk
+
+
+class SpanTask(NamedTuple):
+    """A chunk to read, frame and decode (``--executor dask``): the whole chunk's span, and
+    which of its records the run reads (all but the first ``skipped``, ``records`` of them:
+    a window may cut the first and last chunks)."""
+
+    span: ChunkSpan
+    skipped: int
+    records: int
+    carry: Carry = NO_CARRY
+
+    @property
+    def chunk_id(self) -> int:
+        return self.span.chunk_id
 
 
 class ChunkResult(NamedTuple):

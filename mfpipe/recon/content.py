@@ -116,7 +116,7 @@ def _decode_chunks(subject: RunSubject, chunk_ids: set[int]) -> list[tuple[int, 
     with open_input(source.input_path) as buffer:
         chunks = selected_chunks(buffer, source.framing, config.execution.chunk_records,
                                  source.window, source.input_path)
-        for chunk, _, carry in with_carries(chunks, plan, source.framing):
+        for (chunk, _, _), carry in with_carries(chunks, plan, source.framing):
             if chunk.chunk_id in chunk_ids:
                 batch = decode_chunk(plan, chunk, source.framing, condition, carry, link)
                 digests = row_digests(canonical_rows(batch.batch, config.proof.hash_columns or ()))

@@ -18,6 +18,9 @@ import sqlalchemy as sa
 
 from mfpipe.cli import main
 from mfpipe.cli.demo import DEMO_LAYOUT
+from mfpipe.db.explorer import ChunkRecord
+from mfpipe.framing import ChunkSpan
+from mfpipe.pipeline.tasks import SpanTask
 from tests.support import query, wait_for_commits
 
 distributed = pytest.importorskip("distributed")
@@ -49,10 +52,10 @@ def run(*args: str) -> tuple[int, dict]:
     return code, json.loads(out.getvalue().strip().splitlines()[-1])
 
 
-def sample(tmp_path, recfm: str, records: int = 6_000) -> str:
+def sample(tmp_path, recfm: str, records: int = 6_000, *blocks: str) -> str:
     path = str(tmp_path / f"in.{recfm.lower()}")
     assert main(["gen", LAYOUT, "-o", path, "--records", str(records), "--recfm", recfm,
-                 "--bad", "4", "--seed", "3", "--date", "open_date=YYYYMMDD"]) == 0
+                 *blocks, "--bad", "4", "--seed", "3", "--date", "open_date=YYYYMMDD"]) == 0
     return path
 
 
@@ -60,21 +63,28 @@ def framing(recfm: str) -> list[str]:
     return ["--recfm", recfm] if recfm != "FB" else []
 
 
-@pytest.mark.parametrize("recfm", ["FB", "VB"])
-def test_same_rows_rejects_and_ledger_as_the_local_executor(tmp_path, db_url, cluster, recfm):
+@pytest.mark.parametrize("recfm, blocks, window", [
+    ("FB", (), ()), ("VB", (), ()),
+    # chunks of whole BDW blocks; a window that cuts the first and last chunks inside blocks
+    ("VB", ("--bdw",), ("--skip-records", "1234", "--load-records", "3003"))],
+    ids=["FB", "VB", "VB-bdw-window"])
+def test_same_rows_rejects_and_ledger_as_the_local_executor(tmp_path, db_url, cluster, recfm,
+                                                            blocks, window):
     """The same file loaded by the local engine and on the cluster (into tables of their
-    own) gives the same staging rows, rejects, ledger and final rows, and both reconcile;
-    the cluster's rows name its two workers."""
-    path = sample(tmp_path, recfm)
-    common = ["run", "--input", path, "--db", db_url, *ARGS, *framing(recfm),
-              "--max-errors", "10"]
+    own), each task there framing its chunk's span by itself, gives the same staging rows,
+    rejects, ledger and final rows, and both reconcile; the cluster's rows name its two
+    workers."""
+    path = sample(tmp_path, recfm, 6_000, *blocks)
+    common = ["run", "--input", path, "--db", db_url, *ARGS, *framing(recfm), *blocks,
+              *window, "--max-errors", "10"]
     code, local = run(*common)
     assert code == 0, local
     code, on_cluster = run(*common, "--executor", "dask", "--scheduler",
                            cluster.scheduler_address, "--job", "dask",
                            "--final-table", "customer_dask", "--staging-table", "stg_dask")
     assert code == 0 and on_cluster["reconciliation"]["passed"], on_cluster
-    assert on_cluster["counts"]["rejected"] == local["counts"]["rejected"] == 4
+    assert on_cluster["counts"] == {**local["counts"], "per_worker": on_cluster["counts"][
+        "per_worker"]}
 
     def rows(sql: str, run_id: str) -> list[tuple]:
         return sorted(query(db_url, sql.format(run=run_id)))
@@ -93,13 +103,19 @@ def test_same_rows_rejects_and_ledger_as_the_local_executor(tmp_path, db_url, cl
     assert workers == {1, 2} and set(on_cluster["counts"]["per_worker"]) == {"1", "2"}
 
 
+def span_task(chunk: ChunkRecord) -> SpanTask:
+    """The task of a chunk as its ledger row has it (a whole chunk: no window)."""
+    records = chunk.last_record_no - chunk.first_record_no + 1
+    return SpanTask(ChunkSpan(chunk.chunk_id, chunk.first_record_no, chunk.byte_offset,
+                              chunk.byte_length, records), 0, records)
+
+
 def test_a_task_run_again_commits_nothing(tmp_path, cluster):
     """A chunk's task that runs again (Dask's retry after a lost worker, a copy) finds the
     chunk in the ledger and commits nothing: the rows stay once."""
     from mfpipe.db.runs import RunStore
     from mfpipe.pipeline.cluster import forget, load_chunk
     from mfpipe.pipeline.spec import spec_from_options
-    from mfpipe.pipeline.tasks import ChunkTask
 
     db_url = f"sqlite:///{tmp_path / 'mfpipe.db'}"
     code, summary = run("run", "--input", sample(tmp_path, "FB", 2_000), "--db", db_url,
@@ -111,8 +127,7 @@ def test_a_task_run_again_commits_nothing(tmp_path, cluster):
     chunk = store.ledger(summary["run_id"])[1]
     store.close()
     config = spec_from_options(run_row.options, db_url)
-    task = ChunkTask(chunk.chunk_id, chunk.first_record_no, chunk.byte_offset,
-                     chunk.byte_length, None, None)
+    task = span_task(chunk)
     with distributed.Client(cluster) as client:
         launch = f"again-{summary['run_id']}"
         again = client.submit(load_chunk, task, config.decode_work(), config.write_work(),
@@ -162,6 +177,42 @@ def test_without_a_scheduler_a_local_cluster_runs_the_job(tmp_path):
     code, summary = run("run", str(job), "--json")
     assert code == 0 and summary["reconciliation"]["passed"], summary
     assert summary["counts"]["loaded"] == 996 and time.monotonic() - started < 120
+
+
+def test_a_glob_of_files_shares_one_local_cluster(tmp_path, monkeypatch):
+    """Three files by a glob, two at a time, on `--executor dask` without a scheduler: one
+    local cluster for the launch (not one a file), each file its own run, loaded once and
+    reconciled; the next launch finds them loaded (99); a restart never looks for the
+    launch's cluster, gone with it."""
+    from mfpipe.pipeline import cluster as executor
+
+    db_url = f"sqlite:///{tmp_path / 'mfpipe.db'}"
+    for day in range(3):
+        assert main(["gen", LAYOUT, "-o", str(tmp_path / f"day{day}.dat"), "--records",
+                     str(1_000 + day), "--seed", str(day), "--bad", "1", "--date",
+                     "open_date=YYYYMMDD"]) == 0
+    started = []
+    monkeypatch.setattr(distributed, "LocalCluster", spy(distributed.LocalCluster, started))
+    launch = ["run", "--input", str(tmp_path / "day*.dat"), "--db", db_url, *ARGS,
+              "--max-errors", "10", "--parallel-files", "2", "--executor", "dask"]
+    code, summary = run(*launch)
+    assert code == 0 and len(started) == 1 and not executor._LAUNCH_CLUSTER, summary
+    assert sorted(r["counts"]["loaded"] for r in summary["runs"]) == [999, 1_000, 1_001]
+    assert all(r["reconciliation"]["passed"] for r in summary["runs"]), summary
+    assert query(db_url, "SELECT count(*), count(DISTINCT last_run_id) FROM "
+                         "customer_account") == [(3_000, 3)]
+    assert run(*launch)[0] == 99
+    (options,) = query(db_url, "SELECT options FROM mfp_run LIMIT 1")
+    assert json.loads(options[0])["execution"]["scheduler"] is None
+
+
+def spy(cls: type, made: list) -> type:
+    """``cls``, noting each instance made."""
+    class Spied(cls):
+        def __init__(self, *args, **kwargs):
+            made.append(self)
+            super().__init__(*args, **kwargs)
+    return Spied
 
 
 @contextlib.contextmanager
@@ -239,7 +290,6 @@ def test_two_copies_of_a_task_racing_commit_once(tmp_path, db_url, cluster):
     from mfpipe.db.runs import RunStore
     from mfpipe.pipeline.cluster import forget, load_chunk
     from mfpipe.pipeline.spec import spec_from_options
-    from mfpipe.pipeline.tasks import ChunkTask
 
     code, summary = run("run", "--input", sample(tmp_path, "FB", 2_000), "--db", db_url,
                         *ARGS, "--max-errors", "10", "--executor", "dask", "--scheduler",
@@ -255,8 +305,7 @@ def test_two_copies_of_a_task_racing_commit_once(tmp_path, db_url, cluster):
                       {"r": run_id, "c": chunk.chunk_id})
     store.close()
     config = spec_from_options(run_row.options, db_url)
-    task = ChunkTask(chunk.chunk_id, chunk.first_record_no, chunk.byte_offset,
-                     chunk.byte_length, None, None)
+    task = span_task(chunk)
     with distributed.Client(cluster) as client:
         workers = sorted(client.scheduler_info()["workers"])
         copies = [client.submit(load_chunk, task, config.decode_work(), config.write_work(),

@@ -13,7 +13,8 @@ Measured on this machine:
    tasks' own: read, frame, decode, encode, COPY, in-transaction proof, commit), the
    PostgreSQL server's CPU (every postgres process, exited backends included, from
    ``/proc``) and the WAL written, each split at the "load ended" event into the load
-   (parallel over workers) and the publication (one transaction at the end of each run).
+   (parallel over workers) and the publication (one transaction at the end of each run);
+   the same for the local engine (its processes' CPU, the launcher's included).
 3. **The planner**: the launcher frames each file alone; fixed records by arithmetic, but an
    RDW chain record by record: the records a second it frames a VB file of the sample's
    record size (``iter_chunks``, the reader's walk).
@@ -122,15 +123,16 @@ def wal_bytes(engine: sa.Engine) -> int:
         return int(c.execute(sa.text("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn")).scalar_one())
 
 
-def measure_run(path: Path, server: str, records: int) -> dict[str, Any]:
-    """One ``mfpipe run --executor dask`` into a fresh schema, with the server's CPU and WAL
-    sampled before, at "load ended" and after."""
+def measure_run(path: Path, server: str, records: int, executor: str = "dask"
+                ) -> dict[str, Any]:
+    """One ``mfpipe run --executor EXECUTOR`` into a fresh schema, with the server's CPU and
+    WAL sampled before, at "load ended" and after."""
     schema, url = bl.pg_schema(server)
     engine = sa.create_engine(bl.psycopg_url(server))
     try:
         bl.checkpoint(server)
         marks = [(postgres_cpu_s(), wal_bytes(engine))]
-        args = [*bl.mfpipe_args(path, url, None, None), "--executor", "dask"]
+        args = [*bl.mfpipe_args(path, url, None, None), "--executor", executor]
         started = time.perf_counter()
         process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                    text=True, cwd=tempfile.gettempdir())
@@ -151,7 +153,7 @@ def measure_run(path: Path, server: str, records: int) -> dict[str, Any]:
             options = c.execute(sa.text(f"SELECT options FROM {schema}.mfp_run")).scalar_one()
         spec = spec_from_options(json.loads(options), url)
         arguments = len(pickle.dumps((spec.decode_work(), spec.write_work(), "stg", "launch")))
-        return {"records": records, "chunks": summary["counts"]["chunks"],
+        return {"executor": executor, "records": records, "chunks": summary["counts"]["chunks"],
                 "wall_s": round(wall, 2), **summary["phases"],
                 "worker_cpu_s": summary["cpu_s"], "server_load_cpu_s": round(cpu1 - cpu0, 2),
                 "server_publish_cpu_s": round(cpu2 - cpu1, 2),
@@ -192,14 +194,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", type=int, default=3_000)
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
     args = parser.parse_args(argv)
-    run = measure_run(bl.sample_file(args.records), args.postgres, args.records)
+    path = bl.sample_file(args.records)
+    local = measure_run(path, args.postgres, args.records, "local")  # the same costs there
+    print(f"local: {local}", file=sys.stderr, flush=True)
+    run = measure_run(path, args.postgres, args.records)
     print(f"run: {run}", file=sys.stderr, flush=True)
     overhead = scheduler_overhead(args.tasks, run["task_bytes"])
     print(f"scheduler: {overhead}", file=sys.stderr, flush=True)
     planner = planner_rate(args.records)
     print(f"planner: {planner}", file=sys.stderr, flush=True)
     print(json.dumps({"load": bl.loadavg(), "scheduler": overhead, "planner": planner,
-                      "run": run,
+                      "local": local, "run": run,
                       "assumptions": {"wal_mb_s": WAL_MB_S, "utilization": UTILIZATION},
                       "projection": project(run, overhead, planner)}, indent=2))
     return 0

@@ -94,6 +94,22 @@ mfp_chunk = sa.Table(
     sa.Column("totals", sa.Text, nullable=False),
 )
 
+# The run's plan: every chunk's entry in the file's sparse index (its whole records' span,
+# first record and count) and the records of it the run skips (before --skip-records' end)
+# and reads, stored by the reader before the chunk's task is queued: every attempt, on
+# either executor, must frame the file into exactly these chunks.
+mfp_plan = sa.Table(
+    "mfp_plan", metadata,
+    sa.Column("run_id", RUN_ID, primary_key=True),
+    sa.Column("chunk_id", sa.Integer, primary_key=True),
+    sa.Column("byte_offset", sa.BigInteger, nullable=False),
+    sa.Column("byte_length", sa.BigInteger, nullable=False),
+    sa.Column("first_record_no", sa.BigInteger, nullable=False),
+    sa.Column("records", sa.Integer, nullable=False),
+    sa.Column("records_skipped", sa.Integer, nullable=False),
+    sa.Column("records_read", sa.Integer, nullable=False),
+)
+
 # The database's side of each chunk's proof, measured by the writer inside the chunk's
 # transaction after its staging rows were written (mfpipe.db.probe), and committed with it:
 # the chunk commits only if this equals what its processor decoded (mfp_chunk's rows_loaded,

@@ -23,10 +23,11 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
-from mfpipe.db.control import (mfp_attempt, mfp_chunk, mfp_chunk_proof, mfp_nulled,
+from mfpipe.db.control import (mfp_attempt, mfp_chunk, mfp_chunk_proof, mfp_nulled, mfp_plan,
                                mfp_purge, mfp_recon_result, mfp_reject, mfp_run)
 from mfpipe.db.measure import Measure
 from mfpipe.db.status import ABANDONED, COMPLETED, FAILED, STOPPED, RunStatus
+from mfpipe.framing import ChunkSpan
 
 R = TypeVar("R")
 
@@ -127,6 +128,26 @@ class ChunkRecord:
     def records(self) -> int:
         """Source records the chunk covered."""
         return self.last_record_no - self.first_record_no + 1
+
+
+@dataclass(frozen=True)
+class PlannedChunk:
+    """A chunk as its run planned it (``mfp_plan``): its entry in the file's sparse index
+    (``span``) and how many of its records the run skips, then reads."""
+
+    span: ChunkSpan
+    skipped: int
+    read: int
+
+    @property
+    def chunk_id(self) -> int:
+        return self.span.chunk_id
+
+    def describe(self) -> str:
+        span = self.span
+        return (f"bytes {span.byte_offset}-{span.byte_offset + span.byte_length}, records "
+                f"{span.first_record_no}-{span.first_record_no + span.records - 1} "
+                f"({self.read} read)")
 
 
 @dataclass(frozen=True)
@@ -238,6 +259,18 @@ class RunExplorer:
             mfp_chunk.c.chunk_id)
         with self.engine.connect() as c:
             return [_record(ChunkRecord, r) for r in c.execute(query).mappings()]
+
+    def plan(self, run_id: str) -> dict[int, PlannedChunk]:
+        """The run's chunks as its reader planned them, by chunk (none before the first
+        attempt framed the file, or for a run begun by an mfpipe that kept no plan)."""
+        c = mfp_plan.c
+        query = sa.select(mfp_plan).where(c.run_id == run_id)
+        with self.engine.connect() as connection:
+            return {int(r.chunk_id): PlannedChunk(
+                ChunkSpan(int(r.chunk_id), int(r.first_record_no), int(r.byte_offset),
+                          int(r.byte_length), int(r.records)), int(r.records_skipped),
+                int(r.records_read))
+                for r in connection.execute(query)}
 
     def chunk_proofs(self, run_id: str, within: sa.Connection | None = None
                      ) -> dict[int, ChunkProofRecord]:

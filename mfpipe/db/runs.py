@@ -23,9 +23,9 @@ from sqlalchemy.engine import make_url
 
 from mfpipe.db import dialects
 from mfpipe.db.control import (CHECK_TEXT, create_control_tables, create_indexes, create_table,
-                               mfp_attempt, mfp_chunk, mfp_chunk_proof, mfp_nulled,
+                               mfp_attempt, mfp_chunk, mfp_chunk_proof, mfp_nulled, mfp_plan,
                                mfp_recon_result, mfp_reject, mfp_run)
-from mfpipe.db.explorer import RunExplorer, read_run
+from mfpipe.db.explorer import PlannedChunk, RunExplorer, read_run
 from mfpipe.db.identity import LoadIdentity
 from mfpipe.db.schema import final_table, staging_table
 from mfpipe.db.status import (ABANDONED, ACTIVE, COMPLETED, RESTARTABLE, STARTED, STARTING,
@@ -244,6 +244,30 @@ class RunStore(RunExplorer):
         finally:
             stop.set()
             thread.join()
+
+    def record_plan(self, run_id: str, chunks: Sequence[PlannedChunk]) -> None:
+        """Store chunks of the run's plan (before their tasks are queued). A chunk planned
+        already, by another launcher of the run in the meantime, must have been planned
+        alike: otherwise the run's attempts would cut the file differently."""
+        if not chunks:
+            return
+        rows = [{"run_id": run_id, "chunk_id": p.chunk_id, "byte_offset": p.span.byte_offset,
+                 "byte_length": p.span.byte_length,
+                 "first_record_no": p.span.first_record_no, "records": p.span.records,
+                 "records_skipped": p.skipped, "records_read": p.read} for p in chunks]
+        try:
+            with self.engine.begin() as c:
+                c.execute(sa.insert(mfp_plan), rows)
+        except sa.exc.IntegrityError:
+            stored = self.plan(run_id)
+            differing = [p for p in chunks if stored.get(p.chunk_id, p) != p]
+            if differing:
+                first = differing[0]
+                raise RunError(run_id, f"chunk {first.chunk_id} was planned as "
+                                       f"{stored[first.chunk_id].describe()} by another "
+                                       f"launcher, and now as {first.describe()}",
+                               EXIT_USAGE) from None
+            self.record_plan(run_id, [p for p in chunks if p.chunk_id not in stored])
 
     def remove_unledgered(self, run_id: str, staging: sa.Table) -> None:
         """Remove the rows of the run's chunks that are not in its ledger, from staging and

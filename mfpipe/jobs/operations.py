@@ -41,13 +41,18 @@ def existing_run(store: RunStore, run_id: str) -> RunRecord:
 
 
 def show_run(store: RunStore, run_id: str) -> dict[str, Any]:
-    """One run with its attempts, chunks, first rejects, check results and purge (or
-    None)."""
+    """One run with its attempts, chunks (committed, and planned but not committed: what a
+    restart loads), first rejects, check results and purge (or None)."""
     run = existing_run(store, run_id)
     purge = store.purge(run_id)
     shown = {k: v for k, v in asdict(run).items() if k != "trailer_hex"}
+    ledger = store.ledger(run_id)
+    committed = {c.chunk_id for c in ledger}
+    planned = store.plan(run_id)
     return {"run": _plain(shown), "attempts": [_plain(asdict(a)) for a in store.attempts(run_id)],
-            "chunks": [_plain(asdict(c)) for c in store.ledger(run_id)],
+            "chunks": [_plain(asdict(c)) for c in ledger], "planned": len(planned),
+            "to_load": [{"chunk_id": k, "plan": planned[k].describe()}
+                        for k in sorted(set(planned) - committed)],
             "rejects": [_plain(r) for r in store.rejects(run_id, SHOWN)],
             "checks": [_plain(_stored(c)) for c in store.checks(run_id)],
             "purged": _plain(purge) if purge else None}

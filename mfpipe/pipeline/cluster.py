@@ -55,7 +55,7 @@ from mfpipe.framing import reframe
 from mfpipe.pipeline.metrics import MetricsAggregator
 from mfpipe.pipeline.processor import process_chunk
 from mfpipe.pipeline.reader import Reader
-from mfpipe.pipeline.source import ByteRanges
+from mfpipe.pipeline.source import ByteRanges, release_spool
 from mfpipe.pipeline.spec import DecodeWork, WriteWork
 from mfpipe.pipeline.tasks import Committed, SpanTask
 from mfpipe.pipeline.writer import commit_with_retry, in_ledger
@@ -96,8 +96,8 @@ def supervise_on_cluster(engine: Engine, store: RunStore, staging: str, plan: De
     metrics = engine.metrics({})  # a Manager cannot span hosts: the tasks report counts
     abort = threading.Event()
     tasks: queue.Queue[SpanTask | None] = queue.Queue(maxsize=1)
-    reader = Reader(config, plan, tasks, lambda: engine.stop_asked, abort, engine.committed,
-                    sparse=True)
+    reader = Reader(config, plan, tasks, lambda: engine.stop_asked, abort, store,
+                    engine.committed, sparse=True)
     engine.start_progress(store)
     cpu = [0.0]
     write = config.write_work(probe)
@@ -337,10 +337,13 @@ def load_chunk(task: SpanTask, decode: DecodeWork, write: WriteWork, staging: st
                launch: str) -> ChunkOutcome:
     """The Dask task of one ``launch`` (an attempt at a run): read, frame and decode one
     chunk and commit it with its ledger row, or find it in the ledger already and commit
-    nothing."""
+    nothing. A chunk found committed with rejected or discarded records is decoded all
+    the same, for their bytes: the task that committed it may have died before reporting
+    them for the bad and discard files (the launcher takes one report a chunk)."""
     worker = _worker(decode, write, launch)
-    if in_ledger(write, task.chunk_id, worker.store):  # a retry of a task that committed
-        return _outcome_from_ledger(worker.store, write.run_id, task)
+    found = _in_ledger(worker, write, task)  # a retry of a task that committed
+    if found is not None and not (found.committed.rejected or found.committed.discarded):
+        return found
     began, cpu = time.perf_counter(), time.thread_time()
     span, framing = task.span, decode.source.framing
     chunk = reframe(worker.source.read(span.byte_offset, span.byte_length), span, framing,
@@ -348,6 +351,8 @@ def load_chunk(task: SpanTask, decode: DecodeWork, write: WriteWork, staging: st
                                                        framing.header, framing.footer)
     result = process_chunk(chunk, task.carry, worker.worker_id, decode, worker.plan,
                            worker.condition, worker.link)
+    if found is not None:
+        return found._replace(bad_bytes=result.bad_bytes, discard_bytes=result.discard_bytes)
     result = result._replace(rows=worker.prepare(result.rows))
     loader = worker.take()
     try:
@@ -355,9 +360,10 @@ def load_chunk(task: SpanTask, decode: DecodeWork, write: WriteWork, staging: st
     except BaseException as exc:
         if loader is not None:
             loader.close()
-        if isinstance(exc, LoadError) and in_ledger(write, task.chunk_id, worker.store):
-            # a copy of this task committed the chunk first: this one rolled back
-            return _outcome_from_ledger(worker.store, write.run_id, task)
+        found = _in_ledger(worker, write, task) if isinstance(exc, LoadError) else None
+        if found is not None:  # a copy of this task committed the chunk first: this one
+            return found._replace(bad_bytes=result.bad_bytes,  # rolled back
+                                  discard_bytes=result.discard_bytes)
         raise
     worker.give(loader)
     committed = Committed(worker.worker_id, result.records, result.rows.num_rows,
@@ -367,8 +373,11 @@ def load_chunk(task: SpanTask, decode: DecodeWork, write: WriteWork, staging: st
                         time.thread_time() - cpu)
 
 
-def _outcome_from_ledger(store: RunStore, run_id: str, task: SpanTask) -> ChunkOutcome:
-    record = next(c for c in store.ledger(run_id) if c.chunk_id == task.chunk_id)
+def _in_ledger(worker: _Worker, write: WriteWork, task: SpanTask) -> ChunkOutcome | None:
+    """The chunk as the ledger holds it, if it is committed (by another task)."""
+    if not in_ledger(write, task.chunk_id, worker.store):
+        return None
+    record = next(c for c in worker.store.ledger(write.run_id) if c.chunk_id == task.chunk_id)
     return ChunkOutcome(task.chunk_id, Committed.of(record), record.byte_length, False)
 
 
@@ -415,16 +424,15 @@ def _worker_id() -> int:
 
 def forget(launch: str) -> None:
     """Close what this worker process keeps for the launch (run on every worker at its
-    end), and refuse its tasks from now on."""
+    end), and refuse its tasks from now on; a compressed input's spool on this worker's
+    host is removed (a task of another run still reading it keeps its mapping; a later
+    one decompresses it again)."""
     with _RUNS_LOCK:
         _ENDED.add(launch)
         worker = _RUNS.pop(launch, None)
     if worker is not None:
-        _close(worker)
-
-
-def _close(worker: _Worker) -> None:
-    for loader in worker.idle:
-        loader.close()
-    worker.files.close()
+        for loader in worker.idle:
+            loader.close()
+        worker.files.close()
+        release_spool(worker.source.path)
 

@@ -12,33 +12,45 @@ import threading
 from collections.abc import Callable, Collection
 from typing import Any
 
-from mfpipe.pipeline.spec import JobSpec
 from mfpipe.codec import DecodePlan
 from mfpipe.codec.segments import Carry
+from mfpipe.db.explorer import PlannedChunk
+from mfpipe.db.faults import retried
+from mfpipe.db.runs import RunStore
+from mfpipe.errors import EXIT_USAGE, RunError
+from mfpipe.pipeline.spec import JobSpec
 from mfpipe.pipeline.process import Selected, selected_chunks, with_carries
 from mfpipe.pipeline.source import open_input
 from mfpipe.pipeline.tasks import ChunkTask, SpanTask
 
 POLL_S = 0.2
+PLAN_AHEAD = 32  # chunks planned in one transaction, at most
 
 
 class Reader(threading.Thread):
     """Queues one task per chunk, then one sentinel per processor.
 
     It is the run's planner: it frames the file without decoding it (fixed records by
-    arithmetic, RDW and BDW chains by their descriptor words, text by its newlines)."""
+    arithmetic, RDW and BDW chains by their descriptor words, text by its newlines), and
+    stores each chunk's entry of the plan (``mfp_plan``) before its task is queued, a few
+    chunks at a time (1, 2, 4, ... up to ``PLAN_AHEAD``). An attempt that resumes the run
+    must frame the file into the chunks planned: one that differs (another mfpipe cutting
+    the file otherwise) ends the run, before a chunk could be loaded twice or not at all."""
 
     def __init__(self, config: JobSpec, plan: DecodePlan, tasks: Any,
-                 should_stop: Callable[[], bool], abort: Any,
+                 should_stop: Callable[[], bool], abort: Any, store: RunStore,
                  done_chunks: Collection[int] = (), sparse: bool = False) -> None:
         """``plan``: the run's, which links a child segment's chunks to their parents;
-        ``sparse``: queue each chunk's span (:class:`SpanTask`) for a task that reads and
-        frames its bytes itself, not where each of its records starts."""
+        ``store``: where the run's plan is kept; ``sparse``: queue each chunk's span
+        (:class:`SpanTask`) for a task that reads and frames its bytes itself, not where
+        each of its records starts."""
         super().__init__(name="reader", daemon=True)
         self.path, self.framing = config.source.input_path, config.source.framing
         self.chunk_records = config.execution.chunk_records
         self.window = config.source.window
         self.plan = plan
+        self.run_id, self.store = config.run_id, store
+        self.retry_s = config.execution.retry_s
         self.tasks, self.processors = tasks, config.execution.processors
         self.should_stop = should_stop
         self.abort = abort
@@ -52,9 +64,12 @@ class Reader(threading.Thread):
 
     def run(self) -> None:
         try:
+            planned = retried(lambda: self.store.plan(self.run_id), self.retry_s)
             with open_input(self.path) as buffer:
                 chunks = selected_chunks(buffer, self.framing, self.chunk_records, self.window,
                                          self.path)
+                batch: list[tuple[ChunkTask | SpanTask | None, PlannedChunk | None]] = []
+                ahead = 1
                 for selected, carry in with_carries(chunks, self.plan, self.framing):
                     if self.should_stop() or self.abort.is_set():
                         return
@@ -64,16 +79,48 @@ class Reader(threading.Thread):
                         continue
                     self.records += chunk.n_records
                     self.chunks += 1
-                    if chunk.chunk_id in self.done_chunks:
-                        continue
-                    if not self._put(self._task(selected, carry)):
-                        return
+                    entry = PlannedChunk(selected.span, selected.skipped, chunk.n_records)
+                    batch.append((None if chunk.chunk_id in self.done_chunks else
+                                  self._task(selected, carry),
+                                  self._unplanned(entry, planned.pop(entry.chunk_id, None))))
+                    if len(batch) >= ahead:
+                        if not self._plan_and_put(batch):
+                            return
+                        batch, ahead = [], min(2 * ahead, PLAN_AHEAD)
+                if not self._plan_and_put(batch):
+                    return
+                if planned:  # planned by an earlier attempt, and not in the file now
+                    raise self._replanned(min(planned.values(), key=lambda p: p.chunk_id),
+                                          "is not in the file now")
                 self.finished = True
         except BaseException as exc:  # reported by the launcher, which ends the run FAILED
             self.error = exc
         finally:
             for _ in range(self.processors):
                 self._put(None)
+
+    def _unplanned(self, entry: PlannedChunk, stored: PlannedChunk | None
+                   ) -> PlannedChunk | None:
+        """The chunk's plan entry if no attempt stored it yet; None if one stored it alike."""
+        if stored is None:
+            return entry
+        if stored != entry:
+            raise self._replanned(stored, f"frames now as {entry.describe()}")
+        return None
+
+    def _replanned(self, stored: PlannedChunk, now: str) -> RunError:
+        return RunError(self.run_id, f"chunk {stored.chunk_id} of {self.path} was planned as "
+                                     f"{stored.describe()} and {now}: this attempt would cut "
+                                     "the file otherwise than the run's first; `mfpipe "
+                                     "reprocess` loads it afresh", EXIT_USAGE)
+
+    def _plan_and_put(self, batch: list[tuple[ChunkTask | SpanTask | None,
+                                               PlannedChunk | None]]) -> bool:
+        """Store the batch's new plan entries, then queue its tasks (False: stopped)."""
+        new = [entry for _, entry in batch if entry is not None]
+        if new:
+            retried(lambda: self.store.record_plan(self.run_id, new), self.retry_s)
+        return all(self._put(task) for task, _ in batch if task is not None)
 
     def _task(self, selected: Selected, carry: Carry) -> ChunkTask | SpanTask:
         """The chunk's task: where its records lie, or (``sparse``) its span alone."""

@@ -47,3 +47,27 @@ def test_staging_table_with_other_columns_is_refused(db_url):
                                           r"missing"):
         store.prepare("book", SCHEMA)
     store.close()
+
+
+def test_a_plan_is_stored_once_and_alike(db_url):
+    """Plan entries stored again (a launcher racing another) are kept once; an entry that
+    differs from the stored one is refused (64), naming the chunk and both cuts."""
+    from mfpipe.db.explorer import PlannedChunk
+    from mfpipe.errors import RunError
+    from mfpipe.framing import ChunkSpan
+
+    store = RunStore(db_url)
+    store.prepare_control()
+    entries = [PlannedChunk(ChunkSpan(k, 1 + 100 * k, 400 * k, 400, 100), 0, 100)
+               for k in range(3)]
+    store.record_plan("R1", entries[:2])
+    store.record_plan("R1", entries)
+    store.record_plan("R1", [])
+    assert store.plan("R1") == {e.chunk_id: e for e in entries}
+    moved = PlannedChunk(ChunkSpan(1, 101, 404, 400, 100), 0, 100)
+    with pytest.raises(RunError, match="chunk 1 was planned as bytes 400-800, records "
+                                       "101-200 .* and now as bytes 404-804") as refused:
+        store.record_plan("R1", [moved])
+    assert refused.value.exit_code == 64
+    assert store.plan("R1")[1] == entries[1]
+    store.close()

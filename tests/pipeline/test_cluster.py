@@ -111,8 +111,9 @@ def span_task(chunk: ChunkRecord) -> SpanTask:
 
 
 def test_a_task_run_again_commits_nothing(tmp_path, cluster):
-    """A chunk's task that runs again (Dask's retry after a lost worker, a copy) finds the
-    chunk in the ledger and commits nothing: the rows stay once."""
+    """Each chunk's task run again (Dask's retry after a worker lost past its commit, a
+    copy) finds the chunk in the ledger and commits nothing: the rows stay once; it still
+    reports its rejected records' bytes, which the task that committed may not have."""
     from mfpipe.db.runs import RunStore
     from mfpipe.pipeline.cluster import forget, load_chunk
     from mfpipe.pipeline.spec import spec_from_options
@@ -124,17 +125,22 @@ def test_a_task_run_again_commits_nothing(tmp_path, cluster):
     assert code == 0, summary
     store = RunStore(db_url)
     run_row = store.run(summary["run_id"])
-    chunk = store.ledger(summary["run_id"])[1]
+    chunks = store.ledger(summary["run_id"])
     store.close()
     config = spec_from_options(run_row.options, db_url)
-    task = span_task(chunk)
+    launch = f"again-{summary['run_id']}"
     with distributed.Client(cluster) as client:
-        launch = f"again-{summary['run_id']}"
-        again = client.submit(load_chunk, task, config.decode_work(), config.write_work(),
-                              "stg_customer_account", launch, pure=False).result()
+        again = client.gather([client.submit(
+            load_chunk, span_task(chunk), config.decode_work(), config.write_work(),
+            "stg_customer_account", launch, pure=False) for chunk in chunks])
         client.run(forget, launch)
-    assert not again.by_this_task and again.committed.loaded == chunk.rows_loaded
+    assert not any(a.by_this_task for a in again)
+    assert [a.committed.loaded for a in again] == [c.rows_loaded for c in chunks]
     assert query(db_url, "SELECT count(*) FROM stg_customer_account") == [(1_996,)]
+    bad = open(summary["bad_file"], "rb").read()
+    reported = [a.bad_bytes for a in again if a.bad_bytes]
+    assert len(reported) == sum(c.rows_rejected > 0 for c in chunks) > 0
+    assert all(part in bad for part in reported) and sum(map(len, reported)) == len(bad)
 
 
 def test_a_worker_killed_mid_run_loses_nothing(tmp_path, db_url):
@@ -218,7 +224,8 @@ def spy(cls: type, made: list) -> type:
 @contextlib.contextmanager
 def dask_command_line(tmp_path) -> Iterator[tuple[str, subprocess.Popen]]:
     """A scheduler and two single-threaded workers started with the `dask` command line, as
-    a cluster user starts them; the scheduler's address and process."""
+    a cluster user starts them, the workers with a spool folder of their own (as on other
+    hosts: ``tmp_path / "worker-spool"``); the scheduler's address and process."""
     import socket
 
     with socket.socket() as probe:
@@ -229,8 +236,10 @@ def dask_command_line(tmp_path) -> Iterator[tuple[str, subprocess.Popen]]:
     log = open(tmp_path / "dask.log", "w")
     scheduler = subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
                                   "--no-dashboard"], stdout=log, stderr=log)
+    (tmp_path / "worker-spool").mkdir()
     workers = subprocess.Popen([dask, "worker", address, "--nthreads", "1", "--nworkers", "2",
-                                "--no-dashboard"], stdout=log, stderr=log)
+                                "--no-dashboard"], stdout=log, stderr=log,
+                               env={**os.environ, "MFPIPE_SPOOL": str(tmp_path / "worker-spool")})
     try:
         with distributed.Client(address, timeout="30s") as client:
             client.wait_for_workers(2, timeout=60)
@@ -241,6 +250,26 @@ def dask_command_line(tmp_path) -> Iterator[tuple[str, subprocess.Popen]]:
                 process.terminate()
             process.wait(timeout=30)
         log.close()
+
+
+def test_a_compressed_input_leaves_no_spool_on_the_workers(tmp_path, monkeypatch):
+    """A gzip input on a cluster whose workers decompress it into spools of their own: the
+    run completes, and no spool is left, on the workers' hosts or the launcher's."""
+    import gzip
+    import shutil
+
+    path = sample(tmp_path, "FB", 3_000)
+    with open(path, "rb") as plain, gzip.open(path + ".gz", "wb") as packed:
+        shutil.copyfileobj(plain, packed)
+    (tmp_path / "launcher-spool").mkdir()
+    monkeypatch.setenv("MFPIPE_SPOOL", str(tmp_path / "launcher-spool"))
+    with dask_command_line(tmp_path) as (address, _):
+        code, summary = run("run", "--input", path + ".gz", "--db",
+                            f"sqlite:///{tmp_path / 'mfpipe.db'}", *ARGS, "--max-errors", "10",
+                            "--executor", "dask", "--scheduler", address)
+        assert code == 0 and summary["counts"]["loaded"] == 2_996, summary
+        assert not list((tmp_path / "worker-spool").iterdir())
+    assert not list((tmp_path / "launcher-spool").iterdir())
 
 
 def test_a_job_against_a_command_line_cluster_and_its_scheduler_killed(tmp_path, db_url):

@@ -74,14 +74,21 @@ mfp_attempt = sa.Table(  # Spring Batch's job executions: every launcher's go at
     sa.Column("metrics", sa.Text),  # JSON: per worker counts and busy seconds
 )
 
+
+def _chunk_place() -> list[sa.Column]:
+    """A chunk's place in its file: the byte range of its records, and the first one's
+    number."""
+    return [sa.Column("byte_offset", sa.BigInteger, nullable=False),
+            sa.Column("byte_length", sa.BigInteger, nullable=False),
+            sa.Column("first_record_no", sa.BigInteger, nullable=False)]
+
+
 mfp_chunk = sa.Table(
     "mfp_chunk", metadata,
     sa.Column("run_id", RUN_ID, primary_key=True),
     sa.Column("chunk_id", sa.Integer, primary_key=True),
     sa.Column("worker_id", sa.Integer, nullable=False),
-    sa.Column("byte_offset", sa.BigInteger, nullable=False),
-    sa.Column("byte_length", sa.BigInteger, nullable=False),
-    sa.Column("first_record_no", sa.BigInteger, nullable=False),
+    *_chunk_place(),
     sa.Column("last_record_no", sa.BigInteger, nullable=False),
     sa.Column("rows_loaded", sa.BigInteger, nullable=False),
     sa.Column("rows_rejected", sa.BigInteger, nullable=False),
@@ -102,9 +109,7 @@ mfp_plan = sa.Table(
     "mfp_plan", metadata,
     sa.Column("run_id", RUN_ID, primary_key=True),
     sa.Column("chunk_id", sa.Integer, primary_key=True),
-    sa.Column("byte_offset", sa.BigInteger, nullable=False),
-    sa.Column("byte_length", sa.BigInteger, nullable=False),
-    sa.Column("first_record_no", sa.BigInteger, nullable=False),
+    *_chunk_place(),  # of the whole chunk, before the run's window cuts it
     sa.Column("records", sa.Integer, nullable=False),
     sa.Column("records_skipped", sa.Integer, nullable=False),
     sa.Column("records_read", sa.Integer, nullable=False),

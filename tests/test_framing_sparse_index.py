@@ -26,6 +26,7 @@ FORMATS = {
                                         skip_trailer_bytes=2),
     "F-offsets": FramingOptions("F", lrecl=9, record_start_offset=2, record_end_offset=1),
     "TEXT": FramingOptions("TEXT"),
+    "TEXT-offsets": FramingOptions("TEXT", record_start_offset=1, record_end_offset=1),
 }
 
 

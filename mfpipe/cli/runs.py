@@ -82,14 +82,16 @@ def show(run_id: str, db_url: str | None, as_json: bool) -> None:
                    f"{a['status']:<9} exit {a['exit_code']}, loaded {_n(a['records_loaded'])}, "
                    f"{a['elapsed_s'] or 0:.1f} s (load {a['load_s'] or 0:.1f}, publish "
                    f"{a['publish_s'] or 0:.1f}, CPU {a['cpu_s'] or 0:.1f})")
-    click.echo(f"chunks           {len(found['chunks'])} committed of {found['planned']} "
-               "planned so far")
+    planned = f" of {found['planned']} planned so far" if found["planned"] else ""
+    click.echo(f"chunks           {len(found['chunks'])} committed{planned}")
     for c in found["chunks"]:
         click.echo(f"  chunk {c['chunk_id']:>5} worker {c['worker_id']} records "
                    f"{c['first_record_no']}-{c['last_record_no']} loaded {c['rows_loaded']} "
                    f"rejected {c['rows_rejected']} at {c['committed_at']}")
     for c in found["to_load"]:
         click.echo(f"  chunk {c['chunk_id']:>5} not loaded: {c['plan']}")
+    if found["not_loaded"] > len(found["to_load"]):
+        click.echo(f"  ... {found['not_loaded'] - len(found['to_load'])} more not loaded")
     for r in found["rejects"]:
         click.echo(f"  reject record {r['record_no']} offset {r['byte_offset']} {r['field']}: "
                    f"{r['reason']}")

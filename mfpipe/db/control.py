@@ -230,11 +230,9 @@ def create_indexes(engine: sa.Engine, table: sa.Table) -> None:
                 raise
 
 
-def create_control_tables(engine: sa.Engine, create: bool = True,
-                          tables: sa.MetaData = metadata) -> None:
-    """Create the control tables that do not exist yet (unless ``create`` is False: then a
-    missing one is an error), and check the ones that do (``tables``: the runs' by default,
-    or the service's batches').
+def create_control_tables(engine: sa.Engine, tables: sa.MetaData = metadata) -> None:
+    """Create the control tables that do not exist yet, and check the ones that do
+    (``tables``: the runs' by default, or the service's batches').
 
     Control tables are never altered by mfpipe: tables left by an older version that lack a
     column are refused with a message, not written half-way.
@@ -242,9 +240,6 @@ def create_control_tables(engine: sa.Engine, create: bool = True,
     existing = set(sa.inspect(engine).get_table_names())
     existed = [t for t in tables.sorted_tables if t.name in existing]
     missing = [t for t in tables.sorted_tables if t not in existed]
-    if missing and not create:
-        raise ConfigError(f"control tables {', '.join(t.name for t in missing)} are missing: "
-                          "the database was set up by an older mfpipe, or by hand")
     for table in missing:
         create_table(engine, table)
     # one reflection query for every table (PostgreSQL's per-table ones take ~10 ms each)

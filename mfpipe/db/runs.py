@@ -66,8 +66,9 @@ class RunStore(RunExplorer):
     @classmethod
     def existing(cls, url: str, retry_s: float = 5.0) -> RunStore:
         """A store of a database that holds mfpipe's runs, for the commands that read or
-        tidy them: nothing is created (no SQLite file, no control table). A database that
-        is not there, or never held a run, is 66; one that does not answer is 75."""
+        tidy them: no SQLite file is created, and control tables only where an earlier
+        mfpipe's runs lack one a later mfpipe added (empty: ``mfp_plan``, say). A database
+        that is not there, or never held a run, is 66; one that does not answer is 75."""
         parsed = make_url(url)
         if dialects.get(parsed.get_backend_name()).missing(parsed):
             raise InputError(redact(url), "no such database file (nothing was loaded there)")
@@ -76,7 +77,7 @@ class RunStore(RunExplorer):
             store.check_available(retry_s)
             if not sa.inspect(store.engine).has_table(mfp_run.name):
                 raise InputError(redact(url), "holds no mfpipe runs (no control tables)")
-            create_control_tables(store.engine, create=False)
+            create_control_tables(store.engine)
         except BaseException:
             store.close()
             raise

@@ -179,15 +179,16 @@ def reframe(data: Buffer | np.ndarray, span: ChunkSpan, options: FramingOptions,
                            f"chunk {span.chunk_id} has {len(view)} bytes, not the "
                            f"{span.byte_length} it had when the file was planned: the file "
                            "changed", hint="load the file again once it is complete")
-    if options.recfm == "TEXT":  # the span ends where its last line's data ends
-        starts, lengths = _frame_text(view, 0, len(view), closed=False)
-    else:
-        inner = dataclasses.replace(options, skip_header_bytes=0, skip_trailer_bytes=0)
-        try:
+    inner = dataclasses.replace(options, skip_header_bytes=0, skip_trailer_bytes=0)
+    try:
+        if options.recfm == "TEXT":  # the span ends where its last line's data ends
+            starts, lengths = _within_margins(*_frame_text(view, 0, len(view), closed=False),
+                                              options, path)
+        else:
             starts, lengths = frame(view.data, inner, path)
-        except FramingError as exc:  # at the file's offset, not the span's
-            raise FramingError(**{**exc.attrs, "offset": span.byte_offset + exc.attrs["offset"]}
-                               ) from None
+    except FramingError as exc:  # at the file's offset, not the span's
+        raise FramingError(**{**exc.attrs, "offset": span.byte_offset + exc.attrs["offset"]}
+                           ) from None
     if len(starts) != span.records:
         raise FramingError(path, span.byte_offset, f"chunk {span.chunk_id} frames into "
                                                    f"{len(starts)} records, not the "
@@ -220,18 +221,24 @@ def _spans(buffer: Buffer, options: FramingOptions, path: str, limit: int
            ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(starts, lengths) of the data of at most ``limit`` records at a time, in file order:
     the records' own bytes less their start and end offsets."""
-    before, after = options.record_start_offset, options.record_end_offset
     for starts, lengths in _records(buffer, options, path, limit):
-        if before or after:
-            lengths = lengths - before - after
-            if (lengths < 0).any():
-                at = int(starts[np.argmax(lengths < 0)])
-                raise FramingError(path, at, f"a record of {int(lengths.min()) + before + after}"
-                                             f" bytes is shorter than the record start and end "
-                                             f"offsets ({before} + {after})",
-                                   hint="check --record-start-offset / --record-end-offset")
-            starts = starts + before
-        yield starts, lengths
+        yield _within_margins(starts, lengths, options, path)
+
+
+def _within_margins(starts: np.ndarray, lengths: np.ndarray, options: FramingOptions,
+                    path: str) -> tuple[np.ndarray, np.ndarray]:
+    """Whole records' (starts, lengths) less their start and end offsets."""
+    before, after = options.record_start_offset, options.record_end_offset
+    if not (before or after):
+        return starts, lengths
+    lengths = lengths - before - after
+    if (lengths < 0).any():
+        at = int(starts[np.argmax(lengths < 0)])
+        raise FramingError(path, at, f"a record of {int(lengths.min()) + before + after} "
+                                     "bytes is shorter than the record start and end offsets "
+                                     f"({before} + {after})",
+                           hint="check --record-start-offset / --record-end-offset")
+    return starts + before, lengths
 
 
 def _records(buffer: Buffer, options: FramingOptions, path: str, limit: int

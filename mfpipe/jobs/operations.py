@@ -18,7 +18,7 @@ from mfpipe.pipeline.source import records_size
 from mfpipe.db.status import ACTIVE, COMPLETED, FAILED, STARTED, STOPPED, STOPPING
 from mfpipe.errors import EXIT_NO_INPUT, EXIT_USAGE, RunError
 
-SHOWN = 20  # rejects listed by `runs show`
+SHOWN = 20  # rejects, and planned chunks not loaded, listed by `runs show`
 STATISTICS_RUNS = 100_000  # the newest runs of a period that statistics read
 LISTED = ("run_id", "job", "file", "status", "exit_code", "started_at", "ended_at",
           "records_read", "records_loaded", "records_rejected", "elapsed_s", "message")
@@ -49,10 +49,11 @@ def show_run(store: RunStore, run_id: str) -> dict[str, Any]:
     ledger = store.ledger(run_id)
     committed = {c.chunk_id for c in ledger}
     planned = store.plan(run_id)
+    missing = sorted(set(planned) - committed)
     return {"run": _plain(shown), "attempts": [_plain(asdict(a)) for a in store.attempts(run_id)],
             "chunks": [_plain(asdict(c)) for c in ledger], "planned": len(planned),
-            "to_load": [{"chunk_id": k, "plan": planned[k].describe()}
-                        for k in sorted(set(planned) - committed)],
+            "not_loaded": len(missing),
+            "to_load": [{"chunk_id": k, "plan": planned[k].describe()} for k in missing[:SHOWN]],
             "rejects": [_plain(r) for r in store.rejects(run_id, SHOWN)],
             "checks": [_plain(_stored(c)) for c in store.checks(run_id)],
             "purged": _plain(purge) if purge else None}

@@ -48,7 +48,7 @@ from mfpipe.codec.segments import ParentLink
 from mfpipe.db.loaders import BulkLoader, class_of
 from mfpipe.db.probe import ChunkProbe
 from mfpipe.db.runs import RunStore
-from mfpipe.db.status import FAILED
+from mfpipe.db.status import FAILED, LOADED
 from mfpipe.errors import (EXIT_INTERNAL, ClusterUnavailableError, ConfigError, LoadError,
                            MfpipeError, OutputError, RunError)
 from mfpipe.framing import reframe
@@ -103,6 +103,7 @@ def supervise_on_cluster(engine: Engine, store: RunStore, staging: str, plan: De
     write = config.write_work(probe)
     running: set[Any] = set()
     launch = f"{config.run_id}-{uuid.uuid4().hex[:8]}"  # this attempt's tasks and state
+    outcome: tuple[str, int, str] = (FAILED, EXIT_INTERNAL, "")
     try:
         with engine.supervising(), _client(config.execution.scheduler,
                                            config.execution.processors) as client:
@@ -118,7 +119,9 @@ def supervise_on_cluster(engine: Engine, store: RunStore, staging: str, plan: De
                 if client.status == "running":
                     with contextlib.suppress(*_CLUSTER_GONE):
                         _settle(engine, client, running, write, metrics, cpu)
-                        client.run(forget, launch)  # connections and mapped files
+                        # connections and open files; a loaded file's spools (a failed
+                        # attempt's stay for its restart, as the launcher's does)
+                        client.run(forget, launch, outcome[0] == LOADED)
     except MfpipeError as exc:
         outcome = (FAILED, exc.exit_code, str(exc))
     finally:
@@ -422,11 +425,11 @@ def _worker_id() -> int:
     return zlib.crc32(str(name).encode()) % 1_000_000 + 1_000
 
 
-def forget(launch: str) -> None:
+def forget(launch: str, loaded: bool = False) -> None:
     """Close what this worker process keeps for the launch (run on every worker at its
-    end), and refuse its tasks from now on; a compressed input's spool on this worker's
-    host is removed (a task of another run still reading it keeps its mapping; a later
-    one decompresses it again)."""
+    end), and refuse its tasks from now on. Once the file is ``loaded``, a compressed
+    input's spool on this worker's host is removed (a task of another run still reading
+    it keeps its mapping; one that opens it later decompresses it again)."""
     with _RUNS_LOCK:
         _ENDED.add(launch)
         worker = _RUNS.pop(launch, None)
@@ -434,5 +437,6 @@ def forget(launch: str) -> None:
         for loader in worker.idle:
             loader.close()
         worker.files.close()
-        release_spool(worker.source.path)
+        if loaded:
+            release_spool(worker.source.path)
 

@@ -15,7 +15,7 @@ from typing import Any
 from mfpipe.codec import DecodePlan
 from mfpipe.codec.segments import Carry
 from mfpipe.db.explorer import PlannedChunk
-from mfpipe.db.faults import retried
+from mfpipe.db.faults import connection_lost, retried, unavailable
 from mfpipe.db.runs import RunStore
 from mfpipe.errors import EXIT_USAGE, RunError
 from mfpipe.pipeline.spec import JobSpec
@@ -94,7 +94,8 @@ class Reader(threading.Thread):
                                           "is not in the file now")
                 self.finished = True
         except BaseException as exc:  # reported by the launcher, which ends the run FAILED
-            self.error = exc
+            # (75 for a database away past the retries of the plan's reads and writes)
+            self.error = unavailable(self.store.url, exc) if connection_lost(exc) else exc
         finally:
             for _ in range(self.processors):
                 self._put(None)

@@ -23,6 +23,7 @@ import os
 import shutil
 import zlib
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -74,7 +75,7 @@ def open_input(path: str | Path) -> Iterator[memoryview]:
     opener = _compression(handle)
     if opener is not None:
         handle.close()
-        handle = _open(_spool(location, opener))
+        handle = _open_spool(location, opener)
     with handle:
         if os.fstat(handle.fileno()).st_size == 0:
             yield memoryview(b"")
@@ -104,6 +105,7 @@ class ByteRanges:
             compressed = _compression(handle) is not None
         self._mapped: memoryview | None = None
         self._file: IO[bytes] | None = None
+        self._lock = threading.Lock()
         if compressed:
             self._mapped = self._files.enter_context(open_input(path))
         else:
@@ -117,8 +119,9 @@ class ByteRanges:
             return np.frombuffer(self._mapped, dtype=np.uint8)[offset:offset + length]
         assert self._file is not None
         try:
-            self._file.seek(offset)
-            data = self._file.read(length)
+            with self._lock:  # one file position: tasks of a worker's threads take turns
+                self._file.seek(offset)
+                data = self._file.read(length)
         except OSError as exc:
             raise InputError(self.path, f"cannot read bytes {offset}-{offset + length}: "
                                         f"{exc}") from None
@@ -177,6 +180,20 @@ def _spool_path(location: Path) -> Path:
     identity = f"{location.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{stat.st_ino}"
     folder = Path(os.environ.get("MFPIPE_SPOOL") or tempfile.gettempdir())
     return folder / f"mfpipe-{hashlib.sha256(identity.encode()).hexdigest()[:24]}.spool"
+
+
+def _open_spool(location: Path, opener: Callable[[str], io.BufferedIOBase]) -> IO[bytes]:
+    """The decompressed copy of ``location``, open; made again if a run that ended removed
+    it between finding and opening it."""
+    for _ in range(3):
+        spool = _spool(location, opener)
+        try:
+            return open(spool, "rb")
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return _open(spool)  # its error, named
+    return _open(_spool(location, opener))
 
 
 def _spool(location: Path, opener: Callable[[str], io.BufferedIOBase]) -> Path:

@@ -71,3 +71,16 @@ def test_a_plan_is_stored_once_and_alike(db_url):
     assert refused.value.exit_code == 64
     assert store.plan("R1")[1] == entries[1]
     store.close()
+
+
+def test_an_earlier_mfpipes_database_gets_the_tables_added_since(db_url):
+    """A database whose runs an earlier mfpipe loaded, without a control table added since
+    (the plan): the commands that read runs create it, empty, rather than refuse."""
+    engine = create_engine(db_url)
+    create_control_tables(engine)
+    with engine.begin() as c:
+        c.execute(sa.text("DROP TABLE mfp_plan"))
+    engine.dispose()
+    store = RunStore.existing(db_url)
+    assert store.plan("R1") == {}
+    store.close()

@@ -47,6 +47,7 @@ def test_every_attempt_cuts_the_file_as_planned(tmp_path, failed_run):
     code, shown = main_json(["runs", "show", run_id, "--db", db_url], tmp_path)
     assert shown["planned"] == len(first) and [c["chunk_id"] for c in shown["to_load"]] == \
         sorted(set(first) - committed) != [], shown["to_load"]
+    assert shown["not_loaded"] == len(shown["to_load"])
     code, summary = main_json(["restart", run_id, "--db", db_url, "--max-errors", "10",
                                "--executor", "dask", "--processors", "2"], tmp_path)
     assert code == 0 and summary["reconciliation"]["passed"], summary

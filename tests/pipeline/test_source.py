@@ -115,3 +115,23 @@ class TestCompressed:
         path.write_bytes(bz2.compress(b""))
         with open_input(path) as buffer:
             assert len(buffer) == 0
+
+
+def test_byte_ranges_read_by_many_threads_at_once(tmp_path):
+    """A worker's tasks in threads of their own read their ranges through one open input:
+    each gets its own bytes, never another's (one file position, taken in turn)."""
+    import random
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mfpipe.pipeline.source import ByteRanges
+
+    data = random.Random(1).randbytes(1 << 20)
+    path = tmp_path / "in.dat"
+    path.write_bytes(data)
+    ranges = ByteRanges(str(path))
+    spans = [(random.Random(n).randrange(len(data)), random.Random(-n).randrange(1, 65536))
+             for n in range(2000)]
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda span: ranges.read(*span).tobytes(), spans))
+    ranges.close()
+    assert got == [data[offset:offset + length] for offset, length in spans]

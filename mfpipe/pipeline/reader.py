@@ -14,11 +14,12 @@ from typing import Any
 
 from mfpipe.codec import DecodePlan
 from mfpipe.codec.segments import Carry
-from mfpipe.db.explorer import PlannedChunk
+from mfpipe.db.explorer import ChunkRecord, PlannedChunk
 from mfpipe.db.faults import connection_lost, retried, unavailable
 from mfpipe.db.runs import RunStore
 from mfpipe.errors import EXIT_USAGE, RunError
 from mfpipe.pipeline.spec import JobSpec
+from mfpipe.framing import RawChunk
 from mfpipe.pipeline.process import Selected, selected_chunks, with_carries
 from mfpipe.pipeline.source import open_input
 from mfpipe.pipeline.tasks import ChunkTask, SpanTask
@@ -65,6 +66,8 @@ class Reader(threading.Thread):
     def run(self) -> None:
         try:
             planned = retried(lambda: self.store.plan(self.run_id), self.retry_s)
+            committed = {c.chunk_id: c for c in retried(lambda: self.store.ledger(self.run_id),
+                                                        self.retry_s)}
             with open_input(self.path) as buffer:
                 chunks = selected_chunks(buffer, self.framing, self.chunk_records, self.window,
                                          self.path)
@@ -80,6 +83,7 @@ class Reader(threading.Thread):
                     self.records += chunk.n_records
                     self.chunks += 1
                     entry = PlannedChunk(selected.span, selected.skipped, chunk.n_records)
+                    self._as_committed(chunk, committed.get(chunk.chunk_id))
                     batch.append((None if chunk.chunk_id in self.done_chunks else
                                   self._task(selected, carry),
                                   self._unplanned(entry, planned.pop(entry.chunk_id, None))))
@@ -108,6 +112,23 @@ class Reader(threading.Thread):
         if stored != entry:
             raise self._replanned(stored, f"frames now as {entry.describe()}")
         return None
+
+    def _as_committed(self, chunk: RawChunk, record: ChunkRecord | None) -> None:
+        """A chunk the ledger holds must be framed where it was committed (a run begun
+        before plans were kept has only its ledger to say so)."""
+        if record is None or (record.byte_offset, record.byte_length, record.first_record_no,
+                              record.records) == (chunk.byte_offset, len(chunk.data),
+                                                  chunk.first_record_no, chunk.n_records):
+            return
+        raise RunError(self.run_id, f"chunk {chunk.chunk_id} of {self.path} was committed as "
+                                    f"bytes {record.byte_offset}-"
+                                    f"{record.byte_offset + record.byte_length}, records "
+                                    f"{record.first_record_no}-{record.last_record_no}, and "
+                                    f"frames now as bytes {chunk.byte_offset}-"
+                                    f"{chunk.end_offset}, records {chunk.first_record_no}-"
+                                    f"{chunk.first_record_no + chunk.n_records - 1}: this "
+                                    "attempt would cut the file otherwise than the run's "
+                                    "first; `mfpipe reprocess` loads it afresh", EXIT_USAGE)
 
     def _replanned(self, stored: PlannedChunk, now: str) -> RunError:
         return RunError(self.run_id, f"chunk {stored.chunk_id} of {self.path} was planned as "

@@ -66,23 +66,28 @@ def test_every_attempt_cuts_the_file_as_planned(tmp_path, failed_run):
     assert plan[0].skipped == 250 and sum(e.read for e in plan.values()) == 11_750
 
 
-@pytest.mark.parametrize("change, message, loads_it", [
-    ("UPDATE mfp_plan SET byte_length = byte_length + 4 WHERE chunk_id = :chunk",
+@pytest.mark.parametrize("changes, message, loads_it", [
+    (["UPDATE mfp_plan SET byte_length = byte_length + 4 WHERE chunk_id = :chunk"],
      "chunk {chunk} of .* was planned as bytes .* and frames now as bytes", False),
-    ("INSERT INTO mfp_plan SELECT run_id, 99, byte_offset, byte_length, first_record_no, "
-     "records, records_skipped, records_read FROM mfp_plan WHERE chunk_id = :chunk",
-     "chunk 99 of .* was planned as .* and is not in the file now", True)],
-    ids=["cut-otherwise", "planned-beyond-the-file"])
-def test_an_attempt_that_cuts_the_file_otherwise_fails(tmp_path, failed_run, change, message,
+    (["INSERT INTO mfp_plan SELECT run_id, 99, byte_offset, byte_length, first_record_no, "
+      "records, records_skipped, records_read FROM mfp_plan WHERE chunk_id = :chunk"],
+     "chunk 99 of .* was planned as .* and is not in the file now", True),
+    # a run begun before plans were kept: its ledger says where its chunks were cut
+    (["DELETE FROM mfp_plan", "UPDATE mfp_chunk SET byte_offset = byte_offset + 4 "
+                              "WHERE chunk_id = 0"],
+     "chunk 0 of .* was committed as bytes .* and frames now as bytes", False)],
+    ids=["cut-otherwise", "planned-beyond-the-file", "committed-elsewhere"])
+def test_an_attempt_that_cuts_the_file_otherwise_fails(tmp_path, failed_run, changes, message,
                                                        loads_it):
-    """A plan the file no longer frames into (another mfpipe's framing, say): the restart
-    ends FAILED (64) naming the chunk and both cuts; a chunk planned otherwise is never
-    loaded (the chunks as planned may be)."""
+    """A plan, or a ledger, the file no longer frames into (another mfpipe's framing, say):
+    the restart ends FAILED (64) naming the chunk and both cuts; a chunk planned otherwise
+    is never loaded (the chunks as planned may be)."""
     _, db_url, run_id = failed_run
     store = RunStore(db_url)
     chunk = min(set(store.plan(run_id)) - {c.chunk_id for c in store.ledger(run_id)})
     with store.engine.begin() as c:
-        c.execute(sa.text(change), {"chunk": chunk})
+        for change in changes:
+            c.execute(sa.text(change), {"chunk": chunk})
     code, summary = main_json(["restart", run_id, "--db", db_url, "--max-errors", "10"],
                               tmp_path)
     assert code == 64 and summary["status"] == "FAILED", summary

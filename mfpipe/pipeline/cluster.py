@@ -97,7 +97,7 @@ def supervise_on_cluster(engine: Engine, store: RunStore, staging: str, plan: De
     abort = threading.Event()
     tasks: queue.Queue[SpanTask | None] = queue.Queue(maxsize=1)
     reader = Reader(config, plan, tasks, lambda: engine.stop_asked, abort, store,
-                    engine.committed, sparse=True)
+                    sparse=True)
     engine.start_progress(store)
     cpu = [0.0]
     write = config.write_work(probe)

@@ -178,8 +178,7 @@ class Engine:
             writer = ctx.Process(target=run_writers, name="writer",
                                  args=(config.write_work(probe), staging, results, events, metrics,
                                        abort))
-            reader = Reader(config, plan, tasks, lambda: self.stop_asked, abort, store,
-                            self.committed)
+            reader = Reader(config, plan, tasks, lambda: self.stop_asked, abort, store)
             self.start_progress(store)
             try:
                 with self.supervising():

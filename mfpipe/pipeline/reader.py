@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from typing import Any
 
 from mfpipe.codec import DecodePlan
@@ -40,9 +40,10 @@ class Reader(threading.Thread):
 
     def __init__(self, config: JobSpec, plan: DecodePlan, tasks: Any,
                  should_stop: Callable[[], bool], abort: Any, store: RunStore,
-                 done_chunks: Collection[int] = (), sparse: bool = False) -> None:
+                 sparse: bool = False) -> None:
         """``plan``: the run's, which links a child segment's chunks to their parents;
-        ``store``: where the run's plan is kept; ``sparse``: queue each chunk's span
+        ``store``: where the run's plan and ledger are kept (the ledger's chunks are
+        counted, not queued again); ``sparse``: queue each chunk's span
         (:class:`SpanTask`) for a task that reads and frames its bytes itself, not where
         each of its records starts."""
         super().__init__(name="reader", daemon=True)
@@ -55,7 +56,6 @@ class Reader(threading.Thread):
         self.tasks, self.processors = tasks, config.execution.processors
         self.should_stop = should_stop
         self.abort = abort
-        self.done_chunks = set(done_chunks)
         self.sparse = sparse
         self.records = 0  # source records read so far (skipped ones aside)
         self.skipped = 0  # records before the window (--skip-records): never read
@@ -84,7 +84,7 @@ class Reader(threading.Thread):
                     self.chunks += 1
                     entry = PlannedChunk(selected.span, selected.skipped, chunk.n_records)
                     self._as_committed(chunk, committed.get(chunk.chunk_id))
-                    batch.append((None if chunk.chunk_id in self.done_chunks else
+                    batch.append((None if chunk.chunk_id in committed else
                                   self._task(selected, carry),
                                   self._unplanned(entry, planned.pop(entry.chunk_id, None))))
                     if len(batch) >= ahead:
@@ -94,8 +94,10 @@ class Reader(threading.Thread):
                 if not self._plan_and_put(batch):
                     return
                 if planned:  # planned by an earlier attempt, and not in the file now
-                    raise self._replanned(min(planned.values(), key=lambda p: p.chunk_id),
-                                          "is not in the file now")
+                    first = planned[min(planned)]
+                    raise self._cut_otherwise(first.chunk_id,
+                                              f"planned as {first.describe()}",
+                                              "is not in the file now")
                 self.finished = True
         except BaseException as exc:  # reported by the launcher, which ends the run FAILED
             # (75 for a database away past the retries of the plan's reads and writes)
@@ -110,7 +112,8 @@ class Reader(threading.Thread):
         if stored is None:
             return entry
         if stored != entry:
-            raise self._replanned(stored, f"frames now as {entry.describe()}")
+            raise self._cut_otherwise(entry.chunk_id, f"planned as {stored.describe()}",
+                                      f"frames now as {entry.describe()}")
         return None
 
     def _as_committed(self, chunk: RawChunk, record: ChunkRecord | None) -> None:
@@ -120,21 +123,18 @@ class Reader(threading.Thread):
                               record.records) == (chunk.byte_offset, len(chunk.data),
                                                   chunk.first_record_no, chunk.n_records):
             return
-        raise RunError(self.run_id, f"chunk {chunk.chunk_id} of {self.path} was committed as "
-                                    f"bytes {record.byte_offset}-"
-                                    f"{record.byte_offset + record.byte_length}, records "
-                                    f"{record.first_record_no}-{record.last_record_no}, and "
-                                    f"frames now as bytes {chunk.byte_offset}-"
-                                    f"{chunk.end_offset}, records {chunk.first_record_no}-"
-                                    f"{chunk.first_record_no + chunk.n_records - 1}: this "
-                                    "attempt would cut the file otherwise than the run's "
-                                    "first; `mfpipe reprocess` loads it afresh", EXIT_USAGE)
+        raise self._cut_otherwise(
+            chunk.chunk_id, f"committed as bytes {record.byte_offset}-"
+                            f"{record.byte_offset + record.byte_length}, records "
+                            f"{record.first_record_no}-{record.last_record_no}",
+            f"frames now as bytes {chunk.byte_offset}-{chunk.end_offset}, records "
+            f"{chunk.first_record_no}-{chunk.first_record_no + chunk.n_records - 1}")
 
-    def _replanned(self, stored: PlannedChunk, now: str) -> RunError:
-        return RunError(self.run_id, f"chunk {stored.chunk_id} of {self.path} was planned as "
-                                     f"{stored.describe()} and {now}: this attempt would cut "
-                                     "the file otherwise than the run's first; `mfpipe "
-                                     "reprocess` loads it afresh", EXIT_USAGE)
+    def _cut_otherwise(self, chunk_id: int, was: str, now: str) -> RunError:
+        return RunError(self.run_id, f"chunk {chunk_id} of {self.path} was {was} and {now}: "
+                                     "this attempt would cut the file otherwise than the "
+                                     "run's first; `mfpipe reprocess` loads it afresh",
+                        EXIT_USAGE)
 
     def _plan_and_put(self, batch: list[tuple[ChunkTask | SpanTask | None,
                                                PlannedChunk | None]]) -> bool:

@@ -59,6 +59,7 @@ MESSAGES: dict[str, str] = {
                  "{last_record_no}) is not in {table} as it was decoded: {message}; nothing "
                  "of the chunk was committed"),
     "MFP-5004": "Dask cluster unavailable: {message}",
+    "MFP-5005": "{path}: storage unavailable: {message}",
     "MFP-6001": "run {run_id}: {message}",
     "MFP-6002": "batch {batch_id}: {message}",
     "MFP-9001": "{message}",
@@ -150,6 +151,8 @@ class InputError(MfpipeError):
 
     code = "MFP-2002"
     exit_code = EXIT_NO_INPUT
+    path: str
+    message: str
 
     def __init__(self, path: str, message: str) -> None:
         super().__init__(path=path, message=message)
@@ -274,6 +277,16 @@ class ClusterUnavailableError(MfpipeError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message=message)
+
+
+class StorageUnavailableError(MfpipeError):
+    """The object store holding an input cannot be reached (its backend's retries spent)."""
+
+    code = "MFP-5005"
+    exit_code = EXIT_TEMPORARY
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(path=path, message=message)
 
 
 class RunError(MfpipeError):

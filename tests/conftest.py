@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
@@ -108,3 +109,50 @@ def fault_cluster():
         yield cluster
     finally:
         subprocess.run(["pg_dropcluster", "--stop", version, cluster.name], capture_output=True)
+
+
+class ObjectStore:
+    """An S3-compatible server of the tests' own (moto's server mode: real HTTP, spoken to
+    by s3fs and botocore as to S3), with one bucket."""
+
+    def __init__(self, endpoint: str, bucket: str) -> None:
+        self.endpoint, self.bucket = endpoint, bucket
+
+    def url(self, name: str) -> str:
+        return f"s3://{self.bucket}/{name}"
+
+    def put(self, name: str, data: bytes) -> str:
+        """Store ``data`` as the object ``name`` (replacing it); its URL."""
+        import fsspec
+
+        fs = fsspec.filesystem("s3", skip_instance_cache=True)
+        with fs.open(f"{self.bucket}/{name}", "wb") as target:
+            target.write(data)
+        return self.url(name)
+
+
+@pytest.fixture(scope="session")
+def object_store() -> Iterator[ObjectStore]:
+    """The S3-compatible server, its address in the environment (``AWS_ENDPOINT_URL``, as a
+    cluster's hosts would have it configured), so every process a test starts reaches it."""
+    pytest.importorskip("s3fs")
+    server_mode = pytest.importorskip("moto.server")
+    server = server_mode.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    settings = {"AWS_ENDPOINT_URL": f"http://{host}:{port}", "AWS_ACCESS_KEY_ID": "mfpipe",
+                "AWS_SECRET_ACCESS_KEY": "mfpipe-secret", "AWS_DEFAULT_REGION": "us-east-1"}
+    before = {name: os.environ.get(name) for name in settings}
+    os.environ.update(settings)
+    import fsspec
+
+    fsspec.filesystem("s3", skip_instance_cache=True).mkdir("nightly")
+    try:
+        yield ObjectStore(settings["AWS_ENDPOINT_URL"], "nightly")
+    finally:
+        server.stop()
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

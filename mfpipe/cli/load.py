@@ -10,6 +10,7 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
+from mfpipe import storage
 from mfpipe.cli.group import cli
 from mfpipe.cli.options import (decode_options, framing_options, reconcile_options,
                                 reconcile_settings, source_options)
@@ -164,7 +165,7 @@ def _launch(opts: dict[str, Any], reprocess: bool, replace_runs: tuple[str, ...]
             raise click.UsageError(f"{flag} is required (or a job file that gives it)")
     record = load_layout(opts["layout_path"]).record(opts["record_name"])
     base = JobSpec.of(
-        os.path.abspath(opts["layout_path"]), os.path.abspath(opts["input_path"]),
+        os.path.abspath(opts["layout_path"]), storage.absolute(opts["input_path"]),
         resolve(opts["db_url"]), framing_options(opts, record), decode_options(opts),
         record_name=opts["record_name"], job=opts["job"] or "", processors=opts["processors"],
         writers=opts["writers"], chunk_records=opts["chunk_records"],
@@ -175,7 +176,7 @@ def _launch(opts: dict[str, Any], reprocess: bool, replace_runs: tuple[str, ...]
         bad_file=opts["bad_file"], loader=opts["loader"],
         direct_path=opts["direct_path"], retry_s=opts["retry_seconds"],
         keep_staging_days=opts["keep_staging_days"], **reconcile_settings(opts))
-    files = [os.path.abspath(p) for p in matching_files(opts["input_path"])]
+    files = matching_files(opts["input_path"])
     segments = segments_of(base) if opts["segments"] else ()
     summary = launch(base, files, lambda: Progress(bar=False if opts["as_json"] else None),
                      opts["parallel_files"], opts["stop_on_error"], reprocess,

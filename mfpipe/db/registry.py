@@ -24,11 +24,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from mfpipe import storage
 from mfpipe.db import dialects
 from mfpipe.db.explorer import RunRecord
 from mfpipe.db.control import mfp_attempt, mfp_chunk, mfp_file, mfp_run
 from mfpipe.db.runs import RunStore, attempt_totals, utcnow
 from mfpipe.db.status import ACTIVE, FAILED, STARTED, RunStatus
+from mfpipe.errors import InputError
 
 DISCOVERED, PROCESSING, SUCCESS, SKIPPED = "DISCOVERED", "PROCESSING", "SUCCESS", "SKIPPED"
 HOST = socket.gethostname()[:100]
@@ -36,33 +38,39 @@ HOST = socket.gethostname()[:100]
 
 @dataclass(frozen=True)
 class FileFacts:
-    """What identifies a file's content: size, modification time, SHA-256."""
+    """What identifies a file's content: size, modification time, SHA-256 (and, for an
+    object in a store, the store's tag: see :mod:`mfpipe.storage`)."""
 
     path: str
     size: int
     mtime: dt.datetime
     sha256: str
+    tag: str = ""
 
     @classmethod
     def stat(cls, path: str) -> FileFacts:
         """Size and modification time only (no checksum yet: the claim computes it)."""
-        stat = os.stat(path)
-        return cls(os.path.abspath(path), stat.st_size, cls.mtime_of(stat), "")
+        known = storage.stat(path)
+        return cls(storage.absolute(path), known.size, known.mtime, "", known.tag)
 
     @classmethod
     def of(cls, path: str) -> FileFacts:
-        """Stat and checksum a file (read once, in 1 MiB blocks)."""
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            stat = os.fstat(handle.fileno())
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        return cls(os.path.abspath(path), stat.st_size, cls.mtime_of(stat), digest.hexdigest())
+        """Stat and checksum a file (read once, in 1 MiB blocks; an object: its local copy,
+        which the launch then plans and loads from)."""
+        known = storage.stat(path)
+        local = storage.local_copy(path, known) if storage.is_url(path) else path
+        with open(local, "rb") as handle:
+            digest = hashlib.file_digest(handle, "sha256").hexdigest()
+        return cls(storage.absolute(path), known.size, known.mtime, digest, known.tag)
 
-    @staticmethod
-    def mtime_of(stat: os.stat_result) -> dt.datetime:
-        """Modification time as naive UTC, to the microsecond (as every database keeps it)."""
-        return dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC).replace(tzinfo=None)
+    def changed(self) -> str:
+        """'' if the file's size, modification time and tag are as these facts say;
+        'disappeared' or 'changed' otherwise."""
+        try:
+            now = storage.stat(self.path)
+        except (FileNotFoundError, InputError):
+            return "disappeared"
+        return "" if now == storage.Stat(self.size, self.mtime, self.tag) else "changed"
 
 
 def is_alive(run: RunRecord | None, ttl_s: float) -> bool:

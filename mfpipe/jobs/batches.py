@@ -28,6 +28,7 @@ from typing import IO, Any
 
 import structlog
 
+from mfpipe import storage
 from mfpipe.db.batches import BatchStatus, BatchStore, OperationRecord, OpStatus, Planned
 from mfpipe.db.registry import HOST, process_exists
 from mfpipe.db.runs import RunStore, utcnow
@@ -72,7 +73,7 @@ def plan(jobs_dir: str | Path, requested: Sequence[Requested], db_url: str) -> l
                               f"this service's database ({redact(db_url)}): its runs would not "
                               "be seen here")
         job = settings.get("job") or Path(item.job_file).stem
-        for path in _inputs(item, os.path.abspath(named)):
+        for path in _inputs(item, storage.absolute(named)):
             planned.append(Planned(str(job_file), job, path))
     if not planned:
         raise ConfigError("a launch needs at least one job file")
@@ -93,28 +94,26 @@ def _inputs(item: Requested, named: str) -> list[str]:
     """The files of an item: the one asked for, if the job file's input names it, else
     every file the job file's input names."""
     if item.input_path is None:
-        return [os.path.abspath(p) for p in matching_files(named)]
-    path = os.path.abspath(item.input_path)
-    if not glob.has_magic(named):
+        return matching_files(named)
+    path = storage.absolute(item.input_path)
+    if not storage.has_magic(named):
         allowed = path == named
     else:  # the files the glob names today, as a launch would read it
         try:
-            allowed = path in {os.path.abspath(p) for p in matching_files(named)}
+            allowed = path in set(matching_files(named))
         except InputError:
             allowed = False
     if not allowed:
         raise NotAllowedError(f"input {item.input_path}: not a file job file {item.job_file} "
                               "names")
-    if not os.path.isfile(path):
-        raise InputError(item.input_path, "no such file")
+    storage.stat(path)  # missing: the clear InputError
     return [path]
 
 
 def runner_log(batch_id: str) -> Path:
     """Where a batch's runner writes its log lines (``$MFPIPE_SPOOL`` or the temporary
     folder): what it launched, how each ended, and why it failed if it did."""
-    folder = Path(os.environ.get("MFPIPE_SPOOL") or tempfile.gettempdir())
-    return folder / f"mfpipe-batch-{batch_id}.log"
+    return storage.spool_folder() / f"mfpipe-batch-{batch_id}.log"
 
 
 def start_runner(batches: BatchStore, db_url: str, batch_id: str) -> int:

@@ -13,6 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from mfpipe import storage
 from mfpipe.errors import ConfigError
 
 # section -> key -> (option name, accepted type); lists and tables are turned into the
@@ -94,8 +95,8 @@ def read_job(path: str | Path) -> dict[str, Any]:
             name, kind = keys[key]
             _check_type(location, f"{section}.{key}", value, kind)
             settings.update(_as_options(location, name, value))
-    for name in _PATHS:  # an absolute path stays as it is; a glob stays a glob
-        if name in settings:
+    for name in _PATHS:  # an absolute path or a URL stays as it is; a glob stays a glob
+        if name in settings and not storage.is_url(settings[name]):
             settings[name] = str(location.parent / Path(settings[name]).expanduser())
     return settings
 

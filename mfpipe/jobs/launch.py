@@ -15,7 +15,6 @@ staging rows of the finished runs older than the job keeps (``keep_staging_days`
 from __future__ import annotations
 
 import datetime as dt
-import glob
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 import structlog
 
+from mfpipe import storage
 from mfpipe.codec import DecodePlan
 from mfpipe.db.registry import FileFacts, discover
 from mfpipe.db.rules import check_rules
@@ -60,10 +60,12 @@ class LaunchSummary:
 
 
 def matching_files(pattern: str) -> list[str]:
-    """The files a source path names: itself, or every file its glob matches, sorted."""
-    if not glob.has_magic(pattern):
-        return [pattern]
-    found = sorted(p for p in glob.glob(pattern) if not p.endswith((".bad", ".rejects.jsonl")))
+    """The files a source path names, as a launch records them (absolute paths, or objects'
+    URLs): itself, or every file its glob matches, sorted."""
+    if not storage.has_magic(pattern):
+        return [storage.absolute(pattern)]
+    found = [storage.absolute(p) for p in storage.glob(pattern)
+             if not p.endswith((".bad", ".rejects.jsonl"))]
     if not found:
         raise InputError(pattern, "no file matches (check the path and its folder's "
                                   "permissions)")
@@ -195,7 +197,7 @@ def _register(base: JobSpec, files: list[str]) -> None:
         for path in files:
             try:
                 discover(store, FileFacts.stat(path))
-            except OSError:
+            except (OSError, MfpipeError):
                 pass  # unreadable: its own run says so, with the right exit code
     finally:
         store.close()

@@ -12,7 +12,6 @@ publishes nothing, and keeps its staging rows for inspection.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Sequence
 
@@ -53,6 +52,7 @@ def load_file(config: JobSpec, progress: Progress | None = None, reprocess: bool
     config.check_outputs()
     if config.source.empty_file != "load" and _empty(config):
         skip = config.source.empty_file == "skip"
+        release_spool(config.source.input_path)
         return RunSummary(None, SKIPPED if skip else FAILED,
                           EXIT_NOTHING_TO_DO if skip else EXIT_DATA,
                           f"{facts.path} holds no records "
@@ -78,6 +78,8 @@ def load_file(config: JobSpec, progress: Progress | None = None, reprocess: bool
     if decision.outcome == "resume":
         log.info("resuming run", run_id=decision.run_id, attempt=decision.attempt)
         return run_attempt(config, decision.attempt, facts, progress, resuming=True)
+    if decision.outcome == "skip":  # loaded already: its local copy or spool is not needed
+        release_spool(config.source.input_path)
     return not_loaded(decision)
 
 
@@ -143,7 +145,7 @@ def finish(store: RunStore, config: JobSpec, summary: RunSummary, facts: FileFac
     ``restart`` finishes, never one that says COMPLETED without its proof."""
     if summary.status != LOADED:  # the engine ended it already
         return
-    changed = _changed(facts)
+    changed = facts.changed()
     if changed:
         _fail(store, summary, EXIT_NO_INPUT, f"{facts.path} {changed} while it was read; "
                                              "nothing was published: run it again once the "
@@ -246,16 +248,6 @@ def _empty(config: JobSpec) -> bool:
     source = config.source
     with open_input(source.input_path) as buffer:
         return next(iter_chunks(buffer, source.framing, 1, source.input_path), None) is None
-
-
-def _changed(facts: FileFacts) -> str:
-    """'' if the file's size and modification time are as when it was claimed."""
-    try:
-        stat = os.stat(facts.path)
-    except FileNotFoundError:
-        return "disappeared"
-    same = stat.st_size == facts.size and FileFacts.mtime_of(stat) == facts.mtime
-    return "" if same else "changed"
 
 
 def _end_attempt(store: RunStore, summary: RunSummary, done: dict[int, Committed]) -> None:

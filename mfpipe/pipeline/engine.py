@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import queue
 import signal
 import time
@@ -39,7 +38,7 @@ from mfpipe.pipeline.processor import leave_with_launcher, run_processor
 from mfpipe.pipeline.progress import Progress
 from mfpipe.pipeline.reader import Reader
 from mfpipe.pipeline.tasks import Committed
-from mfpipe.pipeline.source import open_input
+from mfpipe.pipeline.source import open_input, records_size
 from mfpipe.pipeline.writer import run_writers
 
 POLL_S = 0.05  # how soon the supervisor notices a commit, an exit or an error
@@ -219,7 +218,7 @@ class Engine:
         config = self.config
         done_bytes = sum(c.byte_length for c in store.ledger(config.run_id)
                          ) if self.committed else 0
-        self.progress.start(config.run_id, os.path.getsize(config.source.input_path),
+        self.progress.start(config.run_id, records_size(config.source.input_path) or 0,
                             done_bytes)
 
     def commit(self, chunk_id: int, committed: Committed, byte_length: int) -> None:

@@ -8,6 +8,9 @@ identity (path, size, modification time, inode), so the reader and every process
 map the same spool; it is written to a temporary name and renamed, so a reader never sees a
 half-written one, and a process that finds none makes it. ``release_spool`` removes it when a
 load is done; ``$MFPIPE_SPOOL`` chooses its folder (default: the system's temporary folder).
+
+An object in a store (``s3://...``: :mod:`mfpipe.storage`) is mapped from its local copy,
+then read as a local file would be; a task on a cluster reads only its own byte ranges.
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ import mmap
 import os
 import shutil
 import zlib
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,7 +33,8 @@ from typing import IO
 
 import numpy as np
 
-from mfpipe.errors import InputError
+from mfpipe import storage
+from mfpipe.errors import InputError, MfpipeError
 
 
 def _gzip(path: str) -> io.BufferedIOBase:
@@ -70,13 +73,7 @@ _COMPRESSIONS: tuple[tuple[Callable[[bytes], bool], Callable[[str], io.BufferedI
 def open_input(path: str | Path) -> Iterator[memoryview]:
     """Map the file read-only (a compressed one: its decompressed spool); pages are read as
     framing reaches them, so memory stays flat."""
-    location = Path(path)
-    handle = _open(location)
-    opener = _compression(handle)
-    if opener is not None:
-        handle.close()
-        handle = _open_spool(location, opener)
-    with handle:
+    with _opened(str(path)) as handle:
         if os.fstat(handle.fileno()).st_size == 0:
             yield memoryview(b"")
             return
@@ -92,6 +89,28 @@ def open_input(path: str | Path) -> Iterator[memoryview]:
                 pass
 
 
+@contextmanager
+def _opened(path: str) -> Iterator[IO[bytes]]:
+    """The file holding ``path``'s records, open: itself, its decompressed spool, an
+    object's local copy or that copy's spool (errors name ``path``, not the copy)."""
+    if not storage.is_url(path):
+        location = Path(path)
+    else:
+        location = storage.local_copy(path)
+    try:
+        handle = _open(location)
+        opener = _compression(handle.read(10))
+        if opener is not None:
+            handle.close()
+            handle = _open_spool(location, opener)
+    except InputError as exc:
+        if location == Path(path):
+            raise
+        raise InputError(path, f"{exc.message} (its local copy {location})") from None
+    with handle:
+        yield handle
+
+
 class ByteRanges:
     """An input read one byte range at a time, by a task that reads only its own chunk
     (``--executor dask``): through fsspec, so the read is the filesystem's own (a local or
@@ -101,17 +120,15 @@ class ByteRanges:
     def __init__(self, path: str) -> None:
         self.path = path
         self._files = contextlib.ExitStack()
-        with _open(Path(path)) as handle:
-            compressed = _compression(handle) is not None
         self._mapped: memoryview | None = None
-        self._file: IO[bytes] | None = None
         self._lock = threading.Lock()
-        if compressed:
+        self._file: IO[bytes] | None = self._files.enter_context(storage.open_binary(path))
+        with storage.reading(path):
+            head = self._file.read(10)
+        if _compression(head) is not None:
+            self._files.close()
+            self._file = None
             self._mapped = self._files.enter_context(open_input(path))
-        else:
-            import fsspec
-
-            self._file = self._files.enter_context(fsspec.open(path, "rb"))
 
     def read(self, offset: int, length: int) -> np.ndarray:
         """The bytes from ``offset``, at most ``length`` of them (fewer at the end)."""
@@ -119,12 +136,12 @@ class ByteRanges:
             return np.frombuffer(self._mapped, dtype=np.uint8)[offset:offset + length]
         assert self._file is not None
         try:
-            with self._lock:  # one file position: tasks of a worker's threads take turns
-                self._file.seek(offset)
+            with self._lock, storage.reading(self.path):  # one file position: a worker's
+                self._file.seek(offset)                     # threads' tasks take turns
                 data = self._file.read(length)
-        except OSError as exc:
+        except InputError as exc:
             raise InputError(self.path, f"cannot read bytes {offset}-{offset + length}: "
-                                        f"{exc}") from None
+                                        f"{exc.message}") from None
         return np.frombuffer(data, dtype=np.uint8)
 
     def close(self) -> None:
@@ -132,29 +149,46 @@ class ByteRanges:
 
 
 def release_spool(path: str | Path) -> None:
-    """Remove the decompressed spool of a compressed input, if there is one (a load is
-    done with it; a process still mapping it keeps its pages)."""
-    try:
-        spool = _spool_path(Path(path))
-    except OSError:
+    """Remove the decompressed spool of a compressed input, and an object's local copy, if
+    there are any (a load is done with them; a process still mapping one keeps its pages)."""
+    location = _local(str(path))
+    if location is None:
         return
     try:
-        spool.unlink()
-    except FileNotFoundError:
-        pass
+        spool = _spool_path(location)
+    except OSError:
+        return
+    spool.unlink(missing_ok=True)
+    if location != Path(path):
+        location.unlink(missing_ok=True)
 
 
 def records_size(path: str | Path) -> int | None:
     """How many bytes of records the file holds as read: its size, or a compressed file's
-    decompressed size once a launch has decompressed it (None before, or if it is gone)."""
-    location = Path(path)
+    decompressed size once a launch has decompressed it (None before, or if it is gone; for
+    an object, None until a launch on this host has copied it)."""
+    location = _local(str(path))
     try:
+        if location is None:
+            return None
         with open(location, "rb") as handle:
-            if _compression(handle) is None:
+            if _compression(handle.read(10)) is None:
                 return location.stat().st_size
         return _spool_path(location).stat().st_size
     except OSError:
         return None
+
+
+def _local(path: str) -> Path | None:
+    """The local file holding ``path``'s bytes: itself, or an object's copy on this host
+    (None when there is none, or the store cannot say which)."""
+    if not storage.is_url(path):
+        return Path(path)
+    try:
+        copy = storage.copy_path(path, storage.stat(path))
+    except MfpipeError:
+        return None
+    return copy if copy.exists() else None
 
 
 def _open(location: Path) -> IO[bytes]:
@@ -170,16 +204,15 @@ def _open(location: Path) -> IO[bytes]:
         raise InputError(str(location), f"cannot open: {exc.strerror}") from None
 
 
-def _compression(handle: IO[bytes]) -> Callable[[str], io.BufferedIOBase] | None:
-    head = handle.read(10)
+def _compression(head: bytes) -> Callable[[str], io.BufferedIOBase] | None:
     return next((opener for known, opener in _COMPRESSIONS if known(head)), None)
 
 
 def _spool_path(location: Path) -> Path:
     stat = location.stat()
     identity = f"{location.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{stat.st_ino}"
-    folder = Path(os.environ.get("MFPIPE_SPOOL") or tempfile.gettempdir())
-    return folder / f"mfpipe-{hashlib.sha256(identity.encode()).hexdigest()[:24]}.spool"
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:24]
+    return storage.spool_folder() / f"mfpipe-{digest}.spool"
 
 
 def _open_spool(location: Path, opener: Callable[[str], io.BufferedIOBase]) -> IO[bytes]:

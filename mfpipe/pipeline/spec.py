@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
+from mfpipe import storage
 from mfpipe.codec import Branch, DecodeOptions, Parent
 from mfpipe.codec.segments import segment_name
 from mfpipe.db.loaders import loader_kind
@@ -256,7 +257,8 @@ class JobSpec:
     def bad_path(self) -> str:
         """Where the rejected records' original bytes go: ``bad_file``, or, when that is a
         folder or not given, ``<input name>.<run id>.bad`` in it or beside the input (one
-        rule for every command; never the launcher's working directory)."""
+        rule for every command; never the launcher's working directory: an object in a store
+        needs ``bad_file``, and its discard file goes beside its bad file)."""
         return self._output(self.execution.bad_file, "bad")
 
     @property
@@ -269,8 +271,15 @@ class JobSpec:
         if given and not os.path.isdir(given):
             return given
         input_path = self.source.input_path
+        folder = given or os.path.dirname(input_path)
+        if not given and storage.is_url(input_path):
+            if suffix == "bad":
+                raise ConfigError(f"input {input_path} is an object in a store, with no "
+                                  "folder beside it for its bad file: name a local folder "
+                                  "or file with --bad-file (a job file's bad_file)")
+            folder = os.path.dirname(self.bad_path)
         name = f"{os.path.basename(input_path)}.{self.run_id}.{suffix}"
-        return os.path.join(given or os.path.dirname(input_path), name)
+        return os.path.join(folder, name)
 
     def check_outputs(self) -> None:
         """Refuse now (78, naming the path) a bad or discard file that could not be written

@@ -272,6 +272,32 @@ def test_a_compressed_input_leaves_no_spool_on_the_workers(tmp_path, monkeypatch
     assert not list((tmp_path / "launcher-spool").iterdir())
 
 
+def test_tasks_read_their_byte_ranges_from_an_object_store(tmp_path, object_store,
+                                                          monkeypatch):
+    """A VB file with BDW blocks in an S3 bucket, on a command-line cluster: the launcher
+    plans it from its copy, each task reads only its chunk's bytes from the store (no copy
+    on the workers' hosts); the ledger is the local file's, and no copy is left."""
+    path = sample(tmp_path, "VB", 4_000, "--bdw")
+    url = object_store.put(f"cluster-{os.getpid()}/in.vb", open(path, "rb").read())
+    (tmp_path / "launcher-spool").mkdir()
+    monkeypatch.setenv("MFPIPE_SPOOL", str(tmp_path / "launcher-spool"))
+    db_url = f"sqlite:///{tmp_path / 'mfpipe.db'}"
+    common = ["--db", db_url, *ARGS, *framing("VB"), "--bdw", "--max-errors", "10",
+              "--bad-file", str(tmp_path)]
+    with dask_command_line(tmp_path) as (address, _):
+        code, summary = run("run", "--input", url, *common, "--executor", "dask",
+                            "--scheduler", address)
+        assert code == 0 and summary["reconciliation"]["passed"], summary
+        assert not list((tmp_path / "worker-spool").iterdir())
+    assert not list((tmp_path / "launcher-spool").iterdir())
+    code, local = run("run", "--input", path, *common, "--job", "disk", "--final-table",
+                      "from_disk", "--staging-table", "stg_from_disk")
+    assert code == 0 and local["counts"]["loaded"] == summary["counts"]["loaded"], local
+    ledger = f"SELECT {LEDGER} FROM mfp_chunk WHERE run_id = '{{}}' ORDER BY chunk_id"
+    assert query(db_url, ledger.format(summary["run_id"])) == query(
+        db_url, ledger.format(local["run_id"]))
+
+
 def test_a_job_against_a_command_line_cluster_and_its_scheduler_killed(tmp_path, db_url):
     """A job file run with `--executor dask --scheduler tcp://...` against `dask scheduler`
     and `dask worker` processes completes; the same with the scheduler SIGKILLed mid-run

@@ -39,7 +39,7 @@ import time
 import uuid
 import zlib
 from collections.abc import Iterator
-from concurrent.futures import CancelledError
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -241,29 +241,79 @@ def _failed(future: Any) -> tuple[str, int, str]:
                                    f"{error}; the run is restartable")
 
 
-_LAUNCH_CLUSTER: list[str] = []  # the address of the local cluster a launch's files share
+class _SharedCluster:
+    """The local cluster a launch's runs share: started at once in a thread of its own, so
+    that its start (the workers' processes and imports: 1-2 s) overlaps the launcher's own
+    (checksum, claim, plan) instead of following it; closed in that thread as soon as the
+    last of the launch's runs has loaded through it, so that its close overlaps that run's
+    publication."""
+
+    def __init__(self, workers: int, runs: int) -> None:
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="mfpipe-cluster")
+        self._started = self._thread.submit(_start_local_cluster, workers)
+        self._runs, self._lock = runs, threading.Lock()
+        self._closed: Future[None] | None = None
+
+    def address(self) -> str:
+        """The scheduler's address, once the cluster has started (its error if it failed)."""
+        return str(self._started.result().scheduler_address)
+
+    def loaded(self) -> None:
+        """A run is done with the cluster; after the launch's last, it closes."""
+        with self._lock:
+            self._runs -= 1
+            if self._runs == 0:
+                self._close_soon()
+
+    def close(self) -> None:
+        with self._lock:
+            self._close_soon()
+        assert self._closed is not None
+        self._closed.result()
+        self._thread.shutdown()
+
+    def _close_soon(self) -> None:
+        if self._closed is None:
+            self._closed = self._thread.submit(self._close)
+
+    def _close(self) -> None:
+        if self._started.exception() is None:  # a start that failed told the run needing it
+            self._started.result().close()
+
+
+_LAUNCH_CLUSTER: list[_SharedCluster] = []  # the local cluster a launch's runs share
 
 
 @contextlib.contextmanager
 def shared_local_cluster(executor: str, scheduler: str | None, workers: int, runs: int
                          ) -> Iterator[None]:
-    """While a launch of several runs (files, segments) on ``--executor dask`` without a
-    scheduler loads them: one local cluster of ``workers`` processes for all of them, not
-    one each. Its address is never stored with a run: a restart starts its own."""
-    if executor != "dask" or scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS") or \
-            runs < 2:
+    """While a launch of ``runs`` runs (files, segments) on ``--executor dask`` without a
+    scheduler loads them: one local cluster of ``workers`` processes for all of them
+    (:class:`_SharedCluster`), not one each. Its address is never stored with a run: a
+    restart starts its own."""
+    if executor != "dask" or scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS"):
         yield
         return
-    with _local_cluster(workers) as cluster:
-        _LAUNCH_CLUSTER.append(cluster.scheduler_address)
-        try:
-            yield
-        finally:
-            _LAUNCH_CLUSTER.remove(cluster.scheduler_address)
+    shared = _SharedCluster(workers, runs)
+    _LAUNCH_CLUSTER.append(shared)
+    try:
+        yield
+    finally:
+        _LAUNCH_CLUSTER.remove(shared)
+        shared.close()
 
 
 @contextlib.contextmanager
 def _local_cluster(workers: int) -> Iterator[Any]:
+    """A local cluster of ``workers`` processes, for one run (a restart)."""
+    cluster = _start_local_cluster(workers)
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+
+
+def _start_local_cluster(workers: int) -> Any:
     """A local cluster of ``workers`` single-threaded processes. They ignore SIGINT and
     SIGTERM, as the local engine's processes do: a Ctrl-C at the terminal (sent to every
     process of the group) stops the run at a chunk boundary."""
@@ -271,9 +321,8 @@ def _local_cluster(workers: int) -> Iterator[Any]:
         from distributed import LocalCluster
     except ImportError:
         raise ConfigError("--executor dask needs Dask: pip install 'mfpipe[dask]'") from None
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                      dashboard_address=None, preload=[__name__]) as cluster:
-        yield cluster
+    return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                        dashboard_address=None, preload=[__name__])
 
 
 @contextlib.contextmanager
@@ -284,8 +333,10 @@ def _client(address: str | None, workers: int) -> Iterator[Any]:
         from distributed import Client
     except ImportError:
         raise ConfigError("--executor dask needs Dask: pip install 'mfpipe[dask]'") from None
-    address = address or os.environ.get("DASK_SCHEDULER_ADDRESS") or next(
-        iter(_LAUNCH_CLUSTER), None)
+    address = address or os.environ.get("DASK_SCHEDULER_ADDRESS")
+    shared = None if address else next(iter(_LAUNCH_CLUSTER), None)
+    if shared is not None:
+        address = shared.address()
     if address:
         try:
             client = Client(address, timeout="10s")
@@ -294,8 +345,12 @@ def _client(address: str | None, workers: int) -> Iterator[Any]:
                               f"(e.g. tcp://10.0.0.5:8786): {exc}") from None
         except OSError as exc:
             raise ClusterUnavailableError(f"scheduler {address}: {exc}") from None
-        with client:
-            yield client
+        try:
+            with client:
+                yield client
+        finally:
+            if shared is not None:
+                shared.loaded()
         return
     with _local_cluster(workers) as cluster, Client(cluster) as client:
         yield client

@@ -29,11 +29,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from mfpipe.errors import ConfigError, InputError, StorageUnavailableError
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")
+_SECRET = re.compile(r"sig|token|secret|passw|credential|key", re.IGNORECASE)
 _BLOCK = 8 << 20
 _EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "abfs": "azure",
            "abfss": "azure", "az": "azure", "adl": "azure"}
@@ -54,11 +55,16 @@ def absolute(path: str) -> str:
 
 
 def check_url(url: str) -> None:
-    """Refuse (78) a URL that holds a password, or whose store mfpipe cannot reach."""
-    if urlsplit(url).password is not None:
-        raise ConfigError(f"input {_without_password(url)}: a URL must not hold a password "
-                          "(it would reach logs and reports); give credentials in the store's "
-                          "own configuration (environment, profile, role)")
+    """Refuse (78) a URL that holds a password or a signature, token or key in its query
+    (a presigned URL's), or whose store mfpipe cannot reach."""
+    parts = urlsplit(url)
+    secret = parts.password is not None or any(
+        _SECRET.search(name) for name, _ in parse_qsl(parts.query, keep_blank_values=True))
+    if secret:
+        raise ConfigError(f"input {_without_secrets(url)}: a URL must not hold a password, "
+                          "a signature or a token (it would reach logs and reports); give "
+                          "credentials in the store's own configuration (environment, "
+                          "profile, role)")
     _filesystem(url)
 
 
@@ -229,9 +235,10 @@ def _naive_utc(timestamp: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(timestamp, dt.UTC).replace(tzinfo=None)
 
 
-def _without_password(url: str) -> str:
+def _without_secrets(url: str) -> str:
     parts = urlsplit(url)
     host = parts.hostname or ""
-    user = f"{parts.username}:***@" if parts.username else "***@"
-    return parts._replace(netloc=f"{user}{host}{f':{parts.port}' if parts.port else ''}"
+    user = f"{parts.username}:***@" if parts.password is not None else ""
+    port = f":{parts.port}" if parts.port else ""
+    return parts._replace(netloc=f"{user}{host}{port}", query="***" if parts.query else ""
                           ).geturl()

@@ -31,6 +31,8 @@ def test_names_a_launch_records():
 
 @pytest.mark.parametrize("url, says", [
     ("s3://key:hunter2@bucket/a.dat", "must not hold a password"),
+    ("https://store.example/a.dat?X-Amz-Signature=hunter2&X-Amz-Expires=60",
+     "a signature or a token"),
     ("nosuchstore://bucket/a.dat", "is not a storage fsspec knows"),
     ("gs://bucket/a.dat", "pip install 'mfpipe[gcs]'")])
 def test_urls_that_cannot_be_read_are_refused_with_the_fix(url, says):

@@ -33,6 +33,14 @@ class TestReadJob:
         assert "unique:cust_id" in settings["rules"] and settings["job"] == "customer-nightly"
         assert settings["keep_staging_days"] == 7
 
+    def test_an_object_url_stays_as_given(self, tmp_path):
+        """An input in an object store is not a path relative to the job file's folder."""
+        path = job(tmp_path, "[source]\npath = 's3://landing/nightly/ACCT.D*.dat'\n"
+                             "layout = 'acct.cpy'\n")
+        settings = read_job(path)
+        assert settings["input_path"] == "s3://landing/nightly/ACCT.D*.dat"
+        assert settings["layout_path"] == str(tmp_path / "acct.cpy")
+
     @pytest.mark.parametrize("text, named", [
         ("[source]\nlrecl = 'x'\n", "source.lrecl must be a whole number"),
         ("[source]\nbogus = 1\n", "source.bogus is not a known key"),

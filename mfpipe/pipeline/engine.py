@@ -14,7 +14,7 @@ import json
 import queue
 import signal
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from multiprocessing.managers import SyncManager
 from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any, TypeVar
@@ -38,7 +38,7 @@ from mfpipe.pipeline.processor import leave_with_launcher, run_processor
 from mfpipe.pipeline.progress import Progress
 from mfpipe.pipeline.reader import Reader
 from mfpipe.pipeline.tasks import Committed
-from mfpipe.pipeline.source import open_input, records_size
+from mfpipe.pipeline.source import local_records, open_input, records_size
 from mfpipe.pipeline.writer import run_writers
 
 POLL_S = 0.05  # how soon the supervisor notices a commit, an exit or an error
@@ -170,9 +170,10 @@ class Engine:
             tasks = ctx.Queue(maxsize=2 * config.execution.processors)
             results = ctx.Queue(maxsize=2 * config.execution.writers)
             events = ctx.Queue()
+            decode = replace(config.decode_work(),
+                             local_path=local_records(config.source.input_path))
             processors = [ctx.Process(target=run_processor, name=f"processor-{i}",
-                                      args=(i, config.decode_work(), tasks, results, metrics,
-                                            abort))
+                                      args=(i, decode, tasks, results, events, metrics, abort))
                           for i in range(1, config.execution.processors + 1)]
             writer = ctx.Process(target=run_writers, name="writer",
                                  args=(config.write_work(probe), staging, results, events, metrics,

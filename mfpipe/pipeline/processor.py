@@ -25,6 +25,7 @@ from mfpipe.codec.digest import column_totals, content_hash
 from mfpipe.codec.segments import Carry, ParentLink
 from mfpipe.db.loaders import class_of
 from mfpipe.db.rows import REJECT_SCHEMA
+from mfpipe.errors import MfpipeError
 from mfpipe.framing import RawChunk
 from mfpipe.pipeline.metrics import MetricsAggregator
 from mfpipe.pipeline.process import decode_chunk
@@ -36,15 +37,20 @@ from mfpipe.pipeline.tasks import ChunkResult, ChunkTask
 POLL_S = 0.2
 
 
-def run_processor(worker_id: int, work: DecodeWork, tasks: Any, results: Any,
+def run_processor(worker_id: int, work: DecodeWork, tasks: Any, results: Any, events: Any,
                   metrics: MetricsAggregator, abort: Any) -> None:
-    """Process main: decode tasks until the reader's sentinel (None) or an abort."""
+    """Process main: decode tasks until the reader's sentinel (None) or an abort. An error
+    the operator can act on (an input that cannot be read, say) is told to the launcher
+    with its exit code before the process ends, as a writer's is, not left as a death."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the launcher decides how to stop
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     leave_with_launcher()  # also from a blocked exit: see leave_with_launcher
     finished = False
     try:
         finished = _process_tasks(worker_id, work, tasks, results, metrics, abort)
+    except MfpipeError as exc:
+        events.put(("error", f"processor-{worker_id}", str(exc), exc.exit_code))
+        raise SystemExit(1) from None
     finally:
         if not finished:  # aborted, launcher gone, or an error: a result still buffered for
             results.cancel_join_thread()  # a queue nobody drains would block the exit
@@ -58,7 +64,7 @@ def _process_tasks(worker_id: int, work: DecodeWork, tasks: Any, results: Any,
     condition = work.source.condition(record)
     link = ParentLink.of(plan)
     prepare = class_of(work.loader_kind).prepare  # e.g. encode for COPY
-    with open_input(work.source.input_path) as buffer:
+    with open_input(work.readable_path) as buffer:
         data = np.frombuffer(buffer, dtype=np.uint8)
         while not abort.is_set() and launcher_alive():
             try:

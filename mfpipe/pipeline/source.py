@@ -148,6 +148,12 @@ class ByteRanges:
         self._files.close()
 
 
+def local_records(path: str) -> str:
+    """Where this host reads ``path``'s bytes: itself, or an object's local copy (fetched
+    now if this identity's is missing)."""
+    return str(storage.local_copy(path)) if storage.is_url(path) else path
+
+
 def release_spool(path: str | Path) -> None:
     """Remove the decompressed spool of a compressed input, and an object's local copy, if
     there are any (a load is done with them; a process still mapping one keeps its pages)."""

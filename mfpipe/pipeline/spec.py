@@ -325,6 +325,13 @@ class DecodeWork:
     loader_kind: str  # the loader that prepares the batches (e.g. encoded for COPY)
     hash_columns: tuple[str, ...]
     money_columns: tuple[str, ...]
+    local_path: str = ""  # the launcher's local copy of an object, which its processors map
+
+    @property
+    def readable_path(self) -> str:
+        """What a processor maps: the input, or the launcher's local copy of an object (so
+        processors never ask the store again, nor fetch another version of it)."""
+        return self.local_path or self.source.input_path
 
 
 @dataclass(frozen=True)

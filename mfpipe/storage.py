@@ -1,30 +1,35 @@
 """Where an input lives: a local path, or an object named by a URL (``s3://``, ``gs://``,
 ``abfs://``, ``hdfs://``: any protocol fsspec knows, through its optional backend).
 
-An object is read whole once per launch host, into a local copy in the spool folder
-(``$MFPIPE_SPOOL``, default the system's temporary folder): the launcher checksums it and
-plans its chunks from that copy (a V/VB file's plan walks every record descriptor, so every
-byte is read anyway), and processors on the same host map it. Tasks on a cluster read only
-their own byte ranges from the store. The copy's name follows the object's identity (URL,
-size, modification time and the store's tag, an S3 ETag say), so an object replaced since is
-fetched again, never read from a stale copy; it is written to a temporary name and renamed,
-and checked against the object's identity after the fetch (an object replaced while it was
-fetched is an error, not a mixed copy).
+An object is read whole once per launch host, into a local copy in the spool folder: the
+launcher checksums it and plans its chunks from that copy (a V/VB file's plan walks every
+record descriptor, so every byte is read anyway), and its processors map it. Tasks on a
+cluster read only their own byte ranges from the store. The copy's name follows the object's
+identity (URL, size, modification time and the store's tag, an S3 ETag say), so an object
+replaced since is fetched again, never read from a stale copy (and the stale copies of that
+URL go); one fetch at a time per copy (a lock beside it), into a private temporary file
+renamed into place, checked against the object's identity after the fetch (an object
+replaced while it was fetched is an error, not a mixed copy).
+
+The spool folder is ``$MFPIPE_SPOOL``, or a folder of this user's own (mode 0700) in the
+system's temporary folder: copies hold customer data, and a copy is trusted by its name.
 
 Credentials come from the backend's own configuration (environment, profile, instance role),
-never from the URL: a URL holding a password is refused, since input names reach logs,
-reports and the file registry.
+never from the URL: a URL holding a password, or a signature or token in its query (a
+presigned URL), is refused, since input names reach logs, reports and the file registry.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import glob as local_glob
 import hashlib
 import os
 import re
+import stat as modes
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +43,9 @@ _SECRET = re.compile(r"sig|token|secret|passw|credential|key", re.IGNORECASE)
 _BLOCK = 8 << 20
 _EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "abfs": "azure",
            "abfss": "azure", "az": "azure", "adl": "azure"}
+_TAGS = ("ETag", "etag", "generation", "VersionId", "version_id", "md5Hash")
+_MTIMES = ("LastModified", "last_modified", "updated", "mtime", "modified")
+NO_SUCH_FILE = "no such file"
 
 
 def is_url(path: str) -> bool:
@@ -46,26 +54,13 @@ def is_url(path: str) -> bool:
 
 
 def absolute(path: str) -> str:
-    """The name a launch records for ``path``: an object's URL as given, a local file's
-    absolute path (``file://`` URLs included)."""
+    """The name a launch records for ``path``: an object's URL as given (refused if it
+    holds a secret or names a store mfpipe cannot reach: 78), a local file's absolute path
+    (``file://`` URLs included)."""
     if is_url(path):
-        check_url(path)
+        _filesystem(path)
         return path
     return os.path.abspath(path.removeprefix("file://"))
-
-
-def check_url(url: str) -> None:
-    """Refuse (78) a URL that holds a password or a signature, token or key in its query
-    (a presigned URL's), or whose store mfpipe cannot reach."""
-    parts = urlsplit(url)
-    secret = parts.password is not None or any(
-        _SECRET.search(name) for name, _ in parse_qsl(parts.query, keep_blank_values=True))
-    if secret:
-        raise ConfigError(f"input {_without_secrets(url)}: a URL must not hold a password, "
-                          "a signature or a token (it would reach logs and reports); give "
-                          "credentials in the store's own configuration (environment, "
-                          "profile, role)")
-    _filesystem(url)
 
 
 @dataclass(frozen=True)
@@ -79,9 +74,13 @@ class Stat:
 
 
 def stat(path: str) -> Stat:
-    """The size, modification time and tag of a local file or an object."""
+    """The size, modification time and tag of a local file or an object (a missing one is
+    the InputError :data:`NO_SUCH_FILE`)."""
     if not is_url(path):
-        result = os.stat(path)
+        with reading(path):
+            result = os.stat(path)
+            if modes.S_ISDIR(result.st_mode):
+                raise IsADirectoryError(path)
         return Stat(result.st_size, _naive_utc(result.st_mtime))
     fs, key = _filesystem(path)
     with reading(path):
@@ -89,78 +88,150 @@ def stat(path: str) -> Stat:
         info = fs.info(key)
         if info.get("type") == "directory":
             raise IsADirectoryError(path)
-        try:
-            modified = fs.modified(key)
-        except (NotImplementedError, OSError):
-            modified = dt.datetime.fromtimestamp(0, dt.UTC)
-        if modified.tzinfo is not None:
-            modified = modified.astimezone(dt.UTC).replace(tzinfo=None)
-        return Stat(int(info["size"]), modified, str(fs.ukey(key)))
+        modified = next((info[name] for name in _MTIMES if info.get(name)), None)
+        if modified is None:
+            try:
+                modified = fs.modified(key)
+            except NotImplementedError:  # the store keeps none: the tag and size tell
+                modified = dt.datetime.fromtimestamp(0, dt.UTC)
+        tag = next((str(info[name]) for name in _TAGS if info.get(name)), None)
+        return Stat(int(info["size"]), _as_utc(modified), tag or str(fs.ukey(key)))
+
+
+def exists(path: str) -> bool:
+    """Is there a file or object at ``path`` (a store that cannot say: its error)?"""
+    if not is_url(path):
+        return os.path.exists(path)
+    fs, key = _filesystem(path)
+    with reading(path):
+        fs.invalidate_cache(key)
+        return bool(fs.exists(key))
 
 
 def glob(pattern: str) -> list[str]:
-    """The files or objects a glob matches, sorted (objects as URLs)."""
+    """The files or objects a glob matches, sorted; objects as URLs of the pattern's own
+    form (its host or account kept: fsspec's names drop them)."""
     if not is_url(pattern):
         return sorted(local_glob.glob(pattern))
     fs, key = _filesystem(pattern)
-    protocol = pattern.split("://", 1)[0]
+    parts = urlsplit(pattern)
+    path = parts.path.lstrip("/")
+    if not key.endswith(path):
+        raise ConfigError(f"input {pattern}: a glob over {parts.scheme}:// URLs of this form "
+                          "is not supported; name each object")
+    root = key[:len(key) - len(path)]  # what the store's names carry for the host, if anything
     with reading(pattern):
         found = fs.glob(key, detail=True)
-    return sorted(f"{protocol}://{name}" for name, info in found.items()
-                  if info.get("type") != "directory")
+    return sorted(f"{parts.scheme}://{parts.netloc}/{name[len(root):].lstrip('/')}"
+                  for name, info in found.items()
+                  if info.get("type") != "directory" and name.startswith(root))
 
 
 def has_magic(pattern: str) -> bool:
-    return local_glob.has_magic(pattern)
+    """Is ``pattern`` a glob (for a URL: in its path; a query's ``?`` is not one)?"""
+    return local_glob.has_magic(urlsplit(pattern).path if is_url(pattern) else pattern)
 
 
 def open_binary(path: str) -> IO[bytes]:
-    """``path`` open for reading, through fsspec (a task's byte ranges)."""
+    """``path`` open for reading its byte ranges through fsspec, without read-ahead: a task
+    reads its chunk's bytes and no more (a store's default reads tens of MB beyond)."""
     fs, key = _filesystem(path)
     with reading(path):
         if fs.isdir(key):
             raise IsADirectoryError(path)
-        return fs.open(key, "rb")
+        return fs.open(key, "rb", cache_type="none")
 
 
 def spool_folder() -> Path:
-    """Where local copies and decompressed spools go (``$MFPIPE_SPOOL``)."""
-    return Path(os.environ.get("MFPIPE_SPOOL") or tempfile.gettempdir())
+    """Where local copies and decompressed spools go: ``$MFPIPE_SPOOL``, or this user's
+    own folder in the system's temporary folder, made private (0700)."""
+    given = os.environ.get("MFPIPE_SPOOL")
+    if given:
+        return Path(given)
+    folder = Path(tempfile.gettempdir()) / f"mfpipe-{os.getuid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    found = folder.lstat()
+    if found.st_uid != os.getuid() or not modes.S_ISDIR(found.st_mode) or \
+            found.st_mode & 0o077:
+        raise ConfigError(f"spool folder {folder} is not this user's own private folder; set "
+                          "$MFPIPE_SPOOL to one")
+    return folder
 
 
 def local_copy(url: str, known: Stat | None = None) -> Path:
-    """The object's local copy, fetched now unless this identity's copy exists already."""
+    """The object's local copy, fetched now unless this identity's copy exists already
+    (whole: a copy of another size is fetched again); the URL's stale copies go."""
     known = known or stat(url)
     copy = copy_path(url, known)
-    if copy.exists():
-        return copy
-    partial = copy.with_name(f"{copy.name}.{os.getpid()}.part")
-    try:
-        fetched = _fetch(url, partial)
+
+    def fetch(target: IO[bytes]) -> None:
+        fetched = _fetch(url, target)
         now = stat(url)
         if now != known or fetched != known.size:
             raise InputError(url, f"changed while it was fetched ({known.size} bytes, tag "
                                   f"{known.tag!r}; now {now.size} bytes, tag {now.tag!r}, "
                                   f"{fetched} fetched): run it again once it is complete")
-        os.replace(partial, copy)
-    finally:
-        partial.unlink(missing_ok=True)  # never a half-written copy left behind
+
+    produce(copy, fetch, url, lambda found: found.st_size == known.size)
+    for stale in copy.parent.glob(f"mfpipe-{_url_key(url)}-*.copy"):
+        if stale != copy:
+            stale.unlink(missing_ok=True)  # another identity: a restart of it is refused
     return copy
 
 
-def _fetch(url: str, partial: Path) -> int:
-    """Copy the object into ``partial`` in 8 MiB blocks (memory stays flat); its size."""
+def copy_path(url: str, known: Stat) -> Path:
+    """Where the copy of this identity of the object goes (it may not exist)."""
+    identity = f"{url}|{known.size}|{known.mtime.isoformat()}|{known.tag}"
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:24]
+    return spool_folder() / f"mfpipe-{_url_key(url)}-{digest}.copy"
+
+
+def produce(target: Path, write: Callable[[IO[bytes]], None], source: str,
+            whole: Callable[[os.stat_result], bool] = lambda found: True) -> None:
+    """Make ``target`` with ``write`` unless it exists already (and is ``whole``): one
+    maker at a time (a lock file beside it, whatever thread or process), into a private
+    temporary file renamed into place, so no reader ever sees a half-written one."""
+    if _whole(target, whole):
+        return
+    locked = target.with_name(f"{target.name}.lock")
+    try:
+        lock = open(locked, "a")
+    except OSError as exc:
+        raise InputError(source, f"cannot write into {target.parent}: {exc.strerror} (set "
+                                 "$MFPIPE_SPOOL)") from None
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _whole(target, whole):  # made by whoever held the lock before
+            return
+        try:
+            handle, partial = tempfile.mkstemp(dir=target.parent, prefix=f"{target.name}.",
+                                               suffix=".part")
+        except OSError as exc:
+            raise InputError(source, f"cannot write into {target.parent}: {exc.strerror} "
+                                     "(set $MFPIPE_SPOOL)") from None
+        try:
+            with open(handle, "wb") as out:
+                write(out)
+            os.replace(partial, target)
+        finally:
+            Path(partial).unlink(missing_ok=True)  # never a half-written file left behind
+            locked.unlink(missing_ok=True)  # one who opened it meanwhile only makes it again
+
+
+def _whole(target: Path, whole: Callable[[os.stat_result], bool]) -> bool:
+    try:
+        return whole(target.stat())
+    except FileNotFoundError:
+        return False
+
+
+def _fetch(url: str, target: IO[bytes]) -> int:
+    """Copy the object into ``target`` in 8 MiB blocks (memory stays flat); its size."""
     fs, key = _filesystem(url)
     with reading(url):
         source = fs.open(key, "rb", block_size=_BLOCK)
-    try:
-        target = open(partial, "wb")
-    except OSError as exc:
-        source.close()
-        raise InputError(url, f"cannot copy it into {partial.parent}: {exc.strerror} "
-                              "(set $MFPIPE_SPOOL)") from None
     size = 0
-    with source, target:
+    with source:
         while True:
             with reading(url):
                 block = source.read(_BLOCK)
@@ -169,25 +240,20 @@ def _fetch(url: str, partial: Path) -> int:
             try:
                 target.write(block)
             except OSError as exc:
-                raise InputError(url, f"cannot copy it into {partial.parent}: "
+                raise InputError(url, f"cannot copy it into {spool_folder()}: "
                                       f"{exc.strerror} (set $MFPIPE_SPOOL)") from None
             size += len(block)
-
-
-def copy_path(url: str, known: Stat) -> Path:
-    """Where the copy of this identity of the object goes (it may not exist)."""
-    identity = f"{url}|{known.size}|{known.mtime.isoformat()}|{known.tag}"
-    return spool_folder() / f"mfpipe-{hashlib.sha256(identity.encode()).hexdigest()[:24]}.copy"
 
 
 @contextmanager
 def reading(path: str) -> Iterator[None]:
     """Errors of reading ``path`` as the operator needs them: an InputError (66) naming the
-    path, or, for a store that cannot be reached, StorageUnavailableError (75)."""
+    path, or, for a store that cannot be reached, StorageUnavailableError (75). mfpipe's
+    own errors, and programming errors, pass as they are."""
     try:
         yield
     except FileNotFoundError:
-        raise InputError(path, "no such file") from None
+        raise InputError(path, NO_SUCH_FILE) from None
     except IsADirectoryError:
         raise InputError(path, "is a directory, not a file") from None
     except PermissionError:
@@ -196,6 +262,8 @@ def reading(path: str) -> Iterator[None]:
         raise StorageUnavailableError(path, _reason(exc)) from None
     except OSError as exc:
         raise InputError(path, f"cannot read it: {_reason(exc)}") from None
+    except (TypeError, AttributeError, NameError, AssertionError):
+        raise
     except Exception as exc:  # a backend's own (botocore's, gcsfs's): named, not a traceback
         if type(exc).__module__.split(".")[0] == "mfpipe":
             raise
@@ -206,24 +274,37 @@ def reading(path: str) -> Iterator[None]:
 
 
 def _filesystem(url: str) -> tuple[Any, str]:
-    """The fsspec filesystem of ``url`` and the object's name in it (78 when the protocol,
-    or fsspec or its backend, is missing)."""
+    """The fsspec filesystem of ``url`` and the object's name in it; 78 when the URL holds
+    a secret, or the protocol, fsspec or its backend is missing."""
+    parts = urlsplit(url)
+    if parts.password is not None or any(
+            _SECRET.search(name) for name, _ in parse_qsl(parts.query, keep_blank_values=True)):
+        raise ConfigError(f"input {_without_secrets(url)}: a URL must not hold a password, "
+                          "a signature or a token (it would reach logs and reports); give "
+                          "credentials in the store's own configuration (environment, "
+                          "profile, role)")
     protocol = url.split("://", 1)[0] if _URL.match(url) else "file"
     try:
         import fsspec.core
     except ImportError:
         raise ConfigError(f"input {url}: reading it needs fsspec: pip install "
                           f"'mfpipe[{_EXTRAS.get(protocol, 'dask')}]'") from None
-    try:
-        return fsspec.core.url_to_fs(url)
-    except ImportError as exc:
-        extra = _EXTRAS.get(protocol)
-        hint = f"pip install 'mfpipe[{extra}]'" if extra else f"install its backend ({exc})"
-        raise ConfigError(f"input {url}: reading {protocol}:// needs fsspec's backend for "
-                          f"it: {hint}") from None
-    except ValueError as exc:
-        raise ConfigError(f"input {url}: {protocol}:// is not a storage fsspec knows "
-                          f"({exc})") from None
+    with reading(url):  # a store reached as its filesystem is made (HDFS's namenode)
+        try:
+            return fsspec.core.url_to_fs(url)
+        except ImportError as exc:
+            extra = _EXTRAS.get(protocol)
+            hint = f"pip install 'mfpipe[{extra}]'" if extra else f"install its backend ({exc})"
+            raise ConfigError(f"input {url}: reading {protocol}:// needs fsspec's backend "
+                              f"for it: {hint}") from None
+        except ValueError as exc:
+            raise ConfigError(f"input {url}: {protocol}:// cannot be opened: {exc} (is it a "
+                              "storage fsspec knows, and is its configuration complete?)"
+                              ) from None
+
+
+def _url_key(url: str) -> str:
+    return hashlib.sha256(url.encode()).hexdigest()[:12]
 
 
 def _reason(exc: BaseException) -> str:
@@ -233,6 +314,19 @@ def _reason(exc: BaseException) -> str:
 
 def _naive_utc(timestamp: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(timestamp, dt.UTC).replace(tzinfo=None)
+
+
+def _as_utc(modified: Any) -> dt.datetime:
+    """A store's modification time (a datetime, an ISO text, seconds) as naive UTC."""
+    if isinstance(modified, (int, float)):
+        return _naive_utc(modified)
+    if isinstance(modified, str):
+        modified = dt.datetime.fromisoformat(modified.replace("Z", "+00:00"))
+    if not isinstance(modified, dt.datetime):  # unknown: the size and the tag still tell
+        return dt.datetime(1970, 1, 1)
+    if modified.tzinfo is not None:
+        modified = modified.astimezone(dt.UTC).replace(tzinfo=None)
+    return modified
 
 
 def _without_secrets(url: str) -> str:

@@ -97,7 +97,8 @@ def read_job(path: str | Path) -> dict[str, Any]:
             settings.update(_as_options(location, name, value))
     for name in _PATHS:  # an absolute path or a URL stays as it is; a glob stays a glob
         if name in settings and not storage.is_url(settings[name]):
-            settings[name] = str(location.parent / Path(settings[name]).expanduser())
+            given = Path(settings[name].removeprefix("file://")).expanduser()
+            settings[name] = str(location.parent / given)
     return settings
 
 

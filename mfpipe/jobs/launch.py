@@ -35,7 +35,7 @@ from mfpipe.errors import (EXIT_NOTHING_TO_DO, EXIT_OK, EXIT_STOPPED, EXIT_TEMPO
                            ConfigError, InputError, MfpipeError, first_line)
 from mfpipe.jobs.load import SKIPPED, load_file
 from mfpipe.pipeline import signals
-from mfpipe.pipeline.cluster import shared_local_cluster
+from mfpipe.pipeline.cluster import launch_run, shared_local_cluster
 from mfpipe.pipeline.spec import JobSpec, new_run_id
 from mfpipe.pipeline.engine import RunSummary
 from mfpipe.pipeline.progress import Progress
@@ -130,7 +130,8 @@ def launch(base: JobSpec, files: list[str], progress: Callable[[], Progress],
             return RunSummary(None, STOPPED, EXIT_STOPPED, f"{config.source.input_path}: not "
                               "started, the launch was stopped", {}, {}, 0.0)
         try:
-            return load_file(config, progress(), reprocess, ttl_s, replace_runs)
+            with launch_run():
+                return load_file(config, progress(), reprocess, ttl_s, replace_runs)
         except MfpipeError as exc:  # this file's error before any run took it: the launch
             return RunSummary(None, FAILED, exc.exit_code, str(exc), {}, {}, 0.0)  # goes on
         except sa.exc.OperationalError as exc:  # the database, e.g. SQLite locked too long

@@ -47,9 +47,9 @@ def load_file(config: JobSpec, progress: Progress | None = None, reprocess: bool
               ttl_s: float = 60.0, replace_runs: Sequence[str] = ()) -> RunSummary:
     """Claim, load and publish one file (see the module docstring); ``replace_runs``: the
     runs of other content a reprocess replaces (``--replace``)."""
+    config.check_outputs()  # before an object is fetched whole, as before any byte is read
     facts = file_facts(config.source.input_path)
     config, identity = _identified(config, facts)
-    config.check_outputs()
     if config.source.empty_file != "load" and _empty(config):
         skip = config.source.empty_file == "skip"
         release_spool(config.source.input_path)

@@ -259,13 +259,14 @@ class _SharedCluster:
         return str(self._started.result().scheduler_address)
 
     def loaded(self) -> None:
-        """A run is done with the cluster; after the launch's last, it closes."""
+        """A run of the launch is done with the cluster; after the last, it closes."""
         with self._lock:
             self._runs -= 1
             if self._runs == 0:
                 self._close_soon()
 
     def close(self) -> None:
+        """Close it now unless closing already, and wait until it has closed."""
         with self._lock:
             self._close_soon()
         assert self._closed is not None
@@ -282,6 +283,24 @@ class _SharedCluster:
 
 
 _LAUNCH_CLUSTER: list[_SharedCluster] = []  # the local cluster a launch's runs share
+_RUN = threading.local()  # in a launch's run's thread: is it still to say it is done?
+
+
+@contextlib.contextmanager
+def launch_run() -> Iterator[None]:
+    """One run of a launch, in its thread: done with the launch's shared cluster once its
+    load has ended, or once it has ended without loading (a file skipped, refused)."""
+    _RUN.pending = True
+    try:
+        yield
+    finally:
+        _run_done()
+
+
+def _run_done() -> None:
+    if getattr(_RUN, "pending", False) and _LAUNCH_CLUSTER:
+        _RUN.pending = False
+        _LAUNCH_CLUSTER[0].loaded()
 
 
 @contextlib.contextmanager
@@ -349,8 +368,7 @@ def _client(address: str | None, workers: int) -> Iterator[Any]:
             with client:
                 yield client
         finally:
-            if shared is not None:
-                shared.loaded()
+            _run_done()  # its load has ended: the last run's closes the shared cluster
         return
     with _local_cluster(workers) as cluster, Client(cluster) as client:
         yield client
@@ -492,6 +510,6 @@ def forget(launch: str, loaded: bool = False) -> None:
         for loader in worker.idle:
             loader.close()
         worker.files.close()
-        if loaded:
-            release_spool(worker.source.path)
+        if loaded and worker.source.mapped:  # a spool it made (never a launcher's copy of
+            release_spool(worker.source.path)  # an object it read ranges of)
 

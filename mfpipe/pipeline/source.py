@@ -7,7 +7,7 @@ offsets all refer to the decompressed bytes. The spool's name follows the compre
 identity (path, size, modification time, inode), so the reader and every processor of a run
 map the same spool; it is written to a temporary name and renamed, so a reader never sees a
 half-written one, and a process that finds none makes it. ``release_spool`` removes it when a
-load is done; ``$MFPIPE_SPOOL`` chooses its folder (default: the system's temporary folder).
+load is done; ``$MFPIPE_SPOOL`` chooses its folder (:func:`mfpipe.storage.spool_folder`).
 
 An object in a store (``s3://...``: :mod:`mfpipe.storage`) is mapped from its local copy,
 then read as a local file would be; a task on a cluster reads only its own byte ranges.
@@ -23,7 +23,6 @@ import hashlib
 import lzma
 import mmap
 import os
-import shutil
 import zlib
 import threading
 from collections.abc import Callable, Iterator
@@ -144,6 +143,11 @@ class ByteRanges:
                                         f"{exc.message}") from None
         return np.frombuffer(data, dtype=np.uint8)
 
+    @property
+    def mapped(self) -> bool:
+        """Read through a decompressed spool on this host (a compressed input)?"""
+        return self._mapped is not None
+
     def close(self) -> None:
         self._files.close()
 
@@ -238,21 +242,23 @@ def _open_spool(location: Path, opener: Callable[[str], io.BufferedIOBase]) -> I
 def _spool(location: Path, opener: Callable[[str], io.BufferedIOBase]) -> Path:
     """The decompressed copy of ``location``, made now unless it exists already."""
     spool = _spool_path(location)
-    if spool.exists():
-        return spool
-    partial = spool.with_name(f"{spool.name}.{os.getpid()}.part")
-    try:
-        with opener(str(location)) as source, open(partial, "wb") as target:
-            shutil.copyfileobj(source, target, 1 << 20)
-        os.replace(partial, spool)
-    except BaseException as exc:
-        partial.unlink(missing_ok=True)  # never a half-written spool left behind
-        if not isinstance(exc, (EOFError, OSError, lzma.LZMAError, zlib.error)):
-            raise
-        if isinstance(exc, OSError) and exc.filename == str(partial):
-            raise InputError(str(location), f"cannot decompress it into {partial.parent}: "
-                                            f"{exc.strerror} (set $MFPIPE_SPOOL)") from None
-        raise InputError(str(location), f"is compressed but cannot be decompressed: "
-                                        f"{exc or type(exc).__name__} (truncated or corrupt?)"
-                         ) from None
+
+    def decompress(target: IO[bytes]) -> None:
+        try:
+            with opener(str(location)) as source:
+                while block := source.read(1 << 20):
+                    target.write(block)
+        except OSError as exc:
+            if exc.errno is not None:  # the disk's: the folder cannot take it
+                raise InputError(str(location), f"cannot decompress it into {spool.parent}: "
+                                                f"{exc.strerror} (set $MFPIPE_SPOOL)") from None
+            raise InputError(str(location), _CORRUPT.format(exc)) from None
+        except (EOFError, lzma.LZMAError, zlib.error) as exc:
+            raise InputError(str(location), _CORRUPT.format(exc or type(exc).__name__)
+                             ) from None
+
+    storage.produce(spool, decompress, str(location))
     return spool
+
+
+_CORRUPT = "is compressed but cannot be decompressed: {} (truncated or corrupt?)"

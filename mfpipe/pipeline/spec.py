@@ -330,8 +330,11 @@ class DecodeWork:
     @property
     def readable_path(self) -> str:
         """What a processor maps: the input, or the launcher's local copy of an object (so
-        processors never ask the store again, nor fetch another version of it)."""
-        return self.local_path or self.source.input_path
+        processors do not ask the store again); the input itself (fetched again, and the
+        run fails if it changed) when another run of the object has released that copy."""
+        if self.local_path and os.path.exists(self.local_path):
+            return self.local_path
+        return self.source.input_path
 
 
 @dataclass(frozen=True)

@@ -212,6 +212,39 @@ def test_a_glob_of_files_shares_one_local_cluster(tmp_path, monkeypatch):
     assert json.loads(options[0])["execution"]["scheduler"] is None
 
 
+def test_a_launchs_cluster_closes_once_its_last_run_is_done():
+    """The cluster a launch shares closes as soon as its last run is done with it (one
+    that loaded through it, one that never connected: a file skipped), not at the
+    launch's end."""
+    from mfpipe.pipeline import cluster as executor
+
+    with executor.shared_local_cluster("dask", None, 1, 2):
+        shared = executor._LAUNCH_CLUSTER[0]
+        with executor.launch_run():
+            with executor._client(None, 1) as client:
+                assert client.submit(sum, [1, 2]).result() == 3
+        assert shared._closed is None
+        with executor.launch_run():
+            pass
+        shared._closed.result(timeout=60)
+        assert shared._started.result().status.name == "closed"
+
+
+def test_a_cluster_that_cannot_start_is_each_runs_error(monkeypatch):
+    from mfpipe.errors import ConfigError
+    from mfpipe.pipeline import cluster as executor
+
+    def broken(workers: int) -> None:
+        raise ConfigError("--executor dask needs Dask: pip install 'mfpipe[dask]'")
+
+    monkeypatch.setattr(executor, "_start_local_cluster", broken)
+    with executor.shared_local_cluster("dask", None, 2, 2):
+        for _ in range(2):
+            with executor.launch_run(), pytest.raises(ConfigError, match="needs Dask"):
+                with executor._client(None, 2):
+                    pass
+
+
 def spy(cls: type, made: list) -> type:
     """``cls``, noting each instance made."""
     class Spied(cls):

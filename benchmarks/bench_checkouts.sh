@@ -5,7 +5,7 @@
 #   benchmarks/bench_checkouts.sh ROUNDS CHECKOUT ...
 #
 # Each CHECKOUT is a directory with mfpipe and its .venv (e.g. a `git worktree` of an older
-# commit). Runs start in a scratch directory (a launcher's processes import mfpipe from the
+# commit). BAD=N: a file with N bad records (rejects, and their bad file) instead. Runs start in a scratch directory (a launcher's processes import mfpipe from the
 # current directory first); each gets a fresh SQLite file or PostgreSQL schema, and must
 # exit 0. Wall seconds per run, as /usr/bin/time measures the command.
 set -euo pipefail
@@ -13,14 +13,15 @@ cd "$(dirname "$0")/.."
 here=$(pwd)
 rounds=$1
 shift
-.venv/bin/python -c "import sys; sys.path.insert(0, 'benchmarks'); import bench_load as b; b.sample_file(1_000_000)"
-file=$here/benchmarks/data/customer_1000000.dat
+bad=${BAD:-0}
+file=$(.venv/bin/python -c "import sys; sys.path.insert(0, 'benchmarks'); import bench_load as b; print(b.sample_file(1_000_000, bad=$bad))")
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 P="psql -h 127.0.0.1 -U postgres -d test -X -q"
 run() {  # checkout, database URL: wall seconds
   { /usr/bin/time -f "%e" "$1/.venv/bin/mfpipe" run --layout "$here/mfpipe/data/customer.cpy" \
-      --input "$file" --date open_date=YYYYMMDD --db "$2" --json >/dev/null; } 2>&1 | tail -1
+      --input "$file" --date open_date=YYYYMMDD --db "$2" --max-errors 0 \
+      --bad-file "$scratch" --json >/dev/null; } 2>&1 | tail -1
 }
 cd "$scratch"
 for round in $(seq 1 "$rounds"); do

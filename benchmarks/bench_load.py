@@ -105,15 +105,17 @@ def _bench_decode() -> Any:
 # data and databases
 # --------------------------------------------------------------------------------------------
 
-def sample_file(records: int, directory: Path = DATA) -> Path:
-    """The customer layout, FB cp037, generated once per size and kept in ``directory``."""
+def sample_file(records: int, directory: Path = DATA, bad: int = 0) -> Path:
+    """The customer layout, FB cp037, generated once per size (and number of ``bad``
+    records) and kept in ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"customer_{records}.dat"
+    path = directory / (f"customer_{records}.dat" if not bad else
+                        f"customer_{records}_bad{bad}.dat")
     if not path.exists():
         record = load_layout(LAYOUT).record()
         partial = path.with_suffix(".part")
         generate_file(record, partial, records, FramingOptions("FB", lrecl=record.size),
-                      OPTIONS, seed=7)
+                      OPTIONS, bad=bad, seed=7)
         partial.rename(path)
     return path
 

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 import structlog
 
+from mfpipe import storage
 from mfpipe.codec import DecodePlan
 from mfpipe.db.claims import Claim, ClaimRequest, claim
 from mfpipe.db.faults import connection_lost, retried, unavailable
@@ -47,7 +48,8 @@ def load_file(config: JobSpec, progress: Progress | None = None, reprocess: bool
               ttl_s: float = 60.0, replace_runs: Sequence[str] = ()) -> RunSummary:
     """Claim, load and publish one file (see the module docstring); ``replace_runs``: the
     runs of other content a reprocess replaces (``--replace``)."""
-    config.check_outputs()  # before an object is fetched whole, as before any byte is read
+    storage.stat(config.source.input_path)  # a missing or unreadable input: 66, first
+    config.check_outputs()  # then the outputs, before an object is fetched whole
     facts = file_facts(config.source.input_path)
     config, identity = _identified(config, facts)
     if config.source.empty_file != "load" and _empty(config):

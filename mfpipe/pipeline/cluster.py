@@ -50,8 +50,9 @@ from mfpipe.db.probe import ChunkProbe
 from mfpipe.db.runs import RunStore
 from mfpipe.db.status import FAILED, LOADED
 from mfpipe.errors import (EXIT_INTERNAL, ClusterUnavailableError, ConfigError, LoadError,
-                           MfpipeError, OutputError, RunError)
+                           MfpipeError, RunError)
 from mfpipe.framing import reframe
+from mfpipe.pipeline.kept import Kept
 from mfpipe.pipeline.metrics import MetricsAggregator
 from mfpipe.pipeline.processor import process_chunk
 from mfpipe.pipeline.reader import Reader
@@ -209,23 +210,18 @@ def _settle(engine: Engine, client: Any, running: set[Any], write: WriteWork,
 
 def _take(engine: Engine, outcome: ChunkOutcome, write: WriteWork,
           metrics: MetricsAggregator, cpu: list[float]) -> None:
-    """A task's outcome: the commit counted once, its rejected records to the bad file."""
+    """A task's outcome: its rejected and discarded records' bytes kept (again, for a copy
+    of the task or a restart's replay: the same bytes), its commit counted once."""
+    done = outcome.committed
+    write.outputs.keep(outcome.chunk_id, Kept(done.rejected, outcome.bad_bytes),
+                       Kept(done.discarded, outcome.discard_bytes))
     if outcome.chunk_id in engine.committed:  # a copy of the task reported it already
         return
-    engine.commit(outcome.chunk_id, outcome.committed, outcome.byte_length)
-    done = outcome.committed
+    engine.commit(outcome.chunk_id, done, outcome.byte_length)
     metrics.add(done.worker_id, read=done.records, processed=done.loaded,
                 rejected=done.rejected, discarded=done.discarded, written=done.loaded,
                 batches=1, busy_s=outcome.busy_s)
     cpu[0] += outcome.cpu_s
-    for path, data in ((write.bad_path, outcome.bad_bytes),
-                       (write.discard_path, outcome.discard_bytes)):
-        if data:
-            try:
-                with open(path, "ab") as out:
-                    out.write(data)
-            except OSError as exc:  # not the cluster's: the launcher's own file
-                raise OutputError.of(path, exc) from None
 
 
 def _failed(future: Any) -> tuple[str, int, str]:

@@ -23,6 +23,7 @@ import structlog
 
 from mfpipe.codec import DecodePlan
 from mfpipe.codec.digest import hash_columns, money_columns
+from mfpipe.db.explorer import ChunkRecord
 from mfpipe.db.faults import connection_lost, retried
 from mfpipe.db.loaders import LOADERS, loader_class, loader_kind
 from mfpipe.db.probe import ChunkProbe
@@ -30,7 +31,7 @@ from mfpipe.db.runs import RunStore, utcnow
 from mfpipe.db.status import FAILED, LOADED, STARTED, STARTING, STOPPED, STOPPING
 from mfpipe.db.urls import redact
 from mfpipe.errors import (EXIT_DATA, EXIT_INTERNAL, EXIT_NO_INPUT, EXIT_OK, EXIT_STOPPED,
-                           EXIT_TEMPORARY, MfpipeError, RunError)
+                           EXIT_TEMPORARY, MfpipeError, OutputError, RunError)
 from mfpipe.pipeline import forking, signals
 from mfpipe.pipeline.spec import JobSpec, options_of
 from mfpipe.pipeline.metrics import MetricsAggregator
@@ -126,11 +127,13 @@ class Engine:
             store.dialect, loader_class(execution.db_url, execution.loader).paramstyle)
         status, exit_code, message, reader, metrics, cpu = self._supervise(
             store, staging.name, plan, probe)
-        counts = self._counts(store, reader, metrics)
+        ledger = retried(lambda: store.ledger(config.run_id), execution.retry_s)
+        counts = self._counts(ledger, reader, metrics)
         if status == LOADED and counts["read"] != reader.records:
             status, exit_code, message = FAILED, EXIT_INTERNAL, (
                 f"the ledger holds {counts['read']} of the {reader.records} records framed; "
                 "the run is restartable")
+        status, exit_code, message = self._assemble(ledger, (status, exit_code, message))
         load_s = round(time.perf_counter() - started, 3)
         summary = RunSummary(config.run_id, status, exit_code, message, counts,
                              {"staging": staging.name, "final": final.name,
@@ -317,19 +320,38 @@ class Engine:
                 return f"{event[1]}: {event[2]}", event[3]
             self.commit(*event[1:])
 
-    def _counts(self, store: RunStore, reader: Reader, per_worker: dict[int, dict[str, float]]
-                ) -> dict[str, Any]:
+    def _counts(self, ledger: list[ChunkRecord], reader: Reader,
+                per_worker: dict[int, dict[str, float]]) -> dict[str, Any]:
         """The run's counts as its ledger holds them once every process is gone (a writer
         may commit chunks in flight while a failed run ends): read, loaded, rejected and
         discarded are those of committed chunks, so they always equal the ledger's;
         skipped, the records before the first one read."""
-        ledger = [Committed.of(c) for c in retried(lambda: store.ledger(self.config.run_id),
-                                                   self.config.execution.retry_s)]
-        return {"read": sum(c.records for c in ledger), "loaded": sum(c.loaded for c in ledger),
-                "rejected": sum(c.rejected for c in ledger),
-                "discarded": sum(c.discarded for c in ledger), "skipped": reader.skipped,
-                "chunks": reader.chunks, "chunks_committed": len(ledger),
+        done = [Committed.of(c) for c in ledger]
+        return {"read": sum(c.records for c in done), "loaded": sum(c.loaded for c in done),
+                "rejected": sum(c.rejected for c in done),
+                "discarded": sum(c.discarded for c in done), "skipped": reader.skipped,
+                "chunks": reader.chunks, "chunks_committed": len(done),
                 "per_worker": {str(k): v for k, v in per_worker.items()}}
+
+    def _assemble(self, ledger: list[ChunkRecord], outcome: tuple[str, int, str]
+                  ) -> tuple[str, int, str]:
+        """The bad and discard files made of the ledger's chunks' kept bytes, whatever the
+        outcome (a failed run's hold what it committed); a loaded run must have every
+        chunk's, or it is FAILED (its restart decodes the chunks lacking them again)."""
+        outputs = self.config.outputs
+        loaded = outcome[0] == LOADED
+        lacking = [c.chunk_id for c in ledger if outputs.missing(c)] if loaded else []
+        try:
+            outputs.assemble((c.chunk_id for c in ledger), loaded and not lacking)
+        except OutputError as exc:
+            return (FAILED, exc.exit_code, str(exc)) if loaded else outcome
+        if lacking:
+            return FAILED, EXIT_INTERNAL, (
+                f"the bytes of the rejected or discarded records of chunk(s) "
+                f"{', '.join(map(str, lacking[:5]))} were not kept for the bad or discard "
+                "file; the run is restartable (its restart decodes those chunks again, "
+                "loading nothing twice)")
+        return outcome
 
 
 def _unless_away(look: Callable[[], T]) -> T | None:

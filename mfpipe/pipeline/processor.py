@@ -75,10 +75,13 @@ def _process_tasks(worker_id: int, work: DecodeWork, tasks: Any, results: Any,
                 return True
             began = time.perf_counter()
             result = process_task(task, worker_id, work, plan, data, condition, link)
-            result = result._replace(rows=prepare(result.rows))
-            metrics.add(worker_id, read=result.records, processed=result.rows.num_rows,
-                        rejected=result.rejects.num_rows, discarded=result.discarded,
-                        busy_s=time.perf_counter() - began)
+            if task.replay:  # counted by the attempt that committed it
+                result = result._replace(rows=result.rows.slice(0, 0), replay=True)
+            else:
+                result = result._replace(rows=prepare(result.rows))
+                metrics.add(worker_id, read=result.records, processed=result.rows.num_rows,
+                            rejected=result.rejects.num_rows, discarded=result.discarded,
+                            busy_s=time.perf_counter() - began)
             metrics.cpu(f"processor-{worker_id}")
             while not abort.is_set() and launcher_alive():  # a dead writer never drains it
                 try:

@@ -2,7 +2,8 @@
 
 It runs as a thread of the launcher. The task queue is bounded, so the reader waits while
 the processors are busy (backpressure) and memory stays flat whatever the file size.
-Chunks already in the ledger (a restart) are counted but not queued again.
+Chunks already in the ledger (a restart) are counted but not loaded again (a replay, for
+the bytes of its rejected and discarded records, if the bad file's part of one is missing).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class Reader(threading.Thread):
         self.window = config.source.window
         self.plan = plan
         self.run_id, self.store = config.run_id, store
+        self.outputs = config.outputs
         self.retry_s = config.execution.retry_s
         self.tasks, self.processors = tasks, config.execution.processors
         self.should_stop = should_stop
@@ -83,9 +85,9 @@ class Reader(threading.Thread):
                     self.records += chunk.n_records
                     self.chunks += 1
                     entry = PlannedChunk(selected.span, selected.skipped, chunk.n_records)
-                    self._as_committed(chunk, committed.get(chunk.chunk_id))
-                    batch.append((None if chunk.chunk_id in committed else
-                                  self._task(selected, carry),
+                    done = committed.get(chunk.chunk_id)
+                    self._as_committed(chunk, done)
+                    batch.append((self._task(selected, carry, done),
                                   self._unplanned(entry, planned.pop(entry.chunk_id, None))))
                     if len(batch) >= ahead:
                         if not self._plan_and_put(batch):
@@ -144,15 +146,21 @@ class Reader(threading.Thread):
             retried(lambda: self.store.record_plan(self.run_id, new), self.retry_s)
         return all(self._put(task) for task, _ in batch if task is not None)
 
-    def _task(self, selected: Selected, carry: Carry) -> ChunkTask | SpanTask:
-        """The chunk's task: where its records lie, or (``sparse``) its span alone."""
+    def _task(self, selected: Selected, carry: Carry, done: ChunkRecord | None
+              ) -> ChunkTask | SpanTask | None:
+        """The chunk's task: where its records lie, or (``sparse``) its span alone; for a
+        chunk committed already (``done``), none, or a replay if its kept bytes are
+        missing (:mod:`mfpipe.pipeline.kept`)."""
+        if done is not None and not self.outputs.missing(done):
+            return None
+        replay = done is not None
         chunk = selected.chunk
         if self.sparse:
-            return SpanTask(selected.span, selected.skipped, chunk.n_records, carry)
+            return SpanTask(selected.span, selected.skipped, chunk.n_records, carry, replay)
         fixed = self.framing.fixed
         return ChunkTask(chunk.chunk_id, chunk.first_record_no, chunk.byte_offset,
                          len(chunk.data), None if fixed else chunk.starts,
-                         None if fixed else chunk.lengths, carry)
+                         None if fixed else chunk.lengths, carry, replay)
 
     def _put(self, item: ChunkTask | SpanTask | None) -> bool:
         """Queue an item, waiting for room; give up on abort (or, for a task, on stop)."""

@@ -33,6 +33,7 @@ from mfpipe.db.rules import Rule, date_columns, run_rules
 from mfpipe.errors import ConfigError, InputError, OutputError
 from mfpipe.framing import FramingOptions
 from mfpipe.layout import Layout, RecordLayout, load_layout, parse_layout, read_copybook
+from mfpipe.pipeline.kept import Outputs
 from mfpipe.pipeline.selection import Condition, Window
 
 if TYPE_CHECKING:  # processors import this module, and no SQLAlchemy
@@ -312,7 +313,13 @@ class JobSpec:
         """What a writer needs (``probe``: how it measures a chunk before committing it)."""
         e = self.execution
         return WriteWork(self.run_id, e.db_url, e.loader, e.direct_path, e.writers, e.retry_s,
-                         self.bad_path, self.discard_path, probe)
+                         self.outputs, probe)
+
+    @property
+    def outputs(self) -> Outputs:
+        """Where the run's rejected (and, with ``--when``, discarded) records' bytes go."""
+        return Outputs(self.run_id, self.bad_path,
+                       self.discard_path if self.source.when else None)
 
 
 @dataclass(frozen=True)
@@ -347,8 +354,7 @@ class WriteWork:
     direct_path: bool
     writers: int
     retry_s: float
-    bad_path: str
-    discard_path: str
+    outputs: Outputs  # the bad and discard files
     probe: ChunkProbe | None = None
 
 

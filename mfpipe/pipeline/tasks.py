@@ -16,6 +16,7 @@ import pyarrow as pa
 from mfpipe.codec.segments import NO_CARRY, Carry
 from mfpipe.db.explorer import ChunkRecord
 from mfpipe.framing import ChunkSpan
+from mfpipe.pipeline.kept import Kept, Outputs
 
 
 class ChunkTask(NamedTuple):
@@ -28,6 +29,7 @@ class ChunkTask(NamedTuple):
     starts: np.ndarray | None  # None for fixed-length records
     lengths: np.ndarray | None
     carry: Carry = NO_CARRY  # a child segment's load: the last parent before the chunk
+    replay: bool = False  # committed by an earlier attempt: decoded for its kept bytes only
 
 
 class SpanTask(NamedTuple):
@@ -39,6 +41,7 @@ class SpanTask(NamedTuple):
     skipped: int
     records: int
     carry: Carry = NO_CARRY
+    replay: bool = False  # committed by an earlier attempt (the task finds it in the ledger)
 
     @property
     def chunk_id(self) -> int:
@@ -62,6 +65,12 @@ class ChunkResult(NamedTuple):
     discarded: int = 0  # records that did not meet --when
     discard_bytes: bytes = b""  # those records as they were in the file
     nulled: tuple[tuple[str, int], ...] = ()  # (column, fields): invalid numerics as NULL
+    replay: bool = False  # of a chunk committed already: only its kept bytes are wanted
+
+    def keep(self, outputs: Outputs) -> None:
+        """Keep its rejected and discarded records' bytes for the bad and discard files."""
+        outputs.keep(self.chunk_id, Kept(self.rejects.num_rows, self.bad_bytes),
+                     Kept(self.discarded, self.discard_bytes))
 
 
 class Committed(NamedTuple):

@@ -45,11 +45,9 @@ def run_writers(work: WriteWork, staging: str, results: Any, events: Any,
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     leave_with_launcher()  # see mfpipe.pipeline.processor.leave_with_launcher
-    bad_lock = threading.Lock()
     failed = threading.Event()
     threads = [threading.Thread(target=_write_loop, name=f"writer-{i + 1}", daemon=True,
-                                args=(work, staging, results, events, metrics, abort, bad_lock,
-                                      failed))
+                                args=(work, staging, results, events, metrics, abort, failed))
                for i in range(work.writers)]
     for thread in threads:
         thread.start()
@@ -60,8 +58,7 @@ def run_writers(work: WriteWork, staging: str, results: Any, events: Any,
 
 
 def _write_loop(work: WriteWork, staging: str, results: Any, events: Any,
-                metrics: MetricsAggregator, abort: Any, bad_lock: threading.Lock,
-                failed: threading.Event) -> None:
+                metrics: MetricsAggregator, abort: Any, failed: threading.Event) -> None:
     loader: BulkLoader | None = None
     try:
         loader = _retrying(work, "connect")(_open_loader, work)  # as the first chunk decodes
@@ -72,14 +69,12 @@ def _write_loop(work: WriteWork, staging: str, results: Any, events: Any,
                 continue
             if result is None:
                 return
+            result.keep(work.outputs)  # before its commit: a chunk committed has its bytes
+            if result.replay:
+                continue
             loader = commit_with_retry(work, staging, result, loader)
             metrics.add(result.worker_id, written=result.rows.num_rows, batches=1)
             metrics.cpu("writer")
-            for path, data in ((work.bad_path, result.bad_bytes),
-                               (work.discard_path, result.discard_bytes)):
-                if data:
-                    with bad_lock, open(path, "ab") as out:
-                        out.write(data)
             committed = Committed(result.worker_id, result.records, result.rows.num_rows,
                                   result.rejects.num_rows, result.discarded)
             events.put(("committed", result.chunk_id, committed, result.byte_length))

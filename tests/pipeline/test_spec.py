@@ -102,5 +102,6 @@ class TestProcesses:
         assert isinstance(decode, DecodeWork) and isinstance(write, WriteWork)
         assert "s3cret" not in repr(decode)  # processors never see the database's URL
         assert decode.loader_kind == "postgresql" and decode.decode.required == ("cust_id",)
-        assert write.bad_path == f"/tmp/cust.dat.{built.run_id}.bad"
+        assert write.outputs.bad_path == f"/tmp/cust.dat.{built.run_id}.bad"
+        assert write.outputs.discard_path is None  # no --when: no discard file
         assert pickle.loads(pickle.dumps(decode)) == decode

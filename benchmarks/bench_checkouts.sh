@@ -5,9 +5,10 @@
 #   benchmarks/bench_checkouts.sh ROUNDS CHECKOUT ...
 #
 # Each CHECKOUT is a directory with mfpipe and its .venv (e.g. a `git worktree` of an older
-# commit). BAD=N: a file with N bad records (rejects, and their bad file) instead. Runs start in a scratch directory (a launcher's processes import mfpipe from the
+# commit). Runs start in a scratch directory (a launcher's processes import mfpipe from the
 # current directory first); each gets a fresh SQLite file or PostgreSQL schema, and must
-# exit 0. Wall seconds per run, as /usr/bin/time measures the command.
+# exit 0. Wall seconds per run, as /usr/bin/time measures the command. BAD=N: a file with N
+# bad records instead (rejects, and their bad file in the scratch directory).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 here=$(pwd)

@@ -186,8 +186,8 @@ class OutputError(MfpipeError):
 
     @classmethod
     def check(cls, path: str | os.PathLike[str], what: str = "output") -> None:
-        """Refuse now an output that could not be written later: its folder must exist and
-        be writable (and the file, if it exists)."""
+        """Refuse now an output that could not be written later: its folder must exist,
+        and the file, if it exists, be writable (if not, the folder)."""
         folder = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(folder):
             raise cls(str(path), f"cannot write the {what}: folder {folder} does not exist")

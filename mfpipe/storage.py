@@ -98,6 +98,15 @@ def stat(path: str) -> Stat:
         return Stat(int(info["size"]), _as_utc(modified), tag or str(fs.ukey(key)))
 
 
+def check_readable(path: str) -> None:
+    """66 now (75 for a store away) for an input that is missing or cannot be read, without
+    reading it (an object is not fetched)."""
+    stat(path)
+    if not is_url(path):
+        with reading(path):
+            os.close(os.open(path, os.O_RDONLY))
+
+
 def exists(path: str) -> bool:
     """Is there a file or object at ``path`` (a store that cannot say: its error)?"""
     if not is_url(path):

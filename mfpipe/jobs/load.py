@@ -48,8 +48,8 @@ def load_file(config: JobSpec, progress: Progress | None = None, reprocess: bool
               ttl_s: float = 60.0, replace_runs: Sequence[str] = ()) -> RunSummary:
     """Claim, load and publish one file (see the module docstring); ``replace_runs``: the
     runs of other content a reprocess replaces (``--replace``)."""
-    storage.stat(config.source.input_path)  # a missing or unreadable input: 66, first
-    config.check_outputs()  # then the outputs, before an object is fetched whole
+    storage.check_readable(config.source.input_path)  # a missing or unreadable input: 66,
+    config.check_outputs()  # first; then the outputs, before an object is fetched whole
     facts = file_facts(config.source.input_path)
     config, identity = _identified(config, facts)
     if config.source.empty_file != "load" and _empty(config):
@@ -120,8 +120,9 @@ def run_attempt(config: JobSpec, attempt: int, facts: FileFacts,
         _end_attempt(store, summary, done)
         _release(store, facts, summary)
         store.close()
-        if summary.status == COMPLETED:  # a restart of a failed run still finds the spool
-            release_spool(config.source.input_path)
+        if summary.status == COMPLETED:  # a restart of a failed run still finds the spool,
+            release_spool(config.source.input_path)  # and the kept bytes of its rejects
+            config.outputs.remove_parts()
     return summary
 
 

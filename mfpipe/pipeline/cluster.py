@@ -119,10 +119,12 @@ def supervise_on_cluster(engine: Engine, store: RunStore, staging: str, plan: De
             finally:
                 if client.status == "running":
                     with contextlib.suppress(*_CLUSTER_GONE):
-                        _settle(engine, client, running, write, metrics, cpu)
-                        # connections and open files; a loaded file's spools (a failed
-                        # attempt's stay for its restart, as the launcher's does)
-                        client.run(forget, launch, outcome[0] == LOADED)
+                        try:
+                            _settle(engine, client, running, write, metrics, cpu)
+                        finally:  # also when a settled task's bytes could not be kept:
+                            # connections and open files; a loaded file's spools (a failed
+                            # attempt's stay for its restart, as the launcher's does)
+                            client.run(forget, launch, outcome[0] == LOADED)
     except MfpipeError as exc:
         outcome = (FAILED, exc.exit_code, str(exc))
     finally:
@@ -157,8 +159,8 @@ def _loop(engine: Engine, store: RunStore, client: Any, reader: Reader, tasks: q
             # no retries of a task that raised: the loader retries what is transient, and
             # the rest (a chunk that fails its proof) fails again; a lost worker's tasks are
             # run elsewhere by the scheduler
-            # the run's parts travel with each task (a few KB): a worker that joins late,
-            # or replaces a lost one, has them too
+            # the run's spec travels with each task (a few KB): a worker that joins late,
+            # or replaces a lost one, has it too
             running.add(client.submit(load_chunk, task, decode, write, staging, launch,
                                       pure=False, key=f"mfpipe-{launch}-{task.chunk_id}"))
         done: set[Any] = set()

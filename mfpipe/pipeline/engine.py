@@ -133,7 +133,8 @@ class Engine:
             status, exit_code, message = FAILED, EXIT_INTERNAL, (
                 f"the ledger holds {counts['read']} of the {reader.records} records framed; "
                 "the run is restartable")
-        status, exit_code, message = self._assemble(ledger, (status, exit_code, message))
+        status, exit_code, message = self._assemble(store, ledger,
+                                                    (status, exit_code, message))
         load_s = round(time.perf_counter() - started, 3)
         summary = RunSummary(config.run_id, status, exit_code, message, counts,
                              {"staging": staging.name, "final": final.name,
@@ -333,16 +334,19 @@ class Engine:
                 "chunks": reader.chunks, "chunks_committed": len(done),
                 "per_worker": {str(k): v for k, v in per_worker.items()}}
 
-    def _assemble(self, ledger: list[ChunkRecord], outcome: tuple[str, int, str]
-                  ) -> tuple[str, int, str]:
+    def _assemble(self, store: RunStore, ledger: list[ChunkRecord],
+                  outcome: tuple[str, int, str]) -> tuple[str, int, str]:
         """The bad and discard files made of the ledger's chunks' kept bytes, whatever the
-        outcome (a failed run's hold what it committed); a loaded run must have every
+        outcome (a failed run's hold what it committed), by the attempt that owns the run
+        only (one taken over leaves them to the new owner); a loaded run must have every
         chunk's, or it is FAILED (its restart decodes the chunks lacking them again)."""
         outputs = self.config.outputs
         loaded = outcome[0] == LOADED
-        lacking = [c.chunk_id for c in ledger if outputs.missing(c)] if loaded else []
         try:
-            outputs.assemble((c.chunk_id for c in ledger), loaded and not lacking)
+            if not _unless_away(store.holds_lease):
+                return outcome
+            lacking = [c.chunk_id for c in ledger if outputs.missing(c)] if loaded else []
+            outputs.assemble(c.chunk_id for c in ledger)
         except OutputError as exc:
             return (FAILED, exc.exit_code, str(exc)) if loaded else outcome
         if lacking:

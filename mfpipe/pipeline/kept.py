@@ -5,28 +5,28 @@ and restarted meanwhile. So each chunk's bytes are kept in a part of their own, 
 the chunk, in a hidden folder beside the output (``.mfpipe-<run id>.bad.parts``): a local
 writer keeps them before it commits the chunk (a chunk committed has its part), a cluster's
 launcher as the task's outcome comes. Each attempt ends by assembling the output from the
-parts of the chunks in the ledger, in chunk order (a temporary file renamed over it: an
-earlier run's content under the same name goes); once the run is loaded the parts go.
+parts of the chunks in the ledger, in chunk order (a temporary file renamed over it, so an
+earlier run's content under the same name goes); once the run is completed the parts go.
 
 A chunk in the ledger without its part (a launcher that died between a task's commit and
 its outcome, a restart given another ``--bad-file``) is decoded again by the restart for
-its bytes, never loaded again (:func:`missing`).
+its bytes, never loaded again (:meth:`Outputs.missing`).
 """
 
 from __future__ import annotations
 
 import os
-import re
+import secrets
 import shutil
-import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import NamedTuple, TypeVar
+from typing import TYPE_CHECKING, NamedTuple
 
-from mfpipe.db.explorer import ChunkRecord
 from mfpipe.errors import OutputError
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from mfpipe.db.explorer import ChunkRecord
 
 
 class Kept(NamedTuple):
@@ -37,6 +37,12 @@ class Kept(NamedTuple):
     data: bytes
 
 
+class _Output(NamedTuple):
+    path: Path  # the bad or discard file
+    parts: Path  # the folder of its chunks' parts
+    what: str  # how the operator names it
+
+
 class Outputs(NamedTuple):
     """Where a run's kept bytes go: its bad file, and its discard file if it discards
     records (``--when``)."""
@@ -45,89 +51,118 @@ class Outputs(NamedTuple):
     bad_path: str
     discard_path: str | None
 
+    def check(self) -> None:
+        """Refuse now (78) an output that could not be made later: its folder must be
+        writable (the parts and the assembled file are made there) and an existing one a
+        regular file (``/dev/null`` would be replaced by a file of customer data)."""
+        for output in self._outputs():
+            OutputError.check(output.path, output.what)
+            target = output.path.resolve()  # a link's target is replaced, not the link
+            if target.exists() and not target.is_file():
+                raise OutputError(str(output.path), f"cannot write the {output.what}: not a "
+                                                    "regular file")
+            for folder in {output.parts.parent, target.parent}:
+                if not os.access(folder, os.W_OK):
+                    raise OutputError(str(output.path), f"cannot write the {output.what}: "
+                                                        f"folder {folder} is not writable")
+
     def keep(self, chunk_id: int, rejected: Kept, discarded: Kept) -> None:
         """Keep a chunk's rejected and discarded records' bytes (nothing for none)."""
-        for parts, _, kept in self._each(rejected, discarded):
+        for output, kept in zip(self._outputs(), (rejected, discarded)):
             if kept.records:
-                _write_part(parts, chunk_id, kept.data)
+                _write_part(output.parts, chunk_id, kept.data)
 
     def missing(self, chunk: ChunkRecord) -> bool:
         """Does a chunk the ledger holds lack a part it must have?"""
-        return any(count and not (parts / _name(chunk.chunk_id)).exists()
-                   for parts, _, count in self._each(chunk.rows_rejected,
-                                                     chunk.rows_discarded))
+        counts = (chunk.rows_rejected, chunk.rows_discarded)
+        for output, count in zip(self._outputs(), counts):
+            with _writing(output.parts):
+                if count and not (output.parts / _name(chunk.chunk_id)).exists():
+                    return True
+        return False
 
-    def assemble(self, chunk_ids: Iterable[int], loaded: bool) -> None:
-        """Write each output from the parts of ``chunk_ids`` (the ledger's), in chunk order;
-        ``loaded``: the run has every chunk, its parts go."""
+    def assemble(self, chunk_ids: Iterable[int]) -> None:
+        """Write each output from the parts of ``chunk_ids`` (the ledger's), in chunk order:
+        an output that exists already is replaced even with nothing (it is this run's)."""
         ids = sorted(chunk_ids)
-        for parts, path, _ in self._each(None, None):
-            if not parts.is_dir():
-                continue
-            found = [parts / _name(i) for i in ids if (parts / _name(i)).exists()]
-            if found:
-                _concatenate(Path(path), found)
-            if loaded:
-                shutil.rmtree(parts, ignore_errors=True)
+        for output in self._outputs():
+            with _writing(output.path):
+                found = [output.parts / _name(i) for i in ids
+                         if (output.parts / _name(i)).exists()]
+                if found or output.path.exists():
+                    _concatenate(output.path.resolve(), found)
 
-    def _each(self, rejected: T, discarded: T) -> list[tuple[Path, str, T]]:
-        """(its parts' folder, the output, the value given for it) for each output."""
-        outputs = [("bad", self.bad_path, rejected)]
+    def remove_parts(self) -> None:
+        """The run is completed: its outputs are whole, their parts go."""
+        for output in self._outputs():
+            shutil.rmtree(output.parts, ignore_errors=True)
+
+    def _outputs(self) -> Iterator[_Output]:
+        kinds = [("bad", self.bad_path, "bad file (--bad-file)")]
         if self.discard_path:
-            outputs.append(("dsc", self.discard_path, discarded))
-        return [(Path(path).parent / f".mfpipe-{self.run_id}.{kind}.parts", path, value)
-                for kind, path, value in outputs]
+            kinds.append(("dsc", self.discard_path, "discard file (--discard-file)"))
+        for kind, given, what in kinds:
+            path = Path(given)
+            yield _Output(path, path.parent / f".mfpipe-{self.run_id}.{kind}.parts", what)
 
 
 def _name(chunk_id: int) -> str:
+    """A part's name: the chunk's number, zero-padded so names sort as chunks do."""
     return f"{chunk_id:010d}"
+
+
+@contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """OS errors met on an output's files as the operator's OutputError (78), naming it."""
+    try:
+        yield
+    except OSError as exc:
+        raise OutputError.of(path, exc) from None
 
 
 def _write_part(folder: Path, chunk_id: int, data: bytes) -> None:
     """The chunk's part, whole or not at all (written, synced, renamed into place)."""
-    try:
+    with _writing(folder):
         folder.mkdir(exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")
+        temporary = _create(folder, ".part", 0o600)
         try:
-            with open(handle, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
+            _write(temporary, [data], sync=bool(data))
             os.replace(temporary, folder / _name(chunk_id))
         finally:
-            Path(temporary).unlink(missing_ok=True)
-    except OSError as exc:
-        raise OutputError.of(folder, exc) from None
+            temporary.unlink(missing_ok=True)
 
 
 def _concatenate(output: Path, parts: list[Path]) -> None:
-    """``output`` made of ``parts``, whole or not at all (as a file ``open`` would make)."""
+    """``output`` made of ``parts``, whole or not at all, with the mode ``open`` would give
+    a new file (the umask applies)."""
+    temporary = _create(output.parent, f".{output.name}", 0o666)
     try:
-        handle, temporary = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.",
-                                             suffix=".tmp")
+        _write(temporary, parts, sync=True)
+        os.replace(temporary, output)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _create(folder: Path, prefix: str, mode: int) -> Path:
+    """A new empty file of a name no other process chose, in ``folder``."""
+    while True:
+        path = folder / f"{prefix}.{secrets.token_hex(6)}.tmp"
         try:
-            with open(handle, "wb") as out:
-                for part in parts:
-                    with open(part, "rb") as source:
-                        shutil.copyfileobj(source, out, 1 << 20)
-                out.flush()
-                os.fsync(out.fileno())
-            os.chmod(temporary, 0o666 & ~_UMASK)
-            os.replace(temporary, output)
-        finally:
-            Path(temporary).unlink(missing_ok=True)
-    except OSError as exc:
-        raise OutputError.of(output, exc) from None
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode))
+            return path
+        except FileExistsError:
+            continue
 
 
-def _umask() -> int:
-    """The process's umask, read without setting it (another thread may create a file)."""
-    try:
-        with open("/proc/self/status") as status:
-            found = re.search(r"^Umask:\s*([0-7]+)", status.read(), re.MULTILINE)
-    except OSError:
-        found = None
-    return int(found.group(1), 8) if found else 0o022
-
-
-_UMASK = _umask()
+def _write(path: Path, pieces: Iterable[bytes | Path], sync: bool) -> None:
+    """Write ``pieces`` (bytes, or files copied whole) into ``path``; synced if asked."""
+    with open(path, "wb") as out:
+        for piece in pieces:
+            if isinstance(piece, bytes):
+                out.write(piece)
+            else:
+                with open(piece, "rb") as source:
+                    shutil.copyfileobj(source, out, 1 << 20)
+        if sync:
+            out.flush()
+            os.fsync(out.fileno())

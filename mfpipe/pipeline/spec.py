@@ -30,7 +30,7 @@ from mfpipe.codec import Branch, DecodeOptions, Parent
 from mfpipe.codec.segments import segment_name
 from mfpipe.db.loaders import loader_kind
 from mfpipe.db.rules import Rule, date_columns, run_rules
-from mfpipe.errors import ConfigError, InputError, OutputError
+from mfpipe.errors import ConfigError, InputError
 from mfpipe.framing import FramingOptions
 from mfpipe.layout import Layout, RecordLayout, load_layout, parse_layout, read_copybook
 from mfpipe.pipeline.kept import Outputs
@@ -285,9 +285,7 @@ class JobSpec:
     def check_outputs(self) -> None:
         """Refuse now (78, naming the path) a bad or discard file that could not be written
         when the first reject comes, hours into a run."""
-        OutputError.check(self.bad_path, "bad file (--bad-file)")
-        if self.source.when:
-            OutputError.check(self.discard_path, "discard file (--discard-file)")
+        self.outputs.check()
 
     def rules(self, record: RecordLayout, schema: pa.Schema) -> list[Rule]:
         """The run's business rules (:func:`mfpipe.db.rules.run_rules`), as both the

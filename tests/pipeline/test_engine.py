@@ -114,6 +114,9 @@ class TestLoad:
         Engine(config).run(claimed(config))
         bad = (tmp_path / "in.bad").read_bytes()
         assert len(bad) == 6 * 104 and bad[:4] == b"\x00\x68\x00\x00"
+        # loaded, not yet published: the chunks' parts stay for a restart should it fail
+        parts = tmp_path / f".mfpipe-{config.run_id}.bad.parts"
+        assert b"".join(p.read_bytes() for p in sorted(parts.iterdir())) == bad
 
     def test_max_errors_fails_with_65(self, tmp_path, db_url):
         """More rejects than --max-errors ends the run FAILED with exit code 65; its counts,

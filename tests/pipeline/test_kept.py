@@ -11,6 +11,7 @@ import pytest
 
 from mfpipe.cli import main
 from mfpipe.db.explorer import ChunkRecord
+from mfpipe.errors import OutputError
 from mfpipe.pipeline.kept import Kept, Outputs
 from tests.jobs.support import LAYOUT, keyed_file, last_json
 from tests.support import query
@@ -32,11 +33,12 @@ class TestOutputs:
         outputs = Outputs("r1", str(bad), None)
         for chunk in (3, 1, 2):
             outputs.keep(chunk, Kept(1, f"<{chunk}>".encode()), Kept(0, b""))
-        outputs.assemble([1, 3], loaded=False)  # chunk 2 not committed: not in the file
+        outputs.assemble([1, 3])  # chunk 2 not committed: not in the file
         assert bad.read_bytes() == b"<1><3>"
-        outputs.assemble([1, 2, 3], loaded=True)
+        outputs.assemble([1, 2, 3])
         assert bad.read_bytes() == b"<1><2><3>"
-        assert [p.name for p in tmp_path.iterdir()] == ["in.bad"]  # the parts went
+        outputs.remove_parts()  # the run is completed
+        assert [p.name for p in tmp_path.iterdir()] == ["in.bad"]
 
     def test_a_chunk_committed_without_its_part_is_missing(self, tmp_path):
         outputs = Outputs("r1", str(tmp_path / "in.bad"), str(tmp_path / "in.dsc"))
@@ -49,10 +51,28 @@ class TestOutputs:
         assert not Outputs("r1", str(tmp_path / "in.bad"), None).missing(
             ledger_row(1, rejected=2, discarded=5))
 
-    def test_a_run_without_rejects_leaves_the_file_alone(self, tmp_path):
-        bad = tmp_path / "in.bad"
-        Outputs("r1", str(bad), None).assemble([1, 2], loaded=True)
-        assert not bad.exists()
+    def test_a_run_without_rejects_empties_an_earlier_file_and_makes_none(self, tmp_path):
+        old, new = tmp_path / "old.bad", tmp_path / "new.bad"
+        old.write_bytes(b"an earlier run's rejects")
+        for path in (old, new):
+            Outputs("r1", str(path), None).assemble([1, 2])
+        assert old.read_bytes() == b"" and not new.exists()
+
+    def test_a_linked_bad_file_has_its_target_replaced(self, tmp_path):
+        (tmp_path / "store").mkdir()
+        target = tmp_path / "store" / "day.bad"
+        target.write_bytes(b"old")
+        link = tmp_path / "day.bad"
+        link.symlink_to(target)
+        outputs = Outputs("r1", str(link), None)
+        outputs.check()
+        outputs.keep(1, Kept(1, b"new"), Kept(0, b""))
+        outputs.assemble([1])
+        assert link.is_symlink() and target.read_bytes() == b"new"
+
+    def test_an_output_that_is_no_regular_file_is_refused(self):
+        with pytest.raises(OutputError, match="not a regular file"):
+            Outputs("r1", "/dev/null", None).check()
 
 
 def bad_records_file(path, n: int = 3_000, every: int = 100) -> tuple[str, bytes]:

@@ -53,7 +53,7 @@ def test_a_commit_whose_answer_is_lost_is_not_written_again(tmp_path, monkeypatc
                                        "chunk_id": [7] * 3, "record_no": [1, 2, 3],
                                        "v": [10, 20, 30]}, schema=schema)
     result = ChunkResult(7, 1, 0, 300, 1, 3, rows, empty_rejects(), b"", 123, {})
-    work = WriteWork("r1", url, None, False, 1, 30.0, Outputs("r1", "", None))
+    work = WriteWork("r1", url, None, False, 1, 30.0, Outputs("r1", str(tmp_path / "r1.bad"), None))
     monkeypatch.setattr(writer, "_open_loader", lambda w: AnswerLost(open_loader(w.db_url)))
     writer.commit_with_retry(work, STAGING, result, None).close()
     assert AnswerLost.lost

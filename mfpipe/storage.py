@@ -27,6 +27,7 @@ import glob as local_glob
 import hashlib
 import os
 import re
+import secrets
 import stat as modes
 import tempfile
 from collections.abc import Callable, Iterator
@@ -198,33 +199,45 @@ def copy_path(url: str, known: Stat) -> Path:
 def produce(target: Path, write: Callable[[IO[bytes]], None], source: str,
             whole: Callable[[os.stat_result], bool] = lambda found: True) -> None:
     """Make ``target`` with ``write`` unless it exists already (and is ``whole``): one
-    maker at a time (a lock file beside it, whatever thread or process), into a private
-    temporary file renamed into place, so no reader ever sees a half-written one."""
+    maker at a time (a lock file beside it, whatever thread or process), written whole
+    (:func:`write_whole`), so no reader ever sees a half-written one."""
     if _whole(target, whole):
         return
     locked = target.with_name(f"{target.name}.lock")
     try:
-        lock = open(locked, "a")
-    except OSError as exc:
+        with open(locked, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                if not _whole(target, whole):  # made by whoever held the lock before
+                    write_whole(target, write)
+            finally:
+                locked.unlink(missing_ok=True)  # one who opened it meanwhile makes it again
+    except OSError as exc:  # ``write``'s own errors are its to name
         raise InputError(source, f"cannot write into {target.parent}: {exc.strerror} (set "
                                  "$MFPIPE_SPOOL)") from None
-    with lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if _whole(target, whole):  # made by whoever held the lock before
-            return
+
+
+def write_whole(target: Path, write: Callable[[IO[bytes]], object], mode: int = 0o600,
+                sync: bool = False) -> None:
+    """Replace ``target`` with what ``write`` writes, whole or not at all: into a new
+    temporary file beside it (created with ``mode``, less the umask; synced if ``sync``),
+    renamed over it; never a temporary file left behind."""
+    while True:
+        temporary = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
         try:
-            handle, partial = tempfile.mkstemp(dir=target.parent, prefix=f"{target.name}.",
-                                               suffix=".part")
-        except OSError as exc:
-            raise InputError(source, f"cannot write into {target.parent}: {exc.strerror} "
-                                     "(set $MFPIPE_SPOOL)") from None
-        try:
-            with open(handle, "wb") as out:
-                write(out)
-            os.replace(partial, target)
-        finally:
-            Path(partial).unlink(missing_ok=True)  # never a half-written file left behind
-            locked.unlink(missing_ok=True)  # one who opened it meanwhile only makes it again
+            handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+            break
+        except FileExistsError:
+            continue
+    try:
+        with open(handle, "wb") as out:
+            write(out)
+            if sync:
+                out.flush()
+                os.fsync(out.fileno())
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def _whole(target: Path, whole: Callable[[os.stat_result], bool]) -> bool:

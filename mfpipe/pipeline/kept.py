@@ -16,13 +16,13 @@ its bytes, never loaded again (:meth:`Outputs.missing`).
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import IO, TYPE_CHECKING, NamedTuple
 
+from mfpipe import storage
 from mfpipe.errors import OutputError
 
 if TYPE_CHECKING:
@@ -121,48 +121,20 @@ def _writing(path: Path) -> Iterator[None]:
 
 
 def _write_part(folder: Path, chunk_id: int, data: bytes) -> None:
-    """The chunk's part, whole or not at all (written, synced, renamed into place)."""
+    """The chunk's part, whole or not at all, synced (a power failure after the chunk's
+    commit must not leave it empty under its name)."""
     with _writing(folder):
         folder.mkdir(exist_ok=True)
-        temporary = _create(folder, ".part", 0o600)
-        try:
-            _write(temporary, [data], sync=bool(data))
-            os.replace(temporary, folder / _name(chunk_id))
-        finally:
-            temporary.unlink(missing_ok=True)
+        storage.write_whole(folder / _name(chunk_id), lambda out: out.write(data),
+                            sync=bool(data))
 
 
 def _concatenate(output: Path, parts: list[Path]) -> None:
     """``output`` made of ``parts``, whole or not at all, with the mode ``open`` would give
     a new file (the umask applies)."""
-    temporary = _create(output.parent, f".{output.name}", 0o666)
-    try:
-        _write(temporary, parts, sync=True)
-        os.replace(temporary, output)
-    finally:
-        temporary.unlink(missing_ok=True)
+    def copy(out: IO[bytes]) -> None:
+        for part in parts:
+            with open(part, "rb") as source:
+                shutil.copyfileobj(source, out, 1 << 20)
 
-
-def _create(folder: Path, prefix: str, mode: int) -> Path:
-    """A new empty file of a name no other process chose, in ``folder``."""
-    while True:
-        path = folder / f"{prefix}.{secrets.token_hex(6)}.tmp"
-        try:
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode))
-            return path
-        except FileExistsError:
-            continue
-
-
-def _write(path: Path, pieces: Iterable[bytes | Path], sync: bool) -> None:
-    """Write ``pieces`` (bytes, or files copied whole) into ``path``; synced if asked."""
-    with open(path, "wb") as out:
-        for piece in pieces:
-            if isinstance(piece, bytes):
-                out.write(piece)
-            else:
-                with open(piece, "rb") as source:
-                    shutil.copyfileobj(source, out, 1 << 20)
-        if sync:
-            out.flush()
-            os.fsync(out.fileno())
+    storage.write_whole(output, copy, mode=0o666, sync=True)

@@ -92,10 +92,7 @@ def open_input(path: str | Path) -> Iterator[memoryview]:
 def _opened(path: str) -> Iterator[IO[bytes]]:
     """The file holding ``path``'s records, open: itself, its decompressed spool, an
     object's local copy or that copy's spool (errors name ``path``, not the copy)."""
-    if not storage.is_url(path):
-        location = Path(path)
-    else:
-        location = storage.local_copy(path)
+    location = Path(local_records(path))
     try:
         handle = _open(location)
         opener = _compression(handle.read(10))

@@ -13,6 +13,8 @@ the promise is checked against the database:
   there, nothing is doubled, nothing is lost;
 - at most one COMPLETED run per content (job, table and record are the same here);
 - every run that is not running has recorded counts equal to its ledger's;
+- each COMPLETED run's bad file holds exactly its file's rejected records, once each, in
+  record order, whatever was killed and restarted on the way;
 - a content once published stays published, unless a reprocess replaced it by name;
 - exit codes say what happened: a run that exits 0 published its content, 99 means it was
   published already, 65 (its proof failed) only for a run whose staging was tampered with.
@@ -53,6 +55,7 @@ from tests.jobs.support import (LAYOUT, descendants_of, file_fingerprint, final_
 ARGS = ["--layout", LAYOUT, "--date", "open_date=YYYYMMDD", "--processors", "2",
         "--writers", "1", "--chunk-records", "40", "--json"]
 CONTENTS = [(400, 1), (480, 2), (360, 3), (440, 4)]  # records, seed
+BAD_CONTENT = 0  # the content with rejected records (the one drawn most)
 PATHS = ("a.dat", "b.dat")
 VICTIMS = ("launcher", "processor-1", "writer")
 EXAMPLES = int(os.environ.get("MFPIPE_MODEL_EXAMPLES", "6"))
@@ -60,14 +63,21 @@ STEPS = int(os.environ.get("MFPIPE_MODEL_STEPS", "20"))
 
 
 @pytest.fixture(scope="module")
-def contents(tmp_path_factory) -> list[tuple[bytes, tuple[int, int]]]:
-    """The four file contents, with their fingerprints (rows, content hash)."""
+def contents(tmp_path_factory) -> list[tuple[bytes, tuple[int, int], bytes]]:
+    """The four file contents, with their fingerprints (rows, content hash) and the bytes
+    their bad file must hold: one content has a bad packed digit in every 50th record."""
     folder = tmp_path_factory.mktemp("contents")
     made = []
     for index, (records, seed) in enumerate(CONTENTS):
-        path = keyed_file(folder / f"{index}.dat", records, seed=seed,
-                          first_key=1 + 1_000 * index)
-        made.append((Path(path).read_bytes(), file_fingerprint(path)))
+        path = Path(keyed_file(folder / f"{index}.dat", records, seed=seed,
+                               first_key=1 + 1_000 * index))
+        data = bytearray(path.read_bytes())
+        bad = range(0, records, 50) if index == BAD_CONTENT else range(0)
+        for record in bad:
+            data[record * 100 + 53] = 0xFF
+        path.write_bytes(bytes(data))
+        made.append((bytes(data), file_fingerprint(str(path)),
+                     b"".join(data[r * 100:(r + 1) * 100] for r in bad)))
     return made
 
 
@@ -76,7 +86,7 @@ class Operators(RuleBasedStateMachine):
 
     db_kind = "sqlite"
     postgres = ""
-    files: list[tuple[bytes, tuple[int, int]]] = []
+    files: list[tuple[bytes, tuple[int, int], bytes]] = []
 
     def __init__(self) -> None:
         super().__init__()
@@ -235,9 +245,13 @@ class Operators(RuleBasedStateMachine):
         twice = [sha for sha, n in Counter(r["file_sha256"] for r in completed.values())
                  .items() if n > 1]
         assert not twice, f"content published by two runs: {twice}"
-        fingerprints = {self._sha_of(content): fp for content, fp in self.files}
+        fingerprints = {self._sha_of(content): fp for content, fp, _ in self.files}
+        rejected = {self._sha_of(content): bad for content, _, bad in self.files}
         for run_id, run in completed.items():
             assert final_fingerprint(self.db, run_id) == fingerprints[run["file_sha256"]]
+            bad = Path(f"{run['file']}.{run_id}.bad")  # each reject once, in record order
+            assert (bad.read_bytes() if bad.exists() else b"") == \
+                rejected[run["file_sha256"]], f"bad file of {run_id}"
         assert self.published <= {r["file_sha256"] for r in completed.values()}
         ledger = self._ledger()
         for run_id, run in runs.items():
